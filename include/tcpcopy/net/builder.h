@@ -1,0 +1,38 @@
+#pragma once
+// Building IPv4/TCP packets for injection, and checksum arithmetic.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tcpcopy/net/tcp_segment.h"
+#include "tcpcopy/net/types.h"
+
+namespace tcpcopy::net {
+
+inline constexpr std::size_t kIpv4HeaderLen = 20;
+inline constexpr std::size_t kTcpHeaderLen = 20;
+inline constexpr std::size_t kMaxTcpOptionsLen = 40;
+inline constexpr std::size_t kMaxHeadersLen = kIpv4HeaderLen + kTcpHeaderLen + kMaxTcpOptionsLen;
+
+// One's-complement sum over `data` (RFC 1071), folded to 16 bits, not inverted.
+std::uint16_t onesComplementSum(Bytes data, std::uint32_t initial = 0);
+// The Internet checksum of `data` (inverted sum), as stored in a header, in host order.
+std::uint16_t internetChecksum(Bytes data);
+// TCP checksum over the IPv4 pseudo-header and `tcpSegment` (header + payload).
+std::uint16_t tcpChecksumV4(Ipv4Addr src, Ipv4Addr dst, Bytes tcpSegment);
+// RFC 1624 eqn. 3: the checksum after a 16-bit field changes from oldValue to newValue.
+std::uint16_t checksumUpdate16(std::uint16_t checksum, std::uint16_t oldValue, std::uint16_t newValue);
+std::uint16_t checksumUpdate32(std::uint16_t checksum, std::uint32_t oldValue, std::uint32_t newValue);
+
+// Writes an IPv4 header (no IP options, DF set, ttl and id from `seg`) and a TCP header with the
+// options in `seg.options` (MSS, window scale, SACK-permitted, timestamps, SACK blocks, in the
+// usual order, NOP-padded to 4 bytes; `raw` and unknown options are not written), then
+// `seg.payload`. IP total length comes from seg.payload.size() (seg.payloadLength is ignored).
+// Both checksums are computed. Returns the packet length, or 0 when `out` is too small.
+std::size_t buildIpv4Tcp(const TcpSegment& seg, MutableBytes out);
+
+// Serialises the modelled options of `options` as buildIpv4Tcp does; returns bytes written
+// (a multiple of 4, at most 40), or 0 when none apply.
+std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags, MutableBytes out);
+
+}  // namespace tcpcopy::net

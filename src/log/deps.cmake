@@ -1,0 +1,1 @@
+target_link_libraries(tcpcopy_log PUBLIC spdlog::spdlog fmt::fmt)

@@ -1,0 +1,95 @@
+#include "tcpcopy/log/log.h"
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/dist_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace tcpcopy::log {
+namespace {
+
+// The logging state is process-wide by nature (spdlog's registry is); it is kept here, behind
+// this module's functions, and nothing else in the code base holds mutable globals.
+struct State {
+    std::mutex mutex;
+    std::shared_ptr<spdlog::sinks::dist_sink_mt> dist = std::make_shared<spdlog::sinks::dist_sink_mt>();
+    std::shared_ptr<spdlog::sinks::sink> primary = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    std::shared_ptr<spdlog::sinks::sink> extra;
+    std::string file;
+    spdlog::level::level_enum level = spdlog::level::info;
+
+    State() { dist->add_sink(primary); }
+};
+
+State& state() {
+    static State s;
+    return s;
+}
+
+constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";
+
+}  // namespace
+
+std::string configure(const Options& options) {
+    State& s = state();
+    std::lock_guard lock(s.mutex);
+    std::shared_ptr<spdlog::sinks::sink> primary;
+    if (options.file.empty()) {
+        primary = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    } else {
+        try {
+            primary = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file, false);
+        } catch (const spdlog::spdlog_ex& e) {
+            return "cannot open log file " + options.file + ": " + e.what();
+        }
+    }
+    primary->set_pattern(kPattern);
+    s.dist->remove_sink(s.primary);
+    s.primary = primary;
+    s.dist->add_sink(s.primary);
+    s.file = options.file;
+    s.level = options.level;
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(s.level); });
+    return {};
+}
+
+void reopen() {
+    State& s = state();
+    std::lock_guard lock(s.mutex);
+    if (s.file.empty()) return;
+    try {
+        auto fresh = std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.file, false);
+        fresh->set_pattern(kPattern);
+        s.dist->remove_sink(s.primary);
+        s.primary = fresh;
+        s.dist->add_sink(s.primary);
+    } catch (const spdlog::spdlog_ex&) {
+        // Keep logging to the old descriptor rather than losing lines.
+    }
+}
+
+void setExtraSink(std::shared_ptr<spdlog::sinks::sink> sink) {
+    State& s = state();
+    std::lock_guard lock(s.mutex);
+    if (s.extra) s.dist->remove_sink(s.extra);
+    s.extra = std::move(sink);
+    if (s.extra) s.dist->add_sink(s.extra);
+}
+
+std::shared_ptr<spdlog::logger> component(std::string_view tag) {
+    State& s = state();
+    std::string name(tag);
+    if (auto existing = spdlog::get(name)) return existing;
+    std::lock_guard lock(s.mutex);
+    if (auto existing = spdlog::get(name)) return existing;
+    auto logger = std::make_shared<spdlog::logger>(name, s.dist);
+    logger->set_level(s.level);
+    logger->set_pattern(kPattern);
+    spdlog::register_logger(logger);
+    return logger;
+}
+
+}  // namespace tcpcopy::log
