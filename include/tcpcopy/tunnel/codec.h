@@ -1,0 +1,177 @@
+#pragma once
+// Tunnel protocol v1 between tcpcopy and intercept: frames, messages, encoder and an incremental
+// decoder. The byte layout is documented byte by byte in docs/tunnel-protocol.md; every
+// multi-byte integer on the wire is big-endian, and no struct is ever copied onto the wire.
+// Nothing here throws on input: malformed bytes yield an error value, never a read past the end.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "tcpcopy/net/types.h"
+
+namespace tcpcopy::tunnel {
+
+using Buffer = std::vector<std::byte>;
+
+inline constexpr std::uint16_t kMagic = 0x5443;  // "TC"
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kHeaderSize = 10;
+inline constexpr std::uint32_t kMaxPayload = 1u << 20;  // 1 MiB; larger frames are an error
+inline constexpr std::uint16_t kDefaultPort = 36524;
+inline constexpr std::size_t kNonceSize = 32;
+inline constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
+inline constexpr std::size_t kMaxInstanceIdSize = 255;
+
+enum class MessageType : std::uint8_t {
+    Challenge = 1,  // intercept -> tcpcopy, first frame on every connection
+    Hello = 2,      // tcpcopy -> intercept, answers the challenge
+    HelloAck = 3,   // intercept -> tcpcopy, handshake accepted
+    Reject = 4,     // either way, followed by close
+    RouteAdd = 5,   // tcpcopy -> intercept
+    RouteDel = 6,   // tcpcopy -> intercept
+    Responses = 7,  // intercept -> tcpcopy, batched IP+TCP headers
+    Heartbeat = 8,  // either way
+};
+std::string_view messageTypeName(MessageType type);
+
+enum class RejectReason : std::uint8_t {
+    BadVersion = 1,
+    AuthFailed = 2,
+    NotAllowed = 3,
+    Malformed = 4,
+    Protocol = 5,  // a message not valid in the current state
+};
+std::string_view rejectReasonName(RejectReason reason);
+
+using Nonce = std::array<std::byte, kNonceSize>;
+using Mac = std::array<std::byte, kMacSize>;
+
+struct Challenge {
+    bool authRequired = false;
+    Nonce nonce{};
+};
+struct Hello {
+    std::uint8_t version = kVersion;
+    std::string instanceId;   // at most kMaxInstanceIdSize bytes (longer ids are truncated)
+    std::optional<Mac> mac;   // HMAC-SHA256(secret, nonce) when the challenge asked for it
+};
+struct HelloAck {
+    std::uint32_t peerId = 0;  // the id intercept uses for this connection in its logs
+};
+struct Reject {
+    RejectReason reason = RejectReason::Protocol;
+    std::string text;  // at most 65535 bytes
+};
+struct RouteAdd {
+    net::FlowKey flow;  // client = replay client ip:port, server = target ip:port
+};
+struct RouteDel {
+    net::FlowKey flow;
+};
+// Each item is an IPv4 header plus TCP header (options included) of a packet the target sent,
+// with the IP total length field as captured, so the payload length stays known. When decoded,
+// the items are views into the decoder's buffer (valid until the next FrameDecoder::feed()).
+struct Responses {
+    std::vector<net::Bytes> items;
+};
+struct Heartbeat {};
+
+using Message = std::variant<Challenge, Hello, HelloAck, Reject, RouteAdd, RouteDel, Responses, Heartbeat>;
+
+// Encoders append one complete frame to `out`.
+void encode(Buffer& out, const Challenge& message);
+void encode(Buffer& out, const Hello& message);
+void encode(Buffer& out, const HelloAck& message);
+void encode(Buffer& out, const Reject& message);
+void encode(Buffer& out, const RouteAdd& message);
+void encode(Buffer& out, const RouteDel& message);
+// Items longer than 65535 bytes cannot be encoded and are skipped; returns the number written.
+// Callers keep a batch under kMaxPayload (ResponseBatch does).
+std::size_t encode(Buffer& out, const Responses& message);
+void encode(Buffer& out, const Heartbeat& message);
+void encode(Buffer& out, const Message& message);
+
+// Builds one RESPONSES frame item by item, without copying the items twice.
+class ResponseBatch {
+public:
+    ResponseBatch();
+    // Appends one header; false (and nothing added) when it is empty, longer than 65535 bytes, or
+    // would push the frame past kMaxPayload or 65535 items: flush first, then add again.
+    bool add(net::Bytes item);
+    std::size_t count() const { return count_; }
+    bool empty() const { return count_ == 0; }
+    // Size of the frame finish() would produce.
+    std::size_t frameSize() const { return frame_.size(); }
+    // Completes the frame and hands it over; the batch is empty afterwards.
+    Buffer finish();
+
+private:
+    Buffer frame_;
+    std::size_t count_ = 0;
+};
+
+struct Frame {
+    MessageType type = MessageType::Heartbeat;  // raw value; may be a type this version lacks
+    std::uint16_t flags = 0;                    // no flags are defined in v1; ignored
+    net::Bytes payload;                         // view into the decoder's buffer
+};
+
+enum class FrameError : std::uint8_t {
+    None,
+    BadMagic,    // the first two bytes are not "TC": not our protocol or a desynchronised stream
+    BadVersion,  // a version other than kVersion
+    Oversize,    // payload length above the decoder's maximum
+};
+std::string_view frameErrorName(FrameError error);
+
+// Reassembles frames from a byte stream cut at arbitrary boundaries.
+class FrameDecoder {
+public:
+    enum class Status : std::uint8_t { NeedMore, Frame, Error };
+
+    explicit FrameDecoder(std::uint32_t maxPayload = kMaxPayload) : maxPayload_(maxPayload) {}
+
+    // Appends received bytes. Invalidates the payload views of frames returned before.
+    void feed(net::Bytes chunk);
+    // Extracts the next complete frame. After Error the decoder stays in error: the stream cannot
+    // be resynchronised and the connection should be closed.
+    Status next(Frame& out);
+    FrameError error() const { return error_; }
+    // Bytes received but not yet returned as frames.
+    std::size_t buffered() const { return buffer_.size() - consumed_; }
+
+private:
+    Buffer buffer_;
+    std::size_t consumed_ = 0;
+    std::uint32_t maxPayload_;
+    FrameError error_ = FrameError::None;
+};
+
+enum class MessageError : std::uint8_t {
+    None,
+    UnknownType,        // a message type this version does not know (callers may ignore it)
+    Truncated,          // the payload ends inside a field
+    TrailingBytes,      // bytes left after the last field
+    BadValue,           // a field holds an impossible value (bad family, zero-length item, ...)
+    UnsupportedFamily,  // a well-formed IPv6 route: the layout allows it, this build does not
+};
+std::string_view messageErrorName(MessageError error);
+
+// Parses a frame's payload according to its type. Views in `out` point into frame.payload.
+MessageError decodeMessage(const Frame& frame, Message& out);
+
+// HMAC-SHA256(secret, nonce), the answer a HELLO carries when the challenge requires it.
+Mac computeHelloMac(std::string_view secret, const Nonce& nonce);
+// Constant-time comparison of two MACs.
+bool macEquals(const Mac& a, const Mac& b);
+// A nonce from the OpenSSL random generator.
+Nonce randomNonce();
+
+}  // namespace tcpcopy::tunnel
