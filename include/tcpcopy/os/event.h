@@ -63,7 +63,7 @@ public:
     // Makes dispatch() return after the active callbacks (optionally after `delay`).
     void loopExit(std::optional<Duration> delay = std::nullopt);
     void loopBreak();
-    // The loop's cached time (cheap; refreshed once per loop iteration).
+    // Monotonic time (steady_clock), for timeouts computed alongside the loop.
     std::chrono::steady_clock::time_point now() const;
 
 private:

@@ -1,0 +1,93 @@
+#pragma once
+// intercept's table of which tcpcopy peer owns which replayed flow, plus a short holding queue
+// for responses that arrive before their route (a SYN-ACK can beat the ROUTE_ADD message).
+// Time is passed in by the caller on every call, so tests drive it with a manual clock.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "tcpcopy/net/types.h"
+#include "tcpcopy/tunnel/codec.h"
+
+namespace tcpcopy::tunnel {
+
+using PeerId = std::uint32_t;
+using TimePoint = std::chrono::steady_clock::time_point;
+
+struct RouteTableOptions {
+    std::size_t maxRoutes = 65536;                            // -s; least recently used evicted
+    std::chrono::milliseconds routeTtl{std::chrono::seconds(120)};  // refreshed by traffic
+    std::chrono::milliseconds holdTime{1000};                 // how long a response may wait
+    std::size_t maxHeld = 4096;                               // responses waiting, all flows
+};
+
+struct RouteTableCounters {
+    std::uint64_t routesAdded = 0;
+    std::uint64_t routesRemoved = 0;   // ROUTE_DEL and peer departure
+    std::uint64_t routesExpired = 0;   // TTL ran out
+    std::uint64_t routesEvicted = 0;   // table full
+    std::uint64_t held = 0;            // responses put on hold
+    std::uint64_t heldDelivered = 0;   // ... delivered when their route arrived
+    std::uint64_t heldExpired = 0;     // ... dropped after holdTime
+    std::uint64_t heldOverflow = 0;    // ... refused because the holding queue was full
+};
+
+class RouteTable {
+public:
+    explicit RouteTable(RouteTableOptions options);
+
+    // A peer finished its handshake / went away (its routes go with it).
+    void peerUp(PeerId peer);
+    void peerDown(PeerId peer);
+    std::size_t peerCount() const { return peers_.size(); }
+
+    // Routes `flow` (client = replay client ip:port, server = target ip:port) to `peer`, replacing
+    // any previous owner. Returns the responses held for that flow, oldest first, for delivery.
+    std::vector<Buffer> addRoute(const net::FlowKey& flow, PeerId peer, TimePoint now);
+    // Removes the route when `peer` owns it; other peers' routes are left alone.
+    void removeRoute(const net::FlowKey& flow, PeerId peer);
+
+    // The peer for a response of `flow`, refreshing the route's TTL. With no route and exactly
+    // one peer connected, that peer. nullopt: hold the response or drop it.
+    std::optional<PeerId> resolve(const net::FlowKey& flow, TimePoint now);
+    // Puts a response on hold until its route arrives. False (and counted) when the queue is full.
+    bool hold(const net::FlowKey& flow, net::Bytes header, TimePoint now);
+    // Ages out routes and held responses. Call it periodically (e.g. every 100 ms).
+    void expire(TimePoint now);
+
+    std::size_t size() const { return routes_.size(); }
+    std::size_t heldCount() const { return heldCount_; }
+    const RouteTableCounters& counters() const { return counters_; }
+
+private:
+    struct Route {
+        net::FlowKey flow;
+        PeerId peer;
+        TimePoint lastUsed;
+    };
+    using Lru = std::list<Route>;  // most recently used at the front
+    struct Held {
+        TimePoint since;
+        Buffer header;
+    };
+
+    void erase(Lru::iterator it);
+
+    RouteTableOptions options_;
+    Lru lru_;
+    std::unordered_map<net::FlowKey, Lru::iterator, net::FlowKeyHash> routes_;
+    std::set<PeerId> peers_;
+    std::unordered_map<net::FlowKey, std::deque<Held>, net::FlowKeyHash> heldByFlow_;
+    std::deque<std::pair<TimePoint, net::FlowKey>> heldOrder_;  // may hold stale entries
+    std::size_t heldCount_ = 0;
+    RouteTableCounters counters_;
+};
+
+}  // namespace tcpcopy::tunnel

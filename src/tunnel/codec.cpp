@@ -1,0 +1,428 @@
+#include "tcpcopy/tunnel/codec.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+namespace tcpcopy::tunnel {
+namespace {
+
+constexpr std::uint8_t kFamilyIpv4 = 4;
+constexpr std::uint8_t kFamilyIpv6 = 6;
+constexpr std::size_t kMaxItemSize = 0xFFFF;
+constexpr std::size_t kMaxItems = 0xFFFF;
+
+void putU8(Buffer& out, std::uint8_t v) { out.push_back(static_cast<std::byte>(v)); }
+void putU16(Buffer& out, std::uint16_t v) {
+    putU8(out, static_cast<std::uint8_t>(v >> 8));
+    putU8(out, static_cast<std::uint8_t>(v));
+}
+void putU32(Buffer& out, std::uint32_t v) {
+    putU16(out, static_cast<std::uint16_t>(v >> 16));
+    putU16(out, static_cast<std::uint16_t>(v));
+}
+void putBytes(Buffer& out, net::Bytes bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+void putText(Buffer& out, std::string_view text) {
+    putBytes(out, std::as_bytes(std::span(text.data(), text.size())));
+}
+void patchU16(Buffer& out, std::size_t at, std::uint16_t v) {
+    out[at] = static_cast<std::byte>(v >> 8);
+    out[at + 1] = static_cast<std::byte>(v);
+}
+void patchU32(Buffer& out, std::size_t at, std::uint32_t v) {
+    patchU16(out, at, static_cast<std::uint16_t>(v >> 16));
+    patchU16(out, at + 2, static_cast<std::uint16_t>(v));
+}
+
+// Writes a header with a zero length and returns the offset of the frame, for patching.
+std::size_t beginFrame(Buffer& out, MessageType type) {
+    std::size_t start = out.size();
+    putU16(out, kMagic);
+    putU8(out, kVersion);
+    putU8(out, static_cast<std::uint8_t>(type));
+    putU16(out, 0);  // flags: none defined in v1
+    putU32(out, 0);  // payload length, patched by endFrame
+    return start;
+}
+void endFrame(Buffer& out, std::size_t start) {
+    patchU32(out, start + 6, static_cast<std::uint32_t>(out.size() - start - kHeaderSize));
+}
+
+void putRoute(Buffer& out, const net::FlowKey& flow) {
+    putU8(out, kFamilyIpv4);
+    putU32(out, flow.client.addr.value());
+    putU16(out, flow.client.port.value());
+    putU32(out, flow.server.addr.value());
+    putU16(out, flow.server.port.value());
+}
+
+// Bounds-checked big-endian reader over a payload. Every read fails once the data runs out.
+class Reader {
+public:
+    explicit Reader(net::Bytes data) : data_(data) {}
+    bool u8(std::uint8_t& v) {
+        if (!need(1)) return false;
+        v = std::to_integer<std::uint8_t>(data_[pos_++]);
+        return true;
+    }
+    bool u16(std::uint16_t& v) {
+        if (!need(2)) return false;
+        v = static_cast<std::uint16_t>((std::to_integer<unsigned>(data_[pos_]) << 8) |
+                                       std::to_integer<unsigned>(data_[pos_ + 1]));
+        pos_ += 2;
+        return true;
+    }
+    bool u32(std::uint32_t& v) {
+        std::uint16_t hi = 0, lo = 0;
+        if (!need(4)) return false;
+        u16(hi);
+        u16(lo);
+        v = (std::uint32_t{hi} << 16) | lo;
+        return true;
+    }
+    bool bytes(std::size_t n, net::Bytes& v) {
+        if (!need(n)) return false;
+        v = data_.subspan(pos_, n);
+        pos_ += n;
+        return true;
+    }
+    bool atEnd() const { return pos_ == data_.size(); }
+
+private:
+    bool need(std::size_t n) const { return data_.size() - pos_ >= n; }
+    net::Bytes data_;
+    std::size_t pos_ = 0;
+};
+
+std::string toText(net::Bytes bytes) {
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+MessageError finish(Reader& r, bool ok) {
+    if (!ok) return MessageError::Truncated;
+    return r.atEnd() ? MessageError::None : MessageError::TrailingBytes;
+}
+
+MessageError readRoute(Reader& r, net::FlowKey& flow) {
+    std::uint8_t family = 0;
+    if (!r.u8(family)) return MessageError::Truncated;
+    if (family == kFamilyIpv6) {
+        net::Bytes skip;
+        if (!r.bytes(2 * (16 + 2), skip)) return MessageError::Truncated;
+        return r.atEnd() ? MessageError::UnsupportedFamily : MessageError::TrailingBytes;
+    }
+    if (family != kFamilyIpv4) return MessageError::BadValue;
+    std::uint32_t ca = 0, sa = 0;
+    std::uint16_t cp = 0, sp = 0;
+    bool ok = r.u32(ca) && r.u16(cp) && r.u32(sa) && r.u16(sp);
+    flow = net::FlowKey{{net::Ipv4Addr(ca), net::Port(cp)}, {net::Ipv4Addr(sa), net::Port(sp)}};
+    return finish(r, ok);
+}
+
+}  // namespace
+
+std::string_view messageTypeName(MessageType type) {
+    switch (type) {
+        case MessageType::Challenge: return "CHALLENGE";
+        case MessageType::Hello: return "HELLO";
+        case MessageType::HelloAck: return "HELLO_ACK";
+        case MessageType::Reject: return "REJECT";
+        case MessageType::RouteAdd: return "ROUTE_ADD";
+        case MessageType::RouteDel: return "ROUTE_DEL";
+        case MessageType::Responses: return "RESPONSES";
+        case MessageType::Heartbeat: return "HEARTBEAT";
+    }
+    return "UNKNOWN";
+}
+
+std::string_view rejectReasonName(RejectReason reason) {
+    switch (reason) {
+        case RejectReason::BadVersion: return "unsupported protocol version";
+        case RejectReason::AuthFailed: return "authentication failed";
+        case RejectReason::NotAllowed: return "address not allowed";
+        case RejectReason::Malformed: return "malformed frame";
+        case RejectReason::Protocol: return "protocol violation";
+    }
+    return "unknown reason";
+}
+
+std::string_view frameErrorName(FrameError error) {
+    switch (error) {
+        case FrameError::None: return "none";
+        case FrameError::BadMagic: return "bad magic";
+        case FrameError::BadVersion: return "unsupported version";
+        case FrameError::Oversize: return "frame too large";
+    }
+    return "unknown";
+}
+
+std::string_view messageErrorName(MessageError error) {
+    switch (error) {
+        case MessageError::None: return "none";
+        case MessageError::UnknownType: return "unknown message type";
+        case MessageError::Truncated: return "truncated message";
+        case MessageError::TrailingBytes: return "trailing bytes after message";
+        case MessageError::BadValue: return "invalid field value";
+        case MessageError::UnsupportedFamily: return "unsupported address family";
+    }
+    return "unknown";
+}
+
+void encode(Buffer& out, const Challenge& message) {
+    std::size_t start = beginFrame(out, MessageType::Challenge);
+    putU8(out, message.authRequired ? 1 : 0);
+    putBytes(out, message.nonce);
+    endFrame(out, start);
+}
+
+void encode(Buffer& out, const Hello& message) {
+    std::size_t start = beginFrame(out, MessageType::Hello);
+    putU8(out, message.version);
+    std::string_view id(message.instanceId);
+    id = id.substr(0, std::min(id.size(), kMaxInstanceIdSize));
+    putU8(out, static_cast<std::uint8_t>(id.size()));
+    putText(out, id);
+    if (message.mac) {
+        putU8(out, static_cast<std::uint8_t>(kMacSize));
+        putBytes(out, *message.mac);
+    } else {
+        putU8(out, 0);
+    }
+    endFrame(out, start);
+}
+
+void encode(Buffer& out, const HelloAck& message) {
+    std::size_t start = beginFrame(out, MessageType::HelloAck);
+    putU32(out, message.peerId);
+    endFrame(out, start);
+}
+
+void encode(Buffer& out, const Reject& message) {
+    std::size_t start = beginFrame(out, MessageType::Reject);
+    putU8(out, static_cast<std::uint8_t>(message.reason));
+    std::string_view text(message.text);
+    text = text.substr(0, std::min<std::size_t>(text.size(), 0xFFFF));
+    putU16(out, static_cast<std::uint16_t>(text.size()));
+    putText(out, text);
+    endFrame(out, start);
+}
+
+void encode(Buffer& out, const RouteAdd& message) {
+    std::size_t start = beginFrame(out, MessageType::RouteAdd);
+    putRoute(out, message.flow);
+    endFrame(out, start);
+}
+
+void encode(Buffer& out, const RouteDel& message) {
+    std::size_t start = beginFrame(out, MessageType::RouteDel);
+    putRoute(out, message.flow);
+    endFrame(out, start);
+}
+
+std::size_t encode(Buffer& out, const Responses& message) {
+    std::size_t start = beginFrame(out, MessageType::Responses);
+    std::size_t countAt = out.size();
+    putU16(out, 0);
+    std::size_t written = 0;
+    for (net::Bytes item : message.items) {
+        if (item.empty() || item.size() > kMaxItemSize || written == kMaxItems) continue;
+        putU16(out, static_cast<std::uint16_t>(item.size()));
+        putBytes(out, item);
+        ++written;
+    }
+    patchU16(out, countAt, static_cast<std::uint16_t>(written));
+    endFrame(out, start);
+    return written;
+}
+
+void encode(Buffer& out, const Heartbeat&) {
+    std::size_t start = beginFrame(out, MessageType::Heartbeat);
+    endFrame(out, start);
+}
+
+void encode(Buffer& out, const Message& message) {
+    std::visit([&out](const auto& m) { encode(out, m); }, message);
+}
+
+ResponseBatch::ResponseBatch() {
+    beginFrame(frame_, MessageType::Responses);
+    putU16(frame_, 0);
+}
+
+bool ResponseBatch::add(net::Bytes item) {
+    if (item.empty() || item.size() > kMaxItemSize || count_ == kMaxItems) return false;
+    if (frame_.size() - kHeaderSize + 2 + item.size() > kMaxPayload) return false;
+    putU16(frame_, static_cast<std::uint16_t>(item.size()));
+    putBytes(frame_, item);
+    ++count_;
+    return true;
+}
+
+Buffer ResponseBatch::finish() {
+    patchU16(frame_, kHeaderSize, static_cast<std::uint16_t>(count_));
+    endFrame(frame_, 0);
+    Buffer done = std::move(frame_);
+    frame_.clear();
+    count_ = 0;
+    beginFrame(frame_, MessageType::Responses);
+    putU16(frame_, 0);
+    return done;
+}
+
+void FrameDecoder::feed(net::Bytes chunk) {
+    if (error_ != FrameError::None) return;
+    if (consumed_ > 0) {
+        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
+        consumed_ = 0;
+    }
+    buffer_.insert(buffer_.end(), chunk.begin(), chunk.end());
+}
+
+FrameDecoder::Status FrameDecoder::next(Frame& out) {
+    if (error_ != FrameError::None) return Status::Error;
+    net::Bytes pending = net::Bytes(buffer_).subspan(consumed_);
+    // Check what is already there byte by byte, so garbage is rejected before a whole header.
+    if (pending.size() >= 1 && std::to_integer<std::uint8_t>(pending[0]) != (kMagic >> 8)) {
+        error_ = FrameError::BadMagic;
+    } else if (pending.size() >= 2 && std::to_integer<std::uint8_t>(pending[1]) != (kMagic & 0xFF)) {
+        error_ = FrameError::BadMagic;
+    } else if (pending.size() >= 3 && std::to_integer<std::uint8_t>(pending[2]) != kVersion) {
+        error_ = FrameError::BadVersion;
+    }
+    if (error_ != FrameError::None) return Status::Error;
+    if (pending.size() < kHeaderSize) return Status::NeedMore;
+    Reader r(pending);
+    std::uint16_t magic = 0, flags = 0;
+    std::uint8_t version = 0, type = 0;
+    std::uint32_t length = 0;
+    r.u16(magic);
+    r.u8(version);
+    r.u8(type);
+    r.u16(flags);
+    r.u32(length);
+    if (length > maxPayload_) {
+        error_ = FrameError::Oversize;
+        return Status::Error;
+    }
+    if (pending.size() - kHeaderSize < length) return Status::NeedMore;
+    out.type = static_cast<MessageType>(type);
+    out.flags = flags;
+    out.payload = pending.subspan(kHeaderSize, length);
+    consumed_ += kHeaderSize + length;
+    return Status::Frame;
+}
+
+MessageError decodeMessage(const Frame& frame, Message& out) {
+    Reader r(frame.payload);
+    switch (frame.type) {
+        case MessageType::Challenge: {
+            Challenge m;
+            std::uint8_t auth = 0;
+            net::Bytes nonce;
+            bool ok = r.u8(auth) && r.bytes(kNonceSize, nonce);
+            if (ok && auth > 1) return MessageError::BadValue;
+            MessageError e = finish(r, ok);
+            if (e != MessageError::None) return e;
+            m.authRequired = auth == 1;
+            std::copy(nonce.begin(), nonce.end(), m.nonce.begin());
+            out = m;
+            return MessageError::None;
+        }
+        case MessageType::Hello: {
+            Hello m;
+            std::uint8_t idLen = 0, macLen = 0;
+            net::Bytes id, mac;
+            bool ok = r.u8(m.version) && r.u8(idLen) && r.bytes(idLen, id) && r.u8(macLen);
+            if (ok && macLen != 0 && macLen != kMacSize) return MessageError::BadValue;
+            ok = ok && r.bytes(macLen, mac);
+            MessageError e = finish(r, ok);
+            if (e != MessageError::None) return e;
+            m.instanceId = toText(id);
+            if (macLen == kMacSize) {
+                Mac value;
+                std::copy(mac.begin(), mac.end(), value.begin());
+                m.mac = value;
+            }
+            out = std::move(m);
+            return MessageError::None;
+        }
+        case MessageType::HelloAck: {
+            HelloAck m;
+            MessageError e = finish(r, r.u32(m.peerId));
+            if (e == MessageError::None) out = m;
+            return e;
+        }
+        case MessageType::Reject: {
+            Reject m;
+            std::uint8_t reason = 0;
+            std::uint16_t len = 0;
+            net::Bytes text;
+            MessageError e = finish(r, r.u8(reason) && r.u16(len) && r.bytes(len, text));
+            if (e != MessageError::None) return e;
+            m.reason = static_cast<RejectReason>(reason);  // unknown reasons are still a reject
+            m.text = toText(text);
+            out = std::move(m);
+            return MessageError::None;
+        }
+        case MessageType::RouteAdd:
+        case MessageType::RouteDel: {
+            net::FlowKey flow;
+            MessageError e = readRoute(r, flow);
+            if (e != MessageError::None) return e;
+            if (frame.type == MessageType::RouteAdd) {
+                out = RouteAdd{flow};
+            } else {
+                out = RouteDel{flow};
+            }
+            return MessageError::None;
+        }
+        case MessageType::Responses: {
+            Responses m;
+            std::uint16_t count = 0;
+            if (!r.u16(count)) return MessageError::Truncated;
+            m.items.reserve(count);
+            for (std::uint16_t i = 0; i < count; ++i) {
+                std::uint16_t len = 0;
+                net::Bytes item;
+                if (!r.u16(len) || !r.bytes(len, item)) return MessageError::Truncated;
+                if (len == 0) return MessageError::BadValue;
+                m.items.push_back(item);
+            }
+            if (!r.atEnd()) return MessageError::TrailingBytes;
+            out = std::move(m);
+            return MessageError::None;
+        }
+        case MessageType::Heartbeat: {
+            if (!r.atEnd()) return MessageError::TrailingBytes;
+            out = Heartbeat{};
+            return MessageError::None;
+        }
+    }
+    return MessageError::UnknownType;
+}
+
+Mac computeHelloMac(std::string_view secret, const Nonce& nonce) {
+    Mac mac{};
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(nonce.data()), nonce.size(),
+         reinterpret_cast<unsigned char*>(mac.data()), &len);
+    return mac;
+}
+
+bool macEquals(const Mac& a, const Mac& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
+
+Nonce randomNonce() {
+    Nonce nonce{};
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size())) != 1) {
+        // The CSPRNG failing is not something to run on with: a predictable nonce defeats the MAC.
+        std::abort();
+    }
+    return nonce;
+}
+
+}  // namespace tcpcopy::tunnel
