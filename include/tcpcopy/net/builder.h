@@ -32,7 +32,9 @@ std::uint16_t checksumUpdate32(std::uint16_t checksum, std::uint32_t oldValue, s
 std::size_t buildIpv4Tcp(const TcpSegment& seg, MutableBytes out);
 
 // Serialises the modelled options of `options` as buildIpv4Tcp does; returns bytes written
-// (a multiple of 4, at most 40), or 0 when none apply.
+// (a multiple of 4, at most 40), or 0 when none apply or `out` is too small for them.
+// MSS, window scale and SACK-permitted are written only when `segmentFlags` has SYN; SACK blocks
+// only when it does not (as many as fit beside timestamps: 4 without, 3 with).
 std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags, MutableBytes out);
 
 }  // namespace tcpcopy::net

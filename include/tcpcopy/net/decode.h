@@ -51,13 +51,44 @@ struct DecodeResult {
 // Decodes an IPv4 packet carrying TCP. `ipPacket` may be longer than the IP total length
 // (Ethernet padding): the excess is ignored. It may be shorter (snaplen): payload then holds
 // what is present while payloadLength keeps what the IP header states.
+// Precedence when several apply: IP header problems, then NotTcp (any other protocol, fragment
+// or not), then Fragment (a TCP fragment), then the TCP header and options. IP and TCP
+// checksums are not verified (captures taken with checksum offload carry wrong ones).
 DecodeResult decodeIpv4Tcp(Bytes ipPacket);
 
 // Strips the link layer, then decodes as decodeIpv4Tcp. IPv6 packets (with extension
 // headers skipped) report status Ipv6.
 DecodeResult decodeFrame(LinkType link, Bytes frame);
 
-// Parses a TCP option area; returns false when an option's length runs past the end.
+// Parses a TCP option area; returns false when an option's length runs past the end (or is
+// below 2, which would make the walk impossible). `out` is reset first; `out.raw` views the whole
+// area. Parsing stops at EOL. Options of kinds not modelled, and modelled kinds carrying a length
+// other than their defined one (ignored, as Linux does), are counted in unknownCount (saturating).
 bool parseTcpOptions(Bytes optionArea, TcpOptions& out);
+
+// ---- Layer by layer (used by decodeFrame; public for callers that need one layer only) ----
+
+// The link layer stripped from a frame. status is Ok, TruncatedLink or NotIp; Ok only says the
+// link header is complete and announces IP (ipPacket may be empty: the IP layer judges it).
+// For RawIp, Ipv4 and Ipv6 there is no link header: the whole frame is the IP packet.
+struct LinkLayer {
+    DecodeStatus status = DecodeStatus::NotIp;
+    Bytes ipPacket;  // view into the frame, starting at the IP header; valid when status == Ok
+};
+LinkLayer stripLinkLayer(LinkType link, Bytes frame);
+
+// An IPv4 or IPv6 header checked and walked to the upper-layer protocol. status is Ok,
+// TruncatedIp or BadIpHeader. For IPv6 the extension headers (hop-by-hop, routing, fragment,
+// destination options, AH) are skipped; a non-first IPv6 fragment stops the walk there.
+struct IpLayer {
+    DecodeStatus status = DecodeStatus::TruncatedIp;
+    std::uint8_t version = 0;   // 4 or 6
+    std::uint8_t protocol = 0;  // upper-layer protocol number (IPPROTO_TCP = 6, UDP = 17, ...)
+    bool fragment = false;      // IPv4 MF set or offset != 0; IPv6 fragment header present
+    Bytes packet;               // the IP packet, cut to its stated length when that fits
+    Bytes payload;              // the upper-layer bytes present (may be short under snaplen)
+    std::uint32_t payloadLength = 0;  // the upper-layer length the IP header states
+};
+IpLayer parseIpLayer(Bytes ipPacket);
 
 }  // namespace tcpcopy::net

@@ -15,6 +15,10 @@ namespace tcpcopy::net {
 using Bytes = std::span<const std::byte>;
 using MutableBytes = std::span<std::byte>;
 
+// IP protocol numbers (the IPv4 protocol field / IPv6 next header).
+inline constexpr std::uint8_t kIpProtoTcp = 6;
+inline constexpr std::uint8_t kIpProtoUdp = 17;
+
 // An IPv4 address, stored in host byte order (198.18.0.1 is 0xC6120001).
 class Ipv4Addr {
 public:

@@ -1,0 +1,205 @@
+#include "tcpcopy/net/builder.h"
+
+#include <array>
+#include <bit>
+#include <cstring>
+
+#include "wire.h"
+
+namespace tcpcopy::net {
+namespace {
+
+using wire::put16;
+using wire::put32;
+using wire::put8;
+
+constexpr std::uint32_t fold(std::uint64_t sum) {
+    sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
+    sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
+    std::uint32_t s = static_cast<std::uint32_t>(sum);
+    s = (s & 0xFFFFu) + (s >> 16);
+    s = (s & 0xFFFFu) + (s >> 16);
+    return s;
+}
+
+constexpr std::uint16_t byteSwap16(std::uint32_t v) {
+    return static_cast<std::uint16_t>(((v & 0xFFu) << 8) | ((v >> 8) & 0xFFu));
+}
+
+constexpr std::uint8_t kTcpOptNop = 1;
+constexpr std::uint8_t kTcpOptMss = 2;
+constexpr std::uint8_t kTcpOptWindowScale = 3;
+constexpr std::uint8_t kTcpOptSackPermitted = 4;
+constexpr std::uint8_t kTcpOptSack = 5;
+constexpr std::uint8_t kTcpOptTimestamps = 8;
+
+}  // namespace
+
+std::uint16_t onesComplementSum(Bytes data, std::uint32_t initial) {
+    // RFC 1071 §2(B): the sum is byte-order independent, so add native-order words eight bytes at
+    // a time and swap the folded result once on little-endian hosts.
+    const std::byte* p = data.data();
+    std::size_t n = data.size();
+    std::uint64_t sum = 0;
+    while (n >= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        sum += (word & 0xFFFFFFFFu) + (word >> 32);
+        p += 8;
+        n -= 8;
+    }
+    if (n >= 4) {
+        std::uint32_t word;
+        std::memcpy(&word, p, 4);
+        sum += word;
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        std::uint16_t word;
+        std::memcpy(&word, p, 2);
+        sum += word;
+        p += 2;
+        n -= 2;
+    }
+    if (n == 1) {
+        // The odd byte is the high byte of a zero-padded word in network order.
+        std::byte pad[2] = {*p, std::byte{0}};
+        std::uint16_t word;
+        std::memcpy(&word, pad, 2);
+        sum += word;
+    }
+    std::uint32_t folded = fold(sum);
+    if constexpr (std::endian::native == std::endian::little) folded = byteSwap16(folded);
+    return static_cast<std::uint16_t>(fold(std::uint64_t{folded} + initial));
+}
+
+std::uint16_t internetChecksum(Bytes data) { return static_cast<std::uint16_t>(~onesComplementSum(data)); }
+
+std::uint16_t tcpChecksumV4(Ipv4Addr src, Ipv4Addr dst, Bytes tcpSegment) {
+    std::uint32_t pseudo = (src.value() >> 16) + (src.value() & 0xFFFF) + (dst.value() >> 16) +
+                           (dst.value() & 0xFFFF) + kIpProtoTcp +
+                           static_cast<std::uint32_t>(tcpSegment.size());
+    return static_cast<std::uint16_t>(~onesComplementSum(tcpSegment, pseudo));
+}
+
+std::uint16_t checksumUpdate16(std::uint16_t checksum, std::uint16_t oldValue, std::uint16_t newValue) {
+    // HC' = ~(~HC + ~m + m')
+    std::uint32_t sum = std::uint32_t{static_cast<std::uint16_t>(~checksum)} +
+                        std::uint32_t{static_cast<std::uint16_t>(~oldValue)} + newValue;
+    return static_cast<std::uint16_t>(~fold(sum));
+}
+
+std::uint16_t checksumUpdate32(std::uint16_t checksum, std::uint32_t oldValue, std::uint32_t newValue) {
+    std::uint32_t sum = std::uint32_t{static_cast<std::uint16_t>(~checksum)} +
+                        std::uint32_t{static_cast<std::uint16_t>(~(oldValue >> 16))} +
+                        std::uint32_t{static_cast<std::uint16_t>(~oldValue)} + (newValue >> 16) +
+                        (newValue & 0xFFFF);
+    return static_cast<std::uint16_t>(~fold(sum));
+}
+
+std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags, MutableBytes out) {
+    // The layout Linux uses, so replayed segments look like the stack's own:
+    //   SYN:     MSS, SACK-permitted + timestamps (or NOP NOP + either), NOP + window scale
+    //   non-SYN: NOP NOP timestamps, NOP NOP SACK blocks (as many as still fit in 40 bytes)
+    std::array<std::byte, kMaxTcpOptionsLen> buf{};
+    std::size_t n = 0;
+    auto nop2 = [&] {
+        put8(&buf[n++], kTcpOptNop);
+        put8(&buf[n++], kTcpOptNop);
+    };
+    auto timestamps = [&] {
+        put8(&buf[n++], kTcpOptTimestamps);
+        put8(&buf[n++], 10);
+        put32(&buf[n], options.timestamps->value);
+        put32(&buf[n + 4], options.timestamps->echo);
+        n += 8;
+    };
+    const bool syn = (segmentFlags & tcpflag::kSyn) != 0;
+    if (syn) {
+        if (options.mss) {
+            put8(&buf[n++], kTcpOptMss);
+            put8(&buf[n++], 4);
+            put16(&buf[n], *options.mss);
+            n += 2;
+        }
+        if (options.sackPermitted && options.timestamps) {
+            put8(&buf[n++], kTcpOptSackPermitted);
+            put8(&buf[n++], 2);
+            timestamps();
+        } else if (options.timestamps) {
+            nop2();
+            timestamps();
+        } else if (options.sackPermitted) {
+            nop2();
+            put8(&buf[n++], kTcpOptSackPermitted);
+            put8(&buf[n++], 2);
+        }
+        if (options.windowScale) {
+            put8(&buf[n++], kTcpOptNop);
+            put8(&buf[n++], kTcpOptWindowScale);
+            put8(&buf[n++], 3);
+            put8(&buf[n++], *options.windowScale);
+        }
+    } else {
+        if (options.timestamps) {
+            nop2();
+            timestamps();
+        }
+        std::size_t blocks = std::min<std::size_t>(options.sackCount, options.sack.size());
+        blocks = std::min(blocks, (kMaxTcpOptionsLen - n - 4) / 8);
+        if (blocks > 0) {
+            nop2();
+            put8(&buf[n++], kTcpOptSack);
+            put8(&buf[n++], static_cast<std::uint8_t>(2 + blocks * 8));
+            for (std::size_t b = 0; b < blocks; ++b) {
+                put32(&buf[n], options.sack[b].left.value());
+                put32(&buf[n + 4], options.sack[b].right.value());
+                n += 8;
+            }
+        }
+    }
+    if (n > out.size()) return 0;
+    std::memcpy(out.data(), buf.data(), n);
+    return n;
+}
+
+std::size_t buildIpv4Tcp(const TcpSegment& seg, MutableBytes out) {
+    std::array<std::byte, kMaxTcpOptionsLen> options{};
+    std::size_t optionsLen = writeTcpOptions(seg.options, seg.flags, options);
+    std::size_t tcpLen = kTcpHeaderLen + optionsLen + seg.payload.size();
+    std::size_t totalLen = kIpv4HeaderLen + tcpLen;
+    if (totalLen > 0xFFFF || totalLen > out.size()) return 0;
+
+    std::byte* ip = out.data();
+    put8(ip, 0x45);  // version 4, IHL 5
+    put8(ip + 1, 0);
+    put16(ip + 2, static_cast<std::uint16_t>(totalLen));
+    put16(ip + 4, seg.ipId);
+    put16(ip + 6, 0x4000);  // DF
+    put8(ip + 8, seg.ttl);
+    put8(ip + 9, kIpProtoTcp);
+    put16(ip + 10, 0);
+    put32(ip + 12, seg.src.value());
+    put32(ip + 16, seg.dst.value());
+    put16(ip + 10, internetChecksum(Bytes(ip, kIpv4HeaderLen)));
+
+    std::byte* tcp = ip + kIpv4HeaderLen;
+    put16(tcp, seg.sport.value());
+    put16(tcp + 2, seg.dport.value());
+    put32(tcp + 4, seg.seq.value());
+    put32(tcp + 8, seg.ack.value());
+    put8(tcp + 12, static_cast<std::uint8_t>(((kTcpHeaderLen + optionsLen) / 4) << 4));
+    put8(tcp + 13, seg.flags);
+    put16(tcp + 14, seg.window);
+    put16(tcp + 16, 0);
+    put16(tcp + 18, 0);  // urgent pointer
+    if (optionsLen > 0) std::memcpy(tcp + kTcpHeaderLen, options.data(), optionsLen);
+    if (!seg.payload.empty()) {
+        std::memcpy(tcp + kTcpHeaderLen + optionsLen, seg.payload.data(), seg.payload.size());
+    }
+    put16(tcp + 16, tcpChecksumV4(seg.src, seg.dst, Bytes(tcp, tcpLen)));
+    return totalLen;
+}
+
+}  // namespace tcpcopy::net
