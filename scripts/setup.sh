@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the build, the tests and the namespace lab need, then
+# configures and builds the tree. Idempotent and non-interactive: a re-run on a machine that
+# already has every package skips apt entirely and only rebuilds what changed.
+#
+# Environment:
+#   BUILD_DIR   build directory (default: build, relative to the repository root)
+#   JOBS        parallel build jobs (default: nproc)
+#   SETUP_SKIP_BUILD=1  install packages only
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+
+# One package per line; keep the comment saying who needs it.
+packages=(
+  # build
+  cmake g++ pkg-config make
+  libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libssl-dev libsystemd-dev
+  # unit tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # namespace lab, end-to-end tests, fixture generation
+  nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
+)
+
+log() { printf 'setup: %s\n' "$*"; }
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [[ $status == installed ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} > 0)); then
+  if ((EUID != 0)); then
+    log "missing packages: ${missing[*]}; run as root (sudo) to install them" >&2
+    exit 1
+  fi
+  log "installing: ${missing[*]}"
+  # A freshly installed nginx or redis-server would start as a system service listening on
+  # the root namespace (port 80 on every address, 6379 on loopback). The lab never uses
+  # them, so keep them from starting during this install unless the machine already has an
+  # invoke-rc.d policy of its own. An instance that already runs is left alone: the lab's
+  # servers live in their own network namespaces with their own config, pid and log files.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# temporary, written by tcpcopy scripts/setup.sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=1
+    trap '[[ $created_policy == 1 ]] && rm -f "$policy"' EXIT
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+  if ((created_policy)); then
+    rm -f "$policy"
+    created_policy=0
+  fi
+else
+  log "all ${#packages[@]} packages already installed"
+fi
+
+if [[ ${SETUP_SKIP_BUILD:-0} == 1 ]]; then
+  exit 0
+fi
+
+cd "$repo_root"
+log "configuring $build_dir"
+cmake -S . -B "$build_dir" -DTCPCOPY_WERROR=ON
+log "building $build_dir with $jobs jobs"
+cmake --build "$build_dir" -j"$jobs"
+log "done"

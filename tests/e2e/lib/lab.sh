@@ -1,0 +1,485 @@
+# shellcheck shell=bash
+# The replay lab: network namespaces joined by veth pairs, real servers inside them, and a
+# teardown that runs on every exit path. Source this file, then:
+#
+#   lab_init mytest          # unique names, temp dir, EXIT/INT/TERM trap
+#   lab_up                   # namespaces, links, addresses, routes, sysctls
+#   lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
+#   ...
+#
+# Topology and addresses: docs/lab.md. Everything stays inside the namespaces created here:
+# no namespace has a default route or a link to the root namespace.
+#
+# Safety rules the functions keep: only PIDs started through this library are signalled (plus
+# any process still inside one of this lab's own namespaces at teardown, which can only be
+# ours); namespace names carry the tag and $$; the temp dir is removed at the end unless
+# LAB_KEEP=1.
+
+# ---------------------------------------------------------------------------------------------
+# Fixed addressing (see docs/lab.md)
+LAB_TC_IP=198.18.1.1              # tc end of the tc<->target link
+LAB_TARGET_IP=198.18.1.2          # the target server as offline tcpcopy sees it
+LAB_TARGET_ASSIST_SIDE_IP=198.18.2.2
+LAB_ASSIST_IP=198.18.2.1          # the target's next hop for every client network
+LAB_TC_TUNNEL_IP=198.18.3.1
+LAB_ASSIST_TUNNEL_IP=198.18.3.2   # intercept listens here for tcpcopy's tunnel
+LAB_ONLINE_IP=192.0.2.1           # the online server, as the real clients see it
+LAB_ONLINE_TARGET_SIDE_IP=198.18.4.1
+LAB_TARGET_LIVE_IP=198.18.4.2     # the target server as live tcpcopy (in online) sees it
+LAB_CLIENT_IP=192.0.2.10          # primary client address
+LAB_CLIENT_IPS="192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17 192.0.2.18 192.0.2.19 192.0.2.20"
+LAB_CLIENT_NETS="192.0.2.0/24 198.51.100.0/24 203.0.113.0/24"
+LAB_TUNNEL_PORT=36524
+
+# Interface names, each inside its own namespace ("to-<peer>").
+LAB_IF_TC_TARGET=to-target        # in tc: towards the target (replayed packets leave here)
+LAB_IF_TC_ASSIST=to-assist        # in tc: the tunnel link
+LAB_IF_TARGET_TC=to-tc            # in target
+LAB_IF_TARGET_ASSIST=to-assist    # in target: responses for client networks leave here
+LAB_IF_TARGET_ONLINE=to-online    # in target
+LAB_IF_ASSIST_TARGET=to-target    # in assist: intercept captures responses here
+LAB_IF_ASSIST_TC=to-tc            # in assist: the tunnel link
+LAB_IF_CLIENT_ONLINE=to-online    # in client
+LAB_IF_ONLINE_CLIENT=to-client    # in online: live capture of client traffic
+LAB_IF_ONLINE_TARGET=to-target    # in online: live replay leaves here
+
+LAB_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+
+# ---------------------------------------------------------------------------------------------
+# State
+LAB_TAG=
+LAB_DIR=
+LAB_NAMESPACES=()
+LAB_PIDS=()
+LAB_PID_NAMES=()
+_lab_down_done=0
+
+lab_log() { printf '[lab %s] %s\n' "${LAB_TAG:-?}" "$*" >&2; }
+lab_die() {
+  printf '[lab %s] FAIL: %s\n' "${LAB_TAG:-?}" "$*" >&2
+  exit 1
+}
+
+lab_require_root() {
+  ((EUID == 0)) || lab_die "must run as root (network namespaces); try: sudo bash $0"
+}
+
+# lab_require_cmd CMD... : a missing tool is a failure, never a skip.
+lab_require_cmd() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || lab_die "required command '$c' not found (run scripts/setup.sh)"
+  done
+}
+
+# lab_init TAG : names, temp dir and the teardown trap. Call once per test process.
+lab_init() {
+  local tag=${1:?lab_init needs a tag}
+  [[ $tag =~ ^[a-z][a-z0-9]{0,11}$ ]] || lab_die "tag '$tag' must be [a-z][a-z0-9]{0,11}"
+  lab_require_root
+  lab_require_cmd ip ss sysctl
+  LAB_TAG="$tag$$"
+  LAB_NS_CLIENT="$LAB_TAG-client"
+  LAB_NS_ONLINE="$LAB_TAG-online"
+  LAB_NS_TC="$LAB_TAG-tc"
+  LAB_NS_TARGET="$LAB_TAG-target"
+  LAB_NS_ASSIST="$LAB_TAG-assist"
+  LAB_DIR=$(mktemp -d "/tmp/lab-$LAB_TAG-XXXXXX")
+  _lab_down_done=0
+  trap '_lab_on_exit' EXIT
+  trap '_lab_on_signal INT 130' INT
+  trap '_lab_on_signal TERM 143' TERM
+  export LAB_TAG LAB_DIR LAB_NS_CLIENT LAB_NS_ONLINE LAB_NS_TC LAB_NS_TARGET LAB_NS_ASSIST
+  export LAB_TC_IP LAB_TARGET_IP LAB_TARGET_ASSIST_SIDE_IP LAB_ASSIST_IP LAB_TC_TUNNEL_IP \
+    LAB_ASSIST_TUNNEL_IP LAB_ONLINE_IP LAB_ONLINE_TARGET_SIDE_IP LAB_TARGET_LIVE_IP \
+    LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT
+  export LAB_IF_TC_TARGET LAB_IF_TC_ASSIST LAB_IF_TARGET_TC LAB_IF_TARGET_ASSIST \
+    LAB_IF_TARGET_ONLINE LAB_IF_ASSIST_TARGET LAB_IF_ASSIST_TC LAB_IF_CLIENT_ONLINE \
+    LAB_IF_ONLINE_CLIENT LAB_IF_ONLINE_TARGET
+}
+
+_lab_on_exit() {
+  local rc=$?
+  lab_down "$rc"
+  exit "$rc"
+}
+
+_lab_on_signal() {
+  lab_log "caught SIG$1, tearing down"
+  trap - EXIT
+  lab_down "$2"
+  exit "$2"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Topology
+
+# lab_ns_exec NS CMD... : run a command inside a lab namespace.
+lab_ns_exec() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+_lab_add_ns() {
+  ip netns add "$1" || lab_die "cannot create namespace $1"
+  LAB_NAMESPACES+=("$1")
+  ip -n "$1" link set lo up
+}
+
+# _lab_link NS_A IF_A NS_B IF_B : a veth pair created directly inside the two namespaces, so
+# its names never appear in (or clash with) the root namespace.
+_lab_link() {
+  ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" ||
+    lab_die "cannot create veth $1:$2 <-> $3:$4"
+  ip -n "$1" link set "$2" up
+  ip -n "$3" link set "$4" up
+}
+
+_lab_sysctl() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" sysctl -q -w "$@" >/dev/null || lab_die "sysctl $* in $ns failed"
+}
+
+lab_up() {
+  [[ -n $LAB_TAG ]] || lab_die "lab_up before lab_init"
+  local ns
+  for ns in "$LAB_NS_CLIENT" "$LAB_NS_ONLINE" "$LAB_NS_TC" "$LAB_NS_TARGET" "$LAB_NS_ASSIST"; do
+    _lab_add_ns "$ns"
+  done
+
+  _lab_link "$LAB_NS_TC" "$LAB_IF_TC_TARGET" "$LAB_NS_TARGET" "$LAB_IF_TARGET_TC"
+  _lab_link "$LAB_NS_TARGET" "$LAB_IF_TARGET_ASSIST" "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TARGET"
+  _lab_link "$LAB_NS_TC" "$LAB_IF_TC_ASSIST" "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TC"
+  _lab_link "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_CLIENT"
+  _lab_link "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_TARGET" "$LAB_NS_TARGET" "$LAB_IF_TARGET_ONLINE"
+
+  ip -n "$LAB_NS_TC" addr add "$LAB_TC_IP/24" dev "$LAB_IF_TC_TARGET"
+  ip -n "$LAB_NS_TARGET" addr add "$LAB_TARGET_IP/24" dev "$LAB_IF_TARGET_TC"
+  ip -n "$LAB_NS_TARGET" addr add "$LAB_TARGET_ASSIST_SIDE_IP/24" dev "$LAB_IF_TARGET_ASSIST"
+  ip -n "$LAB_NS_ASSIST" addr add "$LAB_ASSIST_IP/24" dev "$LAB_IF_ASSIST_TARGET"
+  ip -n "$LAB_NS_TC" addr add "$LAB_TC_TUNNEL_IP/24" dev "$LAB_IF_TC_ASSIST"
+  ip -n "$LAB_NS_ASSIST" addr add "$LAB_ASSIST_TUNNEL_IP/24" dev "$LAB_IF_ASSIST_TC"
+  ip -n "$LAB_NS_ONLINE" addr add "$LAB_ONLINE_IP/24" dev "$LAB_IF_ONLINE_CLIENT"
+  ip -n "$LAB_NS_ONLINE" addr add "$LAB_ONLINE_TARGET_SIDE_IP/24" dev "$LAB_IF_ONLINE_TARGET"
+  ip -n "$LAB_NS_TARGET" addr add "$LAB_TARGET_LIVE_IP/24" dev "$LAB_IF_TARGET_ONLINE"
+  local ip
+  for ip in $LAB_CLIENT_IPS; do
+    ip -n "$LAB_NS_CLIENT" addr add "$ip/24" dev "$LAB_IF_CLIENT_ONLINE"
+  done
+
+  # The target answers every client network through the assistant, never directly.
+  local net
+  for net in $LAB_CLIENT_NETS; do
+    ip -n "$LAB_NS_TARGET" route add "$net" via "$LAB_ASSIST_IP" dev "$LAB_IF_TARGET_ASSIST"
+  done
+  # Replayed packets from client addresses arrive on to-tc/to-online while the route back
+  # points at the assistant: strict reverse-path filtering would drop them.
+  local ifc
+  for ifc in all default lo "$LAB_IF_TARGET_TC" "$LAB_IF_TARGET_ASSIST" "$LAB_IF_TARGET_ONLINE"; do
+    _lab_sysctl "$LAB_NS_TARGET" "net.ipv4.conf.$ifc.rp_filter=0"
+  done
+  # The assistant receives the target's responses for client addresses and must swallow
+  # them: intercept reads them with libpcap, the kernel drops them.
+  _lab_sysctl "$LAB_NS_ASSIST" net.ipv4.ip_forward=0
+  for ns in "$LAB_NS_CLIENT" "$LAB_NS_ONLINE" "$LAB_NS_TC" "$LAB_NS_TARGET"; do
+    _lab_sysctl "$ns" net.ipv4.ip_forward=0
+  done
+
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    if ip -n "$ns" route show default | grep -q .; then
+      lab_die "namespace $ns has a default route"
+    fi
+  done
+  lab_log "up: namespaces ${LAB_NAMESPACES[*]}; temp dir $LAB_DIR"
+}
+
+# lab_offload NS IFACE on|off : switch TSO/GSO/GRO and checksum offload of one veth end.
+# The lab leaves offloads as the kernel sets them; tests that need them off say so.
+lab_offload() {
+  lab_require_cmd ethtool
+  ip netns exec "$1" ethtool -K "$2" tso "$3" gso "$3" gro "$3" tx "$3" rx "$3" >/dev/null ||
+    lab_die "ethtool -K $2 in $1 failed"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+# lab_bg NAME NS CMD... : start CMD in the background inside NS (or in the root namespace when
+# NS is "-"), stdout+stderr to $LAB_DIR/NAME.log; sets LAB_LAST_PID and registers the PID for
+# teardown. `ip netns exec` execs the command, so the PID is the command's own.
+lab_bg() {
+  local name=$1 ns=$2
+  shift 2
+  if [[ $ns == - ]]; then
+    "$@" >"$LAB_DIR/$name.log" 2>&1 </dev/null &
+  else
+    ip netns exec "$ns" "$@" >"$LAB_DIR/$name.log" 2>&1 </dev/null &
+  fi
+  LAB_LAST_PID=$!
+  LAB_PIDS+=("$LAB_LAST_PID")
+  LAB_PID_NAMES+=("$name")
+}
+
+# _lab_descendants PID : every live descendant of PID (children first), by walking /proc.
+_lab_descendants() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do
+    _lab_descendants "$child"
+    echo "$child"
+  done
+}
+
+# lab_stop PID [TIMEOUT_S] : TERM, wait, then KILL one process we started and its descendants.
+lab_stop() {
+  local pid=$1 timeout=${2:-5} i
+  kill -0 "$pid" 2>/dev/null || return 0
+  local kids
+  kids=$(_lab_descendants "$pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < timeout * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    lab_log "pid $pid ignored TERM for ${timeout}s, killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  local k
+  for k in $kids; do
+    kill -0 "$k" 2>/dev/null && kill -KILL "$k" 2>/dev/null
+  done
+  wait "$pid" 2>/dev/null || true
+}
+
+# lab_wait_exit PID TIMEOUT_S : wait for a process we started to exit by itself; returns its
+# exit status, or 124 if it is still running at the deadline (it is left running).
+lab_wait_exit() {
+  local pid=$1 timeout=$2 i
+  for ((i = 0; i < timeout * 10; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      local rc=0
+      wait "$pid" 2>/dev/null || rc=$?
+      return "$rc"
+    fi
+    sleep 0.1
+  done
+  return 124
+}
+
+# lab_wait_port NS IP PORT [TIMEOUT_S] : wait until a TCP listener is bound to IP:PORT in NS.
+# Looks at the socket table instead of connecting, so servers log nothing.
+lab_wait_port() {
+  local ns=$1 ip=$2 port=$3 timeout=${4:-10} i
+  for ((i = 0; i < timeout * 10; i++)); do
+    if ip netns exec "$ns" ss -Hltn "sport = :$port" | awk '{print $4}' |
+      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|${ip//./\\.}):$port$"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  lab_die "nothing listens on $ip:$port in $ns after ${timeout}s"
+}
+
+# lab_wait_file_match FILE REGEX [TIMEOUT_S]
+lab_wait_file_match() {
+  local file=$1 re=$2 timeout=${3:-10} i
+  for ((i = 0; i < timeout * 10; i++)); do
+    grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  lab_die "no line matching '$re' in $file after ${timeout}s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+# lab_start_nginx NS LISTEN_IP PORT : nginx with its own prefix under $LAB_DIR/nginx-PORT.
+# Sets LAB_NGINX_ACCESS_LOG and LAB_NGINX_PID. Locations:
+#   /            and any path: deterministic files; /index.html is small
+#   /static/N    N in {1k 4k 16k 64k 256k 1m}: N bytes of a fixed pattern
+#   /api/...     200 with the body "api <uri>\n" (any method, body discarded)
+#   /upload      any method incl. POST up to 1 MB: nginx reads the whole body (it is
+#                proxied to a sink server on a unix socket) and answers 200 "stored N\n"
+# The access log line is exactly: $request_method $request_uri $content_length $request_length
+lab_start_nginx() {
+  local ns=$1 ip=$2 port=$3
+  lab_require_cmd nginx
+  local d="$LAB_DIR/nginx-$ns-$port"
+  mkdir -p "$d/html/static" "$d/tmp"
+  printf 'lab index\n' >"$d/html/index.html"
+  printf 'hello from the lab\n' >"$d/html/hello.txt"
+  local size bytes
+  for size in 1k 4k 16k 64k 256k 1m; do
+    case $size in
+      *k) bytes=$((${size%k} * 1024)) ;;
+      *m) bytes=$((${size%m} * 1024 * 1024)) ;;
+    esac
+    # Deterministic content: the line "0123456789abcdef...\n" repeated, cut to size.
+    # (process substitution: yes dies of SIGPIPE, which must not trip pipefail)
+    head -c "$bytes" < <(yes '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') \
+      >"$d/html/static/$size"
+  done
+  cat >"$d/nginx.conf" <<EOF
+# Workers run as root: the lab's temp dir is private (0700) and lives only for one test.
+user root;
+worker_processes 1;
+daemon off;
+master_process on;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 1024; }
+http {
+    default_type application/octet-stream;
+    log_format lab '\$request_method \$request_uri \$content_length \$request_length';
+    access_log $d/access.log lab;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    keepalive_timeout 65s;
+    keepalive_requests 10000;
+    client_max_body_size 1m;
+    client_body_buffer_size 1m;
+    sendfile off;
+
+    server {
+        listen $ip:$port;
+        root $d/html;
+        location / { }
+        location /api/ { return 200 "api \$request_uri\n"; }
+        location /upload {
+            proxy_pass http://unix:$d/sink.sock:;
+            proxy_request_buffering on;
+        }
+    }
+    # The sink behind /upload: receives the fully-read body from the server above.
+    server {
+        listen unix:$d/sink.sock;
+        access_log off;
+        location / { return 200 "stored \$content_length\n"; }
+    }
+}
+EOF
+  ip netns exec "$ns" nginx -t -q -e "$d/error.log" -c "$d/nginx.conf" ||
+    lab_die "nginx config test failed, see $d/error.log"
+  lab_bg "nginx-$ns-$port" "$ns" nginx -e "$d/error.log" -c "$d/nginx.conf"
+  LAB_NGINX_PID=$LAB_LAST_PID
+  LAB_NGINX_ACCESS_LOG="$d/access.log"
+  LAB_NGINX_DIR=$d
+  lab_wait_port "$ns" "$ip" "$port"
+}
+
+# lab_start_redis NS IP PORT : redis-server with no persistence, in $LAB_DIR/redis-NS-PORT.
+# Sets LAB_REDIS_PID.
+lab_start_redis() {
+  local ns=$1 ip=$2 port=$3
+  lab_require_cmd redis-server redis-cli
+  local d="$LAB_DIR/redis-$ns-$port"
+  mkdir -p "$d"
+  cat >"$d/redis.conf" <<EOF
+bind $ip
+port $port
+protected-mode no
+daemonize no
+dir $d
+pidfile $d/redis.pid
+logfile $d/redis.log
+save ""
+appendonly no
+EOF
+  lab_bg "redis-$ns-$port" "$ns" redis-server "$d/redis.conf"
+  LAB_REDIS_PID=$LAB_LAST_PID
+  LAB_REDIS_DIR=$d
+  lab_wait_port "$ns" "$ip" "$port"
+}
+
+# lab_redis_monitor_start NS IP PORT FILE : record every command the server receives.
+# Raw MONITOR output goes to FILE.raw; lab_redis_monitor_stop writes FILE normalised.
+lab_redis_monitor_start() {
+  local ns=$1 ip=$2 port=$3 file=$4
+  _lab_monitor_ns=$ns _lab_monitor_ip=$ip _lab_monitor_port=$port _lab_monitor_file=$file
+  ip netns exec "$ns" redis-cli -h "$ip" -p "$port" MONITOR >"$file.raw" 2>&1 </dev/null &
+  _lab_monitor_pid=$!
+  LAB_PIDS+=("$_lab_monitor_pid")
+  LAB_PID_NAMES+=(redis-monitor)
+  lab_wait_file_match "$file.raw" '^OK$' 10
+}
+
+# lab_redis_monitor_stop : sends a sentinel command, waits until MONITOR has printed it (so
+# every earlier command is in the file), stops the monitor, and writes the normalised commands
+# (arguments only, no timestamp, db or client) one per line to FILE.
+lab_redis_monitor_stop() {
+  local sentinel="lab-monitor-sentinel-$LAB_TAG-$RANDOM"
+  ip netns exec "$_lab_monitor_ns" redis-cli -h "$_lab_monitor_ip" -p "$_lab_monitor_port" \
+    ECHO "$sentinel" >/dev/null || lab_die "redis at $_lab_monitor_ip:$_lab_monitor_port unreachable"
+  lab_wait_file_match "$_lab_monitor_file.raw" "\"ECHO\" \"$sentinel\"" 10
+  lab_stop "$_lab_monitor_pid"
+  grep -v -F "\"$sentinel\"" "$_lab_monitor_file.raw" | grep -v '^OK$' |
+    sed -E 's/^[0-9]+\.[0-9]+ \[[^]]*\] //' >"$_lab_monitor_file"
+}
+
+# lab_requests_nginx ACCESS_LOG : the normalised sorted request multiset.
+lab_requests_nginx() {
+  LC_ALL=C sort "$1"
+}
+
+# lab_requests_redis MONITOR_FILE : the normalised sorted command multiset.
+lab_requests_redis() {
+  LC_ALL=C sort "$1"
+}
+
+# lab_capture_start NAME NS IFACE [FILTER...] : tcpdump to $LAB_DIR/NAME.pcap, returns once it
+# listens. Sets LAB_LAST_PID.
+lab_capture_start() {
+  local name=$1 ns=$2 ifc=$3
+  shift 3
+  lab_require_cmd tcpdump
+  lab_bg "$name.tcpdump" "$ns" tcpdump -i "$ifc" -s 65535 -U -n -w "$LAB_DIR/$name.pcap" "$@"
+  lab_wait_file_match "$LAB_DIR/$name.tcpdump.log" 'listening on' 10
+}
+
+# ---------------------------------------------------------------------------------------------
+# Teardown
+
+# lab_down [RC] : idempotent. Stops our processes, then any process left in our namespaces,
+# deletes the namespaces (their veths go with them) and removes the temp dir. With RC != 0 the
+# tail of every log in the temp dir is printed first.
+lab_down() {
+  local rc=${1:-0}
+  ((_lab_down_done)) && return 0
+  _lab_down_done=1
+  [[ -n $LAB_TAG ]] || return 0
+  local i
+  for ((i = ${#LAB_PIDS[@]} - 1; i >= 0; i--)); do
+    lab_stop "${LAB_PIDS[i]}" 3
+  done
+  local ns pid
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      lab_log "killing leftover pid $pid in $ns"
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    ip netns del "$ns" 2>/dev/null || lab_log "could not delete namespace $ns"
+  done
+  LAB_NAMESPACES=()
+  if [[ -n $LAB_DIR && -d $LAB_DIR ]]; then
+    if ((rc != 0)); then
+      local f
+      for f in "$LAB_DIR"/*.log "$LAB_DIR"/*/error.log "$LAB_DIR"/*/redis.log; do
+        [[ -s $f ]] || continue
+        printf '[lab %s] ---- tail of %s\n' "$LAB_TAG" "$f" >&2
+        tail -n 20 "$f" >&2
+      done
+    fi
+    if [[ ${LAB_KEEP:-0} == 1 ]]; then
+      lab_log "LAB_KEEP=1: leaving $LAB_DIR"
+    else
+      rm -rf "$LAB_DIR"
+    fi
+  fi
+}
