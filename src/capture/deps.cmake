@@ -1,0 +1,1 @@
+target_link_libraries(tcpcopy_capture PUBLIC tcpcopy_net PkgConfig::PCAP)
