@@ -197,7 +197,7 @@ std::string Option::typeDescription() const {
         case ValueKind::String:
             return "string";
         case ValueKind::List:
-            return "list, repeat the key for each value";
+            return "repeatable";
         case ValueKind::Custom:
             return valueName_.empty() ? "string" : valueName_;
     }
@@ -499,6 +499,9 @@ std::unique_ptr<OptionTable::CliApp> OptionTable::buildCli() const {
                 o->kind() != ValueKind::Custom) {
                 help += " (" + o->typeDescription() + ")";
             }
+            if (o->isRequired()) {
+                help += " [required]";
+            }
             CLI::Option* c = nullptr;
             if (o->kind() == ValueKind::Flag) {
                 c = app.add_flag(names)->description(help);
@@ -506,7 +509,7 @@ std::unique_ptr<OptionTable::CliApp> OptionTable::buildCli() const {
                     c->default_str("true");
                 }
             } else {
-                c = app.add_option(names, help);
+                c = app.add_option(names)->description(help);
                 c->type_name(o->valueName_.empty() ? "TEXT" : o->valueName_);
                 c->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
                 if (!o->defaultText().empty()) {
@@ -518,7 +521,8 @@ std::unique_ptr<OptionTable::CliApp> OptionTable::buildCli() const {
             }
             cli->bound.emplace_back(o.get(), c);
         }
-        cli->config = app.add_option("--config", "Read options from FILE (keys are the long option names)")
+        cli->config = app.add_option("--config")
+                          ->description("Read options from FILE (keys are the long option names)")
                           ->type_name("FILE");
         cli->dump = app.add_flag("--dump-config")
                         ->description("Print the effective configuration as a config file and exit");
