@@ -1,7 +1,9 @@
 #include "tcpcopy/capture/pcap_file_reader.h"
 
+#include <filesystem>
 
 #include "capture_internal.h"
+
 
 namespace tcpcopy::capture {
 namespace {
@@ -21,7 +23,13 @@ PcapFileReader::Result PcapFileReader::open(const std::string& path) {
     PcapHandle handle(pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf));
     if (!handle) {
         std::string_view text = errbuf;
-        if (text.empty()) text = "cannot open capture file";
+        // libpcap reports an empty file as a truncated header ("tried to read 4 ... only got 0").
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec) {
+            text = "empty file, not a pcap or pcapng capture";
+        } else if (text.empty()) {
+            text = "cannot open capture file";
+        }
         return Result::fail(namingFile(path, text));
     }
     LinkTypeLookup link = linkTypeOf(handle.get());

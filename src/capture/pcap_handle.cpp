@@ -25,9 +25,15 @@ std::string applyFilter(pcap_t* handle, std::string_view expression) {
 LinkTypeLookup linkTypeOf(pcap_t* handle) {
     int dlt = pcap_datalink(handle);
     if (auto type = net::linkTypeFromDlt(dlt)) return {type, {}};
-    const char* name = pcap_datalink_val_to_name(dlt);
-    return {std::nullopt,
-            "unsupported link type DLT " + std::to_string(dlt) + " (" + (name != nullptr ? name : "unknown") + ")"};
+    std::string name;
+    if (const char* known = pcap_datalink_val_to_name(dlt)) {
+        name = known;
+    } else if (dlt >= DLT_USER0 && dlt <= DLT_USER15) {
+        name = "USER" + std::to_string(dlt - DLT_USER0);  // private use: absent from libpcap's table
+    } else {
+        name = "unknown";
+    }
+    return {std::nullopt, "unsupported link type DLT " + std::to_string(dlt) + " (" + name + ")"};
 }
 
 }  // namespace tcpcopy::capture

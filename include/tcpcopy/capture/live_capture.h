@@ -34,14 +34,14 @@ namespace tcpcopy::capture {
 enum class Direction : std::uint8_t { InOut, In, Out };
 
 struct LiveOptions {
-    std::string device;          // an interface name, or "any" (link type Linux SLL)
+    std::string device{};        // an interface name, or "any" (link type Linux SLL)
     int snaplen = 65535;         // bytes kept per frame
     int bufferBytes = 0;         // kernel ring size in bytes; 0 keeps libpcap's default (2 MiB)
     std::chrono::milliseconds timeout{10};  // packet buffer timeout (ignored in immediate mode)
     bool immediate = true;       // deliver packets as they arrive rather than in batches
     bool promiscuous = false;
     Direction direction = Direction::InOut;
-    std::string filter;          // BPF expression; empty: everything
+    std::string filter{};        // BPF expression; empty: everything
 };
 
 class LiveCapture {
