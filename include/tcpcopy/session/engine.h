@@ -1,0 +1,167 @@
+#pragma once
+// The client-side TCP engine of tcpcopy: pure logic, no I/O and no clock of its own.
+//
+// Captured client packets and the target's responses (IP+TCP headers returned by intercept) go
+// in, each with the current monotonic time; segments to inject toward the target and tunnel
+// route messages come out through an Output. onTick() drives timers. The engine plays the
+// client's TCP: it opens each connection to the target (fabricating the handshake for sessions
+// captured mid-stream), learns the target's ISN from the SYN-ACK, rewrites acks and timestamps
+// into the target's sequence space, paces each request behind the response the captured client
+// had seen, resends what the target does not acknowledge, resegments to the MSS and closes
+// every session either cleanly or with a reset.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tcpcopy/net/tcp_segment.h"
+#include "tcpcopy/net/types.h"
+
+namespace tcpcopy::session {
+
+// Monotonic time in nanoseconds, supplied by the caller.
+using Time = std::chrono::nanoseconds;
+
+// Where the engine's effects go. Spans inside the segments are valid only during the call.
+class Output {
+public:
+    virtual ~Output() = default;
+    // A segment for the target, every field final (addresses, ports, seq/ack, options, payload).
+    virtual void sendToTarget(const net::TcpSegment& segment) = 0;
+    // Route messages for intercept: flow.client = replay client ip:port, flow.server = target.
+    virtual void addRoute(const net::FlowKey& flow) = 0;
+    virtual void removeRoute(const net::FlowKey& flow) = 0;
+};
+
+// One -x rule: captured traffic to [onlineAddr:]onlinePort goes to target.
+struct AddressRule {
+    std::optional<net::Ipv4Addr> onlineAddr;
+    net::Port onlinePort;
+    net::Endpoint target;
+};
+
+struct EngineConfig {
+    std::vector<AddressRule> rules;
+    std::vector<net::Ipv4Addr> clientPool;       // -c: replay client addresses (empty: keep captured)
+    std::optional<net::Ipv4Addr> loopbackRewrite;  // -H: replaces captured 127.x client addresses
+    unsigned copies = 1;                          // -n: replayed copies of each session (1..1023)
+    unsigned portShiftFactor = 0;                 // -f: separates the ports of several instances
+    unsigned samplePercent = 100;                 // -r: share of sessions replayed (by flow hash)
+    bool waitForResponse = true;                  // !-W
+    bool onlyCompleteSessions = false;            // -O: skip sessions captured without their SYN
+    std::uint16_t mss = 1460;                     // -D: upper bound on segment payload
+    std::uint16_t mtu = 1500;                     // -M: upper bound on IP packet size
+    Time sessionTimeout = std::chrono::seconds(120);   // -t: no progress at all for this long
+    Time keepaliveTimeout = std::chrono::seconds(3600);  // -k: idle established session
+    Time initialRto = std::chrono::milliseconds(200);  // -R: first retransmission timeout
+    Time maxRto = std::chrono::seconds(3);
+    unsigned maxRetransmits = 8;                  // then the session is reset and counted failed
+    unsigned maxSynRetries = 4;
+    // Pacing of a request behind the response the captured client had seen before sending it:
+    // it goes out when the target has sent as many bytes, or once the target has sent something
+    // and then been quiet for responseQuiet, or after gateTimeout whatever happened.
+    Time responseQuiet = std::chrono::milliseconds(60);
+    Time gateTimeout = std::chrono::seconds(2);
+    // After the input ends, a session with nothing left to send or acknowledge and no traffic
+    // for this long is closed (reset at the target) and counted as ended by the replay.
+    Time drainGrace = std::chrono::milliseconds(300);
+    std::size_t maxSessions = 1'000'000;          // new sessions beyond this are shed and counted
+    std::uint8_t ttl = 64;
+};
+
+struct EngineStats {
+    std::uint64_t packetsIn = 0;           // captured packets offered
+    std::uint64_t packetsIgnored = 0;      // not matching a rule, server-side, or of a skipped session
+    std::uint64_t sessionsCaptured = 0;    // distinct captured connections seen (incarnations)
+    std::uint64_t sessionsSampledOut = 0;  // -r
+    std::uint64_t sessionsSkippedMidstream = 0;  // -O
+    std::uint64_t sessionsShed = 0;        // over maxSessions
+    std::uint64_t sessionsStarted = 0;     // replayed sessions (copies count separately)
+    std::uint64_t sessionsMidstream = 0;   // started with a fabricated handshake
+    std::uint64_t sessionsEstablished = 0;
+    std::uint64_t sessionsCompleted = 0;   // FIN exchanged both ways, or closed as the capture did
+    std::uint64_t sessionsEndedByReplay = 0;  // input over, nothing left: reset by us
+    std::uint64_t sessionsResetByTarget = 0;
+    std::uint64_t sessionsTimedOut = 0;
+    std::uint64_t sessionsFailed = 0;      // no SYN-ACK, or retransmissions exhausted
+    std::uint64_t sessionsNoSynAck = 0;
+    std::uint64_t portReuses = 0;          // a captured ip:port reused while its old session ran
+    std::uint64_t portRemaps = 0;          // replay port moved to avoid a collision
+    std::uint64_t requestsSent = 0;        // client data runs sent (one per gate / request)
+    std::uint64_t segmentsSent = 0;
+    std::uint64_t bytesSent = 0;
+    std::uint64_t retransmissions = 0;
+    std::uint64_t captureRetransmissions = 0;  // duplicate or overlapping data in the capture
+    std::uint64_t captureOutOfOrder = 0;
+    std::uint64_t captureGapsSkipped = 0;  // data never captured; the stream was closed over it
+    std::uint64_t resegmented = 0;         // captured segments larger than the MSS, split
+    std::uint64_t responsesSeen = 0;       // target segments received
+    std::uint64_t responseBytes = 0;       // target payload bytes acknowledged
+    std::uint64_t responsesUnknown = 0;    // target segments for no session
+    std::uint64_t gateTimeouts = 0;        // requests released by timeout, not by a response
+    std::uint64_t resetsSent = 0;
+    std::uint64_t activeSessions = 0;
+};
+
+class Session;
+
+class Engine {
+public:
+    Engine(EngineConfig config, Output& output);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // A captured packet (any direction; only client-to-server packets of a rule are used).
+    void onCaptured(const net::TcpSegment& segment, Time now);
+    // A packet the target sent (headers only: payloadLength counts, payload may be empty).
+    void onResponse(const net::TcpSegment& segment, Time now);
+    // Timers: retransmission, pacing, timeouts. Call every few milliseconds.
+    void onTick(Time now);
+    // No more captured packets will come (end of file).
+    void onInputEnd(Time now);
+    // Resets every open session at the target (SIGTERM).
+    void abortAll(Time now);
+
+    bool inputEnded() const { return inputEnded_; }
+    // Input ended and every session is over.
+    bool finished() const { return inputEnded_ && sessions_.empty(); }
+    const EngineStats& stats() const { return stats_; }
+    std::size_t activeSessions() const { return sessions_.size(); }
+    const EngineConfig& config() const { return config_; }
+
+private:
+    friend class Session;
+    using SessionPtr = std::unique_ptr<Session>;
+
+    const AddressRule* matchRule(const net::TcpSegment& segment) const;
+    void startSessions(const net::TcpSegment& segment, const AddressRule& rule, Time now, bool atRequestStart = false);
+    net::Endpoint allocateReplayClient(const net::Endpoint& captured, unsigned copy);
+    void retire(Session* session);
+    void reap();
+
+    EngineConfig config_;
+    Output& output_;
+    EngineStats stats_;
+    bool inputEnded_ = false;
+    Time now_{0};  // time of the call being processed
+    std::uint32_t tsClockBase_ = 0;
+    // Every live session, owned here; keyed by replay flow (client = replay client, server = target).
+    std::unordered_map<net::FlowKey, SessionPtr, net::FlowKeyHash> sessions_;
+    // Captured flow -> the sessions (one per copy) currently fed by it.
+    std::unordered_map<net::FlowKey, std::vector<Session*>, net::FlowKeyHash> byCaptured_;
+    // Captured flows whose packets are dropped (sampled out, -O, shed) until they go quiet.
+    std::unordered_map<net::FlowKey, Time, net::FlowKeyHash> skipped_;
+    // Captured flows of unknown start whose client was seen acknowledging without data: their
+    // next data begins a request.
+    std::unordered_map<net::FlowKey, Time, net::FlowKeyHash> idleAckSeen_;
+    std::vector<Session*> retired_;
+    Time lastSkippedSweep_{0};
+};
+
+}  // namespace tcpcopy::session

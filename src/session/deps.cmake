@@ -1,0 +1,1 @@
+target_link_libraries(tcpcopy_session PUBLIC tcpcopy_net)

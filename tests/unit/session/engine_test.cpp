@@ -1,0 +1,481 @@
+// Session engine tests: captured conversations in, a simulated target TCP on a manual clock.
+
+#include "tcpcopy/session/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "sim_target.h"
+
+namespace tcpcopy::session::testing {
+namespace {
+
+std::string request(int n, std::size_t extra = 0) {
+    return "GET /item/" + std::to_string(n) + " HTTP/1.1\r\nHost: t\r\nX-Pad: " + std::string(extra, 'p') +
+           "\r\n\r\n";
+}
+
+// A keep-alive conversation of `count` requests, each answered with 300 bytes in the capture.
+std::vector<TcpSegment> keepAlive(CapturedClient& c, int count, bool close = true) {
+    std::vector<TcpSegment> out{c.syn(), c.handshakeAck()};
+    for (int i = 0; i < count; ++i) out.push_back(c.data(request(i), 300u * i));
+    if (close) out.push_back(c.fin(300u * count));
+    return out;
+}
+
+std::string concatRequests(int count) {
+    std::string all;
+    for (int i = 0; i < count; ++i) all += request(i);
+    return all;
+}
+
+class EngineTest : public ::testing::Test {
+protected:
+    void feed(Engine& engine, const std::vector<TcpSegment>& segs) {
+        for (const TcpSegment& s : segs) {
+            engine.onCaptured(s, target.now);
+            target.run(engine);
+        }
+    }
+    void endAndFinish(Engine& engine) {
+        engine.onInputEnd(target.now);
+        EXPECT_TRUE(target.finish(engine)) << "engine did not finish; active " << engine.activeSessions();
+    }
+    void expectClean() {
+        EXPECT_TRUE(target.violations.empty()) << target.violations.front();
+        EXPECT_TRUE(target.routes.empty()) << "routes left behind";
+    }
+    SimTarget target;
+};
+
+TEST_F(EngineTest, ReplaysKeepAliveRequestsInTargetSequenceSpace) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.10", 40000, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 3));
+    endAndFinish(engine);
+    ASSERT_EQ(target.connectionCount(), 1u);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(3));
+    const auto* conn = target.connections()[0];
+    EXPECT_EQ(conn->requests, 3u);
+    EXPECT_TRUE(conn->clientFin);
+    EXPECT_EQ(engine.stats().sessionsCompleted, 1u);
+    EXPECT_EQ(engine.stats().requestsSent, 3u);
+    EXPECT_EQ(engine.stats().resetsSent, 0u);
+    // Rewritten toward the target: destination from the rule, client address kept.
+    EXPECT_EQ(conn->flow.server.toString(), "198.18.1.2:8080");
+    EXPECT_EQ(conn->flow.client.toString(), "192.0.2.10:40000");
+    expectClean();
+}
+
+TEST_F(EngineTest, WaitsForTheResponseBeforeSendingTheNextRequest) {
+    target.responseDelay = 50ms;  // every target segment, the SYN-ACK too
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.10", 40000, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 3));
+    // The whole capture is in. SYN-ACK at 50 ms, then request 0; its response at 100 ms.
+    target.advance(engine, 70ms);
+    EXPECT_EQ(target.receivedBy(0), request(0));
+    target.advance(engine, 50ms);
+    EXPECT_EQ(target.receivedBy(0), request(0) + request(1));
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(3));
+    EXPECT_EQ(engine.stats().gateTimeouts, 0u);
+    expectClean();
+}
+
+TEST_F(EngineTest, NoWaitSendsEveryRequestAtOnce) {
+    target.responseDelay = 50ms;
+    EngineConfig config = httpConfig();
+    config.waitForResponse = false;
+    Engine engine(config, target);
+    CapturedClient client("192.0.2.10", 40000, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 3));
+    target.advance(engine, 70ms);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(3));
+    endAndFinish(engine);
+    expectClean();
+}
+
+TEST_F(EngineTest, ShorterResponsesThanCapturedStillReleaseTheNextRequest) {
+    target.responder = [](const std::string& pending) -> std::pair<std::size_t, std::size_t> {
+        auto end = pending.find("\r\n\r\n");
+        if (end == std::string::npos) return {0, 0};
+        return {120, end + 4};  // the capture had 300
+    };
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.10", 40000, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 4));
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(4));
+    // Released by silence after a response, not by the long gate timeout.
+    EXPECT_EQ(engine.stats().gateTimeouts, 0u);
+    EXPECT_LT(target.now, Time(std::chrono::seconds(1000)) + 2s);
+    expectClean();
+}
+
+TEST_F(EngineTest, SilentTargetReleasesRequestsAfterGateTimeout) {
+    target.responder = [](const std::string& pending) -> std::pair<std::size_t, std::size_t> {
+        auto end = pending.find("\r\n\r\n");
+        if (end == std::string::npos) return {0, 0};
+        return {0, end + 4};  // consumes, never answers
+    };
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.10", 40000, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 2));
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(2));
+    EXPECT_GE(engine.stats().gateTimeouts, 1u);
+}
+
+TEST_F(EngineTest, SessionCapturedMidStreamGetsAFabricatedHandshake) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.11", 40001, "192.0.2.1", 80);
+    auto segs = keepAlive(client, 4);
+    // The capture starts with the client's pure ACK after response 0 arrived: no SYN seen.
+    std::vector<TcpSegment> tail;
+    TcpSegment ack = segs[2];  // data 0 ... use its header as a pure ack carrying ack of response 0
+    ack.payload = {};
+    ack.payloadLength = 0;
+    ack.seq = segs[3].seq;
+    ack.ack = segs[3].ack;
+    ack.flags = tcpflag::kAck;
+    tail.push_back(ack);
+    tail.insert(tail.end(), segs.begin() + 3, segs.end());
+    feed(engine, tail);
+    endAndFinish(engine);
+    EXPECT_EQ(engine.stats().sessionsMidstream, 1u);
+    EXPECT_EQ(target.receivedBy(0), request(1) + request(2) + request(3));
+    expectClean();
+}
+
+TEST_F(EngineTest, MidStreamSessionStartsAtTheNextRequestBoundary) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.11", 40001, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck()};
+    const std::string r0 = request(0, 2000);
+    segs.push_back(client.data(r0.substr(0, 1000), 0));
+    segs.push_back(client.data(r0.substr(1000), 0));
+    segs.push_back(client.data(request(1), 300));
+    segs.push_back(client.data(request(2), 600));
+    // The capture begins inside request 0.
+    std::vector<TcpSegment> tail(segs.begin() + 3, segs.end());
+    feed(engine, tail);
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), request(1) + request(2));
+    expectClean();
+}
+
+TEST_F(EngineTest, OnlyCompleteSessionsSkipsMidStreamCaptures) {
+    EngineConfig config = httpConfig();
+    config.onlyCompleteSessions = true;
+    Engine engine(config, target);
+    CapturedClient client("192.0.2.11", 40001, "192.0.2.1", 80);
+    auto segs = keepAlive(client, 3);
+    feed(engine, std::vector<TcpSegment>(segs.begin() + 2, segs.end()));
+    endAndFinish(engine);
+    EXPECT_EQ(target.connectionCount(), 0u);
+    EXPECT_EQ(engine.stats().sessionsSkippedMidstream, 1u);
+}
+
+TEST_F(EngineTest, CaptureRetransmissionsDuplicatesAndOverlapsAreSentOnce) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.12", 40002, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.syn(), client.handshakeAck()};
+    const std::string r0 = request(0, 100);
+    TcpSegment a = client.data(r0.substr(0, 40), 0);
+    TcpSegment b = client.data(r0.substr(40), 0);
+    segs.push_back(a);
+    segs.push_back(a);  // duplicate
+    // An overlapping retransmission: bytes 20.. of the request in one segment.
+    TcpSegment overlap = b;
+    static const std::string tailBytes = r0.substr(20);
+    overlap.seq = a.seq + 20;
+    overlap.payload = net::Bytes(reinterpret_cast<const std::byte*>(tailBytes.data()), tailBytes.size());
+    overlap.payloadLength = static_cast<std::uint32_t>(tailBytes.size());
+    segs.push_back(overlap);
+    segs.push_back(b);
+    segs.push_back(client.fin(300));
+    feed(engine, segs);
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), r0);
+    EXPECT_GE(engine.stats().captureRetransmissions, 3u);
+    expectClean();
+}
+
+TEST_F(EngineTest, OutOfOrderCaptureIsReassembled) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.13", 40003, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck()};
+    const std::string r0 = request(0, 3000);
+    TcpSegment a = client.data(r0.substr(0, 1000), 0);
+    TcpSegment b = client.data(r0.substr(1000, 1000), 0);
+    TcpSegment c = client.data(r0.substr(2000), 0);
+    segs.push_back(a);
+    segs.push_back(c);
+    segs.push_back(b);
+    segs.push_back(client.fin(300));
+    feed(engine, segs);
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), r0);
+    EXPECT_EQ(engine.stats().captureOutOfOrder, 1u);
+    expectClean();
+}
+
+TEST_F(EngineTest, ResendsSegmentWhenTargetAckStalls) {
+    target.dropDataSegments = 1;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.14", 40004, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 2));
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(2));
+    EXPECT_GE(engine.stats().retransmissions, 1u);
+    expectClean();
+}
+
+TEST_F(EngineTest, LostResponseHeadersAreRecoveredByTheTargetsRetransmission) {
+    // Intercept loses the SYN-ACK: our SYN is retransmitted and the target answers again.
+    target.dropResponseIndexes = {0};
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.14", 40004, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 2));
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(2));
+    expectClean();
+}
+
+TEST_F(EngineTest, SegmentsLargerThanTheMssAreSplit) {
+    target.mss = 1000;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.15", 40005, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck()};
+    const std::string body = "POST /up HTTP/1.1\r\nContent-Length: 20000\r\n\r\n" + std::string(20000, 'b');
+    segs.push_back(client.data(body, 0));  // a GSO super-packet
+    segs.push_back(client.fin(0));
+    target.responder = [](const std::string& pending) -> std::pair<std::size_t, std::size_t> {
+        return pending.size() >= 20000 ? std::pair<std::size_t, std::size_t>{0, pending.size()}
+                                       : std::pair<std::size_t, std::size_t>{0, 0};
+    };
+    feed(engine, segs);
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), body);
+    for (const SentSegment& s : target.sent) EXPECT_LE(s.payload.size(), 1000u - 12u);
+    EXPECT_GT(engine.stats().resegmented, 0u);
+    expectClean();
+}
+
+TEST_F(EngineTest, RespectsTheTargetsWindow) {
+    target.window = 2;  // scaled by 7: 256 bytes
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.15", 40005, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck()};
+    const std::string body = std::string(5000, 'w') + "\r\n\r\n";
+    segs.push_back(client.data(body, 0));
+    segs.push_back(client.fin(300));
+    feed(engine, segs);
+    std::size_t maxFlight = 0;
+    for (const SentSegment& s : target.sent) maxFlight = std::max(maxFlight, s.payload.size());
+    EXPECT_LE(maxFlight, 256u);
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), body);
+}
+
+TEST_F(EngineTest, TimestampsEchoTheTargetsTsvalAndNeverGoBackwards) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.16", 40006, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 3));
+    target.advance(engine, 100ms);
+    endAndFinish(engine);
+    bool sawEcho = false;
+    for (const SentSegment& s : target.sent) {
+        if (s.seg.has(tcpflag::kSyn)) continue;
+        ASSERT_TRUE(s.seg.options.timestamps.has_value());
+        if (s.seg.options.timestamps->echo >= 1000000u) sawEcho = true;  // target's ms clock
+    }
+    EXPECT_TRUE(sawEcho);
+    expectClean();  // the sim checks monotonic TSval
+}
+
+TEST_F(EngineTest, NoTimestampsWhenTheTargetDeclinesThem) {
+    target.timestamps = false;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.16", 40006, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 2));
+    endAndFinish(engine);
+    for (const SentSegment& s : target.sent) {
+        if (!s.seg.has(tcpflag::kSyn)) {
+            EXPECT_FALSE(s.seg.options.timestamps.has_value());
+        }
+    }
+    EXPECT_EQ(target.receivedBy(0), concatRequests(2));
+}
+
+TEST_F(EngineTest, TargetClosingFirstIsAcknowledgedAndTheSessionCompletes) {
+    target.closeAfterResponse = true;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.17", 40007, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck(), client.data(request(0), 0)};
+    segs.push_back(client.fin(300, /*serverFinSeen=*/true));
+    feed(engine, segs);
+    endAndFinish(engine);
+    EXPECT_EQ(engine.stats().sessionsCompleted, 1u);
+    EXPECT_EQ(engine.stats().resetsSent, 0u);
+    expectClean();
+}
+
+TEST_F(EngineTest, ClientResetInTheCaptureIsReplayed) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.18", 40008, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck(), client.data(request(0), 0)};
+    segs.push_back(client.rst());
+    feed(engine, segs);
+    endAndFinish(engine);
+    EXPECT_TRUE(target.connections()[0]->reset);
+    expectClean();
+}
+
+TEST_F(EngineTest, SessionLeftOpenByTheCaptureIsResetAtTheEnd) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.19", 40009, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 2, /*close=*/false));
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), concatRequests(2));
+    EXPECT_TRUE(target.connections()[0]->reset);
+    EXPECT_EQ(engine.stats().sessionsEndedByReplay, 1u);
+    expectClean();
+}
+
+TEST_F(EngineTest, SilentTargetFailsTheSessionWithNoSynAck) {
+    target.synAck = false;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.20", 40010, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 1));
+    endAndFinish(engine);
+    EXPECT_EQ(engine.stats().sessionsNoSynAck, 1u);
+    EXPECT_EQ(engine.stats().sessionsFailed, 1u);
+    EXPECT_TRUE(target.routes.empty());
+}
+
+TEST_F(EngineTest, ReusedClientPortWhileOldSessionRunsIsReplayedToo) {
+    target.responseDelay = 30ms;
+    Engine engine(httpConfig(), target);
+    CapturedClient first("192.0.2.21", 40011, "192.0.2.1", 80, 1000);
+    CapturedClient second("192.0.2.21", 40011, "192.0.2.1", 80, 900000);
+    std::vector<TcpSegment> segs = keepAlive(first, 2, /*close=*/false);
+    auto more = keepAlive(second, 2);
+    segs.insert(segs.end(), more.begin(), more.end());
+    feed(engine, segs);
+    endAndFinish(engine);
+    ASSERT_EQ(target.connectionCount(), 2u);
+    std::set<std::uint16_t> ports;
+    for (const auto* c : target.connections()) {
+        EXPECT_EQ(c->received, concatRequests(2));
+        ports.insert(c->flow.client.port.value());
+    }
+    EXPECT_EQ(ports.size(), 2u);
+    EXPECT_EQ(engine.stats().portReuses, 1u);
+    expectClean();
+}
+
+TEST_F(EngineTest, CopiesGetDistinctPortsAndEachReceivesEveryRequest) {
+    EngineConfig config = httpConfig();
+    config.copies = 3;
+    Engine engine(config, target);
+    // Two captured connections whose ports a naive shift would make collide.
+    CapturedClient a("192.0.2.22", 40000, "192.0.2.1", 80, 1000);
+    CapturedClient b("192.0.2.22", 40000 + 4099, "192.0.2.1", 80, 2000);
+    auto segs = keepAlive(a, 2, false);
+    auto more = keepAlive(b, 2, false);
+    segs.insert(segs.end(), more.begin(), more.end());
+    feed(engine, segs);
+    endAndFinish(engine);
+    ASSERT_EQ(target.connectionCount(), 6u);
+    std::set<std::uint16_t> ports;
+    for (const auto* c : target.connections()) {
+        EXPECT_EQ(c->received, concatRequests(2));
+        ports.insert(c->flow.client.port.value());
+    }
+    EXPECT_EQ(ports.size(), 6u);
+    expectClean();
+}
+
+TEST_F(EngineTest, SamplingKeepsTheSameSessionsEveryRun) {
+    auto run = [](unsigned percent) {
+        SimTarget t;
+        EngineConfig config = httpConfig();
+        config.samplePercent = percent;
+        Engine engine(config, t);
+        std::vector<CapturedClient> clients;
+        for (int i = 0; i < 200; ++i) clients.emplace_back("192.0.2.30", 20000 + i, "192.0.2.1", 80);
+        for (auto& c : clients) {
+            for (const TcpSegment& s : keepAlive(c, 1)) engine.onCaptured(s, t.now);
+            t.run(engine);
+        }
+        engine.onInputEnd(t.now);
+        t.finish(engine);
+        std::set<std::uint16_t> ports;
+        for (const auto* c : t.connections()) ports.insert(c->flow.client.port.value());
+        return ports;
+    };
+    auto first = run(50);
+    auto second = run(50);
+    EXPECT_EQ(first, second);
+    EXPECT_GT(first.size(), 70u);
+    EXPECT_LT(first.size(), 130u);
+    EXPECT_EQ(run(100).size(), 200u);
+}
+
+TEST_F(EngineTest, ClientPoolAddressesReplaceCapturedClients) {
+    EngineConfig config = httpConfig();
+    config.clientPool = {*net::Ipv4Addr::parse("203.0.113.5"), *net::Ipv4Addr::parse("203.0.113.6")};
+    Engine engine(config, target);
+    for (int i = 0; i < 10; ++i) {
+        CapturedClient c(("192.0.2." + std::to_string(40 + i)).c_str(), 30000, "192.0.2.1", 80);
+        feed(engine, keepAlive(c, 1));
+    }
+    endAndFinish(engine);
+    ASSERT_EQ(target.connectionCount(), 10u);
+    for (const auto* c : target.connections()) {
+        const std::string a = c->flow.client.addr.toString();
+        EXPECT_TRUE(a == "203.0.113.5" || a == "203.0.113.6") << a;
+    }
+    expectClean();
+}
+
+TEST_F(EngineTest, ServerFirstProtocolWaitsForTheGreeting) {
+    target.greeting = 40;
+    target.responseDelay = 20ms;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.23", 40013, "192.0.2.1", 80);
+    // The client spoke only after the 40-byte greeting.
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck(), client.data(request(0), 40),
+                                 client.fin(340)};
+    feed(engine, segs);
+    target.advance(engine, 10ms);
+    EXPECT_TRUE(target.receivedBy(0).empty());
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), request(0));
+}
+
+TEST_F(EngineTest, PacketsForOtherPortsAreIgnored) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.24", 40014, "192.0.2.1", 8443);
+    feed(engine, keepAlive(client, 1));
+    endAndFinish(engine);
+    EXPECT_EQ(target.connectionCount(), 0u);
+    EXPECT_EQ(engine.stats().packetsIgnored, engine.stats().packetsIn);
+}
+
+TEST_F(EngineTest, AbortResetsOpenSessions) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.25", 40015, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 1, false));
+    engine.abortAll(target.now);
+    target.run(engine);
+    EXPECT_TRUE(target.connections()[0]->reset);
+    EXPECT_EQ(engine.activeSessions(), 0u);
+}
+
+}  // namespace
+}  // namespace tcpcopy::session::testing
