@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the LAB_* variables are for the scripts that source this
 # The replay lab: network namespaces joined by veth pairs, real servers inside them, and a
 # teardown that runs on every exit path. Source this file, then:
 #
@@ -52,6 +52,7 @@ LAB_DIR=
 LAB_NAMESPACES=()
 LAB_PIDS=()
 LAB_PID_NAMES=()
+LAB_TEARDOWN_HOOKS=()
 _lab_down_done=0
 
 lab_log() { printf '[lab %s] %s\n' "${LAB_TAG:-?}" "$*" >&2; }
@@ -72,6 +73,20 @@ lab_require_cmd() {
   done
 }
 
+# lab_daemon BUILD_DIR NAME : prints the path of a built daemon (tcpcopy, intercept) or fails
+# the test with a clear message; a missing daemon is a failure, never a skip.
+lab_daemon() {
+  local path="$1/$2/$2"
+  [[ -x $path ]] || lab_die "$path not built (cmake --build $1 --target $2)"
+  realpath "$path"
+}
+
+# lab_on_teardown CMD... : run CMD (a string, eval'd) first thing in lab_down. Tests add their
+# own clean-up here instead of replacing the lab's EXIT trap.
+lab_on_teardown() {
+  LAB_TEARDOWN_HOOKS+=("$*")
+}
+
 # lab_init TAG : names, temp dir and the teardown trap. Call once per test process.
 lab_init() {
   local tag=${1:?lab_init needs a tag}
@@ -89,7 +104,7 @@ lab_init() {
   trap '_lab_on_exit' EXIT
   trap '_lab_on_signal INT 130' INT
   trap '_lab_on_signal TERM 143' TERM
-  export LAB_TAG LAB_DIR LAB_NS_CLIENT LAB_NS_ONLINE LAB_NS_TC LAB_NS_TARGET LAB_NS_ASSIST
+  export LAB_REPO_ROOT LAB_TAG LAB_DIR LAB_NS_CLIENT LAB_NS_ONLINE LAB_NS_TC LAB_NS_TARGET LAB_NS_ASSIST
   export LAB_TC_IP LAB_TARGET_IP LAB_TARGET_ASSIST_SIDE_IP LAB_ASSIST_IP LAB_TC_TUNNEL_IP \
     LAB_ASSIST_TUNNEL_IP LAB_ONLINE_IP LAB_ONLINE_TARGET_SIDE_IP LAB_TARGET_LIVE_IP \
     LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT
@@ -452,6 +467,10 @@ lab_down() {
   ((_lab_down_done)) && return 0
   _lab_down_done=1
   [[ -n $LAB_TAG ]] || return 0
+  local hook
+  for hook in "${LAB_TEARDOWN_HOOKS[@]}"; do
+    eval "$hook" || lab_log "teardown hook failed: $hook"
+  done
   local i
   for ((i = ${#LAB_PIDS[@]} - 1; i >= 0; i--)); do
     lab_stop "${LAB_PIDS[i]}" 3
