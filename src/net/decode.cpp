@@ -31,7 +31,8 @@ constexpr bool isNullFamilyIpv6(std::uint32_t family) { return family == 24 || f
 constexpr std::uint32_t kAfInet = 2;
 
 LinkLayer ipByEtherType(std::uint16_t etherType, Bytes rest) {
-    if (etherType == kEtherTypeIpv4 || etherType == kEtherTypeIpv6) return {DecodeStatus::Ok, rest};
+    if (etherType == kEtherTypeIpv4) return {DecodeStatus::Ok, rest, 4};
+    if (etherType == kEtherTypeIpv6) return {DecodeStatus::Ok, rest, 6};
     return {DecodeStatus::NotIp, {}};
 }
 
@@ -43,9 +44,8 @@ LinkLayer ipByVersion(Bytes frame) {
 }
 
 LinkLayer ipByNullFamily(std::uint32_t family, std::uint32_t swapped, Bytes rest) {
-    if (family == kAfInet || isNullFamilyIpv6(family) || swapped == kAfInet || isNullFamilyIpv6(swapped)) {
-        return {DecodeStatus::Ok, rest};
-    }
+    if (family == kAfInet || swapped == kAfInet) return {DecodeStatus::Ok, rest, 4};
+    if (isNullFamilyIpv6(family) || isNullFamilyIpv6(swapped)) return {DecodeStatus::Ok, rest, 6};
     return {DecodeStatus::NotIp, {}};
 }
 
@@ -93,8 +93,16 @@ IpLayer parseIpv6(Bytes packet) {
         ip.status = DecodeStatus::BadIpHeader;
         return ip;
     }
-    std::size_t statedLen = kIpv6HeaderLen + be16(h + 4);
-    Bytes view = packet.first(std::min(packet.size(), statedLen));
+    const std::size_t statedLen = kIpv6HeaderLen + be16(h + 4);
+    // Whether `end` bytes of header chain fit: beyond the stated length the packet is malformed,
+    // beyond the captured bytes it is truncated.
+    auto fits = [&](std::size_t end) {
+        if (statedLen < end) {
+            ip.status = DecodeStatus::BadIpHeader;
+            return false;
+        }
+        return packet.size() >= end;  // status stays TruncatedIp otherwise
+    };
     std::uint8_t next = u8(h + 6);
     std::size_t offset = kIpv6HeaderLen;
     bool laterFragment = false;
@@ -104,12 +112,12 @@ IpLayer parseIpv6(Bytes packet) {
             case 0:   // hop-by-hop options
             case 43:  // routing
             case 60:  // destination options
-                if (view.size() < offset + 2) return ip;  // TruncatedIp
-                extLen = (std::size_t{u8(view.data() + offset + 1)} + 1) * 8;
+                if (!fits(offset + 2)) return ip;
+                extLen = (std::size_t{u8(h + offset + 1)} + 1) * 8;
                 break;
             case 51:  // authentication header: length in 4-byte units, minus 2
-                if (view.size() < offset + 2) return ip;
-                extLen = (std::size_t{u8(view.data() + offset + 1)} + 2) * 4;
+                if (!fits(offset + 2)) return ip;
+                extLen = (std::size_t{u8(h + offset + 1)} + 2) * 4;
                 break;
             case 44:  // fragment header, fixed size
                 extLen = 8;
@@ -118,12 +126,8 @@ IpLayer parseIpv6(Bytes packet) {
                 break;
         }
         if (extLen == 0) break;  // an upper-layer protocol (or one we do not walk)
-        if (statedLen < offset + extLen) {
-            ip.status = DecodeStatus::BadIpHeader;  // the chain runs past the stated length
-            return ip;
-        }
-        if (view.size() < offset + extLen) return ip;  // TruncatedIp
-        const std::byte* ext = view.data() + offset;
+        if (!fits(offset + extLen)) return ip;
+        const std::byte* ext = h + offset;
         if (next == 44) {
             ip.fragment = true;
             // A non-first fragment carries no upper-layer header: stop at its fragment header.
@@ -133,8 +137,8 @@ IpLayer parseIpv6(Bytes packet) {
         offset += extLen;
     }
     ip.protocol = next;
-    ip.packet = view;
-    ip.payload = view.subspan(offset);
+    ip.packet = packet.first(std::min(packet.size(), statedLen));
+    ip.payload = ip.packet.subspan(offset);
     ip.payloadLength = static_cast<std::uint32_t>(statedLen - offset);
     ip.status = DecodeStatus::Ok;
     return ip;
@@ -203,8 +207,9 @@ LinkLayer stripLinkLayer(LinkType link, Bytes frame) {
         case LinkType::RawIp:
             return ipByVersion(frame);
         case LinkType::Ipv4:
+            return {DecodeStatus::Ok, frame, 4};
         case LinkType::Ipv6:
-            return {DecodeStatus::Ok, frame};
+            return {DecodeStatus::Ok, frame, 6};
         case LinkType::Null: {
             if (frame.size() < kNullHeaderLen) return {DecodeStatus::TruncatedLink, {}};
             // Written in the capturing host's order, which the reader may not share: try both.
@@ -353,14 +358,11 @@ DecodeResult decodeFrame(LinkType link, Bytes frame) {
         result.status = l.status;
         return result;
     }
-    // LINKTYPE_IPV4/IPV6 promise one version; a packet claiming the other is malformed.
-    if (!l.ipPacket.empty()) {
-        unsigned version = u8(l.ipPacket.data()) >> 4;
-        if ((link == LinkType::Ipv4 && version != 4) || (link == LinkType::Ipv6 && version != 6)) {
-            DecodeResult result;
-            result.status = DecodeStatus::BadIpHeader;
-            return result;
-        }
+    // A link header that announces one IP version around a packet of the other is malformed.
+    if (l.ipVersion != 0 && !l.ipPacket.empty() && (u8(l.ipPacket.data()) >> 4) != l.ipVersion) {
+        DecodeResult result;
+        result.status = DecodeStatus::BadIpHeader;
+        return result;
     }
     return decodeIpv4Tcp(l.ipPacket);
 }

@@ -74,6 +74,7 @@ bool parseTcpOptions(Bytes optionArea, TcpOptions& out);
 struct LinkLayer {
     DecodeStatus status = DecodeStatus::NotIp;
     Bytes ipPacket;  // view into the frame, starting at the IP header; valid when status == Ok
+    std::uint8_t ipVersion = 0;  // the IP version the link header announces (4/6); 0: it does not
 };
 LinkLayer stripLinkLayer(LinkType link, Bytes frame);
 
