@@ -63,7 +63,8 @@ struct TunnelClientCallbacks {
     std::function<void(net::Bytes ipHeaderBytes)> onResponse;
     // A connection finished its handshake (first time and after every reconnect).
     std::function<void(const ConnectionInfo&)> onConnected;
-    // A ready connection was lost (or a handshake failed); `reason` is one line for the log.
+    // A ready connection was lost, or intercept rejected the handshake; `reason` is one line for
+    // the log. Plain connect failures are retried silently (logged at debug level).
     std::function<void(const ConnectionInfo&, const std::string& reason)> onLost;
 };
 
@@ -85,8 +86,8 @@ struct TunnelClientCounters {
 
 class TunnelClient {
 public:
-    // Does not connect yet; see start(). `options.intercepts` must not be empty and
-    // connectionsPerIntercept must be in 1..64 (checked by validate()).
+    // Does not connect yet; see start(). Precondition: validate(options) is empty (aborts
+    // otherwise: check user input with validate() first).
     TunnelClient(os::EventBase& base, TunnelClientOptions options, TunnelClientCallbacks callbacks);
     ~TunnelClient();
     TunnelClient(const TunnelClient&) = delete;

@@ -1,0 +1,103 @@
+#pragma once
+// The intercept side of the tunnel: listens for tcpcopy instances, authenticates them,
+// receives their routes and sends them the response headers intercept captures, batched.
+//
+// Per connection: CHALLENGE on accept -> HELLO (version, id, HMAC when a secret is set) ->
+// HELLO_ACK, or REJECT and close. Peers outside --allow are closed at accept (logged once
+// each). A malformed frame closes only that connection, with one log line. Heartbeats flow both
+// ways; a peer silent for idleTimeout is dropped. Responses are batched per peer and flushed when
+// a batch reaches batchBytes or flushDelay after its first item; a peer that stops reading loses
+// its oldest batches (counted) once maxQueuedBytes are waiting.
+//
+// Single-threaded on the EventBase; callbacks run from the loop. The EventBase must outlive it.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tcpcopy/net/types.h"
+#include "tcpcopy/os/event.h"
+#include "tcpcopy/tunnel/codec.h"
+#include "tcpcopy/tunnel/route_table.h"
+
+namespace tcpcopy::tunnel {
+
+// An IPv4 prefix, e.g. 198.18.0.0/15.
+struct Cidr {
+    net::Ipv4Addr network;
+    std::uint8_t prefixLength = 32;
+    bool contains(net::Ipv4Addr addr) const;
+    std::string toString() const;
+};
+// Parses "a.b.c.d[/n][,...]" (no /n means /32). Error text names the offending element.
+os::Result<std::vector<Cidr>> parseCidrList(std::string_view text);
+
+struct TunnelServerOptions {
+    net::Endpoint listen{net::Ipv4Addr(0), net::Port(kDefaultPort)};  // -b / -p; port 0: any
+    std::string secret;         // non-empty: HELLO must carry HMAC-SHA256(secret, nonce)
+    std::vector<Cidr> allow;    // empty: everyone
+    os::Duration handshakeTimeout = std::chrono::seconds(5);
+    os::Duration heartbeatInterval = std::chrono::seconds(2);
+    os::Duration idleTimeout = std::chrono::seconds(10);
+    std::size_t maxQueuedBytes = 8u << 20;  // --buffer-size: per peer, beyond the socket buffer
+    std::size_t batchBytes = 32u << 10;     // flush a batch when it reaches this size
+    os::Duration flushDelay = std::chrono::milliseconds(1);
+};
+
+struct PeerInfo {
+    PeerId id = 0;
+    net::Endpoint address;
+    std::string instanceId;  // from HELLO
+};
+
+struct TunnelServerCallbacks {
+    std::function<void(const PeerInfo&)> onPeerUp;                               // handshake done
+    std::function<void(const PeerInfo&, const std::string& reason)> onPeerDown;  // only after up
+    std::function<void(PeerId, const net::FlowKey&)> onRouteAdd;
+    std::function<void(PeerId, const net::FlowKey&)> onRouteDel;
+};
+
+struct TunnelServerCounters {
+    std::uint64_t accepted = 0;
+    std::uint64_t refused = 0;         // outside --allow
+    std::uint64_t authFailures = 0;    // wrong or missing HMAC, wrong version
+    std::uint64_t malformed = 0;       // connections closed for malformed frames
+    std::uint64_t idleDropped = 0;
+    std::uint64_t peers = 0;           // currently past the handshake
+    std::uint64_t routeAdds = 0;
+    std::uint64_t routeDels = 0;
+    std::uint64_t responsesSent = 0;   // items handed to peers' connections
+    std::uint64_t batchesSent = 0;
+    std::uint64_t queueDrops = 0;      // response items dropped because a peer fell behind
+    std::uint64_t unknownPeer = 0;     // sendResponse for a peer that is gone
+};
+
+class TunnelServer {
+public:
+    // Binds and listens; the error names the address.
+    static os::Result<std::unique_ptr<TunnelServer>> listen(os::EventBase& base, TunnelServerOptions options,
+                                                            TunnelServerCallbacks callbacks);
+    ~TunnelServer();
+    TunnelServer(const TunnelServer&) = delete;
+    TunnelServer& operator=(const TunnelServer&) = delete;
+
+    // The bound address (useful with port 0).
+    net::Endpoint localEndpoint() const;
+    // Queues one IP+TCP header for `peer` (copied). Unknown peers are counted and ignored.
+    void sendResponse(PeerId peer, net::Bytes header);
+    // Sends every partial batch now.
+    void flush();
+    std::size_t peerCount() const;
+    TunnelServerCounters counters() const;
+
+private:
+    class Impl;
+    explicit TunnelServer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tcpcopy::tunnel

@@ -1,0 +1,347 @@
+#include "tcpcopy/tunnel/tunnel_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <unordered_map>
+
+#include <event2/event.h>
+
+#include "connection.h"
+#include "tcpcopy/log/log.h"
+
+namespace tcpcopy::tunnel {
+namespace {
+
+// Private until include/tcpcopy/os/unique_fd.h lands.
+class Fd {
+public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+    void reset() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_;
+};
+
+std::string errnoText() { return std::strerror(errno); }
+
+sockaddr_in toSockaddr(const net::Endpoint& e) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(e.addr.value());
+    sin.sin_port = htons(e.port.value());
+    return sin;
+}
+
+net::Endpoint fromSockaddr(const sockaddr_in& sin) {
+    return net::Endpoint{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))};
+}
+
+}  // namespace
+
+bool Cidr::contains(net::Ipv4Addr addr) const {
+    if (prefixLength == 0) return true;
+    std::uint32_t mask = prefixLength >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> prefixLength);
+    return (addr.value() & mask) == (network.value() & mask);
+}
+
+std::string Cidr::toString() const { return network.toString() + "/" + std::to_string(prefixLength); }
+
+os::Result<std::vector<Cidr>> parseCidrList(std::string_view text) {
+    using R = os::Result<std::vector<Cidr>>;
+    std::vector<Cidr> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t comma = text.find(',', start);
+        std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item.empty()) return R::fail("empty element in CIDR list '" + std::string(text) + "'");
+        Cidr cidr;
+        std::string_view addr = item;
+        if (std::size_t slash = item.find('/'); slash != item.npos) {
+            addr = item.substr(0, slash);
+            std::string_view len = item.substr(slash + 1);
+            unsigned value = 0;
+            auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), value);
+            if (ec != std::errc() || ptr != len.data() + len.size() || len.empty() || value > 32) {
+                return R::fail("bad prefix length in '" + std::string(item) + "' (expected 0-32)");
+            }
+            cidr.prefixLength = static_cast<std::uint8_t>(value);
+        }
+        auto parsed = net::Ipv4Addr::parse(addr);
+        if (!parsed) return R::fail("bad IPv4 address in '" + std::string(item) + "'");
+        cidr.network = *parsed;
+        out.push_back(cidr);
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return R::ok(std::move(out));
+}
+
+class TunnelServer::Impl {
+public:
+    Impl(os::EventBase& base, TunnelServerOptions options, TunnelServerCallbacks callbacks)
+        : base_(base), options_(std::move(options)), callbacks_(std::move(callbacks)), graveyard_(base),
+          log_(log::component("tunnel")) {}
+
+    std::string start() {
+        listenFd_ = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (listenFd_.get() < 0) return "socket: " + errnoText();
+        int one = 1;
+        ::setsockopt(listenFd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in sin = toSockaddr(options_.listen);
+        if (::bind(listenFd_.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
+            return "cannot bind tunnel port " + options_.listen.toString() + ": " + errnoText();
+        }
+        if (::listen(listenFd_.get(), 128) != 0) {
+            return "cannot listen on " + options_.listen.toString() + ": " + errnoText();
+        }
+        socklen_t len = sizeof sin;
+        ::getsockname(listenFd_.get(), reinterpret_cast<sockaddr*>(&sin), &len);
+        local_ = fromSockaddr(sin);
+        auto accept = os::Event::fd(base_, listenFd_.get(), EV_READ, [this](short) { onAcceptable(); });
+        if (!accept) return accept.error();
+        acceptEvent_ = std::move(accept).value();
+        acceptEvent_->add();
+        auto flushTimer = os::Event::timer(base_, [this](short) { flush(); });
+        if (!flushTimer) return flushTimer.error();
+        flushTimer_ = std::move(flushTimer).value();
+        return {};
+    }
+
+    net::Endpoint local() const { return local_; }
+
+    void sendResponse(PeerId id, net::Bytes header) {
+        auto it = peers_.find(id);
+        if (it == peers_.end() || !it->second->ready) {
+            ++counters_.unknownPeer;
+            return;
+        }
+        Peer& peer = *it->second;
+        if (!peer.batch.add(header)) {
+            flushPeer(peer);
+            if (!peer.batch.add(header)) return;  // empty or > 64 KiB: not a header
+        }
+        if (peer.batch.frameSize() >= options_.batchBytes) {
+            flushPeer(peer);
+        } else if (!flushTimer_->pending()) {
+            flushTimer_->add(options_.flushDelay);
+        }
+    }
+
+    void flush() {
+        for (auto& [id, peer] : peers_) flushPeer(*peer);
+    }
+
+    std::size_t peerCount() const { return counters_.peers; }
+
+    TunnelServerCounters counters() const {
+        TunnelServerCounters c = counters_;
+        c.queueDrops = closedDrops_;
+        for (const auto& [id, peer] : peers_) c.queueDrops += peer->conn->stats().droppedItems;
+        return c;
+    }
+
+private:
+    struct Peer {
+        PeerInfo info;
+        bool ready = false;
+        Nonce nonce{};
+        std::unique_ptr<detail::Connection> conn;
+        ResponseBatch batch;
+        std::optional<os::Event> handshakeTimer;
+    };
+
+    void flushPeer(Peer& peer) {
+        if (peer.batch.empty() || !peer.ready) return;
+        std::size_t items = peer.batch.count();
+        counters_.responsesSent += items;
+        ++counters_.batchesSent;
+        peer.conn->sendDroppable(peer.batch.finish(), items);
+    }
+
+    void onAcceptable() {
+        for (;;) {
+            sockaddr_in sin{};
+            socklen_t len = sizeof sin;
+            int fd = ::accept4(listenFd_.get(), reinterpret_cast<sockaddr*>(&sin), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+                    log_->warn("accept on {}: {}", local_.toString(), errnoText());
+                }
+                return;
+            }
+            accepted(Fd(fd), fromSockaddr(sin));
+        }
+    }
+
+    bool allowed(net::Ipv4Addr addr) const {
+        if (options_.allow.empty()) return true;
+        for (const Cidr& c : options_.allow) {
+            if (c.contains(addr)) return true;
+        }
+        return false;
+    }
+
+    void accepted(Fd fd, net::Endpoint from) {
+        if (!allowed(from.addr)) {
+            ++counters_.refused;
+            log_->warn("refused tunnel connection from {}: not in --allow", from.toString());
+            Buffer reject;
+            encode(reject, Reject{RejectReason::NotAllowed, from.addr.toString() + " not allowed"});
+            [[maybe_unused]] auto n = ::send(fd.get(), reject.data(), reject.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            return;
+        }
+        ++counters_.accepted;
+        auto bev = os::BufferEvent::adopt(base_, fd.release());  // owns the fd now, or closed it
+        if (!bev) {
+            log_->warn("tunnel connection from {}: {}", from.toString(), bev.error());
+            return;
+        }
+        PeerId id = nextId_++;
+        auto peer = std::make_unique<Peer>();
+        peer->info.id = id;
+        peer->info.address = from;
+        peer->nonce = randomNonce();
+        detail::Connection::Limits limits;
+        limits.idleTimeout = options_.idleTimeout;
+        limits.heartbeatInterval = options_.heartbeatInterval;
+        limits.maxQueued = options_.maxQueuedBytes;
+        detail::Connection::Handlers handlers;
+        handlers.onMessage = [this, id](const Message& m) { onMessage(id, m); };
+        handlers.onClose = [this, id](detail::CloseKind kind, const std::string& reason) { onClose(id, kind, reason); };
+        peer->conn = std::make_unique<detail::Connection>(base_, std::move(bev).value(), from.toString(), limits,
+                                                          std::move(handlers), false);
+        auto timer = os::Event::timer(base_, [this, id](short) {
+            auto it = peers_.find(id);
+            if (it != peers_.end() && !it->second->ready) it->second->conn->close("handshake timeout");
+        });
+        if (timer) {
+            peer->handshakeTimer = std::move(timer).value();
+            peer->handshakeTimer->add(options_.handshakeTimeout);
+        }
+        peer->conn->send(Challenge{!options_.secret.empty(), peer->nonce});
+        log_->debug("tunnel connection {} from {}", id, from.toString());
+        peers_.emplace(id, std::move(peer));
+    }
+
+    void reject(Peer& peer, RejectReason reason, const std::string& why) {
+        peer.conn->send(Reject{reason, why});
+        peer.conn->close(why);
+    }
+
+    void onMessage(PeerId id, const Message& message) {
+        auto it = peers_.find(id);
+        if (it == peers_.end()) return;
+        Peer& peer = *it->second;
+        if (const auto* hello = std::get_if<Hello>(&message)) {
+            if (peer.ready) return reject(peer, RejectReason::Protocol, "second HELLO");
+            peer.info.instanceId = hello->instanceId;
+            if (hello->version != kVersion) {
+                ++counters_.authFailures;
+                return reject(peer, RejectReason::BadVersion,
+                              "protocol version " + std::to_string(hello->version) + " not supported");
+            }
+            if (!options_.secret.empty() &&
+                (!hello->mac || !macEquals(*hello->mac, computeHelloMac(options_.secret, peer.nonce)))) {
+                ++counters_.authFailures;
+                return reject(peer, RejectReason::AuthFailed,
+                              hello->mac ? "authentication failed (wrong secret)" : "authentication required");
+            }
+            peer.ready = true;
+            if (peer.handshakeTimer) peer.handshakeTimer->del();
+            peer.conn->send(HelloAck{id});
+            peer.conn->startKeepalive();
+            ++counters_.peers;
+            log_->info("tcpcopy peer {} connected from {} ({})", id, peer.info.address.toString(),
+                       peer.info.instanceId);
+            if (callbacks_.onPeerUp) callbacks_.onPeerUp(peer.info);
+            return;
+        }
+        if (std::holds_alternative<Heartbeat>(message)) return;
+        if (std::holds_alternative<Reject>(message)) {
+            return peer.conn->close("peer sent REJECT: " + std::get<Reject>(message).text);
+        }
+        if (!peer.ready) return reject(peer, RejectReason::Protocol, "message before HELLO");
+        if (const auto* add = std::get_if<RouteAdd>(&message)) {
+            ++counters_.routeAdds;
+            if (callbacks_.onRouteAdd) callbacks_.onRouteAdd(id, add->flow);
+        } else if (const auto* del = std::get_if<RouteDel>(&message)) {
+            ++counters_.routeDels;
+            if (callbacks_.onRouteDel) callbacks_.onRouteDel(id, del->flow);
+        } else {
+            reject(peer, RejectReason::Protocol, "unexpected message from tcpcopy");
+        }
+    }
+
+    void onClose(PeerId id, detail::CloseKind kind, const std::string& reason) {
+        auto it = peers_.find(id);
+        if (it == peers_.end()) return;
+        std::shared_ptr<Peer> peer(std::move(it->second));
+        peers_.erase(it);
+        closedDrops_ += peer->conn->stats().droppedItems;
+        if (kind == detail::CloseKind::Malformed) ++counters_.malformed;
+        if (kind == detail::CloseKind::Idle) ++counters_.idleDropped;
+        std::string who = peer->info.address.toString();
+        if (peer->ready) {
+            --counters_.peers;
+            log_->info("tcpcopy peer {} ({}) disconnected: {}", id, who, reason);
+            if (callbacks_.onPeerDown) callbacks_.onPeerDown(peer->info, reason);
+        } else {
+            log_->warn("tunnel connection from {} closed during handshake: {}", who, reason);
+        }
+        graveyard_.bury(std::move(peer));
+    }
+
+    os::EventBase& base_;
+    TunnelServerOptions options_;
+    TunnelServerCallbacks callbacks_;
+    detail::Graveyard graveyard_;
+    std::shared_ptr<spdlog::logger> log_;
+    Fd listenFd_;
+    net::Endpoint local_;
+    std::optional<os::Event> acceptEvent_;
+    std::optional<os::Event> flushTimer_;
+    std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
+    PeerId nextId_ = 1;
+    std::uint64_t closedDrops_ = 0;
+    TunnelServerCounters counters_;
+};
+
+os::Result<std::unique_ptr<TunnelServer>> TunnelServer::listen(os::EventBase& base, TunnelServerOptions options,
+                                                               TunnelServerCallbacks callbacks) {
+    using R = os::Result<std::unique_ptr<TunnelServer>>;
+    auto impl = std::make_unique<Impl>(base, std::move(options), std::move(callbacks));
+    if (std::string error = impl->start(); !error.empty()) return R::fail(error);
+    return R::ok(std::unique_ptr<TunnelServer>(new TunnelServer(std::move(impl))));
+}
+
+TunnelServer::TunnelServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TunnelServer::~TunnelServer() = default;
+net::Endpoint TunnelServer::localEndpoint() const { return impl_->local(); }
+void TunnelServer::sendResponse(PeerId peer, net::Bytes header) { impl_->sendResponse(peer, header); }
+void TunnelServer::flush() { impl_->flush(); }
+std::size_t TunnelServer::peerCount() const { return impl_->peerCount(); }
+TunnelServerCounters TunnelServer::counters() const { return impl_->counters(); }
+
+}  // namespace tcpcopy::tunnel

@@ -1,0 +1,479 @@
+// TunnelClient and TunnelServer talking over loopback on one EventBase (no root needed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "tcpcopy/tunnel/tunnel_client.h"
+#include "tcpcopy/tunnel/tunnel_server.h"
+
+namespace tcpcopy::tunnel {
+namespace {
+
+using namespace std::chrono_literals;
+
+net::FlowKey flow(std::uint16_t clientPort) {
+    return net::FlowKey{{net::Ipv4Addr::fromOctets(192, 0, 2, 1), net::Port(clientPort)},
+                        {net::Ipv4Addr::fromOctets(198, 18, 1, 2), net::Port(80)}};
+}
+
+const net::Endpoint kLoopbackAnyPort{net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)};
+
+class Loop {
+public:
+    Loop() : base_(os::EventBase::create().value()) {}
+    os::EventBase& base() { return base_; }
+    // Runs the loop until `done` holds or `timeout` passes; returns done().
+    template <class Pred>
+    bool runUntil(Pred done, std::chrono::milliseconds timeout = 3000ms) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto tick = os::Event::timer(base_, [](short) {}, true).value();
+        tick.add(2ms);
+        // done() may consume what it checks, so call it once per iteration.
+        for (;;) {
+            if (done()) return true;
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            base_.runOnce(true);
+        }
+    }
+    void runFor(std::chrono::milliseconds d) {
+        auto until = std::chrono::steady_clock::now() + d;
+        runUntil([&] { return std::chrono::steady_clock::now() >= until; }, d + 1000ms);
+    }
+
+private:
+    os::EventBase base_;
+};
+
+struct ServerLog {
+    std::vector<PeerInfo> up;
+    std::vector<std::pair<PeerId, std::string>> down;
+    std::vector<std::pair<PeerId, net::FlowKey>> adds;
+    std::vector<std::pair<PeerId, net::FlowKey>> dels;
+    TunnelServerCallbacks callbacks() {
+        return TunnelServerCallbacks{
+            [this](const PeerInfo& p) { up.push_back(p); },
+            [this](const PeerInfo& p, const std::string& why) { down.emplace_back(p.id, why); },
+            [this](PeerId id, const net::FlowKey& f) { adds.emplace_back(id, f); },
+            [this](PeerId id, const net::FlowKey& f) { dels.emplace_back(id, f); }};
+    }
+};
+
+struct ClientLog {
+    std::vector<Buffer> responses;
+    int connected = 0;
+    std::vector<std::string> lost;
+    TunnelClientCallbacks callbacks() {
+        return TunnelClientCallbacks{
+            [this](net::Bytes b) { responses.emplace_back(b.begin(), b.end()); },
+            [this](const ConnectionInfo&) { ++connected; },
+            [this](const ConnectionInfo&, const std::string& why) { lost.push_back(why); }};
+    }
+};
+
+TunnelServerOptions serverOptions() {
+    TunnelServerOptions o;
+    o.listen = kLoopbackAnyPort;
+    return o;
+}
+
+TunnelClientOptions clientOptions(net::Endpoint server) {
+    TunnelClientOptions o;
+    o.intercepts = {server};
+    o.instanceId = "unit-test";
+    o.reconnectMin = 20ms;
+    o.reconnectMax = 100ms;
+    return o;
+}
+
+Buffer header(int tag, std::size_t size = 40) {
+    Buffer b(size, static_cast<std::byte>(tag));
+    b[0] = std::byte{0x45};
+    return b;
+}
+
+TEST(TunnelLoopback, HandshakeRoutesAndResponsesFlowBothWays) {
+    Loop loop;
+    ServerLog slog;
+    auto server = TunnelServer::listen(loop.base(), serverOptions(), slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    TunnelClient client(loop.base(), clientOptions(server.value()->localEndpoint()), clog.callbacks());
+    EXPECT_FALSE(client.anyConnected());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected() && slog.up.size() == 1; }));
+    EXPECT_EQ(slog.up[0].instanceId, "unit-test");
+    EXPECT_EQ(clog.connected, 1);
+
+    client.addRoute(flow(1000));
+    client.addRoute(flow(1000));  // no-op
+    ASSERT_TRUE(loop.runUntil([&] { return slog.adds.size() == 1; }));
+    EXPECT_EQ(slog.adds[0].first, slog.up[0].id);
+    EXPECT_EQ(slog.adds[0].second, flow(1000));
+
+    for (int i = 0; i < 5; ++i) server.value()->sendResponse(slog.up[0].id, header(i, 40 + i));
+    ASSERT_TRUE(loop.runUntil([&] { return clog.responses.size() == 5; }));
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(clog.responses[i], header(i, 40 + i));
+    // Five items within the flush delay travel as one batch.
+    EXPECT_EQ(server.value()->counters().batchesSent, 1u);
+    EXPECT_EQ(server.value()->counters().responsesSent, 5u);
+
+    client.removeRoute(flow(1000));
+    client.removeRoute(flow(2000));  // unknown: no-op
+    ASSERT_TRUE(loop.runUntil([&] { return slog.dels.size() == 1; }));
+    EXPECT_EQ(slog.dels[0].second, flow(1000));
+    loop.runFor(20ms);
+    EXPECT_EQ(slog.dels.size(), 1u);
+    const auto& c = client.counters();
+    EXPECT_EQ(c.routesSent, 1u);
+    EXPECT_EQ(c.routeDelsSent, 1u);
+    EXPECT_EQ(c.responses, 5u);
+    EXPECT_EQ(c.liveRoutes, 0u);
+    EXPECT_GE(c.framesIn, 3u);  // challenge, ack, responses
+}
+
+TEST(TunnelLoopback, MatchingSecretAuthenticates) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.secret = "s3cret";
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    auto copts = clientOptions(server.value()->localEndpoint());
+    copts.secret = "s3cret";
+    TunnelClient client(loop.base(), copts, clog.callbacks());
+    client.start();
+    EXPECT_TRUE(loop.runUntil([&] { return client.anyConnected(); }));
+    EXPECT_EQ(server.value()->counters().authFailures, 0u);
+}
+
+TEST(TunnelLoopback, WrongOrMissingSecretIsRejected) {
+    for (std::string clientSecret : {"wrong", ""}) {
+        Loop loop;
+        ServerLog slog;
+        auto opts = serverOptions();
+        opts.secret = "s3cret";
+        auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+        ASSERT_TRUE(server) << server.error();
+        ClientLog clog;
+        auto copts = clientOptions(server.value()->localEndpoint());
+        copts.secret = clientSecret;
+        TunnelClient client(loop.base(), copts, clog.callbacks());
+        client.start();
+        ASSERT_TRUE(loop.runUntil([&] { return !clog.lost.empty(); })) << clientSecret;
+        EXPECT_FALSE(client.anyConnected());
+        EXPECT_TRUE(slog.up.empty());
+        if (clientSecret.empty()) {
+            EXPECT_NE(clog.lost[0].find("requires a shared secret"), std::string::npos) << clog.lost[0];
+        } else {
+            EXPECT_NE(clog.lost[0].find("authentication failed"), std::string::npos) << clog.lost[0];
+            EXPECT_GE(server.value()->counters().authFailures, 1u);
+        }
+    }
+}
+
+TEST(TunnelLoopback, PeersOutsideAllowAreRefused) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.allow = parseCidrList("10.0.0.0/8").value();
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    TunnelClient client(loop.base(), clientOptions(server.value()->localEndpoint()), clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return server.value()->counters().refused >= 1 && !clog.lost.empty(); }));
+    EXPECT_NE(clog.lost[0].find("not allowed"), std::string::npos) << clog.lost[0];
+    EXPECT_FALSE(client.anyConnected());
+}
+
+TEST(TunnelLoopback, CidrParsing) {
+    auto list = parseCidrList("127.0.0.0/8, 198.18.0.0/15,192.0.2.7");
+    ASSERT_TRUE(list) << list.error();
+    ASSERT_EQ(list.value().size(), 3u);
+    EXPECT_TRUE(list.value()[0].contains(net::Ipv4Addr::fromOctets(127, 9, 9, 9)));
+    EXPECT_TRUE(list.value()[1].contains(net::Ipv4Addr::fromOctets(198, 19, 255, 1)));
+    EXPECT_FALSE(list.value()[1].contains(net::Ipv4Addr::fromOctets(198, 20, 0, 1)));
+    EXPECT_TRUE(list.value()[2].contains(net::Ipv4Addr::fromOctets(192, 0, 2, 7)));
+    EXPECT_FALSE(list.value()[2].contains(net::Ipv4Addr::fromOctets(192, 0, 2, 8)));
+    EXPECT_TRUE(parseCidrList("0.0.0.0/0").value()[0].contains(net::Ipv4Addr::fromOctets(1, 2, 3, 4)));
+    EXPECT_FALSE(parseCidrList("1.2.3.4/33"));
+    EXPECT_FALSE(parseCidrList("1.2.3/8"));
+    EXPECT_FALSE(parseCidrList("1.2.3.4,,"));
+    EXPECT_NE(parseCidrList("10.0.0.0/x").error().find("10.0.0.0/x"), std::string::npos);
+}
+
+TEST(TunnelLoopback, EndpointListParsing) {
+    auto list = parseEndpointList("198.18.0.2,198.18.0.3:4000");
+    ASSERT_TRUE(list) << list.error();
+    ASSERT_EQ(list.value().size(), 2u);
+    EXPECT_EQ(list.value()[0].toString(), "198.18.0.2:36524");
+    EXPECT_EQ(list.value()[1].toString(), "198.18.0.3:4000");
+    EXPECT_FALSE(parseEndpointList("198.18.0.2:0"));
+    EXPECT_FALSE(parseEndpointList("198.18.0.2:70000"));
+    EXPECT_FALSE(parseEndpointList("host:80"));
+    EXPECT_FALSE(parseEndpointList(""));
+    EXPECT_NE(parseEndpointList("1.2.3.4,x").error().find("'x'"), std::string::npos);
+}
+
+// A hand-driven peer on a blocking socket, to misbehave in ways TunnelClient never does.
+class RawPeer {
+public:
+    explicit RawPeer(net::Endpoint to) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(to.addr.value());
+        sin.sin_port = htons(to.port.value());
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
+    }
+    ~RawPeer() { ::close(fd_); }
+    bool connected() const { return connected_; }
+    void send(const Buffer& b) { ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size())); }
+    void send(const Message& m) {
+        Buffer b;
+        encode(b, m);
+        send(b);
+    }
+    // Reads what is available without blocking into the decoder.
+    void pump() {
+        std::byte buf[65536];
+        for (;;) {
+            ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+            if (n <= 0) {
+                eof_ = eof_ || n == 0;
+                return;
+            }
+            decoder_.feed(net::Bytes(buf, static_cast<std::size_t>(n)));
+        }
+    }
+    bool eof() const { return eof_; }
+    std::optional<Message> nextMessage(std::vector<Buffer>* keep = nullptr) {
+        Frame f;
+        if (decoder_.next(f) != FrameDecoder::Status::Frame) return std::nullopt;
+        Message m;
+        if (decodeMessage(f, m) != MessageError::None) return std::nullopt;
+        if (keep) keep->emplace_back(f.payload.begin(), f.payload.end());
+        return m;
+    }
+    int fd() const { return fd_; }
+
+private:
+    int fd_ = -1;
+    bool connected_ = false;
+    bool eof_ = false;
+    FrameDecoder decoder_;
+};
+
+// Performs the handshake of `peer` by hand while running the loop.
+bool rawHandshake(Loop& loop, RawPeer& peer, std::optional<Message>& last) {
+    std::optional<Message> challenge;
+    if (!loop.runUntil([&] {
+            peer.pump();
+            challenge = peer.nextMessage();
+            return challenge.has_value();
+        })) {
+        return false;
+    }
+    if (!std::holds_alternative<Challenge>(*challenge)) {
+        return false;
+    }
+    peer.send(Hello{kVersion, "raw", std::nullopt});
+    return loop.runUntil([&] {
+        peer.pump();
+        last = peer.nextMessage();
+        return last.has_value();
+    });
+}
+
+TEST(TunnelLoopback, MalformedFrameClosesOnlyThatConnection) {
+    Loop loop;
+    ServerLog slog;
+    auto server = TunnelServer::listen(loop.base(), serverOptions(), slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    TunnelClient client(loop.base(), clientOptions(server.value()->localEndpoint()), clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected(); }));
+
+    RawPeer bad(server.value()->localEndpoint());
+    ASSERT_TRUE(bad.connected());
+    std::optional<Message> ack;
+    ASSERT_TRUE(rawHandshake(loop, bad, ack));
+    ASSERT_TRUE(std::holds_alternative<HelloAck>(*ack));
+    ASSERT_TRUE(loop.runUntil([&] { return slog.up.size() == 2; }));
+    // A ROUTE_ADD with an impossible address family.
+    Buffer frame = {std::byte{0x54}, std::byte{0x43}, std::byte{1}, std::byte{5}, std::byte{0}, std::byte{0},
+                    std::byte{0},    std::byte{0},    std::byte{0}, std::byte{1}, std::byte{9}};
+    bad.send(frame);
+    ASSERT_TRUE(loop.runUntil([&] {
+        bad.pump();
+        return bad.eof();
+    }));
+    EXPECT_EQ(server.value()->counters().malformed, 1u);
+    ASSERT_EQ(slog.down.size(), 1u);
+    EXPECT_NE(slog.down[0].second.find("malformed ROUTE_ADD"), std::string::npos) << slog.down[0].second;
+    // The well-behaved client is untouched.
+    client.addRoute(flow(5));
+    ASSERT_TRUE(loop.runUntil([&] { return slog.adds.size() == 1; }));
+    EXPECT_TRUE(client.anyConnected());
+    EXPECT_EQ(server.value()->peerCount(), 1u);
+}
+
+TEST(TunnelLoopback, GarbageBeforeHandshakeIsDropped) {
+    Loop loop;
+    ServerLog slog;
+    auto server = TunnelServer::listen(loop.base(), serverOptions(), slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    RawPeer http(server.value()->localEndpoint());
+    http.send(Buffer{std::byte{'G'}, std::byte{'E'}, std::byte{'T'}, std::byte{' '}});
+    ASSERT_TRUE(loop.runUntil([&] {
+        http.pump();
+        return http.eof();
+    }));
+    EXPECT_EQ(server.value()->counters().malformed, 1u);
+    EXPECT_TRUE(slog.up.empty());
+}
+
+TEST(TunnelLoopback, SilentPeerIsDroppedAfterIdleTimeout) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.heartbeatInterval = 50ms;
+    opts.idleTimeout = 200ms;
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    RawPeer silent(server.value()->localEndpoint());
+    std::optional<Message> ack;
+    ASSERT_TRUE(rawHandshake(loop, silent, ack));
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(loop.runUntil([&] { return slog.down.size() == 1; }, 2000ms));
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(took, 150ms);
+    EXPECT_EQ(server.value()->counters().idleDropped, 1u);
+    // The server sent heartbeats meanwhile.
+    silent.pump();
+    int heartbeats = 0;
+    while (auto m = silent.nextMessage()) heartbeats += std::holds_alternative<Heartbeat>(*m) ? 1 : 0;
+    EXPECT_GE(heartbeats, 2);
+}
+
+TEST(TunnelLoopback, ClientHeartbeatsKeepAnIdleConnectionAlive) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.heartbeatInterval = 30ms;
+    opts.idleTimeout = 150ms;
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    auto copts = clientOptions(server.value()->localEndpoint());
+    copts.heartbeatInterval = 30ms;
+    copts.idleTimeout = 150ms;
+    TunnelClient client(loop.base(), copts, clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected(); }));
+    loop.runFor(600ms);
+    EXPECT_TRUE(client.anyConnected());
+    EXPECT_TRUE(slog.down.empty());
+    EXPECT_TRUE(clog.lost.empty());
+}
+
+TEST(TunnelLoopback, ClientReconnectsAndResendsLiveRoutes) {
+    Loop loop;
+    ServerLog first;
+    auto server = TunnelServer::listen(loop.base(), serverOptions(), first.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    net::Endpoint where = server.value()->localEndpoint();
+    ClientLog clog;
+    TunnelClient client(loop.base(), clientOptions(where), clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected(); }));
+    client.addRoute(flow(1));
+    client.addRoute(flow(2));
+    client.addRoute(flow(3));
+    client.removeRoute(flow(2));
+    ASSERT_TRUE(loop.runUntil([&] { return first.adds.size() == 3 && first.dels.size() == 1; }));
+
+    server.value().reset();  // intercept restarts
+    ASSERT_TRUE(loop.runUntil([&] { return !client.anyConnected() && clog.lost.size() == 1; }));
+    ServerLog second;
+    auto opts = serverOptions();
+    opts.listen = where;
+    auto again = TunnelServer::listen(loop.base(), opts, second.callbacks());
+    ASSERT_TRUE(again) << again.error();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected() && second.adds.size() == 2; }));
+    std::set<net::FlowKey> resent;
+    for (auto& [id, f] : second.adds) resent.insert(f);
+    EXPECT_EQ(resent, (std::set<net::FlowKey>{flow(1), flow(3)}));
+    EXPECT_EQ(clog.connected, 2);
+    EXPECT_GE(client.counters().reconnects, 1u);
+    EXPECT_EQ(client.counters().connects, 2u);
+}
+
+TEST(TunnelLoopback, SeveralConnectionsSplitRoutesByFlowHash) {
+    Loop loop;
+    ServerLog slog;
+    auto server = TunnelServer::listen(loop.base(), serverOptions(), slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    auto copts = clientOptions(server.value()->localEndpoint());
+    copts.connectionsPerIntercept = 3;
+    TunnelClient client(loop.base(), copts, clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.counters().connected == 3; }));
+    for (std::uint16_t p = 1; p <= 60; ++p) client.addRoute(flow(p));
+    ASSERT_TRUE(loop.runUntil([&] { return slog.adds.size() == 60; }));
+    loop.runFor(20ms);
+    EXPECT_EQ(slog.adds.size(), 60u);  // each route on exactly one connection
+    std::map<PeerId, int> perPeer;
+    std::set<net::FlowKey> flows;
+    for (auto& [id, f] : slog.adds) {
+        ++perPeer[id];
+        flows.insert(f);
+    }
+    EXPECT_EQ(flows.size(), 60u);
+    EXPECT_EQ(perPeer.size(), 3u);
+    // Removing goes to the connection that has the route.
+    std::map<net::FlowKey, PeerId> owner;
+    for (auto& [id, f] : slog.adds) owner[f] = id;
+    client.removeRoute(flow(7));
+    ASSERT_TRUE(loop.runUntil([&] { return slog.dels.size() == 1; }));
+    EXPECT_EQ(slog.dels[0].first, owner[flow(7)]);
+}
+
+TEST(TunnelLoopback, PeerThatStopsReadingLosesOldestBatchesNotTheServer) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.maxQueuedBytes = 256 << 10;
+    opts.batchBytes = 16 << 10;
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    RawPeer sleeper(server.value()->localEndpoint());
+    int small = 4096;
+    ::setsockopt(sleeper.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    std::optional<Message> ack;
+    ASSERT_TRUE(rawHandshake(loop, sleeper, ack));
+    PeerId id = std::get<HelloAck>(*ack).peerId;
+    Buffer item = header(1, 1000);
+    for (int round = 0; round < 40; ++round) {
+        for (int i = 0; i < 1000; ++i) server.value()->sendResponse(id, item);
+        loop.runFor(1ms);
+    }
+    server.value()->flush();
+    auto c = server.value()->counters();
+    EXPECT_EQ(c.responsesSent, 40000u);
+    EXPECT_GT(c.queueDrops, 0u);
+    EXPECT_LT(c.queueDrops, 40000u);
+    EXPECT_EQ(server.value()->peerCount(), 1u);  // still connected: only responses are dropped
+}
+
+}  // namespace
+}  // namespace tcpcopy::tunnel
