@@ -1,0 +1,551 @@
+#include "tcpcopy/app/replay_app.h"
+
+#include <event2/event.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "tcpcopy/capture/live_capture.h"
+#include "tcpcopy/capture/pcap_file_reader.h"
+#include "tcpcopy/capture/raw_socket_capture.h"
+#include "tcpcopy/inject/injector.h"
+#include "tcpcopy/log/log.h"
+#include "tcpcopy/net/builder.h"
+#include "tcpcopy/net/decode.h"
+#include "tcpcopy/os/event.h"
+#include "tcpcopy/session/engine.h"
+#include "tcpcopy/tunnel/tunnel_client.h"
+
+namespace tcpcopy::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using session::Time;
+using namespace std::chrono_literals;
+
+constexpr auto kTick = 5ms;
+constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
+
+Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
+
+// The engine's effects: packets built and injected, routes sent to intercept.
+class EngineOutput final : public session::Output {
+public:
+    EngineOutput(inject::Injector& injector, tunnel::TunnelClient* tunnel) : injector_(injector), tunnel_(tunnel) {}
+
+    void sendToTarget(const net::TcpSegment& segment) override {
+        const std::size_t n = net::buildIpv4Tcp(segment, buffer_);
+        if (n == 0) {
+            ++buildFailures;
+            return;
+        }
+        injector_.send(net::Bytes(buffer_.data(), n));
+    }
+    void addRoute(const net::FlowKey& flow) override {
+        if (tunnel_) tunnel_->addRoute(flow);
+    }
+    void removeRoute(const net::FlowKey& flow) override {
+        if (tunnel_) tunnel_->removeRoute(flow);
+    }
+
+    std::uint64_t buildFailures = 0;
+
+private:
+    inject::Injector& injector_;
+    tunnel::TunnelClient* tunnel_;
+    std::array<std::byte, 65536> buffer_{};
+};
+
+struct DecodeCounters {
+    std::uint64_t frames = 0;
+    std::uint64_t notTcp = 0;
+    std::uint64_t ipv6 = 0;
+    std::uint64_t fragments = 0;
+    std::uint64_t malformed = 0;
+};
+
+void countDecode(const net::DecodeResult& r, DecodeCounters& c) {
+    switch (r.status) {
+        case net::DecodeStatus::Ok: break;
+        case net::DecodeStatus::NotIp:
+        case net::DecodeStatus::NotTcp: ++c.notTcp; break;
+        case net::DecodeStatus::Ipv6: ++c.ipv6; break;
+        case net::DecodeStatus::Fragment: ++c.fragments; break;
+        default: ++c.malformed; break;
+    }
+}
+
+class ReplayApp {
+public:
+    ReplayApp(const ReplayOptions& options, os::EventBase& base) : options_(options), base_(base) {}
+
+    int run() {
+        if (int rc = openInjector(); rc != 0) return rc;
+        if (int rc = openInput(); rc != 0) return rc;
+        if (int rc = openTunnel(); rc != 0) return rc;
+        output_ = std::make_unique<EngineOutput>(*injector_, tunnel_.get());
+        session::EngineConfig engineConfig = options_.engine;
+        if (options_.memoryLimitMb > 0) {
+            // A rough bound: per-session state plus a typical request backlog.
+            engineConfig.maxSessions = std::max<std::size_t>(1, options_.memoryLimitMb * 1024 * 1024 / 8192);
+        }
+        engine_ = std::make_unique<session::Engine>(engineConfig, *output_);
+        if (int rc = installEvents(); rc != 0) return rc;
+        startedAt_ = Clock::now();
+        if (tunnel_) {
+            tunnel_->start();
+            log_->info("waiting up to {}s for intercept", options_.interceptWait.count());
+            waitDeadline_ = Clock::now() + options_.interceptWait;
+        } else {
+            beginReplay();
+        }
+        base_.dispatch();
+        return finish();
+    }
+
+private:
+    int openInjector() {
+        if (options_.injector == "raw") {
+            auto r = inject::RawSocketInjector::create();
+            if (!r) return startError("cannot open the raw injection socket: " + r.error());
+            injector_ = std::move(r).value();
+        } else {
+            auto r = inject::LibnetInjector::create();
+            if (!r) return startError("cannot open libnet for injection: " + r.error());
+            injector_ = std::move(r).value();
+        }
+        return 0;
+    }
+
+    int openInput() {
+        std::error_code ec;
+        const bool isFile = std::filesystem::is_regular_file(options_.input, ec);
+        if (isFile || options_.input.find('/') != std::string::npos || options_.input.ends_with(".pcap") ||
+            options_.input.ends_with(".pcapng")) {
+            auto r = capture::PcapFileReader::open(options_.input);
+            if (!r) return startError(r.error());
+            file_.emplace(std::move(r).value());
+            if (!options_.filter.empty()) {
+                if (auto err = file_->setFilter(options_.filter); !err.empty()) return startError(err);
+            }
+            log_->info("input: capture file {} ({})", options_.input, net::linkTypeName(file_->linkType()));
+            return 0;
+        }
+        if (options_.input.empty()) {
+            auto r = capture::RawSocketCapture::open();
+            if (!r) return startError("cannot open the raw capture socket: " + r.error());
+            raw_.emplace(std::move(r).value());
+            log_->info("input: live capture on a raw socket (all interfaces)");
+            return 0;
+        }
+        capture::LiveOptions live;
+        live.device = options_.input;
+        live.filter = options_.filter.empty() ? defaultLiveFilter() : options_.filter;
+        live.snaplen = options_.snaplen;
+        live.bufferBytes = options_.bufferMb * 1024 * 1024;
+        live.direction = capture::Direction::In;
+        auto r = capture::LiveCapture::open(live);
+        if (!r) return startError(r.error());
+        live_.emplace(std::move(r).value());
+        log_->info("input: live capture on device {} filter '{}'", options_.input, live.filter);
+        return 0;
+    }
+
+    std::string defaultLiveFilter() const {
+        std::string filter = "tcp and (";
+        for (std::size_t i = 0; i < options_.engine.rules.size(); ++i) {
+            const auto& rule = options_.engine.rules[i];
+            if (i) filter += " or ";
+            filter += "(dst port " + std::to_string(rule.onlinePort.value());
+            if (rule.onlineAddr) filter += " and dst host " + rule.onlineAddr->toString();
+            filter += ")";
+        }
+        return filter + ")";
+    }
+
+    int openTunnel() {
+        if (options_.intercepts.empty()) {
+            if (!options_.withoutIntercept) return startError("no intercept given (-s ip[:port]); use -L to replay without one");
+            log_->warn("replaying without intercept (-L): responses cannot be followed");
+            return 0;
+        }
+        tunnel::TunnelClientOptions topts;
+        topts.intercepts = options_.intercepts;
+        topts.connectionsPerIntercept = options_.tunnelConnections;
+        topts.instanceId = "tcpcopy pid " + std::to_string(::getpid());
+        if (!options_.secretFile.empty()) {
+            std::ifstream in(options_.secretFile);
+            if (!in) return startError(options_.secretFile + ": cannot read the secret file: " + std::strerror(errno));
+            std::getline(in, topts.secret);
+            if (topts.secret.empty()) return startError(options_.secretFile + ": the secret file is empty");
+        }
+        if (auto err = tunnel::TunnelClient::validate(topts); !err.empty()) return startError(err);
+        tunnel::TunnelClientCallbacks cb;
+        cb.onResponse = [this](net::Bytes header) {
+            const net::DecodeResult r = net::decodeIpv4Tcp(header);
+            if (r.status != net::DecodeStatus::Ok) {
+                ++responseMalformed_;
+                return;
+            }
+            engine_->onResponse(r.segment, monoNow());
+        };
+        cb.onConnected = [this](const tunnel::ConnectionInfo& info) {
+            log_->info("connected to intercept {}", info.intercept.toString());
+        };
+        cb.onLost = [this](const tunnel::ConnectionInfo& info, const std::string& reason) {
+            log_->warn("lost intercept {}: {}", info.intercept.toString(), reason);
+        };
+        tunnel_ = std::make_unique<tunnel::TunnelClient>(base_, topts, std::move(cb));
+        return 0;
+    }
+
+    int installEvents() {
+        auto tick = os::Event::timer(base_, [this](short) { onTick(); }, /*persist=*/true);
+        if (!tick) return startError(tick.error());
+        tick_.emplace(std::move(tick).value());
+        tick_->add(std::chrono::duration_cast<os::Duration>(kTick));
+        auto pump = os::Event::timer(base_, [this](short) { pumpFile(); });
+        if (!pump) return startError(pump.error());
+        pump_.emplace(std::move(pump).value());
+        for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
+            auto ev = os::Event::signal(base_, signo, [this, signo](short) { onSignal(signo); });
+            if (!ev) return startError(ev.error());
+            ev.value().add();
+            signals_.push_back(std::move(ev).value());
+        }
+        if (options_.statsInterval.count() > 0) {
+            auto st = os::Event::timer(base_, [this](short) { logStats(); }, true);
+            if (!st) return startError(st.error());
+            stats_.emplace(std::move(st).value());
+            stats_->add(std::chrono::duration_cast<os::Duration>(options_.statsInterval));
+        }
+        return 0;
+    }
+
+    void beginReplay() {
+        replaying_ = true;
+        replayStart_ = Clock::now();
+        log_->info("replay started");
+        if (file_) {
+            pump_->add(os::Duration(0));
+            return;
+        }
+        int fd = live_ ? live_->fd() : raw_->fd();
+        auto ev = os::Event::fd(base_, fd, EV_READ | EV_PERSIST, [this](short) { readLive(); });
+        if (!ev) {
+            log_->error("{}", ev.error());
+            base_.loopBreak();
+            return;
+        }
+        liveEvent_.emplace(std::move(ev).value());
+        liveEvent_->add();
+    }
+
+    // Offline: feed frames whose (scaled) capture time has come, then sleep until the next one.
+    void pumpFile() {
+        const Time now = monoNow();
+        for (int n = 0; n < kFramesPerTurn; ++n) {
+            if (!pendingFrame_) {
+                if (!readFrame()) {
+                    endOfFile();
+                    return;
+                }
+            }
+            const Time due = dueTime(pendingFrame_->timestamp);
+            if (due > now) {
+                pump_->add(std::chrono::duration_cast<os::Duration>(due - now));
+                return;
+            }
+            feed(*pendingFrame_, now);
+            pendingFrame_.reset();
+        }
+        pump_->add(os::Duration(0));
+    }
+
+    struct StoredFrame {
+        std::chrono::nanoseconds timestamp;
+        std::vector<std::byte> data;
+    };
+
+    bool readFrame() {
+        auto frame = file_->next();
+        if (!frame) return false;
+        pendingFrame_.emplace();
+        pendingFrame_->timestamp = frame->timestamp;
+        pendingFrame_->data.assign(frame->data.begin(), frame->data.end());
+        return true;
+    }
+
+    Time dueTime(std::chrono::nanoseconds captured) {
+        if (!firstCaptureTime_) {
+            firstCaptureTime_ = captured;
+            lastCaptureTime_ = captured;
+            timeBase_ = monoNow();
+        }
+        auto gap = captured - *lastCaptureTime_;
+        if (gap < std::chrono::nanoseconds(0)) gap = std::chrono::nanoseconds(0);
+        if (options_.idleSkip.count() > 0 && gap > options_.idleSkip) {
+            skippedIdle_ += gap - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idleSkip);
+        }
+        lastCaptureTime_ = captured;
+        const auto elapsed = captured - *firstCaptureTime_ - skippedIdle_;
+        const auto scaled = std::chrono::nanoseconds(
+            static_cast<std::int64_t>(static_cast<double>(elapsed.count()) / options_.accelerate));
+        return timeBase_ + scaled;
+    }
+
+    void feed(const StoredFrame& frame, Time now) {
+        ++decode_.frames;
+        net::DecodeResult r = net::decodeFrame(file_->linkType(), frame.data);
+        countDecode(r, decode_);
+        if (r.status != net::DecodeStatus::Ok) return;
+        if (loop_ > 0) {
+            // Each pass over the capture is a new set of connections: shift the client's sequence
+            // space so a pass is never mistaken for a retransmission of the previous one.
+            r.segment.seq += static_cast<std::uint32_t>(loop_) * 0x3C6EF372u;
+        }
+        engine_->onCaptured(r.segment, now);
+    }
+
+    void endOfFile() {
+        if (!file_->error().empty()) {
+            log_->error("{}", file_->error());
+            inputError_ = file_->error();
+        }
+        if (inputError_.empty() && loop_ + 1 < options_.loops) {
+            ++loop_;
+            auto r = capture::PcapFileReader::open(options_.input);
+            if (r) {
+                file_.emplace(std::move(r).value());
+                if (!options_.filter.empty()) file_->setFilter(options_.filter);
+                // Continue the timeline after the last frame.
+                timeBase_ = monoNow();
+                firstCaptureTime_.reset();
+                skippedIdle_ = {};
+                log_->info("pass {} of {} over the capture", loop_ + 1, options_.loops);
+                pump_->add(os::Duration(0));
+                return;
+            }
+            log_->error("{}", r.error());
+            inputError_ = r.error();
+        }
+        log_->info("capture read: {} frames; waiting for {} sessions to finish", decode_.frames,
+                   engine_->activeSessions());
+        engine_->onInputEnd(monoNow());
+        checkFinished();
+    }
+
+    void readLive() {
+        auto handle = [this](const capture::CapturedFrame& frame, net::LinkType link) {
+            ++decode_.frames;
+            net::DecodeResult r = net::decodeFrame(link, frame.data);
+            countDecode(r, decode_);
+            if (r.status == net::DecodeStatus::Ok) engine_->onCaptured(r.segment, monoNow());
+        };
+        const int n = live_ ? live_->dispatch(kFramesPerTurn, handle) : raw_->dispatch(kFramesPerTurn, handle);
+        if (n < 0) log_->warn("capture: {}", live_ ? live_->error() : std::string("raw socket read failed"));
+    }
+
+    void onTick() {
+        const Time now = monoNow();
+        if (!replaying_) {
+            if (tunnel_->allInterceptsConnected()) {
+                beginReplay();
+            } else if (Clock::now() >= waitDeadline_) {
+                if (options_.withoutIntercept) {
+                    log_->warn("intercept not reachable; replaying without it (-L)");
+                    beginReplay();
+                } else {
+                    std::string list;
+                    for (const auto& e : options_.intercepts) list += (list.empty() ? "" : ",") + e.toString();
+                    failure_ = "intercept " + list + " unreachable after " +
+                               std::to_string(options_.interceptWait.count()) +
+                               "s (is intercept running there, and is the port open?)";
+                    base_.loopBreak();
+                }
+            }
+            return;
+        }
+        engine_->onTick(now);
+        checkFinished();
+    }
+
+    void checkFinished() {
+        if (file_ && engine_->finished()) base_.loopBreak();
+    }
+
+    void onSignal(int signo) {
+        if (signo == SIGHUP) {
+            log::reopen();
+            log_->info("log reopened");
+            return;
+        }
+        log_->info("signal {}: resetting {} open sessions and stopping", signo, engine_->activeSessions());
+        interrupted_ = true;
+        engine_->abortAll(monoNow());
+        // Let the tunnel flush its route removals before the loop ends.
+        base_.loopExit(std::chrono::duration_cast<os::Duration>(100ms));
+    }
+
+    void logStats() {
+        const auto& s = engine_->stats();
+        const auto& inj = injector_->counters();
+        log_->info(
+            "stats: frames={} sessions active={} started={} established={} completed={} failed={} "
+            "requests={} retrans={} responses={} injected={} inject_errors={} tunnel={}",
+            decode_.frames, s.activeSessions, s.sessionsStarted, s.sessionsEstablished, s.sessionsCompleted,
+            s.sessionsFailed, s.requestsSent, s.retransmissions, s.responsesSeen, inj.packets, inj.errors,
+            tunnel_ ? (tunnel_->anyConnected() ? "up" : "down") : "none");
+    }
+
+    nlohmann::json summaryJson(double seconds) const {
+        const auto& s = engine_->stats();
+        const auto& inj = injector_->counters();
+        nlohmann::json j;
+        j["input"] = options_.input;
+        j["seconds"] = seconds;
+        j["frames"] = decode_.frames;
+        j["frames_not_tcp"] = decode_.notTcp;
+        j["frames_ipv6"] = decode_.ipv6;
+        j["frames_fragments"] = decode_.fragments;
+        j["frames_malformed"] = decode_.malformed;
+        j["packets_ignored"] = s.packetsIgnored;
+        j["sessions"] = {{"captured", s.sessionsCaptured},     {"started", s.sessionsStarted},
+                         {"established", s.sessionsEstablished}, {"completed", s.sessionsCompleted},
+                         {"ended_by_replay", s.sessionsEndedByReplay}, {"reset_by_target", s.sessionsResetByTarget},
+                         {"timed_out", s.sessionsTimedOut},     {"failed", s.sessionsFailed},
+                         {"no_syn_ack", s.sessionsNoSynAck},     {"midstream", s.sessionsMidstream},
+                         {"sampled_out", s.sessionsSampledOut}, {"skipped_midstream", s.sessionsSkippedMidstream},
+                         {"shed", s.sessionsShed},               {"port_reuses", s.portReuses},
+                         {"port_remaps", s.portRemaps}};
+        j["requests_sent"] = s.requestsSent;
+        j["segments_sent"] = s.segmentsSent;
+        j["bytes_sent"] = s.bytesSent;
+        j["retransmissions"] = s.retransmissions;
+        j["capture_retransmissions"] = s.captureRetransmissions;
+        j["capture_out_of_order"] = s.captureOutOfOrder;
+        j["capture_gaps"] = s.captureGapsSkipped;
+        j["resegmented"] = s.resegmented;
+        j["responses_seen"] = s.responsesSeen;
+        j["response_bytes"] = s.responseBytes;
+        j["responses_unknown"] = s.responsesUnknown;
+        j["responses_malformed"] = responseMalformed_;
+        j["gate_timeouts"] = s.gateTimeouts;
+        j["resets_sent"] = s.resetsSent;
+        j["injected_packets"] = inj.packets;
+        j["inject_errors"] = inj.errors;
+        if (tunnel_) {
+            const auto& t = tunnel_->counters();
+            j["tunnel"] = {{"connects", t.connects}, {"reconnects", t.reconnects}, {"responses", t.responses},
+                           {"routes_sent", t.routesSent}, {"malformed", t.malformed}};
+        }
+        return j;
+    }
+
+    int finish() {
+        const double seconds = std::chrono::duration<double>(Clock::now() - startedAt_).count();
+        if (!failure_.empty()) {
+            log_->error("{}", failure_);
+            std::fprintf(stderr, "tcpcopy: %s\n", failure_.c_str());
+            return 1;
+        }
+        const auto& s = engine_->stats();
+        const nlohmann::json j = summaryJson(seconds);
+        std::printf(
+            "tcpcopy summary: %.2fs, %llu frames read\n"
+            "  sessions: %llu started (%llu mid-stream), %llu established, %llu completed, %llu ended by replay, "
+            "%llu reset by target, %llu timed out, %llu failed (%llu without SYN-ACK)\n"
+            "  skipped: %llu sampled out, %llu mid-stream (-O), %llu shed; %llu ignored packets\n"
+            "  requests sent: %llu, segments %llu, bytes %llu, retransmissions %llu\n"
+            "  capture: %llu retransmitted/duplicate, %llu out of order, %llu resegmented\n"
+            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu\n",
+            seconds, u(decode_.frames), u(s.sessionsStarted), u(s.sessionsMidstream), u(s.sessionsEstablished),
+            u(s.sessionsCompleted), u(s.sessionsEndedByReplay), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
+            u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsSampledOut), u(s.sessionsSkippedMidstream),
+            u(s.sessionsShed), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
+            u(s.retransmissions), u(s.captureRetransmissions), u(s.captureOutOfOrder), u(s.resegmented),
+            u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent));
+        std::fflush(stdout);
+        if (!options_.reportFile.empty()) {
+            std::ofstream out(options_.reportFile);
+            out << j.dump(2) << "\n";
+            if (!out) log_->error("{}: cannot write the report", options_.reportFile);
+        }
+        if (!inputError_.empty()) return 1;
+        if (interrupted_) return s.sessionsEstablished > 0 ? 0 : 1;
+        if (s.sessionsStarted == 0) {
+            std::fprintf(stderr, "tcpcopy: nothing replayed: no connection in %s matched -x\n", options_.input.c_str());
+            return 1;
+        }
+        if (s.sessionsEstablished == 0) {
+            std::fprintf(stderr,
+                         "tcpcopy: nothing replayed: no SYN-ACK came back from the target through intercept "
+                         "(check the target's route for client addresses to the assistant, and intercept's filter)\n");
+            return 1;
+        }
+        return 0;
+    }
+
+    static unsigned long long u(std::uint64_t v) { return v; }
+
+    int startError(const std::string& text) {
+        std::fprintf(stderr, "tcpcopy: %s\n", text.c_str());
+        return 2;
+    }
+
+    const ReplayOptions& options_;
+    os::EventBase& base_;
+    std::shared_ptr<spdlog::logger> log_ = log::component("tcpcopy");
+    std::unique_ptr<inject::Injector> injector_;
+    std::optional<capture::PcapFileReader> file_;
+    std::optional<capture::LiveCapture> live_;
+    std::optional<capture::RawSocketCapture> raw_;
+    std::unique_ptr<tunnel::TunnelClient> tunnel_;
+    std::unique_ptr<EngineOutput> output_;
+    std::unique_ptr<session::Engine> engine_;
+    std::optional<os::Event> tick_;
+    std::optional<os::Event> pump_;
+    std::optional<os::Event> stats_;
+    std::optional<os::Event> liveEvent_;
+    std::vector<os::Event> signals_;
+    DecodeCounters decode_;
+    std::optional<StoredFrame> pendingFrame_;
+    std::optional<std::chrono::nanoseconds> firstCaptureTime_;
+    std::optional<std::chrono::nanoseconds> lastCaptureTime_;
+    std::chrono::nanoseconds skippedIdle_{0};
+    Time timeBase_{0};
+    unsigned loop_ = 0;
+    bool replaying_ = false;
+    bool interrupted_ = false;
+    std::uint64_t responseMalformed_ = 0;
+    std::string failure_;
+    std::string inputError_;
+    Clock::time_point startedAt_;
+    Clock::time_point replayStart_;
+    Clock::time_point waitDeadline_;
+};
+
+}  // namespace
+
+int runReplay(const ReplayOptions& options) {
+    auto base = os::EventBase::create();
+    if (!base) {
+        std::fprintf(stderr, "tcpcopy: %s\n", base.error().c_str());
+        return 2;
+    }
+    ReplayApp app(options, base.value());
+    return app.run();
+}
+
+}  // namespace tcpcopy::app

@@ -1,0 +1,105 @@
+#include "tcpcopy/app/replay_options.h"
+
+#include <charconv>
+
+namespace tcpcopy::app {
+namespace {
+
+std::vector<std::string_view> splitList(std::string_view text) {
+    std::vector<std::string_view> parts;
+    while (true) {
+        const auto comma = text.find(',');
+        std::string_view part = text.substr(0, comma);
+        while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+        while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+        parts.push_back(part);
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+    }
+    return parts;
+}
+
+bool parseNumber(std::string_view text, unsigned min, unsigned max, unsigned& out) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || value < min || value > max) return false;
+    out = value;
+    return true;
+}
+
+bool parsePort(std::string_view text, net::Port& out) {
+    unsigned value = 0;
+    if (!parseNumber(text, 1, 65535, value)) return false;
+    out = net::Port(static_cast<std::uint16_t>(value));
+    return true;
+}
+
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+}  // namespace
+
+std::string parseRules(std::string_view text, std::vector<session::AddressRule>& out) {
+    std::vector<session::AddressRule> rules;
+    for (std::string_view element : splitList(text)) {
+        const std::string bad = "bad rule " + quoted(element) + " (want [onlineIP:]port-targetIP:port)";
+        const auto dash = element.find('-');
+        if (dash == std::string_view::npos) return bad;
+        std::string_view online = element.substr(0, dash);
+        std::string_view target = element.substr(dash + 1);
+        session::AddressRule rule;
+        if (auto colon = online.rfind(':'); colon != std::string_view::npos) {
+            auto addr = net::Ipv4Addr::parse(online.substr(0, colon));
+            if (!addr) return bad;
+            rule.onlineAddr = *addr;
+            online = online.substr(colon + 1);
+        }
+        if (!parsePort(online, rule.onlinePort)) return bad;
+        const auto colon = target.rfind(':');
+        if (colon == std::string_view::npos) return bad;
+        auto addr = net::Ipv4Addr::parse(target.substr(0, colon));
+        if (!addr || !parsePort(target.substr(colon + 1), rule.target.port)) return bad;
+        rule.target.addr = *addr;
+        for (const auto& existing : rules) {
+            if (existing.onlinePort == rule.onlinePort && existing.onlineAddr == rule.onlineAddr) {
+                return "rule " + quoted(element) + " repeats the online side of an earlier rule";
+            }
+        }
+        rules.push_back(rule);
+    }
+    out.insert(out.end(), rules.begin(), rules.end());
+    return {};
+}
+
+std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& out) {
+    std::vector<net::Ipv4Addr> pool;
+    for (std::string_view element : splitList(text)) {
+        const std::string bad = "bad client address " + quoted(element) + " (want a.b.c.d, a.b.c.d/n or a.b.c.x)";
+        if (element.ends_with(".x")) {
+            auto base = net::Ipv4Addr::parse(std::string(element.substr(0, element.size() - 2)) + ".0");
+            if (!base) return bad;
+            for (std::uint32_t host = 1; host <= 254; ++host) pool.emplace_back(base->value() + host);
+            continue;
+        }
+        if (auto slash = element.find('/'); slash != std::string_view::npos) {
+            auto base = net::Ipv4Addr::parse(element.substr(0, slash));
+            unsigned bits = 0;
+            if (!base || !parseNumber(element.substr(slash + 1), 16, 32, bits)) {
+                return bad + "; CIDR prefixes from /16 to /32";
+            }
+            const std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
+            const std::uint32_t network = base->value() & mask;
+            const std::uint32_t size = bits == 32 ? 1 : (std::uint32_t{1} << (32 - bits));
+            const std::uint32_t first = bits < 31 ? 1 : 0;
+            const std::uint32_t last = bits < 31 ? size - 2 : size - 1;
+            for (std::uint32_t host = first; host <= last; ++host) pool.emplace_back(network + host);
+            continue;
+        }
+        auto addr = net::Ipv4Addr::parse(element);
+        if (!addr) return bad;
+        pool.push_back(*addr);
+    }
+    out.insert(out.end(), pool.begin(), pool.end());
+    return {};
+}
+
+}  // namespace tcpcopy::app

@@ -1,0 +1,211 @@
+// tcpcopy: replays captured or live TCP client traffic against a target server.
+// This file is wiring only: the option table, then app::runReplay().
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "tcpcopy/app/replay_app.h"
+#include "tcpcopy/app/replay_options.h"
+#include "tcpcopy/config/options.h"
+#include "tcpcopy/log/log.h"
+#include "tcpcopy/tunnel/tunnel_client.h"
+
+namespace {
+
+using tcpcopy::app::ReplayOptions;
+namespace config = tcpcopy::config;
+
+struct Settings {
+    ReplayOptions replay;
+    std::string interceptList;
+    unsigned interceptPort = 36524;
+    unsigned sessionTimeoutS = 120;
+    unsigned keepaliveTimeoutS = 3600;
+    unsigned rttMs = 200;
+    unsigned idleSkipMs = 0;
+    unsigned interceptWaitS = 10;
+    unsigned statsIntervalS = 5;
+    unsigned mss = 1460;
+    unsigned mtu = 1500;
+    unsigned copies = 1;
+    unsigned portShift = 0;
+    unsigned sample = 100;
+    unsigned loops = 1;
+    unsigned connections = 1;
+    unsigned memoryMb = 0;
+    bool noWait = false;
+    bool onlyComplete = false;
+    bool withoutIntercept = false;
+    bool daemon = false;
+    std::string logFile;
+    std::string logLevel = "info";
+    std::string pidFile;
+};
+
+void declare(config::OptionTable& t, Settings& s) {
+    ReplayOptions& r = s.replay;
+    t.custom('x', "transfer", "RULES", "",
+             [&r](std::string_view text) { return tcpcopy::app::parseRules(text, r.engine.rules); },
+             "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]")
+        .group("Replay")
+        .required();
+    t.string('s', "intercept", s.interceptList, "intercept address(es): ip[:port][,ip[:port]...]")
+        .group("Replay")
+        .valueName("ADDRS");
+    t.integer('p', "intercept-port", s.interceptPort, 1u, 65535u, "Default intercept port").group("Replay");
+    t.integer('C', "connections", s.connections, 1u, 64u, "Parallel tunnel connections to each intercept")
+        .group("Replay");
+    t.string('i', "input", r.input,
+             "A pcap/pcapng file to replay, or a device (list) to capture live; empty: raw socket")
+        .group("Input")
+        .valueName("FILE|DEV");
+    t.string('F', "filter", r.filter, "BPF filter applied to the input").group("Input");
+    t.number('a', "accelerate", r.accelerate, 0.001, 1000000.0, "Replay a capture file this many times faster")
+        .group("Input");
+    t.integer('I', "idle-skip", s.idleSkipMs, 0u, 86400000u,
+              "Cut idle gaps in a capture longer than this many milliseconds down to it (0: keep)")
+        .group("Input");
+    t.integer('T', "loops", s.loops, 1u, 1000000u, "Replay the capture file this many times").group("Input");
+    t.integer('B', "buffer-size", r.bufferMb, 0, 4096, "Live capture buffer in MiB (0: libpcap default)")
+        .group("Input");
+    t.integer('S', "snaplen", r.snaplen, 64, 262144, "Live capture snapshot length").group("Input");
+    t.custom('c', "client-ips", "POOL", "",
+             [&r](std::string_view text) { return tcpcopy::app::parseAddressPool(text, r.engine.clientPool); },
+             "Replay with these client addresses: a.b.c.d, a.b.c.d/n, a.b.c.x, comma-separated")
+        .group("Sessions");
+    t.custom('H', "loopback-rewrite", "IP", "",
+             [&r](std::string_view text) -> std::string {
+                 auto addr = tcpcopy::net::Ipv4Addr::parse(text);
+                 if (!addr) return "expects an IPv4 address, got '" + std::string(text) + "'";
+                 r.engine.loopbackRewrite = *addr;
+                 return {};
+             },
+             "Client address replacing captured 127.x.x.x sources")
+        .group("Sessions");
+    t.integer('n', "copies", s.copies, 1u, 1023u, "Replay each session this many times, on distinct ports")
+        .group("Sessions");
+    t.integer('f', "port-shift", s.portShift, 0u, 1023u,
+              "Port-shift factor separating several tcpcopy instances replaying the same traffic")
+        .group("Sessions");
+    t.integer('r', "sample", s.sample, 1u, 100u, "Replay this percentage of sessions (consistent per connection)")
+        .group("Sessions");
+    t.flag('W', "no-wait", s.noWait, "Send each request without waiting for the previous response")
+        .group("Sessions");
+    t.flag('O', "only-complete", s.onlyComplete, "Replay only sessions whose handshake was captured")
+        .group("Sessions");
+    t.integer('M', "mtu", s.mtu, 576u, 65535u, "MTU toward the target (bounds segment size)").group("Sessions");
+    t.integer('D', "mss", s.mss, 88u, 65495u, "MSS toward the target").group("Sessions");
+    t.integer('t', "session-timeout", s.sessionTimeoutS, 1u, 86400u, "Reset a session without progress after N s")
+        .group("Sessions");
+    t.integer('k', "keepalive-timeout", s.keepaliveTimeoutS, 1u, 86400u,
+              "Reset an idle established session after N s")
+        .group("Sessions");
+    t.integer('R', "rtt", s.rttMs, 1u, 60000u, "Initial retransmission timeout in milliseconds").group("Sessions");
+    t.integer('m', "memory-limit", s.memoryMb, 0u, 1048576u, "Shed new sessions beyond about this many MiB (0: none)")
+        .group("Sessions");
+    t.flag('L', "without-intercept", s.withoutIntercept, "Keep replaying when no intercept is reachable")
+        .group("Replay");
+    t.integer('\0', "intercept-wait", s.interceptWaitS, 0u, 3600u, "Seconds to wait for intercept before replaying")
+        .group("Replay");
+    t.string('\0', "secret-file", r.secretFile, "File holding the tunnel's shared secret").group("Replay");
+    t.custom('\0', "injector", "KIND", "libnet",
+             [&r](std::string_view text) -> std::string {
+                 if (text != "libnet" && text != "raw") return "must be 'libnet' or 'raw'";
+                 r.injector = std::string(text);
+                 return {};
+             },
+             "How packets are injected: libnet or raw (raw IP socket)")
+        .group("Replay");
+    t.string('\0', "report", r.reportFile, "Write the final summary as JSON to this file").group("Output");
+    t.integer('\0', "stats-interval", s.statsIntervalS, 0u, 86400u, "Seconds between statistics lines (0: none)")
+        .group("Output");
+    t.string('l', "log", s.logFile, "Log file (default: stderr)").group("Output");
+    t.custom('\0', "log-level", "LEVEL", "info",
+             [&s](std::string_view text) -> std::string {
+                 if (spdlog::level::from_str(std::string(text)) == spdlog::level::off && text != "off") {
+                     return "must be one of trace, debug, info, warning, error, critical, off";
+                 }
+                 s.logLevel = std::string(text);
+                 return {};
+             },
+             "Log level")
+        .group("Output");
+    t.string('P', "pid-file", s.pidFile, "Write the process id to this file").group("Output");
+    t.flag('d', "daemon", s.daemon, "Run in the background").group("Output");
+}
+
+// Moves the option values into the replay configuration; returns an error line or "".
+std::string finalize(Settings& s, const config::OptionTable& t) {
+    ReplayOptions& r = s.replay;
+    if (!s.interceptList.empty()) {
+        auto list = tcpcopy::tunnel::parseEndpointList(s.interceptList, static_cast<std::uint16_t>(s.interceptPort));
+        if (!list) return "-s/--intercept: " + list.error();
+        r.intercepts = std::move(list).value();
+    }
+    if (r.intercepts.empty() && !s.withoutIntercept) return "-s/--intercept is required (or -L to replay without intercept)";
+    if (s.mss + 40 > s.mtu && t.isSet("mss") && t.isSet("mtu")) return "-D/--mss must fit in -M/--mtu minus 40";
+    auto& e = r.engine;
+    e.copies = s.copies;
+    e.portShiftFactor = s.portShift;
+    e.samplePercent = s.sample;
+    e.waitForResponse = !s.noWait;
+    e.onlyCompleteSessions = s.onlyComplete;
+    e.mss = static_cast<std::uint16_t>(s.mss);
+    e.mtu = static_cast<std::uint16_t>(s.mtu);
+    e.sessionTimeout = std::chrono::seconds(s.sessionTimeoutS);
+    e.keepaliveTimeout = std::chrono::seconds(s.keepaliveTimeoutS);
+    e.initialRto = std::chrono::milliseconds(s.rttMs);
+    r.idleSkip = std::chrono::milliseconds(s.idleSkipMs);
+    r.loops = s.loops;
+    r.tunnelConnections = s.connections;
+    r.memoryLimitMb = s.memoryMb;
+    r.withoutIntercept = s.withoutIntercept;
+    r.interceptWait = std::chrono::seconds(s.interceptWaitS);
+    r.statsInterval = std::chrono::seconds(s.statsIntervalS);
+    return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Settings settings;
+    config::OptionTable table("tcpcopy",
+                              "Replays TCP client traffic, from a capture file or live, against a target server.\n"
+                              "Responses come back through intercept on the assistant host.");
+    table.setVersion("tcpcopy 0.1.0");
+    declare(table, settings);
+    const config::ParseResult parsed = table.parse(argc, argv);
+    if (parsed.outcome != config::Outcome::Run) {
+        parsed.print();
+        return parsed.exitCode();
+    }
+    if (std::string err = finalize(settings, table); !err.empty()) {
+        std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());
+        return 2;
+    }
+    tcpcopy::log::Options logOptions;
+    logOptions.level = spdlog::level::from_str(settings.logLevel);
+    logOptions.file = settings.logFile;
+    if (std::string err = tcpcopy::log::configure(logOptions); !err.empty()) {
+        std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());
+        return 2;
+    }
+    if (settings.daemon && ::daemon(1, 0) != 0) {
+        std::perror("tcpcopy: daemon");
+        return 2;
+    }
+    if (!settings.pidFile.empty()) {
+        if (FILE* f = std::fopen(settings.pidFile.c_str(), "w")) {
+            std::fprintf(f, "%d\n", static_cast<int>(::getpid()));
+            std::fclose(f);
+        } else {
+            std::fprintf(stderr, "tcpcopy: %s: cannot write the pid file\n", settings.pidFile.c_str());
+            return 2;
+        }
+    }
+    const int rc = tcpcopy::app::runReplay(settings.replay);
+    if (!settings.pidFile.empty()) ::unlink(settings.pidFile.c_str());
+    return rc;
+}
