@@ -122,6 +122,21 @@ TEST_F(PcapFileReaderTest, MicrosecondFileGivesNanosecondTimestamps) {
     EXPECT_EQ(frame->timestamp, 1700000000s + 654321us);
 }
 
+TEST_F(PcapFileReaderTest, FarFuturePcapngTimestampIsClampedNotOverflowed) {
+    // Found by fuzz_pcap_file: a 64-bit pcapng timestamp beyond year 2262 overflowed the
+    // conversion to nanoseconds (signed overflow, caught by UBSan).
+    ByteVec content = test::pcapngFile(101, {{1, 0, synPacket()}});
+    constexpr std::size_t kTimestampHigh = 28 + 32 + 12;  // SHB, IDB, then EPB type/len/ifid
+    for (std::size_t i = 0; i < 4; ++i) content[kTimestampHigh + i] = std::byte{0xff};
+    std::string file = dir_.write("future.pcapng", content);
+    auto opened = PcapFileReader::open(file);
+    ASSERT_TRUE(opened) << opened.error();
+    auto frame = opened.value().next();
+    ASSERT_TRUE(frame) << opened.value().error();
+    EXPECT_GT(frame->timestamp, std::chrono::seconds(std::int64_t{9'000'000'000}));
+    EXPECT_LE(frame->timestamp, std::chrono::nanoseconds::max());
+}
+
 TEST_F(PcapFileReaderTest, BigEndianFile) {
     std::vector<Record> records{{1700000000, 5, synPacket()}};
     std::string file = dir_.write("be.pcap", test::pcapFile(228, records, {.nanosecond = true, .bigEndian = true}));
