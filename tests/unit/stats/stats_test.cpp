@@ -1,0 +1,281 @@
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tcpcopy/stats/metrics_server.h"
+#include "tcpcopy/stats/registry.h"
+
+namespace tcpcopy::stats {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// A registry as a daemon would fill it: two counters, a gauge, a counter read from elsewhere.
+struct Fixture {
+    Registry registry{"tcpcopy"};
+    std::uint64_t injectorErrors = 0;
+    Counter injected = registry.counter("packets_injected", "IPv4 packets injected toward the target");
+    Gauge sessions = registry.gauge("sessions_active", "Sessions being replayed");
+    Counter bytes = registry.counter("bytes_injected", "Bytes injected");
+
+    Fixture() {
+        registry.counterFn("inject_errors", "Packets the injector could not send\\retry\nlater",
+                           [this] { return injectorErrors; });
+        injected.inc();
+        injected.inc(41);
+        sessions.set(7);
+        sessions.add(3);
+        sessions.sub(2);
+        bytes.inc(123456789012ull);
+        injectorErrors = 5;
+    }
+};
+
+TEST(Registry, HandlesUpdateTheirMetric) {
+    Fixture f;
+    EXPECT_EQ(f.injected.value(), 42u);
+    EXPECT_EQ(f.sessions.value(), 8u);
+    EXPECT_EQ(f.registry.value("packets_injected"), 42u);
+    EXPECT_EQ(f.registry.value("inject_errors"), 5u);
+    f.injectorErrors = 9;  // read through the function at every rendering
+    EXPECT_EQ(f.registry.value("inject_errors"), 9u);
+    EXPECT_EQ(f.registry.value("missing"), std::nullopt);
+}
+
+TEST(Registry, GaugeSubtractionSaturatesAtZero) {
+    Registry registry("x");
+    Gauge g = registry.gauge("queued", "Queued");
+    g.add(2);
+    g.sub(5);
+    EXPECT_EQ(g.value(), 0u);
+}
+
+TEST(Registry, SnapshotKeepsRegistrationOrderAndTypes) {
+    Fixture f;
+    const auto samples = f.registry.snapshot();
+    ASSERT_EQ(samples.size(), 4u);
+    EXPECT_EQ(samples[0].name, "packets_injected");
+    EXPECT_EQ(samples[1].name, "sessions_active");
+    EXPECT_EQ(samples[1].type, MetricType::Gauge);
+    EXPECT_EQ(samples[3].name, "inject_errors");
+    EXPECT_EQ(samples[3].type, MetricType::Counter);
+}
+
+TEST(Renderers, SummaryLine) {
+    Fixture f;
+    EXPECT_EQ(renderSummary(f.registry),
+              "packets_injected=42 sessions_active=8 bytes_injected=123456789012 inject_errors=5");
+    EXPECT_EQ(renderSummary(Registry("empty")), "");
+}
+
+TEST(Renderers, Json) {
+    Fixture f;
+    EXPECT_EQ(renderJson(f.registry),
+              "{\n"
+              "  \"packets_injected\": 42,\n"
+              "  \"sessions_active\": 8,\n"
+              "  \"bytes_injected\": 123456789012,\n"
+              "  \"inject_errors\": 5\n"
+              "}\n");
+    EXPECT_EQ(renderJson(Registry("empty")), "{}\n");
+}
+
+TEST(Renderers, Prometheus) {
+    Fixture f;
+    EXPECT_EQ(renderPrometheus(f.registry),
+              "# HELP tcpcopy_packets_injected_total IPv4 packets injected toward the target\n"
+              "# TYPE tcpcopy_packets_injected_total counter\n"
+              "tcpcopy_packets_injected_total 42\n"
+              "# HELP tcpcopy_sessions_active Sessions being replayed\n"
+              "# TYPE tcpcopy_sessions_active gauge\n"
+              "tcpcopy_sessions_active 8\n"
+              "# HELP tcpcopy_bytes_injected_total Bytes injected\n"
+              "# TYPE tcpcopy_bytes_injected_total counter\n"
+              "tcpcopy_bytes_injected_total 123456789012\n"
+              "# HELP tcpcopy_inject_errors_total Packets the injector could not send\\\\retry\\nlater\n"
+              "# TYPE tcpcopy_inject_errors_total counter\n"
+              "tcpcopy_inject_errors_total 5\n");
+}
+
+TEST(Renderers, PrometheusWithoutPrefix) {
+    Registry registry("");
+    registry.gauge("up", "Always one").set(1);
+    EXPECT_EQ(renderPrometheus(registry), "# HELP up Always one\n# TYPE up gauge\nup 1\n");
+}
+
+TEST(JsonReport, WritesTheFileAndReplacesAnOldOne) {
+    Fixture f;
+    char dir[] = "/tmp/stats_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/report.json";
+    std::ofstream(path) << "old contents that are longer than the new report, to see truncation ...........";
+    ASSERT_EQ(writeJsonReport(f.registry, path), "");
+    std::stringstream content;
+    content << std::ifstream(path).rdbuf();
+    EXPECT_EQ(content.str(), renderJson(f.registry));
+    std::remove(path.c_str());
+    ::rmdir(dir);
+}
+
+TEST(JsonReport, NamesThePathOnFailure) {
+    Fixture f;
+    EXPECT_EQ(writeJsonReport(f.registry, "/nonexistent-dir/report.json"),
+              "/nonexistent-dir/report.json: cannot write: No such file or directory");
+}
+
+TEST(ParseListenAddress, AcceptsAddrPortAndExplainsRefusals) {
+    net::Endpoint e;
+    EXPECT_EQ(parseListenAddress("127.0.0.1:9100", e), "");
+    EXPECT_EQ(e.toString(), "127.0.0.1:9100");
+    EXPECT_EQ(parseListenAddress("0.0.0.0:0", e), "");
+    EXPECT_EQ(e.port.value(), 0);
+    for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "localhost:80", ":80", "1.2.3.4:8x"}) {
+        EXPECT_EQ(parseListenAddress(bad, e), std::string("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '") + bad + "'")
+            << bad;
+    }
+}
+
+TEST(RegistryDeathTest, RefusesBadAndRepeatedNames) {
+    EXPECT_DEATH(
+        {
+            Registry r("x");
+            r.counter("a", "");
+            r.gauge("a", "");
+        },
+        "'a' registered twice");
+    EXPECT_DEATH(
+        {
+            Registry r("x");
+            r.counter("bad-name", "");
+        },
+        "invalid name 'bad-name'");
+}
+
+// ---- the HTTP endpoint, over loopback on an event loop -------------------------------------
+
+struct HttpReply {
+    std::string raw;
+    bool complete = false;
+};
+
+// Sends `request` to the server and runs the loop until the server closes the connection
+// (HTTP/1.0) or two seconds pass.
+HttpReply fetch(os::EventBase& base, const MetricsServer& server, const std::string& request) {
+    HttpReply reply;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(server.address().port.value());
+    sin.sin_addr.s_addr = htonl(server.address().addr.value());
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
+        reply.raw = "connect failed";
+        return reply;
+    }
+    // Loopback: the kernel completed the handshake; the request fits the socket buffer.
+    if (::send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
+        reply.raw = "send failed";
+        ::close(fd);
+        return reply;
+    }
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < deadline) {
+        base.runOnce(false);
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            reply.raw.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+            reply.complete = true;
+            break;
+        } else {
+            ::usleep(1000);
+        }
+    }
+    ::close(fd);
+    return reply;
+}
+
+std::string bodyOf(const std::string& raw) {
+    const auto at = raw.find("\r\n\r\n");
+    return at == std::string::npos ? std::string() : raw.substr(at + 4);
+}
+
+class MetricsServerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto created = os::EventBase::create();
+        ASSERT_TRUE(created) << created.error();
+        base_ = std::make_unique<os::EventBase>(std::move(created).value());
+        auto server = MetricsServer::start(*base_, f_.registry, {net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)});
+        ASSERT_TRUE(server) << server.error();
+        server_ = std::move(server).value();
+    }
+    void TearDown() override {
+        server_.reset();  // before the event base it runs on
+        base_.reset();
+    }
+
+    Fixture f_;
+    std::unique_ptr<os::EventBase> base_;
+    std::unique_ptr<MetricsServer> server_;
+};
+
+TEST_F(MetricsServerTest, BindsAnEphemeralPortOnLoopback) {
+    EXPECT_EQ(server_->address().addr, net::Ipv4Addr::fromOctets(127, 0, 0, 1));
+    EXPECT_NE(server_->address().port.value(), 0);
+}
+
+TEST_F(MetricsServerTest, ServesPrometheusTextOnMetrics) {
+    const HttpReply reply = fetch(*base_, *server_, "GET /metrics HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(reply.complete) << reply.raw;
+    EXPECT_THAT(reply.raw, StartsWith("HTTP/1.0 200 OK\r\n"));
+    EXPECT_THAT(reply.raw, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+    EXPECT_EQ(bodyOf(reply.raw), renderPrometheus(f_.registry));
+    EXPECT_EQ(server_->requests(), 1u);
+}
+
+TEST_F(MetricsServerTest, ServesCurrentValuesOnEveryRequest) {
+    f_.injected.inc(8);
+    f_.injectorErrors = 77;
+    const HttpReply reply = fetch(*base_, *server_, "GET /metrics?x=1 HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(reply.complete) << reply.raw;
+    EXPECT_THAT(bodyOf(reply.raw), HasSubstr("\ntcpcopy_packets_injected_total 50\n"));
+    EXPECT_THAT(bodyOf(reply.raw), HasSubstr("\ntcpcopy_inject_errors_total 77\n"));
+}
+
+TEST_F(MetricsServerTest, AnswersNotFoundElsewhereAndRefusesOtherMethods) {
+    const HttpReply notFound = fetch(*base_, *server_, "GET / HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(notFound.complete) << notFound.raw;
+    EXPECT_THAT(notFound.raw, ::testing::MatchesRegex("HTTP/1\\.[01] 404 .*"));
+    const HttpReply post = fetch(*base_, *server_, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(post.complete) << post.raw;
+    EXPECT_THAT(post.raw, ::testing::MatchesRegex("HTTP/1\\.[01] 405 .*"));
+    EXPECT_THAT(post.raw, HasSubstr("\r\nAllow: GET, HEAD\r\n"));
+    const HttpReply head = fetch(*base_, *server_, "HEAD /metrics HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(head.complete) << head.raw;
+    EXPECT_THAT(head.raw, StartsWith("HTTP/1.0 200 OK\r\n"));
+    EXPECT_EQ(bodyOf(head.raw), "");
+}
+
+TEST_F(MetricsServerTest, RefusesAPortInUseNamingTheAddress) {
+    const net::Endpoint taken = server_->address();
+    auto second = MetricsServer::start(*base_, f_.registry, taken);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error(), "metrics " + taken.toString() + ": Address already in use");
+}
+
+}  // namespace
+}  // namespace tcpcopy::stats
