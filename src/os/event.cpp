@@ -56,6 +56,8 @@ void EventBase::loopExit(std::optional<Duration> delay) {
 
 void EventBase::loopBreak() { event_base_loopbreak(base_.get()); }
 
+bool EventBase::reinitAfterFork() { return event_reinit(base_.get()) == 0; }
+
 std::chrono::steady_clock::time_point EventBase::now() const {
     return std::chrono::steady_clock::now();
 }

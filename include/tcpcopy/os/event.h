@@ -63,6 +63,8 @@ public:
     // Makes dispatch() return after the active callbacks (optionally after `delay`).
     void loopExit(std::optional<Duration> delay = std::nullopt);
     void loopBreak();
+    // Call in the child after fork() (daemonize()) before running the loop again.
+    bool reinitAfterFork();
     // Monotonic time (steady_clock), for timeouts computed alongside the loop.
     std::chrono::steady_clock::time_point now() const;
 

@@ -1,0 +1,178 @@
+#include "intercept_app.h"
+
+#include <signal.h>
+
+#include <event2/event.h>
+
+#include "tcpcopy/log/log.h"
+#include "tcpcopy/net/decode.h"
+
+namespace tcpcopy::intercept {
+namespace {
+
+auto logger() { return log::component("intercept"); }
+
+// The IPv4 header plus the TCP header (options kept) at the start of a decoded packet. The IP
+// total length field is left as captured, so the receiver still learns the payload length.
+net::Bytes headersOf(net::Bytes ipPacket) {
+    if (ipPacket.size() < 20) return {};
+    std::size_t ipLen = (std::to_integer<std::size_t>(ipPacket[0]) & 0x0F) * 4;
+    if (ipPacket.size() < ipLen + 20) return {};
+    std::size_t tcpLen = (std::to_integer<std::size_t>(ipPacket[ipLen + 12]) >> 4) * 4;
+    if (ipPacket.size() < ipLen + tcpLen) return {};
+    return ipPacket.first(ipLen + tcpLen);
+}
+
+}  // namespace
+
+InterceptApp::InterceptApp(os::EventBase& base, const InterceptConfig& config)
+    : base_(base),
+      config_(config),
+      routes_(tunnel::RouteTableOptions{config.tableSize, std::chrono::seconds(config.routeTtl),
+                                        std::chrono::milliseconds(config.holdMs), config.maxHeld}) {}
+
+InterceptApp::~InterceptApp() = default;
+
+os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& base, const InterceptConfig& config,
+                                                               std::string secret) {
+    using R = os::Result<std::unique_ptr<InterceptApp>>;
+    std::unique_ptr<InterceptApp> app(new InterceptApp(base, config));
+
+    auto devices = capture::parseDeviceList(config.devices);
+    if (!devices) return R::fail("-i/--device: " + devices.error());
+    for (const std::string& device : devices.value()) {
+        capture::LiveOptions options;
+        options.device = device;
+        options.filter = config.filter;
+        options.snaplen = 256;  // link + IP + TCP headers with options; payload is never needed
+        options.bufferBytes = static_cast<int>(config.bufferSizeMb) * 1024 * 1024;
+        auto capture = capture::LiveCapture::open(options);
+        if (!capture) {
+            return R::fail("cannot capture on device '" + device + "' with filter '" + config.filter +
+                           "': " + capture.error());
+        }
+        if (!capture.value().warning().empty()) logger()->warn("{}", capture.value().warning());
+        app->captures_.push_back(std::move(capture).value());
+    }
+
+    auto bindAddr = net::Ipv4Addr::parse(config.bind);
+    if (!bindAddr) return R::fail("-b/--bind: not an IPv4 address: '" + config.bind + "'");
+    tunnel::TunnelServerOptions server;
+    server.listen = net::Endpoint{*bindAddr, net::Port(config.port)};
+    server.secret = std::move(secret);
+    if (!config.allow.empty()) {
+        auto allow = tunnel::parseCidrList(config.allow);
+        if (!allow) return R::fail("--allow: " + allow.error());
+        server.allow = std::move(allow).value();
+    }
+    server.maxQueuedBytes = std::size_t{config.peerQueueMb} << 20;
+    server.idleTimeout = std::chrono::seconds(config.idleTimeout);
+    server.heartbeatInterval = std::max<os::Duration>(std::chrono::milliseconds(200), server.idleTimeout / 5);
+
+    InterceptApp* raw = app.get();
+    tunnel::TunnelServerCallbacks callbacks;
+    callbacks.onPeerUp = [raw](const tunnel::PeerInfo& peer) { raw->routes_.peerUp(peer.id); };
+    callbacks.onPeerDown = [raw](const tunnel::PeerInfo& peer, const std::string&) {
+        raw->routes_.peerDown(peer.id);
+    };
+    callbacks.onRouteAdd = [raw](tunnel::PeerId peer, const net::FlowKey& flow) {
+        for (const tunnel::Buffer& held : raw->routes_.addRoute(flow, peer, std::chrono::steady_clock::now())) {
+            raw->server_->sendResponse(peer, held);
+            ++raw->counters_.forwarded;
+        }
+    };
+    callbacks.onRouteDel = [raw](tunnel::PeerId peer, const net::FlowKey& flow) { raw->routes_.removeRoute(flow, peer); };
+    auto listening = tunnel::TunnelServer::listen(base, server, std::move(callbacks));
+    if (!listening) return R::fail(listening.error());
+    app->server_ = std::move(listening).value();
+    return R::ok(std::move(app));
+}
+
+void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
+    ++counters_.captured;
+    net::DecodeResult decoded = net::decodeFrame(link, frame);
+    if (decoded.status != net::DecodeStatus::Ok) {
+        ++counters_.notTcp;
+        return;
+    }
+    net::Bytes headers = headersOf(decoded.ipPacket);
+    if (headers.empty()) {
+        ++counters_.notTcp;
+        return;
+    }
+    // A response travels server -> client: its destination is the replayed client.
+    net::FlowKey flow = decoded.segment.serverToClientKey();
+    auto now = std::chrono::steady_clock::now();
+    if (auto peer = routes_.resolve(flow, now)) {
+        server_->sendResponse(*peer, headers);
+        ++counters_.forwarded;
+        return;
+    }
+    ++counters_.unrouted;
+    routes_.hold(flow, headers, now);
+}
+
+void InterceptApp::readCapture(std::size_t index) {
+    capture::LiveCapture& capture = captures_[index];
+    constexpr int kBatch = 256;
+    for (int round = 0; round < 64; ++round) {
+        int n = capture.dispatch(kBatch, [this](const capture::CapturedFrame& f, net::LinkType link) {
+            onFrame(link, f.data);
+        });
+        if (n < 0) {
+            logger()->error("capture on {}: {}", capture.device(), capture.error());
+            return;
+        }
+        if (n < kBatch) return;
+    }
+}
+
+std::string InterceptApp::arm() {
+    for (std::size_t i = 0; i < captures_.size(); ++i) {
+        auto ev = os::Event::fd(base_, captures_[i].fd(), EV_READ, [this, i](short) { readCapture(i); });
+        if (!ev) return ev.error();
+        ev.value().add(std::chrono::milliseconds(100));  // also wakes up for libpcap's buffered packets
+        captureEvents_.push_back(std::move(ev).value());
+    }
+    auto add = [this](os::Result<os::Event> ev, std::optional<os::Duration> period) -> std::string {
+        if (!ev) return ev.error();
+        if (!ev.value().add(period)) return "cannot arm event";
+        timers_.push_back(std::move(ev).value());
+        return {};
+    };
+    auto stop = [this](short) {
+        logger()->info("shutting down: {}", statsLine());
+        base_.loopExit();
+    };
+    if (auto e = add(os::Event::signal(base_, SIGTERM, stop), std::nullopt); !e.empty()) return e;
+    if (auto e = add(os::Event::signal(base_, SIGINT, stop), std::nullopt); !e.empty()) return e;
+    if (auto e = add(os::Event::signal(base_, SIGHUP, [](short) { log::reopen(); }), std::nullopt); !e.empty()) {
+        return e;
+    }
+    auto expire = os::Event::timer(base_, [this](short) { routes_.expire(std::chrono::steady_clock::now()); }, true);
+    if (auto e = add(std::move(expire), std::chrono::milliseconds(100)); !e.empty()) return e;
+    if (config_.statsInterval > 0) {
+        auto stats = os::Event::timer(base_, [this](short) { logger()->info("{}", statsLine()); }, true);
+        if (auto e = add(std::move(stats), std::chrono::seconds(config_.statsInterval)); !e.empty()) return e;
+    }
+    logger()->info("intercept listening on {} for tcpcopy, capturing on {} with filter '{}'",
+                   server_->localEndpoint().toString(), config_.devices, config_.filter);
+    return {};
+}
+
+std::string InterceptApp::statsLine() {
+    std::uint64_t kernelDropped = 0;
+    for (auto& capture : captures_) {
+        if (auto s = capture.stats()) kernelDropped += s->kernelDropped + s->interfaceDropped;
+    }
+    const auto& r = routes_.counters();
+    auto s = server_->counters();
+    return fmt::format(
+        "stats: captured={} forwarded={} unrouted={} held={} held-delivered={} held-dropped={} not-tcp={} "
+        "kernel-dropped={} queue-dropped={} peers={} routes={} route-adds={} route-dels={}",
+        counters_.captured, counters_.forwarded, counters_.unrouted, routes_.heldCount(), r.heldDelivered,
+        r.heldExpired + r.heldOverflow, counters_.notTcp, kernelDropped, s.queueDrops, s.peers, routes_.size(),
+        s.routeAdds, s.routeDels);
+}
+
+}  // namespace tcpcopy::intercept

@@ -1,0 +1,78 @@
+#pragma once
+// intercept's wiring: live captures on the assistant host feed response headers, looked up in
+// the route table, to the tcpcopy peers connected through the tunnel server.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpcopy/capture/live_capture.h"
+#include "tcpcopy/os/event.h"
+#include "tcpcopy/tunnel/route_table.h"
+#include "tcpcopy/tunnel/tunnel_server.h"
+
+namespace tcpcopy::intercept {
+
+// The immutable configuration, filled by the option table in main.cpp.
+struct InterceptConfig {
+    std::string devices = "any";
+    std::string filter = "tcp and src port 80";
+    std::uint16_t port = tunnel::kDefaultPort;
+    std::string bind = "0.0.0.0";
+    std::uint32_t tableSize = 65536;
+    std::string logFile;
+    std::string pidFile;
+    bool daemon = false;
+    bool verbose = false;
+    std::string secretFile;
+    std::string allow;
+    std::uint32_t bufferSizeMb = 0;      // libpcap kernel buffer per device; 0: libpcap default
+    std::uint32_t peerQueueMb = 8;       // responses queued per slow peer before oldest are dropped
+    std::uint32_t statsInterval = 60;    // seconds; 0: no periodic stats line
+    std::uint32_t routeTtl = 120;        // seconds without traffic before a route is forgotten
+    std::uint32_t holdMs = 1000;         // how long a response may wait for its route
+    std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
+    std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
+};
+
+struct InterceptCounters {
+    std::uint64_t captured = 0;      // frames handed over by libpcap
+    std::uint64_t notTcp = 0;        // frames that did not decode to IPv4/TCP
+    std::uint64_t forwarded = 0;     // headers sent to a peer (held ones included once delivered)
+    std::uint64_t unrouted = 0;      // headers with no route on arrival (put on hold or refused)
+};
+
+class InterceptApp {
+public:
+    // Opens every capture device and the tunnel listener. The error is one line naming the
+    // device, filter, address or file at fault.
+    static os::Result<std::unique_ptr<InterceptApp>> create(os::EventBase& base, const InterceptConfig& config,
+                                                            std::string secret);
+    ~InterceptApp();
+    InterceptApp(const InterceptApp&) = delete;
+    InterceptApp& operator=(const InterceptApp&) = delete;
+
+    // Registers signal handlers and timers; then the caller runs base.dispatch(). Returns an error
+    // text when an event cannot be created.
+    std::string arm();
+    std::string statsLine();
+
+private:
+    InterceptApp(os::EventBase& base, const InterceptConfig& config);
+    void onFrame(net::LinkType link, net::Bytes frame);
+    void readCapture(std::size_t index);
+
+    os::EventBase& base_;
+    const InterceptConfig& config_;
+    std::vector<capture::LiveCapture> captures_;
+    std::vector<os::Event> captureEvents_;
+    std::unique_ptr<tunnel::TunnelServer> server_;
+    tunnel::RouteTable routes_;
+    std::vector<os::Event> timers_;
+    InterceptCounters counters_;
+};
+
+}  // namespace tcpcopy::intercept

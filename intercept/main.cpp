@@ -1,0 +1,127 @@
+// intercept: runs on the assistant host, captures the target's responses to replayed clients and
+// ships their IP+TCP headers to tcpcopy over the tunnel. Thin wiring; the work is in the library.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "intercept_app.h"
+#include "tcpcopy/config/options.h"
+#include "tcpcopy/log/log.h"
+#include "tcpcopy/os/process.h"
+
+namespace {
+
+using tcpcopy::intercept::InterceptConfig;
+
+void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c) {
+    t.string('i', "device", c.devices, "Capture on these devices (comma-separated, or 'any')")
+        .valueName("DEV[,DEV]").group("Capture");
+    t.string('F', "filter", c.filter, "BPF filter selecting the target's responses").valueName("EXPR").group("Capture");
+    t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 0, 4096,
+                             "Kernel capture buffer per device in MiB (0: libpcap default)")
+        .valueName("MB").group("Capture");
+    t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
+        .valueName("PORT").group("Tunnel");
+    t.string('b', "bind", c.bind, "Address the tunnel listens on").valueName("ADDR").group("Tunnel");
+    t.string('\0', "secret-file", c.secretFile,
+             "File whose first line is the shared secret tcpcopy must prove (HMAC-SHA256)")
+        .valueName("FILE").group("Tunnel");
+    t.string('\0', "allow", c.allow, "Accept tcpcopy connections only from these networks (empty: all)")
+        .valueName("CIDR[,CIDR]").group("Tunnel");
+    t.integer<std::uint32_t>('\0', "peer-queue", c.peerQueueMb, 1, 1024,
+                             "Responses queued per slow tcpcopy, in MiB, before the oldest are dropped")
+        .valueName("MB").group("Tunnel");
+    t.integer<std::uint32_t>('\0', "idle-timeout", c.idleTimeout, 1, 3600,
+                             "Drop a tcpcopy that sent nothing (not even heartbeats) for this many seconds")
+        .valueName("SEC").group("Tunnel");
+    t.integer<std::uint32_t>('s', "table-size", c.tableSize, 1, 10000000, "Maximum number of routes")
+        .valueName("N").group("Routing");
+    t.integer<std::uint32_t>('\0', "route-ttl", c.routeTtl, 1, 86400,
+                             "Forget a route after this many seconds without traffic")
+        .valueName("SEC").group("Routing");
+    t.integer<std::uint32_t>('\0', "hold-ms", c.holdMs, 0, 60000,
+                             "How long a response may wait for its route to arrive, in ms")
+        .valueName("MS").group("Routing");
+    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000, "Responses waiting for routes, at most")
+        .valueName("N").group("Routing");
+    t.string('l', "log-file", c.logFile, "Log to this file (default: stderr)").valueName("FILE").group("Process");
+    t.string('P', "pid-file", c.pidFile, "Write the pid here; refuse to start if a live process holds it")
+        .valueName("FILE").group("Process");
+    t.flag('d', "daemon", c.daemon, "Run in the background").group("Process");
+    t.flag('v', "verbose", c.verbose, "Log debug messages").group("Process");
+    t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
+                             "Log one statistics line every SEC seconds (0: never)")
+        .valueName("SEC").group("Process");
+}
+
+std::string readSecret(const std::string& path, std::string& error) {
+    std::ifstream in(path);
+    if (!in) {
+        error = "--secret-file: cannot read " + path;
+        return {};
+    }
+    std::string line;
+    std::getline(in, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (line.empty()) error = "--secret-file: " + path + " holds an empty secret";
+    return line;
+}
+
+int fail(const std::string& line) {
+    std::fprintf(stderr, "intercept: %s\n", line.c_str());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace tcpcopy;
+    InterceptConfig config;
+    config::OptionTable table("intercept",
+                              "Captures the target server's responses to replayed clients and sends their "
+                              "headers back to tcpcopy.");
+    declareOptions(table, config);
+    config::ParseResult parsed = table.parse(argc, argv);
+    if (parsed.outcome != config::Outcome::Run) {
+        parsed.print();
+        return parsed.exitCode();
+    }
+
+    log::Options logOptions;
+    logOptions.level = config.verbose ? spdlog::level::debug : spdlog::level::info;
+    logOptions.file = config.logFile;
+    if (std::string error = log::configure(logOptions); !error.empty()) return fail("-l/--log-file: " + error);
+
+    std::string secret;
+    if (!config.secretFile.empty()) {
+        std::string error;
+        secret = readSecret(config.secretFile, error);
+        if (!error.empty()) return fail(error);
+    }
+    ::signal(SIGPIPE, SIG_IGN);  // a tcpcopy going away must not kill us mid-write
+
+    auto base = os::EventBase::create();
+    if (!base) return fail(base.error());
+    auto app = intercept::InterceptApp::create(base.value(), config, std::move(secret));
+    if (!app) return fail(app.error());
+
+    std::optional<os::PidFile> pidFile;
+    if (!config.pidFile.empty()) {
+        auto acquired = os::PidFile::acquire(config.pidFile);
+        if (!acquired) return fail("-P/--pid-file: " + acquired.error());
+        pidFile = std::move(acquired).value();
+    }
+    if (config.daemon) {
+        auto daemonized = os::daemonize();
+        if (!daemonized) return fail("-d/--daemon: " + daemonized.error());
+        if (pidFile) pidFile->rewrite();
+        if (!base.value().reinitAfterFork()) return fail("event_reinit failed after fork");
+    }
+    if (std::string error = app.value()->arm(); !error.empty()) return fail(error);
+    if (!base.value().dispatch()) return fail("event loop failed");
+    return 0;
+}
