@@ -245,9 +245,10 @@ private:
         peers_.emplace(id, std::move(peer));
     }
 
-    void reject(Peer& peer, RejectReason reason, const std::string& why) {
-        peer.conn->send(Reject{reason, why});
-        peer.conn->close(why);
+    // Tells the peer why (reason code plus detail) and closes.
+    void reject(Peer& peer, RejectReason reason, const std::string& detail) {
+        peer.conn->send(Reject{reason, detail});
+        peer.conn->close(std::string(rejectReasonName(reason)) + " (" + detail + ")");
     }
 
     void onMessage(PeerId id, const Message& message) {
@@ -260,13 +261,14 @@ private:
             if (hello->version != kVersion) {
                 ++counters_.authFailures;
                 return reject(peer, RejectReason::BadVersion,
-                              "protocol version " + std::to_string(hello->version) + " not supported");
+                              "version " + std::to_string(hello->version) + ", intercept speaks " +
+                                  std::to_string(kVersion));
             }
             if (!options_.secret.empty() &&
                 (!hello->mac || !macEquals(*hello->mac, computeHelloMac(options_.secret, peer.nonce)))) {
                 ++counters_.authFailures;
                 return reject(peer, RejectReason::AuthFailed,
-                              hello->mac ? "authentication failed (wrong secret)" : "authentication required");
+                              hello->mac ? "wrong secret" : "HELLO without HMAC, a secret is required");
             }
             peer.ready = true;
             if (peer.handshakeTimer) peer.handshakeTimer->del();
