@@ -39,8 +39,8 @@ capture_begin() { # NAME PORT
 }
 
 capture_end() {
-  sleep 1 # the last FIN/ACK exchanges
-  lab_stop "$cap_pid"
+  # Waits for the last FIN/ACK exchanges and for tcpdump to write them.
+  lab_capture_stop "$cap_pid" "$LAB_DIR/$cap_name.pcap" 1
   cp "$LAB_DIR/$cap_name.pcap" "$out/$cap_name.pcap"
 }
 

@@ -43,10 +43,6 @@ print(s.recv(100).decode().strip())
 ' "${@:2}"
 }
 
-count_probe_packets() { # PCAP DST
-  tcpdump -r "$1" -n 2>/dev/null | grep -c "> $2\.9: UDP" || true
-}
-
 # ---------------------------------------------------------------------------------------------
 # The child: builds the lab, checks it, writes what it created to STATE, then either exits
 # normally or waits to be killed.
@@ -97,12 +93,13 @@ run_child() {
     ip netns exec "$LAB_NS_TARGET" bash -c 'echo probe >/dev/udp/192.0.2.99/9'
     sleep 0.2
   done
-  sleep 0.5
-  lab_stop "$cap_assist"
-  lab_stop "$cap_tc"
+  # Both captures see packets at the same moment, so waiting for the assistant's to go quiet
+  # also gives a forwarded probe time to show up on tc.
+  lab_capture_stop "$cap_assist" "$LAB_DIR/at-assist.pcap"
+  lab_capture_stop "$cap_tc" "$LAB_DIR/at-tc.pcap"
   local n_assist n_tc
-  n_assist=$(count_probe_packets "$LAB_DIR/at-assist.pcap" 192.0.2.99)
-  n_tc=$(count_probe_packets "$LAB_DIR/at-tc.pcap" 192.0.2.99)
+  n_assist=$(lab_pcap_count "$LAB_DIR/at-assist.pcap" udp and dst host 192.0.2.99 and dst port 9)
+  n_tc=$(lab_pcap_count "$LAB_DIR/at-tc.pcap" udp and dst host 192.0.2.99)
   [[ $n_assist == 3 ]] || fail "assistant saw $n_assist of 3 probes from the target"
   [[ $n_tc == 0 ]] || fail "assistant forwarded $n_tc probes towards tc"
   ip -n "$LAB_NS_ASSIST" route del 192.0.2.99/32
@@ -132,9 +129,11 @@ run_child() {
   [[ $(grep -c '^pid ' "$state") -ge 5 ]] || fail "fewer processes than expected in the lab"
 
   if [[ $mode == signal ]]; then
+    # The wait is started through the lab too, so the teardown ends it: an orphaned sleep would
+    # hold the caller's output pipe open for its whole length.
+    lab_bg wait-for-term - sleep 300
     echo ready >>"$state"
-    sleep 300 &
-    wait $!
+    wait "$LAB_LAST_PID"
     fail "was not killed"
   fi
   echo 'done' >>"$state"

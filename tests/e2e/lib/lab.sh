@@ -447,13 +447,39 @@ lab_requests_redis() {
 }
 
 # lab_capture_start NAME NS IFACE [FILTER...] : tcpdump to $LAB_DIR/NAME.pcap, returns once it
-# listens. Sets LAB_LAST_PID.
+# listens. Sets LAB_LAST_PID. Stop it with lab_capture_stop.
 lab_capture_start() {
   local name=$1 ns=$2 ifc=$3
   shift 3
   lab_require_cmd tcpdump
   lab_bg "$name.tcpdump" "$ns" tcpdump -i "$ifc" -s 65535 -U -n -w "$LAB_DIR/$name.pcap" "$@"
   lab_wait_file_match "$LAB_DIR/$name.tcpdump.log" 'listening on' 10
+}
+
+# lab_capture_stop PID PCAP [QUIET_S] : stop a capture once its file has not grown for QUIET_S
+# seconds (default 1, at most 15 s of waiting). tcpdump drops what it has not yet read from the
+# kernel when it is signalled, so stopping it right after the last packet loses packets.
+lab_capture_stop() {
+  local pid=$1 file=$2 quiet=${3:-1} size last=-1 still=0 i
+  for ((i = 0; i < 150; i++)); do
+    size=$(stat -c %s "$file" 2>/dev/null || echo 0)
+    if [[ $size == "$last" ]]; then
+      still=$((still + 1))
+      ((still >= quiet * 10)) && break
+    else
+      still=0
+      last=$size
+    fi
+    sleep 0.1
+  done
+  lab_stop "$pid"
+}
+
+# lab_pcap_count PCAP FILTER... : packets in a capture that match a tcpdump filter
+lab_pcap_count() {
+  local file=$1
+  shift
+  tcpdump -r "$file" -nn "$@" 2>/dev/null | wc -l
 }
 
 # ---------------------------------------------------------------------------------------------
