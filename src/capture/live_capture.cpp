@@ -28,9 +28,12 @@ void onPcapFrame(u_char* user, const pcap_pkthdr* header, const u_char* data) {
 
 pcap_direction_t toPcap(Direction direction) {
     switch (direction) {
-        case Direction::In: return PCAP_D_IN;
-        case Direction::Out: return PCAP_D_OUT;
-        case Direction::InOut: break;
+        case Direction::In:
+            return PCAP_D_IN;
+        case Direction::Out:
+            return PCAP_D_OUT;
+        case Direction::InOut:
+            break;
     }
     return PCAP_D_INOUT;
 }
@@ -114,7 +117,8 @@ os::Result<std::vector<std::string>> parseDeviceList(std::string_view list) {
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
     }
-    if (devices.size() > 1 && std::any_of(devices.begin(), devices.end(), [](const std::string& d) { return isAnyDevice(d); })) {
+    if (devices.size() > 1 &&
+        std::any_of(devices.begin(), devices.end(), [](const std::string& d) { return isAnyDevice(d); })) {
         return R::fail("device list '" + std::string(list) + "': 'any' already covers every device");
     }
     return R::ok(std::move(devices));

@@ -4,7 +4,6 @@
 
 #include "capture_internal.h"
 
-
 namespace tcpcopy::capture {
 namespace {
 
@@ -20,7 +19,8 @@ std::string namingFile(const std::string& path, std::string_view text) {
 
 PcapFileReader::Result PcapFileReader::open(const std::string& path) {
     char errbuf[PCAP_ERRBUF_SIZE] = {};
-    PcapHandle handle(pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf));
+    PcapHandle handle(
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf));
     if (!handle) {
         std::string_view text = errbuf;
         // libpcap reports an empty file as a truncated header ("tried to read 4 ... only got 0").

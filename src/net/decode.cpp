@@ -148,48 +148,75 @@ IpLayer parseIpv6(Bytes packet) {
 
 std::optional<LinkType> linkTypeFromDlt(int dlt) {
     switch (dlt) {
-        case 0: return LinkType::Null;
-        case 1: return LinkType::Ethernet;
+        case 0:
+            return LinkType::Null;
+        case 1:
+            return LinkType::Ethernet;
         case 12:   // DLT_RAW on most systems
         case 14:   // DLT_RAW on OpenBSD
         case 101:  // LINKTYPE_RAW as stored in files
             return LinkType::RawIp;
-        case 108: return LinkType::Loop;
-        case 113: return LinkType::LinuxSll;
-        case 228: return LinkType::Ipv4;
-        case 229: return LinkType::Ipv6;
-        case 276: return LinkType::LinuxSll2;
-        default: return std::nullopt;
+        case 108:
+            return LinkType::Loop;
+        case 113:
+            return LinkType::LinuxSll;
+        case 228:
+            return LinkType::Ipv4;
+        case 229:
+            return LinkType::Ipv6;
+        case 276:
+            return LinkType::LinuxSll2;
+        default:
+            return std::nullopt;
     }
 }
 
 std::string_view linkTypeName(LinkType type) {
     switch (type) {
-        case LinkType::Ethernet: return "ethernet";
-        case LinkType::LinuxSll: return "linux-sll";
-        case LinkType::LinuxSll2: return "linux-sll2";
-        case LinkType::RawIp: return "raw-ip";
-        case LinkType::Ipv4: return "ipv4";
-        case LinkType::Ipv6: return "ipv6";
-        case LinkType::Null: return "null";
-        case LinkType::Loop: return "loop";
+        case LinkType::Ethernet:
+            return "ethernet";
+        case LinkType::LinuxSll:
+            return "linux-sll";
+        case LinkType::LinuxSll2:
+            return "linux-sll2";
+        case LinkType::RawIp:
+            return "raw-ip";
+        case LinkType::Ipv4:
+            return "ipv4";
+        case LinkType::Ipv6:
+            return "ipv6";
+        case LinkType::Null:
+            return "null";
+        case LinkType::Loop:
+            return "loop";
     }
     return "unknown";
 }
 
 std::string_view decodeStatusName(DecodeStatus status) {
     switch (status) {
-        case DecodeStatus::Ok: return "ok";
-        case DecodeStatus::TruncatedLink: return "truncated_link";
-        case DecodeStatus::NotIp: return "not_ip";
-        case DecodeStatus::TruncatedIp: return "truncated_ip";
-        case DecodeStatus::BadIpHeader: return "bad_ip_header";
-        case DecodeStatus::Ipv6: return "ipv6";
-        case DecodeStatus::Fragment: return "fragment";
-        case DecodeStatus::NotTcp: return "not_tcp";
-        case DecodeStatus::TruncatedTcp: return "truncated_tcp";
-        case DecodeStatus::BadTcpHeader: return "bad_tcp_header";
-        case DecodeStatus::BadTcpOptions: return "bad_tcp_options";
+        case DecodeStatus::Ok:
+            return "ok";
+        case DecodeStatus::TruncatedLink:
+            return "truncated_link";
+        case DecodeStatus::NotIp:
+            return "not_ip";
+        case DecodeStatus::TruncatedIp:
+            return "truncated_ip";
+        case DecodeStatus::BadIpHeader:
+            return "bad_ip_header";
+        case DecodeStatus::Ipv6:
+            return "ipv6";
+        case DecodeStatus::Fragment:
+            return "fragment";
+        case DecodeStatus::NotTcp:
+            return "not_tcp";
+        case DecodeStatus::TruncatedTcp:
+            return "truncated_tcp";
+        case DecodeStatus::BadTcpHeader:
+            return "bad_tcp_header";
+        case DecodeStatus::BadTcpOptions:
+            return "bad_tcp_options";
     }
     return "unknown";
 }
@@ -228,8 +255,10 @@ LinkLayer stripLinkLayer(LinkType link, Bytes frame) {
 IpLayer parseIpLayer(Bytes ipPacket) {
     if (ipPacket.empty()) return IpLayer{};
     switch (u8(ipPacket.data()) >> 4) {
-        case 4: return parseIpv4(ipPacket);
-        case 6: return parseIpv6(ipPacket);
+        case 4:
+            return parseIpv4(ipPacket);
+        case 6:
+            return parseIpv6(ipPacket);
         default: {
             IpLayer ip;
             ip.status = DecodeStatus::BadIpHeader;
@@ -260,16 +289,22 @@ bool parseTcpOptions(Bytes area, TcpOptions& out) {
         const std::byte* body = p + i + 2;
         switch (kind) {
             case 2:
-                if (len == 4) out.mss = be16(body);
-                else countUnknown();
+                if (len == 4)
+                    out.mss = be16(body);
+                else
+                    countUnknown();
                 break;
             case 3:
-                if (len == 3) out.windowScale = u8(body);
-                else countUnknown();
+                if (len == 3)
+                    out.windowScale = u8(body);
+                else
+                    countUnknown();
                 break;
             case 4:
-                if (len == 2) out.sackPermitted = true;
-                else countUnknown();
+                if (len == 2)
+                    out.sackPermitted = true;
+                else
+                    countUnknown();
                 break;
             case 5:
                 if (len >= 10 && (len - 2) % 8 == 0) {
@@ -283,8 +318,10 @@ bool parseTcpOptions(Bytes area, TcpOptions& out) {
                 }
                 break;
             case 8:
-                if (len == 10) out.timestamps = TcpTimestamps{be32(body), be32(body + 4)};
-                else countUnknown();
+                if (len == 10)
+                    out.timestamps = TcpTimestamps{be32(body), be32(body + 4)};
+                else
+                    countUnknown();
                 break;
             default:
                 countUnknown();

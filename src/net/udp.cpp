@@ -8,9 +8,12 @@ namespace tcpcopy::net {
 
 std::string_view udpStatusName(UdpStatus status) {
     switch (status) {
-        case UdpStatus::Ok: return "ok";
-        case UdpStatus::Truncated: return "truncated_udp";
-        case UdpStatus::BadLength: return "bad_udp_length";
+        case UdpStatus::Ok:
+            return "ok";
+        case UdpStatus::Truncated:
+            return "truncated_udp";
+        case UdpStatus::BadLength:
+            return "bad_udp_length";
     }
     return "unknown";
 }
@@ -30,7 +33,8 @@ UdpParseResult parseUdp(Bytes ipPayload, std::uint32_t statedIpPayloadLength) {
     d.length = length;
     d.checksum = wire::be16(h + 6);
     d.payloadLength = static_cast<std::uint16_t>(length - kUdpHeaderLen);
-    d.payload = ipPayload.subspan(kUdpHeaderLen, std::min<std::size_t>(d.payloadLength, ipPayload.size() - kUdpHeaderLen));
+    d.payload = ipPayload.subspan(kUdpHeaderLen,
+                                  std::min<std::size_t>(d.payloadLength, ipPayload.size() - kUdpHeaderLen));
     result.status = UdpStatus::Ok;
     return result;
 }

@@ -12,8 +12,8 @@ inline std::uint16_t be16(const std::byte* p) {
     return static_cast<std::uint16_t>((std::uint16_t{u8(p)} << 8) | u8(p + 1));
 }
 inline std::uint32_t be32(const std::byte* p) {
-    return (std::uint32_t{u8(p)} << 24) | (std::uint32_t{u8(p + 1)} << 16) |
-           (std::uint32_t{u8(p + 2)} << 8) | u8(p + 3);
+    return (std::uint32_t{u8(p)} << 24) | (std::uint32_t{u8(p + 1)} << 16) | (std::uint32_t{u8(p + 2)} << 8) |
+           u8(p + 3);
 }
 inline std::uint32_t le32(const std::byte* p) {
     return (std::uint32_t{u8(p + 3)} << 24) | (std::uint32_t{u8(p + 2)} << 16) |

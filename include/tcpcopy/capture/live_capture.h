@@ -34,18 +34,18 @@ namespace tcpcopy::capture {
 enum class Direction : std::uint8_t { InOut, In, Out };
 
 struct LiveOptions {
-    std::string device{};        // an interface name, or "any" (link type Linux SLL)
-    int snaplen = 65535;         // bytes kept per frame
-    int bufferBytes = 0;         // kernel ring size in bytes; 0 keeps libpcap's default (2 MiB)
+    std::string device{};                   // an interface name, or "any" (link type Linux SLL)
+    int snaplen = 65535;                    // bytes kept per frame
+    int bufferBytes = 0;                    // kernel ring size in bytes; 0 keeps libpcap's default (2 MiB)
     std::chrono::milliseconds timeout{10};  // packet buffer timeout (ignored in immediate mode)
-    bool immediate = true;       // deliver packets as they arrive rather than in batches
+    bool immediate = true;                  // deliver packets as they arrive rather than in batches
     bool promiscuous = false;
     Direction direction = Direction::InOut;
-    std::string filter{};        // BPF expression; empty: everything
+    std::string filter{};  // BPF expression; empty: everything
 };
 
 class LiveCapture {
-public:
+  public:
     using Result = os::Result<LiveCapture>;
     // The frame (valid during the call only) and the device's link type.
     using FrameFn = void (*)(void* context, const CapturedFrame& frame, net::LinkType link);
@@ -66,8 +66,8 @@ public:
     const std::string& warning() const { return warning_; }
 
     // Hands up to `maxPackets` waiting frames to `onFrame(const CapturedFrame&, net::LinkType)`
-    // without blocking (maxPackets <= 0: all that libpcap has buffered). Returns the number handled (0: nothing waiting), or -1 on a capture
-    // error, whose text (naming the device) error() then holds.
+    // without blocking (maxPackets <= 0: all that libpcap has buffered). Returns the number handled (0:
+    // nothing waiting), or -1 on a capture error, whose text (naming the device) error() then holds.
     template <class F>
     int dispatch(int maxPackets, F&& onFrame) {
         return dispatchRaw(maxPackets, &trampoline<std::remove_reference_t<F>>, &onFrame);
@@ -78,11 +78,15 @@ public:
     std::optional<CaptureStats> stats();
     const std::string& error() const { return error_; }
 
-private:
+  private:
     LiveCapture(PcapHandle handle, net::LinkType linkType, std::string device, int precision, int fd,
                 std::string warning)
-        : handle_(std::move(handle)), linkType_(linkType), device_(std::move(device)),
-          precision_(precision), fd_(fd), warning_(std::move(warning)) {}
+        : handle_(std::move(handle)),
+          linkType_(linkType),
+          device_(std::move(device)),
+          precision_(precision),
+          fd_(fd),
+          warning_(std::move(warning)) {}
 
     template <class F>
     static void trampoline(void* context, const CapturedFrame& frame, net::LinkType link) {

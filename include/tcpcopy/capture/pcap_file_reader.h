@@ -15,7 +15,7 @@
 namespace tcpcopy::capture {
 
 class PcapFileReader {
-public:
+  public:
     using Result = os::Result<PcapFileReader>;
 
     // Opens `path` (pcap, either byte order and either timestamp precision, or pcapng whose
@@ -43,7 +43,7 @@ public:
     const std::string& path() const { return path_; }
     std::uint64_t framesRead() const { return framesRead_; }
 
-private:
+  private:
     PcapFileReader(PcapHandle handle, net::LinkType linkType, std::string path)
         : handle_(std::move(handle)), linkType_(linkType), path_(std::move(path)) {}
 

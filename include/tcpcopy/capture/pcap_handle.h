@@ -14,7 +14,7 @@
 namespace tcpcopy::capture {
 
 class PcapHandle {
-public:
+  public:
     PcapHandle() = default;
     explicit PcapHandle(pcap_t* handle) : handle_(handle) {}  // takes ownership
     PcapHandle(const PcapHandle&) = delete;
@@ -34,13 +34,13 @@ public:
         if (old != nullptr) pcap_close(old);
     }
 
-private:
+  private:
     pcap_t* handle_ = nullptr;
 };
 
 // A compiled BPF program; pcap_freecode on destruction. Empty until compile() succeeds.
 class BpfProgram {
-public:
+  public:
     BpfProgram() = default;
     BpfProgram(const BpfProgram&) = delete;
     BpfProgram& operator=(const BpfProgram&) = delete;
@@ -64,7 +64,7 @@ public:
         program_ = bpf_program{};
     }
 
-private:
+  private:
     bpf_program program_{};
 };
 

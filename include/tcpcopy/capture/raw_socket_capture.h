@@ -23,7 +23,7 @@ struct RawSocketOptions {
 };
 
 class RawSocketCapture {
-public:
+  public:
     using Result = os::Result<RawSocketCapture>;
     using FrameFn = void (*)(void* context, const CapturedFrame& frame, net::LinkType link);
 
@@ -52,7 +52,7 @@ public:
     CaptureStats stats() const { return CaptureStats{received_, dropped_, 0}; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     explicit RawSocketCapture(os::UniqueFd fd) : fd_(std::move(fd)), buffer_(kBufferSize) {}
 
     template <class F>

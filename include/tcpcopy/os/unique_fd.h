@@ -8,7 +8,7 @@
 namespace tcpcopy::os {
 
 class UniqueFd {
-public:
+  public:
     UniqueFd() = default;
     // Takes ownership of `fd` (-1: owns nothing).
     explicit UniqueFd(int fd) : fd_(fd) {}
@@ -31,7 +31,7 @@ public:
         if (old >= 0) ::close(old);
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 

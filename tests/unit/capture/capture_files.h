@@ -25,10 +25,10 @@ inline ByteVec bytes(std::initializer_list<int> values) {
 // 192.0.2.1:40000 > 198.18.0.1:80 SYN, 60 bytes (the net tests' reference packet).
 inline ByteVec synPacket() {
     return bytes({
-        0x45, 0x00, 0x00, 0x3c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0xa0, 0x73, 0xc0, 0x00, 0x02, 0x01,
-        0xc6, 0x12, 0x00, 0x01, 0x9c, 0x40, 0x00, 0x50, 0xff, 0xff, 0xff, 0xf0, 0x00, 0x00, 0x00, 0x00,
-        0xa0, 0x02, 0xfa, 0xf0, 0x28, 0x78, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a,
-        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+        0x45, 0x00, 0x00, 0x3c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0xa0, 0x73, 0xc0, 0x00, 0x02,
+        0x01, 0xc6, 0x12, 0x00, 0x01, 0x9c, 0x40, 0x00, 0x50, 0xff, 0xff, 0xff, 0xf0, 0x00, 0x00,
+        0x00, 0x00, 0xa0, 0x02, 0xfa, 0xf0, 0x28, 0x78, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04,
+        0x02, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
     });
 }
 
@@ -46,7 +46,7 @@ struct Record {
 
 // Little or big endian appends.
 class Writer {
-public:
+  public:
     explicit Writer(bool bigEndian = false) : big_(bigEndian) {}
     Writer& u8(std::uint8_t v) {
         out_.push_back(static_cast<std::byte>(v));
@@ -71,7 +71,7 @@ public:
     std::size_t size() const { return out_.size(); }
     ByteVec& bytes() { return out_; }
 
-private:
+  private:
     bool big_;
     ByteVec out_;
 };
@@ -84,7 +84,13 @@ struct PcapFormat {
 
 inline ByteVec pcapFile(std::uint32_t linkType, const std::vector<Record>& records, PcapFormat format = {}) {
     Writer w(format.bigEndian);
-    w.u32(format.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4).u16(2).u16(4).u32(0).u32(0).u32(format.snaplen).u32(linkType);
+    w.u32(format.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4)
+        .u16(2)
+        .u16(4)
+        .u32(0)
+        .u32(0)
+        .u32(format.snaplen)
+        .u32(linkType);
     for (const Record& r : records) {
         w.u32(r.seconds).u32(r.fraction).u32(static_cast<std::uint32_t>(r.data.size()));
         w.u32(r.wireLength != 0 ? r.wireLength : static_cast<std::uint32_t>(r.data.size())).raw(r.data);
@@ -104,7 +110,11 @@ inline ByteVec pcapngFile(std::uint32_t linkType, const std::vector<Record>& rec
         std::uint64_t ts = std::uint64_t{r.seconds} * 1000000000u + r.fraction;
         std::uint32_t padded = static_cast<std::uint32_t>((r.data.size() + 3) / 4 * 4);
         std::uint32_t total = 32 + padded;
-        w.u32(6).u32(total).u32(0).u32(static_cast<std::uint32_t>(ts >> 32)).u32(static_cast<std::uint32_t>(ts));
+        w.u32(6)
+            .u32(total)
+            .u32(0)
+            .u32(static_cast<std::uint32_t>(ts >> 32))
+            .u32(static_cast<std::uint32_t>(ts));
         w.u32(static_cast<std::uint32_t>(r.data.size()));
         w.u32(r.wireLength != 0 ? r.wireLength : static_cast<std::uint32_t>(r.data.size()));
         w.raw(r.data).pad4().u32(total);
@@ -114,7 +124,7 @@ inline ByteVec pcapngFile(std::uint32_t linkType, const std::vector<Record>& rec
 
 // A fresh directory per test, removed on teardown.
 class TempDir {
-public:
+  public:
     TempDir() {
         std::string pattern = (std::filesystem::temp_directory_path() / "tcpcopy-capture-XXXXXX").string();
         char* made = ::mkdtemp(pattern.data());
@@ -128,12 +138,13 @@ public:
     std::string write(const std::string& name, const ByteVec& content) const {
         std::string file = (path_ / name).string();
         std::ofstream out(file, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+        out.write(reinterpret_cast<const char*>(content.data()),
+                  static_cast<std::streamsize>(content.size()));
         return file;
     }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -2,6 +2,8 @@
 // process into a private, anonymous network namespace with only a loopback device, so nothing
 // reaches the host's interfaces and nothing is left behind when the process exits.
 
+#include "tcpcopy/capture/live_capture.h"
+
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,7 +19,6 @@
 #include <cstring>
 #include <vector>
 
-#include "tcpcopy/capture/live_capture.h"
 #include "tcpcopy/capture/raw_socket_capture.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/unique_fd.h"
@@ -39,11 +40,11 @@ std::string enterPrivateNetns() {
     return {};
 }
 
-#define ENTER_PRIVATE_NETNS_OR_SKIP()                                              \
-    do {                                                                           \
-        if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private netns";    \
-        std::string netnsError = enterPrivateNetns();                              \
-        if (!netnsError.empty()) GTEST_SKIP() << netnsError;                       \
+#define ENTER_PRIVATE_NETNS_OR_SKIP()                                           \
+    do {                                                                        \
+        if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private netns"; \
+        std::string netnsError = enterPrivateNetns();                           \
+        if (!netnsError.empty()) GTEST_SKIP() << netnsError;                    \
     } while (0)
 
 // A listening socket on 127.0.0.1 and a non-blocking connect to it: a handshake on loopback.
@@ -100,7 +101,8 @@ TEST(DeviceList, RejectsMalformedLists) {
     EXPECT_EQ(parseDeviceList("eth0,,eth1").error(), "device list 'eth0,,eth1' has an empty name");
     EXPECT_EQ(parseDeviceList("eth0,").error(), "device list 'eth0,' has an empty name");
     EXPECT_EQ(parseDeviceList("eth0,eth0").error(), "device list 'eth0,eth0' names eth0 twice");
-    EXPECT_EQ(parseDeviceList("eth0,any").error(), "device list 'eth0,any': 'any' already covers every device");
+    EXPECT_EQ(parseDeviceList("eth0,any").error(),
+              "device list 'eth0,any': 'any' already covers every device");
 }
 
 TEST(LiveCapture, MissingDeviceErrorNamesDevice) {
@@ -132,7 +134,8 @@ TEST(LiveCapture, CapturesLoopbackHandshakeThroughSelectableFd) {
     EXPECT_GE(live.fd(), 0);
     EXPECT_EQ(live.linkType(), net::LinkType::Ethernet);
     EXPECT_EQ(live.device(), "lo");
-    EXPECT_EQ(live.dispatch(10, [](const CapturedFrame&, net::LinkType) { FAIL() << "nothing was sent yet"; }), 0);
+    EXPECT_EQ(
+        live.dispatch(10, [](const CapturedFrame&, net::LinkType) { FAIL() << "nothing was sent yet"; }), 0);
 
     hs.start();
     auto before = std::chrono::system_clock::now().time_since_epoch();
@@ -151,7 +154,8 @@ TEST(LiveCapture, CapturesLoopbackHandshakeThroughSelectableFd) {
                 sawSyn = true;
                 EXPECT_TRUE(r.segment.options.mss);
             }
-            if (r.segment.flags == (net::tcpflag::kSyn | net::tcpflag::kAck) && r.segment.sport == net::Port(hs.port)) {
+            if (r.segment.flags == (net::tcpflag::kSyn | net::tcpflag::kAck) &&
+                r.segment.sport == net::Port(hs.port)) {
                 sawSynAck = true;
             }
         },
@@ -205,7 +209,8 @@ TEST(RawSocketCapture, ReceivesIncomingTcpWithIpHeader) {
     ASSERT_TRUE(capture) << capture.error();
     RawSocketCapture& raw = capture.value();
     EXPECT_EQ(raw.linkType(), net::LinkType::RawIp);
-    EXPECT_EQ(raw.dispatch(10, [](const CapturedFrame&, net::LinkType) { FAIL() << "nothing was sent yet"; }), 0);
+    EXPECT_EQ(raw.dispatch(10, [](const CapturedFrame&, net::LinkType) { FAIL() << "nothing was sent yet"; }),
+              0);
     LoopbackHandshake hs;
     hs.start();
     auto before = std::chrono::system_clock::now().time_since_epoch();

@@ -1,3 +1,5 @@
+#include "tcpcopy/capture/pcap_file_reader.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
@@ -5,7 +7,6 @@
 #include <string>
 
 #include "capture_files.h"
-#include "tcpcopy/capture/pcap_file_reader.h"
 #include "tcpcopy/net/decode.h"
 
 namespace tcpcopy::capture {
@@ -41,12 +42,12 @@ ByteVec ipv6Packet() {
 
 std::vector<LinkCase> linkCases() {
     return {
-        {"ethernet", 1, net::LinkType::Ethernet,
-         bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00})},
+        {"ethernet", 1, net::LinkType::Ethernet, bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00})},
         {"ethernet_vlan", 1, net::LinkType::Ethernet,
          bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00})},
         {"ethernet_qinq", 1, net::LinkType::Ethernet,
-         bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00})},
+         bytes({0,  1,    2,    3,    4,    5,    6,    7,    8,    9,    10,
+                11, 0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00})},
         {"linux_sll", 113, net::LinkType::LinuxSll,
          bytes({0, 0, 0, 1, 0, 6, 0, 1, 2, 3, 4, 5, 0, 0, 0x08, 0x00})},
         {"linux_sll2", 276, net::LinkType::LinuxSll2,
@@ -58,12 +59,13 @@ std::vector<LinkCase> linkCases() {
         {"loop", 108, net::LinkType::Loop, bytes({0, 0, 0, 2})},
         {"ipv6", 229, net::LinkType::Ipv6, {}, true},
         {"raw_ipv6", 101, net::LinkType::RawIp, {}, true},
-        {"ethernet_ipv6", 1, net::LinkType::Ethernet, bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd}), true},
+        {"ethernet_ipv6", 1, net::LinkType::Ethernet,
+         bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd}), true},
     };
 }
 
 class PcapFileReaderTest : public ::testing::Test {
-protected:
+  protected:
     test::TempDir dir_;
 };
 
@@ -98,7 +100,8 @@ TEST_F(PcapFileReaderTest, ReadsEveryLinkTypeFromPcap) {
     for (const LinkCase& c : linkCases()) {
         ByteVec frame = concat(c.linkHeader, c.ipv6 ? ipv6Packet() : synPacket());
         std::vector<Record> records{{1700000000, 123456789, frame}, {1700000001, 0, frame}};
-        std::string file = dir_.write(std::string(c.name) + ".pcap", test::pcapFile(c.dlt, records, {.nanosecond = true}));
+        std::string file =
+            dir_.write(std::string(c.name) + ".pcap", test::pcapFile(c.dlt, records, {.nanosecond = true}));
         expectFrames(file, c);
     }
 }
@@ -139,7 +142,8 @@ TEST_F(PcapFileReaderTest, FarFuturePcapngTimestampIsClampedNotOverflowed) {
 
 TEST_F(PcapFileReaderTest, BigEndianFile) {
     std::vector<Record> records{{1700000000, 5, synPacket()}};
-    std::string file = dir_.write("be.pcap", test::pcapFile(228, records, {.nanosecond = true, .bigEndian = true}));
+    std::string file =
+        dir_.write("be.pcap", test::pcapFile(228, records, {.nanosecond = true, .bigEndian = true}));
     auto opened = PcapFileReader::open(file);
     ASSERT_TRUE(opened) << opened.error();
     EXPECT_EQ(opened.value().linkType(), net::LinkType::Ipv4);
@@ -176,7 +180,8 @@ TEST_F(PcapFileReaderTest, FileWrittenByLibpcapDumper) {
             header.ts.tv_sec = 1700000000 + i;
             header.ts.tv_usec = 999999999;  // nanoseconds under this precision
             header.caplen = header.len = static_cast<bpf_u_int32>(frame.size());
-            pcap_dump(reinterpret_cast<u_char*>(dumper), &header, reinterpret_cast<const u_char*>(frame.data()));
+            pcap_dump(reinterpret_cast<u_char*>(dumper), &header,
+                      reinterpret_cast<const u_char*>(frame.data()));
         }
         pcap_dump_close(dumper);
     }
@@ -217,7 +222,8 @@ TEST_F(PcapFileReaderTest, TruncatedRecordHeader) {
 }
 
 TEST_F(PcapFileReaderTest, TruncatedPcapngBlock) {
-    ByteVec content = test::pcapngFile(1, {{1, 0, concat(bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 8, 0}), synPacket())}});
+    ByteVec content = test::pcapngFile(
+        1, {{1, 0, concat(bytes({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 8, 0}), synPacket())}});
     content.resize(content.size() - 10);
     std::string file = dir_.write("cut.pcapng", content);
     auto opened = PcapFileReader::open(file);

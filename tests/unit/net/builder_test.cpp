@@ -1,10 +1,11 @@
+#include "tcpcopy/net/builder.h"
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstring>
 
 #include "packets.h"
-#include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
 
 namespace tcpcopy::net {

@@ -64,10 +64,12 @@ TEST(Checksum, ValidHeaderSumsToAllOnes) {
 
 TEST(Checksum, TcpChecksumOfReferencePackets) {
     for (const ByteVec& p : {test::synPacket(), test::dataPacket()}) {
-        std::uint16_t stored = static_cast<std::uint16_t>((std::to_integer<int>(p[36]) << 8) | std::to_integer<int>(p[37]));
+        std::uint16_t stored =
+            static_cast<std::uint16_t>((std::to_integer<int>(p[36]) << 8) | std::to_integer<int>(p[37]));
         ByteVec tcp(p.begin() + 20, p.end());
         tcp[16] = tcp[17] = std::byte{0};
-        EXPECT_EQ(tcpChecksumV4(Ipv4Addr::fromOctets(192, 0, 2, 1), Ipv4Addr::fromOctets(198, 18, 0, 1), tcp), stored);
+        EXPECT_EQ(tcpChecksumV4(Ipv4Addr::fromOctets(192, 0, 2, 1), Ipv4Addr::fromOctets(198, 18, 0, 1), tcp),
+                  stored);
     }
 }
 
@@ -91,9 +93,11 @@ TEST(Checksum, IncrementalUpdate16MatchesRecompute) {
         if (field == 10) continue;  // the checksum field itself
         header[10] = header[11] = std::byte{0};
         std::uint16_t check = internetChecksum(header);
-        std::uint16_t oldValue = static_cast<std::uint16_t>((std::to_integer<int>(header[field]) << 8) | std::to_integer<int>(header[field + 1]));
+        std::uint16_t oldValue = static_cast<std::uint16_t>((std::to_integer<int>(header[field]) << 8) |
+                                                            std::to_integer<int>(header[field + 1]));
         std::uint16_t newValue = static_cast<std::uint16_t>(rng());
-        if (field == 0) newValue = static_cast<std::uint16_t>(0x4500 | (newValue & 0xFF));  // keep it non-zero
+        if (field == 0)
+            newValue = static_cast<std::uint16_t>(0x4500 | (newValue & 0xFF));  // keep it non-zero
         header[field] = static_cast<std::byte>(newValue >> 8);
         header[field + 1] = static_cast<std::byte>(newValue);
         std::uint16_t updated = checksumUpdate16(check, oldValue, newValue);
@@ -104,8 +108,10 @@ TEST(Checksum, IncrementalUpdate16MatchesRecompute) {
 TEST(Checksum, IncrementalUpdate32MatchesRecompute) {
     // Rewrite the destination address of the reference SYN and the TCP checksum must follow.
     ByteVec p = test::synPacket();
-    std::uint16_t tcpCheck = static_cast<std::uint16_t>((std::to_integer<int>(p[36]) << 8) | std::to_integer<int>(p[37]));
-    std::uint16_t ipCheck = static_cast<std::uint16_t>((std::to_integer<int>(p[10]) << 8) | std::to_integer<int>(p[11]));
+    std::uint16_t tcpCheck =
+        static_cast<std::uint16_t>((std::to_integer<int>(p[36]) << 8) | std::to_integer<int>(p[37]));
+    std::uint16_t ipCheck =
+        static_cast<std::uint16_t>((std::to_integer<int>(p[10]) << 8) | std::to_integer<int>(p[11]));
     Ipv4Addr oldDst = Ipv4Addr::fromOctets(198, 18, 0, 1);
     Ipv4Addr newDst = Ipv4Addr::fromOctets(198, 19, 255, 254);
     std::uint16_t newTcpCheck = checksumUpdate32(tcpCheck, oldDst.value(), newDst.value());
@@ -114,7 +120,10 @@ TEST(Checksum, IncrementalUpdate32MatchesRecompute) {
     tcp[16] = tcp[17] = std::byte{0};
     EXPECT_EQ(newTcpCheck, tcpChecksumV4(Ipv4Addr::fromOctets(192, 0, 2, 1), newDst, tcp));
     ByteVec ip(p.begin(), p.begin() + 20);
-    ip[16] = std::byte{198}; ip[17] = std::byte{19}; ip[18] = std::byte{255}; ip[19] = std::byte{254};
+    ip[16] = std::byte{198};
+    ip[17] = std::byte{19};
+    ip[18] = std::byte{255};
+    ip[19] = std::byte{254};
     ip[10] = ip[11] = std::byte{0};
     EXPECT_EQ(newIpCheck, internetChecksum(ip));
 }

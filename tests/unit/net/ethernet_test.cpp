@@ -23,7 +23,8 @@ TEST(Ethernet, DecodesIpv4Frame) {
 
 TEST(Ethernet, IgnoresTrailerPadding) {
     // A 60-byte minimum frame around a short IP packet plus a 4-byte FCS-like trailer.
-    ByteVec frame = concat(concat(ethernetHeader(0x08, 0x00), test::synPacket()), bytes({0xde, 0xad, 0xbe, 0xef}));
+    ByteVec frame =
+        concat(concat(ethernetHeader(0x08, 0x00), test::synPacket()), bytes({0xde, 0xad, 0xbe, 0xef}));
     DecodeResult r = decodeFrame(LinkType::Ethernet, frame);
     ASSERT_EQ(r.status, DecodeStatus::Ok);
     EXPECT_EQ(r.ipPacket.size(), 60u);
@@ -39,7 +40,9 @@ TEST(Ethernet, Ipv6EtherTypeReportsIpv6) {
 }
 
 TEST(Ethernet, OtherEtherTypesAreNotIp) {
-    for (auto [hi, lo] : {std::pair{0x08, 0x06} /* ARP */, {0x88, 0xcc} /* LLDP */, {0x88, 0x47} /* MPLS */,
+    for (auto [hi, lo] : {std::pair{0x08, 0x06} /* ARP */,
+                          {0x88, 0xcc} /* LLDP */,
+                          {0x88, 0x47} /* MPLS */,
                           {0x00, 0x2e} /* 802.3 length */}) {
         ByteVec frame = concat(ethernetHeader(hi, lo), test::synPacket());
         EXPECT_EQ(decodeFrame(LinkType::Ethernet, frame).status, DecodeStatus::NotIp) << hi << "/" << lo;
@@ -49,19 +52,22 @@ TEST(Ethernet, OtherEtherTypesAreNotIp) {
 TEST(Ethernet, Ipv4EtherTypeWithWrongVersion) {
     ByteVec ip = test::synPacket();
     ip[0] = std::byte{0x65};
-    EXPECT_EQ(decodeFrame(LinkType::Ethernet, concat(ethernetHeader(0x08, 0x00), ip)).status, DecodeStatus::BadIpHeader);
+    EXPECT_EQ(decodeFrame(LinkType::Ethernet, concat(ethernetHeader(0x08, 0x00), ip)).status,
+              DecodeStatus::BadIpHeader);
 }
 
 TEST(Ethernet, ShortFramesAreTruncatedLink) {
     ByteVec frame = concat(ethernetHeader(0x08, 0x00), test::synPacket());
     for (std::size_t len = 0; len < 14; ++len) {
-        EXPECT_EQ(stripLinkLayer(LinkType::Ethernet, Bytes(frame.data(), len)).status, DecodeStatus::TruncatedLink);
+        EXPECT_EQ(stripLinkLayer(LinkType::Ethernet, Bytes(frame.data(), len)).status,
+                  DecodeStatus::TruncatedLink);
     }
     EXPECT_EQ(decodeFrame(LinkType::Ethernet, Bytes(frame.data(), 14)).status, DecodeStatus::TruncatedIp);
 }
 
 TEST(Ethernet, EveryTruncationFails) {
-    test::expectEveryTruncationFails(LinkType::Ethernet, concat(ethernetHeader(0x08, 0x00), test::synPacket()));
+    test::expectEveryTruncationFails(LinkType::Ethernet,
+                                     concat(ethernetHeader(0x08, 0x00), test::synPacket()));
 }
 
 TEST(Ethernet, LinkTypeMapping) {
@@ -75,7 +81,8 @@ TEST(Ethernet, LinkTypeMapping) {
     EXPECT_EQ(linkTypeFromDlt(229), LinkType::Ipv6);
     EXPECT_EQ(linkTypeFromDlt(0), LinkType::Null);
     EXPECT_EQ(linkTypeFromDlt(108), LinkType::Loop);
-    for (int unsupported : {-1, 6, 105, 127, 147, 192, 1000}) EXPECT_FALSE(linkTypeFromDlt(unsupported)) << unsupported;
+    for (int unsupported : {-1, 6, 105, 127, 147, 192, 1000})
+        EXPECT_FALSE(linkTypeFromDlt(unsupported)) << unsupported;
     EXPECT_EQ(linkTypeName(LinkType::Ethernet), "ethernet");
     EXPECT_EQ(linkTypeName(LinkType::LinuxSll2), "linux-sll2");
     EXPECT_EQ(linkTypeName(LinkType::Loop), "loop");

@@ -18,14 +18,15 @@ ByteVec ipv6Header(int next, int payloadLen) {
     return concat(concat(h, src), dst);
 }
 
-const ByteVec kTcpHeader = bytes({0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0});
+const ByteVec kTcpHeader =
+    bytes({0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0});
 
 // Hop-by-hop (8) > routing (8) > destination options (8) > AH (12) > TCP.
 ByteVec extensionChain() {
-    ByteVec hbh = bytes({43, 0, 1, 4, 0, 0, 0, 0});               // next routing, PadN
-    ByteVec routing = bytes({60, 0, 4, 0, 0, 0, 0, 0});           // next dest opts, type 4, 0 left
-    ByteVec destOpts = bytes({51, 0, 1, 4, 0, 0, 0, 0});          // next AH
-    ByteVec ah = bytes({6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1});     // next TCP, (1+2)*4 = 12 bytes
+    ByteVec hbh = bytes({43, 0, 1, 4, 0, 0, 0, 0});            // next routing, PadN
+    ByteVec routing = bytes({60, 0, 4, 0, 0, 0, 0, 0});        // next dest opts, type 4, 0 left
+    ByteVec destOpts = bytes({51, 0, 1, 4, 0, 0, 0, 0});       // next AH
+    ByteVec ah = bytes({6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1});  // next TCP, (1+2)*4 = 12 bytes
     return concat(concat(concat(hbh, routing), destOpts), ah);
 }
 

@@ -28,16 +28,18 @@ TEST(Null, Ipv4FamilyInEitherByteOrder) {
 
 TEST(Null, Ipv6FamiliesOfEachBsd) {
     for (int family : {24, 28, 30}) {  // NetBSD/OpenBSD, FreeBSD, Darwin
-        EXPECT_EQ(decodeFrame(LinkType::Null, concat(bytes({family, 0, 0, 0}), ipv6Packet())).status, DecodeStatus::Ipv6)
+        EXPECT_EQ(decodeFrame(LinkType::Null, concat(bytes({family, 0, 0, 0}), ipv6Packet())).status,
+                  DecodeStatus::Ipv6)
             << family;
-        EXPECT_EQ(decodeFrame(LinkType::Null, concat(bytes({0, 0, 0, family}), ipv6Packet())).status, DecodeStatus::Ipv6)
+        EXPECT_EQ(decodeFrame(LinkType::Null, concat(bytes({0, 0, 0, family}), ipv6Packet())).status,
+                  DecodeStatus::Ipv6)
             << family;
     }
 }
 
 TEST(Null, OtherFamiliesAreNotIp) {
-    for (const ByteVec& family : {bytes({0, 0, 0, 0}), bytes({7, 0, 0, 0}), bytes({0, 2, 0, 0}), bytes({2, 0, 0, 2}),
-                                  bytes({0xff, 0xff, 0xff, 0xff})}) {
+    for (const ByteVec& family : {bytes({0, 0, 0, 0}), bytes({7, 0, 0, 0}), bytes({0, 2, 0, 0}),
+                                  bytes({2, 0, 0, 2}), bytes({0xff, 0xff, 0xff, 0xff})}) {
         EXPECT_EQ(decodeFrame(LinkType::Null, concat(family, test::synPacket())).status, DecodeStatus::NotIp);
     }
 }
@@ -52,12 +54,14 @@ TEST(Null, EveryTruncationFails) {
 
 TEST(Loop, FamilyInNetworkOrder) {
     test::expectReferenceSyn(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 2}), test::synPacket())));
-    EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 24}), ipv6Packet())).status, DecodeStatus::Ipv6);
+    EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 24}), ipv6Packet())).status,
+              DecodeStatus::Ipv6);
 }
 
 TEST(Loop, HostOrderFamilyIsNotIp) {
     // Unlike NULL, LOOP is defined in network order: a little-endian 2 is family 0x02000000.
-    EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({2, 0, 0, 0}), test::synPacket())).status, DecodeStatus::NotIp);
+    EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({2, 0, 0, 0}), test::synPacket())).status,
+              DecodeStatus::NotIp);
 }
 
 TEST(Loop, EveryTruncationFails) {

@@ -13,11 +13,11 @@ using test::concat;
 // Linux cooked v2: protocol first, reserved, ifindex, ARPHRD, packet type, address length, address.
 ByteVec sll2Header(int protoHi, int protoLo) {
     return bytes({protoHi, protoLo, 0x00, 0x00,  // protocol, reserved
-                  0x00, 0x00, 0x00, 0x03,        // interface index 3
-                  0x00, 0x01,                    // ARPHRD_ETHER
+                  0x00,    0x00,    0x00, 0x03,  // interface index 3
+                  0x00,    0x01,                 // ARPHRD_ETHER
                   0x00,                          // to us
                   0x06,                          // address length
-                  0x02, 0, 0, 0, 0, 1, 0, 0});
+                  0x02,    0,       0,    0,    0, 1, 0, 0});
 }
 
 TEST(Sll2, DecodesIpv4) {
@@ -37,7 +37,8 @@ TEST(Sll2, ProtocolIsReadFromTheFirstField) {
 TEST(Sll2, Ipv6AndOthers) {
     ByteVec v6 = bytes({0x60, 0, 0, 0, 0, 0, 59, 64});
     v6.resize(40);
-    EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, concat(sll2Header(0x86, 0xdd), v6)).status, DecodeStatus::Ipv6);
+    EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, concat(sll2Header(0x86, 0xdd), v6)).status,
+              DecodeStatus::Ipv6);
     EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, concat(sll2Header(0x08, 0x06), test::synPacket())).status,
               DecodeStatus::NotIp);
 }
@@ -45,7 +46,8 @@ TEST(Sll2, Ipv6AndOthers) {
 TEST(Sll2, ShortHeaderIsTruncatedLink) {
     ByteVec header = sll2Header(0x08, 0x00);
     for (std::size_t len = 0; len < header.size(); ++len) {
-        EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, Bytes(header.data(), len)).status, DecodeStatus::TruncatedLink);
+        EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, Bytes(header.data(), len)).status,
+                  DecodeStatus::TruncatedLink);
     }
 }
 

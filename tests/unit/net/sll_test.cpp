@@ -12,11 +12,10 @@ using test::concat;
 
 // Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes, protocol.
 ByteVec sllHeader(int protoHi, int protoLo) {
-    return bytes({0x00, 0x04,              // sent by us
-                  0x00, 0x01,              // ARPHRD_ETHER
-                  0x00, 0x06,              // 6-byte address
-                  0x02, 0, 0, 0, 0, 1, 0, 0,
-                  protoHi, protoLo});
+    return bytes({0x00, 0x04,  // sent by us
+                  0x00, 0x01,  // ARPHRD_ETHER
+                  0x00, 0x06,  // 6-byte address
+                  0x02, 0, 0, 0, 0, 1, 0, 0, protoHi, protoLo});
 }
 
 TEST(Sll, DecodesIpv4) {
@@ -42,7 +41,9 @@ TEST(Sll, OtherProtocolsAreNotIp) {
 TEST(Sll, ShortHeaderIsTruncatedLink) {
     ByteVec header = sllHeader(0x08, 0x00);
     for (std::size_t len = 0; len < header.size(); ++len) {
-        EXPECT_EQ(decodeFrame(LinkType::LinuxSll, Bytes(header.data(), len)).status, DecodeStatus::TruncatedLink) << len;
+        EXPECT_EQ(decodeFrame(LinkType::LinuxSll, Bytes(header.data(), len)).status,
+                  DecodeStatus::TruncatedLink)
+            << len;
     }
 }
 

@@ -10,8 +10,8 @@ using test::bytes;
 using test::ByteVec;
 
 TEST(TcpOptions, ParsesSynOptionSet) {
-    ByteVec area = bytes({0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x01,
-                          0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07});
+    ByteVec area = bytes({0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00,
+                          0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07});
     TcpOptions o;
     ASSERT_TRUE(parseTcpOptions(area, o));
     EXPECT_EQ(o.mss, 1460);
@@ -27,8 +27,8 @@ TEST(TcpOptions, ParsesSynOptionSet) {
 }
 
 TEST(TcpOptions, ParsesSackBlocks) {
-    ByteVec area = bytes({0x01, 0x01, 0x05, 0x12,                          // NOP NOP SACK len 18
-                          0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x20, 0x00,  // 4096-8192
+    ByteVec area = bytes({0x01, 0x01, 0x05, 0x12,                            // NOP NOP SACK len 18
+                          0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x20, 0x00,    // 4096-8192
                           0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00});  // wraps
     TcpOptions o;
     ASSERT_TRUE(parseTcpOptions(area, o));
@@ -111,11 +111,11 @@ TEST(TcpOptions, UnknownCountSaturates) {
 
 TEST(TcpOptions, RejectsLengthsThatRunPastTheArea) {
     TcpOptions o;
-    EXPECT_FALSE(parseTcpOptions(bytes({2}), o));               // kind without length
-    EXPECT_FALSE(parseTcpOptions(bytes({2, 4, 5}), o));         // MSS cut short
+    EXPECT_FALSE(parseTcpOptions(bytes({2}), o));        // kind without length
+    EXPECT_FALSE(parseTcpOptions(bytes({2, 4, 5}), o));  // MSS cut short
     EXPECT_FALSE(parseTcpOptions(bytes({1, 1, 8, 10, 0, 0}), o));
-    EXPECT_FALSE(parseTcpOptions(bytes({99, 0}), o));           // length 0 would loop forever
-    EXPECT_FALSE(parseTcpOptions(bytes({99, 1, 1, 1}), o));     // length 1 is impossible
+    EXPECT_FALSE(parseTcpOptions(bytes({99, 0}), o));        // length 0 would loop forever
+    EXPECT_FALSE(parseTcpOptions(bytes({99, 1, 1, 1}), o));  // length 1 is impossible
     EXPECT_FALSE(parseTcpOptions(bytes({5, 255, 0, 0}), o));
 }
 

@@ -1,8 +1,8 @@
+#include "tcpcopy/net/types.h"
+
 #include <gtest/gtest.h>
 
 #include <unordered_set>
-
-#include "tcpcopy/net/types.h"
 
 namespace tcpcopy::net {
 namespace {
@@ -16,9 +16,10 @@ TEST(Ipv4Addr, ParsesDottedQuad) {
 }
 
 TEST(Ipv4Addr, RejectsEverythingElse) {
-    for (const char* bad : {"", "1", "1.2.3", "1.2.3.4.5", "256.0.0.1", "1.2.3.256", "1..2.3", ".1.2.3",
-                            "1.2.3.", "01.2.3.4", "1.2.3.04", "1.2.3.4 ", " 1.2.3.4", "1.2.3.a", "1.2.3.-1",
-                            "+1.2.3.4", "1.2.3.1000", "0x1.2.3.4", "localhost", "::1", "1.2.3.4/24"}) {
+    for (const char* bad :
+         {"",         "1",        "1.2.3",      "1.2.3.4.5", "256.0.0.1", "1.2.3.256", "1..2.3",
+          ".1.2.3",   "1.2.3.",   "01.2.3.4",   "1.2.3.04",  "1.2.3.4 ",  " 1.2.3.4",  "1.2.3.a",
+          "1.2.3.-1", "+1.2.3.4", "1.2.3.1000", "0x1.2.3.4", "localhost", "::1",       "1.2.3.4/24"}) {
         EXPECT_FALSE(Ipv4Addr::parse(bad)) << bad;
     }
 }

@@ -1,8 +1,9 @@
+#include "tcpcopy/net/udp.h"
+
 #include <gtest/gtest.h>
 
 #include "packets.h"
 #include "tcpcopy/net/decode.h"
-#include "tcpcopy/net/udp.h"
 
 namespace tcpcopy::net {
 namespace {
@@ -12,8 +13,9 @@ using test::ByteVec;
 
 // 192.0.2.1:5353 > 198.18.0.1:53, UDP length 12 (4 payload bytes "abcd").
 ByteVec udpPacket() {
-    return bytes({0x45, 0x00, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0x00, 0x02, 0x01,
-                  0xc6, 0x12, 0x00, 0x01, 0x14, 0xe9, 0x00, 0x35, 0x00, 0x0c, 0x12, 0x34, 'a', 'b', 'c', 'd'});
+    return bytes({0x45, 0x00, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0x00,
+                  0x00, 0xc0, 0x00, 0x02, 0x01, 0xc6, 0x12, 0x00, 0x01, 0x14, 0xe9,
+                  0x00, 0x35, 0x00, 0x0c, 0x12, 0x34, 'a',  'b',  'c',  'd'});
 }
 
 TEST(Udp, ParsesPortsAndLengthFromIpPayload) {
@@ -55,7 +57,7 @@ TEST(Udp, LengthFieldOutOfRange) {
     EXPECT_EQ(parseUdp(h, 8).status, UdpStatus::BadLength);  // below the header size
     ByteVec big = bytes({0, 1, 0, 2, 0, 20, 0, 0, 1, 2});
     EXPECT_EQ(parseUdp(big, 10).status, UdpStatus::BadLength);  // beyond what IP states
-    EXPECT_EQ(parseUdp(big, 20).status, UdpStatus::Ok);           // snaplen: present bytes only
+    EXPECT_EQ(parseUdp(big, 20).status, UdpStatus::Ok);         // snaplen: present bytes only
 }
 
 TEST(Udp, EveryTruncationOfTheHeaderFails) {

@@ -71,7 +71,8 @@ TEST(Vlan, TagCutShortIsTruncatedLink) {
 TEST(Vlan, EveryTruncationFails) {
     test::expectEveryTruncationFails(
         LinkType::Ethernet,
-        concat(concat(kMacs, bytes({0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00})), test::synPacket()));
+        concat(concat(kMacs, bytes({0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00})),
+               test::synPacket()));
 }
 
 }  // namespace
