@@ -1,5 +1,8 @@
 #include "tcpcopy/config/options.h"
 
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -9,9 +12,6 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 namespace tcpcopy::config {
 namespace {
@@ -253,8 +253,8 @@ Option& OptionTable::flag(char shortName, std::string longName, bool& target, st
 }
 
 Option& OptionTable::integerSigned(char shortName, std::string longName, std::int64_t min, std::int64_t max,
-                                   std::function<std::int64_t()> load, std::function<void(std::int64_t)> store,
-                                   std::string help) {
+                                   std::function<std::int64_t()> load,
+                                   std::function<void(std::int64_t)> store, std::string help) {
     if (min > max) {
         declarationError("empty range for --" + longName);
     }
@@ -409,7 +409,8 @@ ParseResult OptionTable::applyConfigText(std::string_view text, std::string_view
     while (pos < text.size()) {
         ++lineNo;
         const std::size_t eol = text.find('\n', pos);
-        std::string_view raw = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+        std::string_view raw =
+            text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
         pos = eol == std::string_view::npos ? text.size() : eol + 1;
         if (!raw.empty() && raw.back() == '\r') {
             raw.remove_suffix(1);
@@ -535,9 +536,7 @@ std::unique_ptr<OptionTable::CliApp> OptionTable::buildCli() const {
     return cli;
 }
 
-std::string OptionTable::helpText() const {
-    return buildCli()->app.help();
-}
+std::string OptionTable::helpText() const { return buildCli()->app.help(); }
 
 ParseResult OptionTable::parse(const std::vector<std::string>& args) {
     std::vector<const char*> argv;
@@ -594,8 +593,9 @@ ParseResult OptionTable::parse(int argc, const char* const* argv) {
     }
     for (const auto& o : options_) {
         if (o->isRequired() && !isSet(o->longName())) {
-            return {Outcome::Error, fmt::format("{} is required (on the command line, or as '{}' in a config file)",
-                                                o->flagNames(), o->longName())};
+            return {Outcome::Error,
+                    fmt::format("{} is required (on the command line, or as '{}' in a config file)",
+                                o->flagNames(), o->longName())};
         }
     }
     return {};

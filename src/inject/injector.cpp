@@ -1,14 +1,13 @@
 #include "tcpcopy/inject/injector.h"
 
 #include <fcntl.h>
+#include <libnet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
-
-#include <libnet.h>
 
 #include "tcpcopy/log/log.h"
 
@@ -43,9 +42,10 @@ sockaddr_in destinationOf(net::Bytes packet) {
 
 void logMalformed(std::uint64_t (&bits)[3], std::string_view injector, std::string_view reason) {
     if (firstTime(bits, kMalformedSlot)) {
-        log::component("inject")->warn("{}: refusing a packet that is not injectable IPv4: {} "
-                                       "(further ones are only counted)",
-                                       injector, reason);
+        log::component("inject")->warn(
+            "{}: refusing a packet that is not injectable IPv4: {} "
+            "(further ones are only counted)",
+            injector, reason);
     }
 }
 
@@ -99,7 +99,8 @@ os::Result<std::unique_ptr<LibnetInjector>> LibnetInjector::create() {
         }
         return os::Result<std::unique_ptr<LibnetInjector>>::fail(text.empty() ? "libnet_init failed" : text);
     }
-    return os::Result<std::unique_ptr<LibnetInjector>>::ok(std::unique_ptr<LibnetInjector>(new LibnetInjector(l)));
+    return os::Result<std::unique_ptr<LibnetInjector>>::ok(
+        std::unique_ptr<LibnetInjector>(new LibnetInjector(l)));
 }
 
 int LibnetInjector::fd() const { return libnet_getfd(libnet_.get()); }
@@ -121,8 +122,8 @@ bool LibnetInjector::send(net::Bytes ipv4Packet) {
         failed_ = true;
         lastMalformed_ = {};
         if (firstTime(loggedErrnos_, error)) {  // formats (and allocates) only the first time
-            log::component("inject")->error("{}: send failed: {} (further errors of this kind are only counted)",
-                                            kind(), lastError());
+            log::component("inject")->error(
+                "{}: send failed: {} (further errors of this kind are only counted)", kind(), lastError());
         }
         return false;
     }
@@ -158,8 +159,8 @@ os::Result<std::unique_ptr<RawSocketInjector>> RawSocketInjector::create(const R
     if (::setsockopt(fd.get(), IPPROTO_IP, IP_HDRINCL, &on, sizeof on) != 0) {
         return R::fail(std::string("raw socket: IP_HDRINCL: ") + std::strerror(errno));
     }
-    if (options.sendBufferBytes > 0 &&
-        ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &options.sendBufferBytes, sizeof options.sendBufferBytes) != 0) {
+    if (options.sendBufferBytes > 0 && ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &options.sendBufferBytes,
+                                                    sizeof options.sendBufferBytes) != 0) {
         return R::fail(std::string("raw socket: SO_SNDBUF: ") + std::strerror(errno));
     }
     return R::ok(std::unique_ptr<RawSocketInjector>(new RawSocketInjector(std::move(fd))));
@@ -186,8 +187,8 @@ bool RawSocketInjector::send(net::Bytes ipv4Packet) {
     const sockaddr_in to = destinationOf(ipv4Packet);
     ssize_t n = 0;
     do {
-        n = ::sendto(fd_.get(), ipv4Packet.data(), ipv4Packet.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-                     sizeof to);
+        n = ::sendto(fd_.get(), ipv4Packet.data(), ipv4Packet.size(), 0,
+                     reinterpret_cast<const sockaddr*>(&to), sizeof to);
     } while (n < 0 && errno == EINTR);
     if (n < 0 || static_cast<std::size_t>(n) != ipv4Packet.size()) {
         recordErrno(n < 0 ? errno : EMSGSIZE);

@@ -35,7 +35,8 @@ bool capSet(const CapSets& sets) {
 }
 
 std::string systemError(std::string_view user, std::string_view step, int error) {
-    return "cannot switch to user '" + std::string(user) + "': " + std::string(step) + ": " + std::strerror(error);
+    return "cannot switch to user '" + std::string(user) + "': " + std::string(step) + ": " +
+           std::strerror(error);
 }
 
 }  // namespace
@@ -98,8 +99,8 @@ std::string dropPrivileges(std::string_view user, std::initializer_list<Capabili
     const auto missingKept = [&]() -> std::string {
         for (Capability cap : keep) {
             if (!hasCapability(cap)) {
-                return "cannot switch to user '" + std::string(user) + "': " + std::string(capabilityName(cap)) +
-                       " is not available";
+                return "cannot switch to user '" + std::string(user) +
+                       "': " + std::string(capabilityName(cap)) + " is not available";
             }
         }
         return {};

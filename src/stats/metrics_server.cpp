@@ -1,17 +1,16 @@
 #include "tcpcopy/stats/metrics_server.h"
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <fmt/format.h>
 
 namespace tcpcopy::stats {
 namespace {
@@ -31,7 +30,9 @@ struct BufferOwner {
 }  // namespace
 
 std::string parseListenAddress(std::string_view text, net::Endpoint& out) {
-    const auto bad = [text] { return fmt::format("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '{}'", text); };
+    const auto bad = [text] {
+        return fmt::format("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '{}'", text);
+    };
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
         return bad();
@@ -69,7 +70,8 @@ os::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(os::EventBase& b
     evhttp_set_allowed_methods(raw, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     errno = 0;
-    evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(raw, listen.addr.toString().c_str(), listen.port.value());
+    evhttp_bound_socket* bound =
+        evhttp_bind_socket_with_handle(raw, listen.addr.toString().c_str(), listen.port.value());
     if (bound == nullptr) {
         return R::fail(where + ": " + (errno != 0 ? std::strerror(errno) : "cannot listen"));
     }

@@ -68,10 +68,10 @@ using CustomApply = std::function<std::string(std::string_view text)>;
 
 // One declared option. Modifiers return *this so a declaration reads as one statement.
 class Option {
-public:
-    Option& group(std::string name);        // section in --help and --dump-config
-    Option& valueName(std::string name);    // placeholder in --help ("N", "FILE", "ADDR:PORT")
-    Option& required();                     // must come from the command line or the file
+  public:
+    Option& group(std::string name);      // section in --help and --dump-config
+    Option& valueName(std::string name);  // placeholder in --help ("N", "FILE", "ADDR:PORT")
+    Option& required();                   // must come from the command line or the file
 
     char shortName() const { return shortName_; }  // '\0' when the option has none
     const std::string& longName() const { return longName_; }
@@ -86,7 +86,7 @@ public:
     // A short description of the accepted values, e.g. "integer 1..1000000", "boolean".
     std::string typeDescription() const;
 
-private:
+  private:
     friend class OptionTable;
     Option() = default;
 
@@ -119,7 +119,7 @@ private:
 };
 
 class OptionTable {
-public:
+  public:
     OptionTable(std::string program, std::string description);
     ~OptionTable();
     OptionTable(const OptionTable&) = delete;
@@ -132,14 +132,13 @@ public:
     // Declaring a long name or short flag twice is a programming error and aborts.
     Option& flag(char shortName, std::string longName, bool& target, std::string help);
     template <std::integral T>
-        requires(!std::same_as<T, bool>)
-    Option& integer(char shortName, std::string longName, T& target, T min, T max, std::string help);
+    requires(!std::same_as<T, bool>) Option& integer(char shortName, std::string longName, T& target, T min,
+                                                     T max, std::string help);
     Option& number(char shortName, std::string longName, double& target, double min, double max,
                    std::string help);
     Option& string(char shortName, std::string longName, std::string& target, std::string help);
     // Repeatable: every occurrence (on the command line or as a file key) appends one value.
-    Option& list(char shortName, std::string longName, std::vector<std::string>& target,
-                 std::string help);
+    Option& list(char shortName, std::string longName, std::vector<std::string>& target, std::string help);
     // A value the daemon parses itself (addresses, rules, log levels). `defaultText` is shown in
     // --help and --dump-config; `apply` is not called for the default.
     Option& custom(char shortName, std::string longName, std::string valueName, std::string defaultText,
@@ -169,7 +168,7 @@ public:
     const std::vector<std::unique_ptr<Option>>& options() const { return options_; }
     const Option* find(std::string_view longName) const;
 
-private:
+  private:
     struct CliApp;  // the CLI11 application mirroring this table, built by buildCli()
 
     Option& declare(char shortName, std::string longName, ValueKind kind, std::string help);
@@ -193,15 +192,16 @@ private:
 };
 
 template <std::integral T>
-    requires(!std::same_as<T, bool>)
-Option& OptionTable::integer(char shortName, std::string longName, T& target, T min, T max, std::string help) {
+requires(!std::same_as<T, bool>) Option& OptionTable::integer(char shortName, std::string longName, T& target,
+                                                              T min, T max, std::string help) {
     if constexpr (std::is_signed_v<T>) {
         return integerSigned(
             shortName, std::move(longName), min, max, [&target] { return static_cast<std::int64_t>(target); },
             [&target](std::int64_t v) { target = static_cast<T>(v); }, std::move(help));
     } else {
         return integerUnsigned(
-            shortName, std::move(longName), min, max, [&target] { return static_cast<std::uint64_t>(target); },
+            shortName, std::move(longName), min, max,
+            [&target] { return static_cast<std::uint64_t>(target); },
             [&target](std::uint64_t v) { target = static_cast<T>(v); }, std::move(help));
     }
 }

@@ -43,7 +43,7 @@ struct InjectCounters {
 std::string_view checkIpv4Packet(net::Bytes packet);
 
 class Injector {
-public:
+  public:
     virtual ~Injector() = default;
 
     // Sends one complete IPv4 packet (header onwards). The bytes are read during the call only.
@@ -59,7 +59,7 @@ public:
     // "libnet", "raw-socket" or "recording": for logs and --help.
     virtual std::string_view kind() const = 0;
 
-protected:
+  protected:
     Injector() = default;
     Injector(const Injector&) = default;
     Injector& operator=(const Injector&) = default;
@@ -70,7 +70,7 @@ protected:
 // ---- libnet ------------------------------------------------------------------------------
 
 class LibnetInjector final : public Injector {
-public:
+  public:
     // Opens libnet's raw IPv4 socket. The error is libnet's text, e.g.
     // "libnet_open_raw4(): SOCK_RAW allocation failed: Operation not permitted".
     static os::Result<std::unique_ptr<LibnetInjector>> create();
@@ -85,7 +85,7 @@ public:
     // libnet's socket, for tests and socket options.
     int fd() const;
 
-private:
+  private:
     struct Deleter {
         void operator()(libnet_context* l) const;
     };
@@ -100,12 +100,12 @@ private:
 // ---- raw socket ---------------------------------------------------------------------------
 
 struct RawSocketOptions {
-    bool nonBlocking = false;   // EAGAIN then counts as an error instead of waiting for room
-    int sendBufferBytes = 0;    // SO_SNDBUF; 0 keeps the system default
+    bool nonBlocking = false;  // EAGAIN then counts as an error instead of waiting for room
+    int sendBufferBytes = 0;   // SO_SNDBUF; 0 keeps the system default
 };
 
 class RawSocketInjector final : public Injector {
-public:
+  public:
     // Largest number of packets one sendmmsg call carries; longer batches are split.
     static constexpr std::size_t kMaxBatch = 64;
 
@@ -119,7 +119,7 @@ public:
     std::string_view kind() const override { return "raw-socket"; }
     int fd() const { return fd_.get(); }
 
-private:
+  private:
     explicit RawSocketInjector(os::UniqueFd fd) : fd_(std::move(fd)) {}
     void recordErrno(int error);
 
@@ -132,7 +132,7 @@ private:
 // ---- recording (tests) --------------------------------------------------------------------
 
 class RecordingInjector final : public Injector {
-public:
+  public:
     RecordingInjector() = default;
 
     // Copies the packet (checked like the real injectors) unless a failure is scheduled.
@@ -140,12 +140,13 @@ public:
     std::string lastError() const override { return lastError_; }
     std::string_view kind() const override { return "recording"; }
 
-    // The next `count` well-formed packets fail as if the kernel refused them (errno text "injected failure").
+    // The next `count` well-formed packets fail as if the kernel refused them (errno text "injected
+    // failure").
     void failNext(std::size_t count) { failNext_ = count; }
     const std::vector<std::vector<std::byte>>& packets() const { return packets_; }
     void clear() { packets_.clear(); }
 
-private:
+  private:
     std::vector<std::vector<std::byte>> packets_;
     std::size_t failNext_ = 0;
     std::string lastError_;

@@ -21,7 +21,7 @@ namespace tcpcopy::stats {
 std::string parseListenAddress(std::string_view text, net::Endpoint& out);
 
 class MetricsServer {
-public:
+  public:
     // Binds and listens. The error names the address: "metrics 127.0.0.1:80: Permission denied".
     static os::Result<std::unique_ptr<MetricsServer>> start(os::EventBase& base, const Registry& registry,
                                                             net::Endpoint listen);
@@ -35,7 +35,7 @@ public:
     // Requests answered (any status), for tests and the daemon's own statistics.
     std::uint64_t requests() const { return requests_; }
 
-private:
+  private:
     struct Deleter {
         void operator()(evhttp* http) const;
     };

@@ -30,11 +30,11 @@ enum class MetricType { Counter, Gauge };
 
 // A monotonically increasing count. Cheap to copy; points into its Registry.
 class Counter {
-public:
+  public:
     void inc(std::uint64_t n = 1) { *value_ += n; }
     std::uint64_t value() const { return *value_; }
 
-private:
+  private:
     friend class Registry;
     explicit Counter(std::uint64_t* value) : value_(value) {}
     std::uint64_t* value_;
@@ -42,13 +42,13 @@ private:
 
 // A value that goes up and down (sessions open, bytes queued). sub() saturates at zero.
 class Gauge {
-public:
+  public:
     void set(std::uint64_t v) { *value_ = v; }
     void add(std::uint64_t n = 1) { *value_ += n; }
     void sub(std::uint64_t n = 1) { *value_ = *value_ >= n ? *value_ - n : 0; }
     std::uint64_t value() const { return *value_; }
 
-private:
+  private:
     friend class Registry;
     explicit Gauge(std::uint64_t* value) : value_(value) {}
     std::uint64_t* value_;
@@ -62,7 +62,7 @@ struct Sample {
 };
 
 class Registry {
-public:
+  public:
     // `prefix` names the program ("tcpcopy", "intercept"); Prometheus names get "<prefix>_".
     explicit Registry(std::string prefix);
     Registry(const Registry&) = delete;
@@ -81,7 +81,7 @@ public:
     std::optional<std::uint64_t> value(std::string_view name) const;
     const std::string& prefix() const { return prefix_; }
 
-private:
+  private:
     struct Entry;
     Entry& add(std::string name, std::string help, MetricType type);
 

@@ -73,15 +73,16 @@ std::vector<std::byte> buildSyn(const ProbeConfig& cfg, unsigned i) {
 int main(int argc, char** argv) {
     ProbeConfig cfg;
     config::OptionTable table("inject_probe", "Injects numbered IPv4/TCP SYNs (lab namespaces only).");
-    table.custom('\0', "injector", "libnet|raw|raw-batch", cfg.injector,
-                 [&cfg](std::string_view text) -> std::string {
-                     if (text != "libnet" && text != "raw" && text != "raw-batch") {
-                         return "expects libnet, raw or raw-batch, got '" + std::string(text) + "'";
-                     }
-                     cfg.injector = std::string(text);
-                     return {};
-                 },
-                 "Which injector sends the packets");
+    table.custom(
+        '\0', "injector", "libnet|raw|raw-batch", cfg.injector,
+        [&cfg](std::string_view text) -> std::string {
+            if (text != "libnet" && text != "raw" && text != "raw-batch") {
+                return "expects libnet, raw or raw-batch, got '" + std::string(text) + "'";
+            }
+            cfg.injector = std::string(text);
+            return {};
+        },
+        "Which injector sends the packets");
     table.custom('\0', "src", "ADDR", cfg.src.toString(), addressInto(cfg.src), "Source address");
     table.custom('\0', "dst", "ADDR", cfg.dst.toString(), addressInto(cfg.dst), "Destination address");
     table.integer('\0', "dport", cfg.dport, std::uint16_t{1}, std::uint16_t{65535}, "Destination port");
@@ -126,9 +127,15 @@ int main(int argc, char** argv) {
     for (unsigned i = 0; i < cfg.malformed; ++i) {
         std::vector<std::byte> p = packets.front();
         switch (i % 3) {
-            case 0: p.resize(12); break;
-            case 1: p[0] = std::byte{0x65}; break;
-            default: p.push_back(std::byte{0}); break;  // total length no longer matches
+            case 0:
+                p.resize(12);
+                break;
+            case 1:
+                p[0] = std::byte{0x65};
+                break;
+            default:
+                p.push_back(std::byte{0});
+                break;  // total length no longer matches
         }
         bad.push_back(std::move(p));
     }

@@ -1,5 +1,7 @@
 #include "tcpcopy/config/options.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -7,9 +9,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace tcpcopy::config {
 namespace {
@@ -50,15 +49,16 @@ struct Toy {
         table.number('r', "ratio", cfg.ratio, 0.0, 1.0, "Share of sessions to replay");
         table.integer('p', "port", cfg.port, std::uint16_t{1}, std::uint16_t{65535}, "Tunnel port");
         table.integer('\0', "offset", cfg.offset, std::int64_t{-100}, std::int64_t{100}, "Signed offset");
-        table.custom('g', "level", "LEVEL", "info",
-                     [this](std::string_view text) -> std::string {
-                         if (text == "debug" || text == "info" || text == "warn") {
-                             cfg.level = std::string(text);
-                             return {};
-                         }
-                         return "expects debug/info/warn, got '" + std::string(text) + "'";
-                     },
-                     "Log level");
+        table.custom(
+            'g', "level", "LEVEL", "info",
+            [this](std::string_view text) -> std::string {
+                if (text == "debug" || text == "info" || text == "warn") {
+                    cfg.level = std::string(text);
+                    return {};
+                }
+                return "expects debug/info/warn, got '" + std::string(text) + "'";
+            },
+            "Log level");
     }
 
     ParseResult parse(const std::vector<std::string>& args) { return table.parse(args); }
@@ -67,7 +67,7 @@ struct Toy {
 
 // A config file in a private temporary directory, removed with the test.
 class TempFile {
-public:
+  public:
     explicit TempFile(const std::string& content) {
         char dir[] = "/tmp/config_test_XXXXXX";
         dir_ = ::mkdtemp(dir);
@@ -80,7 +80,7 @@ public:
     }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string dir_;
     std::string path_;
 };
@@ -157,10 +157,11 @@ TEST(OptionTable, FillsEveryKindFromConfigFile) {
 
 TEST(OptionTable, CommandLineOverridesConfigFile) {
     Toy toy;
-    TempFile file("accelerate = 7\ndaemon = true\nfilter = from-file\ntransfer = a\ntransfer = b\nlevel = warn\n");
+    TempFile file(
+        "accelerate = 7\ndaemon = true\nfilter = from-file\ntransfer = a\ntransfer = b\nlevel = warn\n");
     // The flags come before and after --config: the order on the command line does not matter.
-    const ParseResult r = toy.parse(
-        {"-a", "9", "--config", file.path(), "--daemon=false", "-x", "c", "-g", "debug"});
+    const ParseResult r =
+        toy.parse({"-a", "9", "--config", file.path(), "--daemon=false", "-x", "c", "-g", "debug"});
     ASSERT_EQ(r.outcome, Outcome::Run) << r.text;
     EXPECT_EQ(toy.cfg.accelerate, 9);
     EXPECT_FALSE(toy.cfg.daemon);
@@ -178,7 +179,8 @@ TEST(OptionTable, FileListReplacesDefaultList) {
 
 TEST(OptionTable, RefusesUnknownKeyWithFileAndLine) {
     Toy toy;
-    expectError(toy.text("# comment\n\naccelerate = 2\nacelerate = 3\n"), "toy.conf:4: unknown key 'acelerate'");
+    expectError(toy.text("# comment\n\naccelerate = 2\nacelerate = 3\n"),
+                "toy.conf:4: unknown key 'acelerate'");
 }
 
 TEST(OptionTable, RefusesOutOfRangeNumbersInFile) {
@@ -214,18 +216,20 @@ TEST(OptionTable, RefusesMalformedNumbersInFile) {
     Toy toy;
     expectError(toy.text("accelerate = fast\n"), "toy.conf:1: 'accelerate' expects an integer, got 'fast'");
     Toy trailing;
-    expectError(trailing.text("accelerate = 10x\n"), "toy.conf:1: 'accelerate' expects an integer, got '10x'");
+    expectError(trailing.text("accelerate = 10x\n"),
+                "toy.conf:1: 'accelerate' expects an integer, got '10x'");
     Toy empty;
     expectError(empty.text("accelerate =\n"), "toy.conf:1: 'accelerate' expects an integer, got ''");
     Toy fraction;
-    expectError(fraction.text("port = 1.5\n"), "toy.conf:1: 'port' expects a non-negative integer, got '1.5'");
+    expectError(fraction.text("port = 1.5\n"),
+                "toy.conf:1: 'port' expects a non-negative integer, got '1.5'");
     Toy ratio;
     expectError(ratio.text("ratio = half\n"), "toy.conf:1: 'ratio' expects a number, got 'half'");
 }
 
 TEST(OptionTable, AcceptsEveryBooleanSpelling) {
     const std::vector<std::pair<std::string, bool>> spellings = {
-        {"true", true}, {"false", false}, {"yes", true}, {"no", false}, {"1", true},
+        {"true", true}, {"false", false}, {"yes", true},  {"no", false},  {"1", true},
         {"0", false},   {"on", true},     {"off", false}, {"TRUE", true}, {"No", false}};
     for (const auto& [text, expected] : spellings) {
         Toy toy;
@@ -237,7 +241,8 @@ TEST(OptionTable, AcceptsEveryBooleanSpelling) {
 
 TEST(OptionTable, RefusesBadBooleans) {
     Toy toy;
-    expectError(toy.text("daemon = maybe\n"), "toy.conf:1: 'daemon' expects true/false/yes/no/on/off/1/0, got 'maybe'");
+    expectError(toy.text("daemon = maybe\n"),
+                "toy.conf:1: 'daemon' expects true/false/yes/no/on/off/1/0, got 'maybe'");
     Toy cli;
     expectError(cli.parse({"--daemon=2"}), "-d/--daemon expects true/false/yes/no/on/off/1/0, got '2'");
 }
@@ -268,12 +273,16 @@ TEST(OptionTable, SkipsCommentsBlankLinesAndHandlesCrlf) {
 
 TEST(OptionTable, CountsLinesAcrossCrlfForErrors) {
     Toy toy;
-    expectError(toy.text("accelerate = 2\r\n\r\nport = 0\r\n"), "toy.conf:3: 'port' must be between 1 and 65535");
+    expectError(toy.text("accelerate = 2\r\n\r\nport = 0\r\n"),
+                "toy.conf:3: 'port' must be between 1 and 65535");
 }
 
 TEST(OptionTable, SkipsUtf8ByteOrderMark) {
     Toy toy;
-    ASSERT_EQ(toy.text("\xEF\xBB\xBF" "accelerate = 5\n").outcome, Outcome::Run);
+    ASSERT_EQ(toy.text("\xEF\xBB\xBF"
+                       "accelerate = 5\n")
+                  .outcome,
+              Outcome::Run);
     EXPECT_EQ(toy.cfg.accelerate, 5);
 }
 
@@ -314,7 +323,8 @@ TEST(OptionTable, RefusesBadFlagsInOneLine) {
     Toy type;
     expectError(type.parse({"--accelerate=abc"}), "-a/--accelerate expects an integer, got 'abc'");
     Toy unknown;
-    expectError(unknown.parse({"--acelerate", "3"}), "The following arguments were not expected: 3 --acelerate");
+    expectError(unknown.parse({"--acelerate", "3"}),
+                "The following arguments were not expected: 3 --acelerate");
     Toy missing;
     expectError(missing.parse({"-a"}), "--accelerate: 1 required N missing");
     Toy twice;
@@ -327,7 +337,8 @@ TEST(OptionTable, RefusesBadFlagsInOneLine) {
 
 TEST(OptionTable, RequiredOptionMustComeFromSomewhere) {
     Toy missing(true);
-    expectError(missing.parse({}), "-x/--transfer is required (on the command line, or as 'transfer' in a config file)");
+    expectError(missing.parse({}),
+                "-x/--transfer is required (on the command line, or as 'transfer' in a config file)");
     Toy fromFile(true);
     TempFile file("transfer = 80-198.18.0.2:80\n");
     EXPECT_EQ(fromFile.parse({"--config", file.path()}).outcome, Outcome::Run);
@@ -367,7 +378,10 @@ TEST(OptionTable, DumpConfigHoldsEveryKeyWithEffectiveValues) {
     Toy toy;
     const ParseResult r = toy.parse({"-a", "3", "-x", "a", "-x", "b", "--dump-config"});
     ASSERT_EQ(r.outcome, Outcome::Exit) << r.text;
-    EXPECT_THAT(r.text, HasSubstr("\n# Replay faster by this factor\n# (-a, integer 1..1000000, default 1)\naccelerate = 3\n"));
+    EXPECT_THAT(
+        r.text,
+        HasSubstr(
+            "\n# Replay faster by this factor\n# (-a, integer 1..1000000, default 1)\naccelerate = 3\n"));
     EXPECT_THAT(r.text, HasSubstr("\n# ---- Offline replay ----\n"));
     EXPECT_THAT(r.text, HasSubstr("\ntransfer = a\ntransfer = b\n"));
     EXPECT_THAT(r.text, HasSubstr("\n# filter =\n"));  // empty, commented out
@@ -387,8 +401,11 @@ TEST(OptionTable, DumpConfigHoldsEveryKeyWithEffectiveValues) {
 
 TEST(OptionTable, DumpConfigReadsBackToTheSameConfiguration) {
     Toy source;
-    ASSERT_EQ(source.parse({"-a", "77", "-d", "-F", "  padded  ", "-l", "", "-x", "one", "-x", "two", "-r",
-                            "0.125", "-p", "8080", "--offset", "-5", "-g", "warn", "--pcap-time=false"})
+    ASSERT_EQ(source
+                  .parse({"-a",       "77", "-d",    "-F",   "  padded  ",
+                          "-l",       "",   "-x",    "one",  "-x",
+                          "two",      "-r", "0.125", "-p",   "8080",
+                          "--offset", "-5", "-g",    "warn", "--pcap-time=false"})
                   .outcome,
               Outcome::Run);
     const std::string dump = source.table.dumpConfig();
@@ -429,7 +446,8 @@ TEST(ValueParsers, ParseWithRanges) {
     std::uint64_t u = 0;
     EXPECT_EQ(parseUnsigned("18446744073709551615", 0, UINT64_MAX, u), "");
     EXPECT_EQ(u, UINT64_MAX);
-    EXPECT_EQ(parseUnsigned("18446744073709551616", 0, UINT64_MAX, u), "must be between 0 and 18446744073709551615");
+    EXPECT_EQ(parseUnsigned("18446744073709551616", 0, UINT64_MAX, u),
+              "must be between 0 and 18446744073709551615");
     double d = 0;
     EXPECT_EQ(parseNumber("2.5", 0, 10, d), "");
     EXPECT_DOUBLE_EQ(d, 2.5);

@@ -1,5 +1,6 @@
 #include "tcpcopy/inject/injector.h"
 
+#include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -15,8 +16,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/tcp_segment.h"
@@ -255,7 +254,8 @@ std::string exerciseInjector(Injector& injector, std::uint16_t firstSport) {
     }
     std::vector<std::vector<std::byte>> packets;
     for (std::uint16_t i = 0; i < 8; ++i) {
-        packets.push_back(buildSyn(static_cast<std::uint16_t>(firstSport + i), kProbePort, i * 100u, kLoopback, kLoopback));
+        packets.push_back(
+            buildSyn(static_cast<std::uint16_t>(firstSport + i), kProbePort, i * 100u, kLoopback, kLoopback));
     }
     if (!injector.send(net::Bytes(packets[0]))) {
         return "first send failed: " + injector.lastError();
@@ -275,8 +275,8 @@ std::string exerciseInjector(Injector& injector, std::uint16_t firstSport) {
     for (std::size_t i = 0; i < packets.size(); ++i) {
         const auto got = receiveSyn(rx, static_cast<std::uint16_t>(firstSport + i));
         if (got != packets[i]) {
-            return "packet " + std::to_string(i) + " did not arrive intact (got " + std::to_string(got.size()) +
-                   " bytes)";
+            return "packet " + std::to_string(i) + " did not arrive intact (got " +
+                   std::to_string(got.size()) + " bytes)";
         }
         if (net::internetChecksum(net::Bytes(got).first(20)) != 0) {
             return "packet " + std::to_string(i) + " has a bad IP header checksum";
@@ -342,7 +342,8 @@ TEST(RawSocketInjector, BatchSplitsIntoChunksSkipsMalformedAndAllocatesNothing) 
         // 150 packets: three sendmmsg chunks (64, 64, 22), plus two malformed ones in between.
         std::vector<std::vector<std::byte>> packets;
         for (std::uint16_t i = 0; i < 150; ++i) {
-            packets.push_back(buildSyn(static_cast<std::uint16_t>(43000 + i), kProbePort, 0, kLoopback, kLoopback));
+            packets.push_back(
+                buildSyn(static_cast<std::uint16_t>(43000 + i), kProbePort, 0, kLoopback, kLoopback));
         }
         const std::vector<std::byte> junk(3);
         std::vector<net::Bytes> views;
@@ -402,7 +403,8 @@ TEST(RawSocketInjector, CountsKernelRefusalsWithTheSystemsText) {
         }
         if (injector.counters().errors != 3 || injector.counters().packets != 0 ||
             injector.lastError() != "Network is unreachable") {
-            return "errors=" + std::to_string(injector.counters().errors) + " lastError='" + injector.lastError() + "'";
+            return "errors=" + std::to_string(injector.counters().errors) + " lastError='" +
+                   injector.lastError() + "'";
         }
         return {};
     }));

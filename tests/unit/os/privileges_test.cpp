@@ -1,5 +1,6 @@
 #include "tcpcopy/os/privileges.h"
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace tcpcopy::os {
 namespace {
@@ -58,7 +57,8 @@ TEST(Privileges, UnknownUserIsOneClearLine) {
     EXPECT_EQ(lookupUser("").error(), "unknown user ''");
     // dropPrivileges looks the user up first and changes nothing when that fails.
     const uid_t before = ::geteuid();
-    EXPECT_EQ(dropPrivileges("no-such-user-tcpcopy", {Capability::NetRaw}), "unknown user 'no-such-user-tcpcopy'");
+    EXPECT_EQ(dropPrivileges("no-such-user-tcpcopy", {Capability::NetRaw}),
+              "unknown user 'no-such-user-tcpcopy'");
     EXPECT_EQ(::geteuid(), before);
 }
 

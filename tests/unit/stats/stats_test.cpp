@@ -1,5 +1,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,9 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/stats/registry.h"
@@ -141,8 +140,10 @@ TEST(ParseListenAddress, AcceptsAddrPortAndExplainsRefusals) {
     EXPECT_EQ(e.toString(), "127.0.0.1:9100");
     EXPECT_EQ(parseListenAddress("0.0.0.0:0", e), "");
     EXPECT_EQ(e.port.value(), 0);
-    for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "localhost:80", ":80", "1.2.3.4:8x"}) {
-        EXPECT_EQ(parseListenAddress(bad, e), std::string("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '") + bad + "'")
+    for (const char* bad :
+         {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "localhost:80", ":80", "1.2.3.4:8x"}) {
+        EXPECT_EQ(parseListenAddress(bad, e),
+                  std::string("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '") + bad + "'")
             << bad;
     }
 }
@@ -214,12 +215,13 @@ std::string bodyOf(const std::string& raw) {
 }
 
 class MetricsServerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         auto created = os::EventBase::create();
         ASSERT_TRUE(created) << created.error();
         base_ = std::make_unique<os::EventBase>(std::move(created).value());
-        auto server = MetricsServer::start(*base_, f_.registry, {net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)});
+        auto server = MetricsServer::start(*base_, f_.registry,
+                                           {net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)});
         ASSERT_TRUE(server) << server.error();
         server_ = std::move(server).value();
     }
