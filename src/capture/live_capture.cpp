@@ -15,7 +15,7 @@ std::string deviceError(const std::string& device, int status, pcap_t* handle) {
 }
 
 struct DispatchContext {
-    LiveCapture::FrameFn fn;
+    FrameFn fn;
     void* context;
     net::LinkType link;
     int precision;

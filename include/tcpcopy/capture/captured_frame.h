@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "tcpcopy/net/decode.h"
 #include "tcpcopy/net/types.h"
 
 namespace tcpcopy::capture {
@@ -25,5 +26,14 @@ struct CaptureStats {
     std::uint64_t kernelDropped = 0;
     std::uint64_t interfaceDropped = 0;
 };
+
+// A frame handler as a function pointer plus context: the sources' dispatch() templates turn any
+// callable into one of these, so handing over frames allocates nothing.
+using FrameFn = void (*)(void* context, const CapturedFrame& frame, net::LinkType link);
+
+template <class F>
+void invokeFrameHandler(void* context, const CapturedFrame& frame, net::LinkType link) {
+    (*static_cast<F*>(context))(frame, link);
+}
 
 }  // namespace tcpcopy::capture

@@ -48,7 +48,6 @@ class LiveCapture {
   public:
     using Result = os::Result<LiveCapture>;
     // The frame (valid during the call only) and the device's link type.
-    using FrameFn = void (*)(void* context, const CapturedFrame& frame, net::LinkType link);
 
     // Creates, configures and activates the capture, installs the filter and switches to
     // non-blocking mode. Errors name the device: "eth9: No such device exists (...)".
@@ -70,7 +69,7 @@ class LiveCapture {
     // nothing waiting), or -1 on a capture error, whose text (naming the device) error() then holds.
     template <class F>
     int dispatch(int maxPackets, F&& onFrame) {
-        return dispatchRaw(maxPackets, &trampoline<std::remove_reference_t<F>>, &onFrame);
+        return dispatchRaw(maxPackets, &invokeFrameHandler<std::remove_reference_t<F>>, &onFrame);
     }
     int dispatchRaw(int maxPackets, FrameFn fn, void* context);
 
@@ -87,11 +86,6 @@ class LiveCapture {
           precision_(precision),
           fd_(fd),
           warning_(std::move(warning)) {}
-
-    template <class F>
-    static void trampoline(void* context, const CapturedFrame& frame, net::LinkType link) {
-        (*static_cast<F*>(context))(frame, link);
-    }
 
     PcapHandle handle_;
     net::LinkType linkType_;

@@ -25,7 +25,6 @@ struct RawSocketOptions {
 class RawSocketCapture {
   public:
     using Result = os::Result<RawSocketCapture>;
-    using FrameFn = void (*)(void* context, const CapturedFrame& frame, net::LinkType link);
 
     // Opens the socket non-blocking with kernel receive timestamps and drop counting.
     // Errors carry the system's text ("raw socket: Operation not permitted").
@@ -43,7 +42,7 @@ class RawSocketCapture {
     // Returns the number handled, or -1 on a socket error (error() holds the text).
     template <class F>
     int dispatch(int maxPackets, F&& onFrame) {
-        return dispatchRaw(maxPackets, &trampoline<std::remove_reference_t<F>>, &onFrame);
+        return dispatchRaw(maxPackets, &invokeFrameHandler<std::remove_reference_t<F>>, &onFrame);
     }
     int dispatchRaw(int maxPackets, FrameFn fn, void* context);
 
@@ -54,11 +53,6 @@ class RawSocketCapture {
 
   private:
     explicit RawSocketCapture(os::UniqueFd fd) : fd_(std::move(fd)), buffer_(kBufferSize) {}
-
-    template <class F>
-    static void trampoline(void* context, const CapturedFrame& frame, net::LinkType link) {
-        (*static_cast<F*>(context))(frame, link);
-    }
 
     static constexpr std::size_t kBufferSize = 65536;
     os::UniqueFd fd_;

@@ -8,34 +8,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "../net/packets.h"
+
 namespace tcpcopy::capture::test {
 
-using ByteVec = std::vector<std::byte>;
-
-inline ByteVec bytes(std::initializer_list<int> values) {
-    ByteVec out;
-    for (int v : values) out.push_back(static_cast<std::byte>(v));
-    return out;
-}
-
-// 192.0.2.1:40000 > 198.18.0.1:80 SYN, 60 bytes (the net tests' reference packet).
-inline ByteVec synPacket() {
-    return bytes({
-        0x45, 0x00, 0x00, 0x3c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0xa0, 0x73, 0xc0, 0x00, 0x02,
-        0x01, 0xc6, 0x12, 0x00, 0x01, 0x9c, 0x40, 0x00, 0x50, 0xff, 0xff, 0xff, 0xf0, 0x00, 0x00,
-        0x00, 0x00, 0xa0, 0x02, 0xfa, 0xf0, 0x28, 0x78, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04,
-        0x02, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
-    });
-}
-
-inline ByteVec concat(ByteVec a, const ByteVec& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+// The reference packets and byte helpers are the net tests' own.
+using net::test::bytes;
+using net::test::ByteVec;
+using net::test::concat;
+using net::test::synPacket;
 
 struct Record {
     std::uint32_t seconds = 0;

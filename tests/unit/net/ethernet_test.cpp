@@ -32,8 +32,7 @@ TEST(Ethernet, IgnoresTrailerPadding) {
 }
 
 TEST(Ethernet, Ipv6EtherTypeReportsIpv6) {
-    ByteVec v6 = bytes({0x60, 0, 0, 0, 0, 0, 59, 64});  // no next header, empty payload
-    v6.resize(40);
+    ByteVec v6 = test::emptyIpv6Packet();
     DecodeResult r = decodeFrame(LinkType::Ethernet, concat(ethernetHeader(0x86, 0xdd), v6));
     EXPECT_EQ(r.status, DecodeStatus::Ipv6);
     EXPECT_EQ(r.ipPacket.size(), 40u);

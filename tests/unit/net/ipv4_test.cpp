@@ -120,8 +120,7 @@ TEST(Ipv4, EveryTruncationFails) {
 }
 
 TEST(Ipv4, Ipv4LinkTypeRejectsIpv6Packet) {
-    ByteVec v6 = bytes({0x60, 0, 0, 0, 0, 0, 59, 64});
-    v6.resize(40);
+    ByteVec v6 = test::emptyIpv6Packet();
     EXPECT_EQ(decodeFrame(LinkType::Ipv4, v6).status, DecodeStatus::BadIpHeader);
     EXPECT_EQ(decodeFrame(LinkType::RawIp, v6).status, DecodeStatus::Ipv6);
 }

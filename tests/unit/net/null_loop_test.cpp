@@ -10,12 +10,6 @@ using test::bytes;
 using test::ByteVec;
 using test::concat;
 
-ByteVec ipv6Packet() {
-    ByteVec v6 = bytes({0x60, 0, 0, 0, 0, 0, 59, 64});
-    v6.resize(40);
-    return v6;
-}
-
 TEST(Null, Ipv4FamilyInEitherByteOrder) {
     // Written by a little-endian capturer, and by a big-endian one.
     for (const ByteVec& family : {bytes({2, 0, 0, 0}), bytes({0, 0, 0, 2})}) {
@@ -28,11 +22,13 @@ TEST(Null, Ipv4FamilyInEitherByteOrder) {
 
 TEST(Null, Ipv6FamiliesOfEachBsd) {
     for (int family : {24, 28, 30}) {  // NetBSD/OpenBSD, FreeBSD, Darwin
-        EXPECT_EQ(decodeFrame(LinkType::Null, concat(bytes({family, 0, 0, 0}), ipv6Packet())).status,
-                  DecodeStatus::Ipv6)
+        EXPECT_EQ(
+            decodeFrame(LinkType::Null, concat(bytes({family, 0, 0, 0}), test::emptyIpv6Packet())).status,
+            DecodeStatus::Ipv6)
             << family;
-        EXPECT_EQ(decodeFrame(LinkType::Null, concat(bytes({0, 0, 0, family}), ipv6Packet())).status,
-                  DecodeStatus::Ipv6)
+        EXPECT_EQ(
+            decodeFrame(LinkType::Null, concat(bytes({0, 0, 0, family}), test::emptyIpv6Packet())).status,
+            DecodeStatus::Ipv6)
             << family;
     }
 }
@@ -54,7 +50,7 @@ TEST(Null, EveryTruncationFails) {
 
 TEST(Loop, FamilyInNetworkOrder) {
     test::expectReferenceSyn(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 2}), test::synPacket())));
-    EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 24}), ipv6Packet())).status,
+    EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 24}), test::emptyIpv6Packet())).status,
               DecodeStatus::Ipv6);
 }
 

@@ -50,6 +50,13 @@ inline ByteVec dataPacket() {
     });
 }
 
+// A minimal IPv6 packet: 40-byte header, next header 59 (none), empty payload.
+inline ByteVec emptyIpv6Packet() {
+    ByteVec v6 = bytes({0x60, 0, 0, 0, 0, 0, 59, 64});
+    v6.resize(40);
+    return v6;
+}
+
 // Checks that `frame` decodes to the reference SYN.
 inline void expectReferenceSyn(const DecodeResult& r) {
     ASSERT_EQ(r.status, DecodeStatus::Ok) << decodeStatusName(r.status);

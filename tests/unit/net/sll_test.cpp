@@ -26,8 +26,7 @@ TEST(Sll, DecodesIpv4) {
 }
 
 TEST(Sll, Ipv6ReportsIpv6) {
-    ByteVec v6 = bytes({0x60, 0, 0, 0, 0, 0, 59, 64});
-    v6.resize(40);
+    ByteVec v6 = test::emptyIpv6Packet();
     EXPECT_EQ(decodeFrame(LinkType::LinuxSll, concat(sllHeader(0x86, 0xdd), v6)).status, DecodeStatus::Ipv6);
 }
 
