@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Offline replay end to end: the fixture captures replayed by the real tcpcopy, through the real
+# intercept, against real nginx and redis-server in the namespace lab. For every case the
+# requests the target logged must equal the capture's golden request multiset.
+# Usage: offline_replay_test.sh BUILD_DIR   (root)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=$(realpath "${1:-$here/../../build}")
+fixtures=$(realpath "$here/../fixtures")
+# shellcheck source=lib/lab.sh
+source "$here/lib/lab.sh"
+
+tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
+intercept_bin=$(lab_daemon "$build" intercept)
+
+lab_init offline
+lab_up
+lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
+nginx_log=$LAB_NGINX_ACCESS_LOG
+lab_start_redis "$LAB_NS_TARGET" "$LAB_TARGET_IP" 6379
+
+lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
+  -F "tcp and (src port 80 or src port 6379)" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP"
+intercept_pid=$LAB_LAST_PID
+lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
+
+failures=0
+passed=0
+fail() {
+  printf 'offline_replay_test: FAIL: %s\n' "$*" >&2
+  failures=$((failures + 1))
+}
+ok() {
+  printf 'offline_replay_test: ok: %s\n' "$*"
+  passed=$((passed + 1))
+}
+
+# run_tcpcopy NAME ARGS... : one tcpcopy run in the tc namespace; its exit status in $tc_rc.
+run_tcpcopy() {
+  local name=$1
+  shift
+  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 \
+    --report "$LAB_DIR/$name.json" "$@"
+  tc_rc=0
+  lab_wait_exit "$LAB_LAST_PID" 120 || tc_rc=$?
+  if ((tc_rc == 124)); then
+    lab_stop "$LAB_LAST_PID" 5
+  fi
+  sed -n '/tcpcopy summary/,$p' "$LAB_DIR/tcpcopy-$name.log"
+}
+
+# wait_lines FILE N : the last log lines may trail the replay by a moment.
+wait_lines() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    (($(wc -l <"$1") >= $2)) && return 0
+    sleep 0.1
+  done
+  return 0
+}
+
+# http_case NAME PCAP GOLDEN_MULTIPLIER TCPCOPY_ARGS... : replay against nginx, compare.
+http_case() {
+  local name=$1 pcap=$2 times=$3
+  shift 3
+  : >"$nginx_log"
+  run_tcpcopy "$name" -x "80-$LAB_TARGET_IP:80" -i "$fixtures/$pcap" "$@"
+  local golden="$LAB_DIR/$name.golden"
+  for ((k = 0; k < times; k++)); do cat "$fixtures/${pcap%.pcap}.requests.txt"; done | LC_ALL=C sort >"$golden"
+  wait_lines "$nginx_log" "$(wc -l <"$golden")"
+  sleep 0.3
+  lab_requests_nginx "$nginx_log" >"$LAB_DIR/$name.got"
+  if ((tc_rc != 0)); then
+    fail "$name: tcpcopy exited $tc_rc"
+  elif diff -u "$golden" "$LAB_DIR/$name.got" >"$LAB_DIR/$name.diff"; then
+    ok "$name: $(wc -l <"$golden") requests, exactly as captured"
+  else
+    fail "$name: the target's requests differ from the capture's"
+    head -40 "$LAB_DIR/$name.diff" >&2
+  fi
+}
+
+redis_case() {
+  local name=$1 pcap=$2
+  shift 2
+  lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB_TARGET_IP" 6379 "$LAB_DIR/$name.monitor"
+  run_tcpcopy "$name" -x "6379-$LAB_TARGET_IP:6379" -i "$fixtures/$pcap" "$@"
+  lab_redis_monitor_stop
+  lab_requests_redis "$LAB_DIR/$name.monitor" >"$LAB_DIR/$name.got"
+  if ((tc_rc != 0)); then
+    fail "$name: tcpcopy exited $tc_rc"
+  elif diff -u "$fixtures/${pcap%.pcap}.requests.txt" "$LAB_DIR/$name.got" >"$LAB_DIR/$name.diff"; then
+    ok "$name: $(wc -l <"$LAB_DIR/$name.got") commands, exactly as captured"
+  else
+    fail "$name: the target's commands differ from the capture's"
+    head -40 "$LAB_DIR/$name.diff" >&2
+  fi
+}
+
+http_case short-1x http_short.pcap 1
+http_case short-a1000 http_short.pcap 1 -a 1000
+http_case keepalive-1x http_keepalive.pcap 1
+http_case keepalive-a1000 http_keepalive.pcap 1 -a 1000
+http_case post-large-gso http_post_large.pcap 1 -a 1000
+http_case midstream http_midstream.pcap 1 -a 1000
+http_case retrans-reorder http_retrans_reorder.pcap 1 -a 1000
+http_case keepalive-n3 http_keepalive.pcap 3 -a 1000 -n 3
+http_case short-n3 http_short.pcap 3 -a 1000 -n 3
+http_case keepalive-T2 http_keepalive.pcap 2 -a 1000 -T 2
+redis_case redis-1x redis_pipeline.pcap
+redis_case redis-a1000 redis_pipeline.pcap -a 1000
+
+# -r 50: about half of the sessions, and the same ones on every run.
+for run in 1 2; do
+  : >"$nginx_log"
+  run_tcpcopy "sample$run" -x "80-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000 -r 50
+  sleep 0.5
+  lab_requests_nginx "$nginx_log" >"$LAB_DIR/sample$run.got"
+done
+n=$(wc -l <"$LAB_DIR/sample1.got")
+if ! cmp -s "$LAB_DIR/sample1.got" "$LAB_DIR/sample2.got"; then
+  fail "sample: two -r 50 runs replayed different sessions"
+elif ((n < 4 || n > 16)); then
+  fail "sample: -r 50 replayed $n of 20 requests"
+elif ! comm -13 "$fixtures/http_short.requests.txt" "$LAB_DIR/sample1.got" | grep -q . ; then
+  ok "sample: -r 50 replayed $n of 20 requests, the same ones twice"
+else
+  fail "sample: -r 50 replayed requests that are not in the capture"
+fi
+
+# Nothing to replay: a capture with no traffic for the -x port is an error, with the reason.
+run_tcpcopy noport -x "8080-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000
+if ((tc_rc != 0)) && grep -q "matched -x" "$LAB_DIR/tcpcopy-noport.log"; then
+  ok "noport: exit $tc_rc with the reason"
+else
+  fail "noport: expected a non-zero exit naming -x, got $tc_rc"
+fi
+
+kill -0 "$intercept_pid" 2>/dev/null || fail "intercept died during the test"
+echo "offline_replay_test: $passed passed, $failures failed"
+((failures == 0))
