@@ -12,17 +12,6 @@ namespace {
 
 auto logger() { return log::component("intercept"); }
 
-// The IPv4 header plus the TCP header (options kept) at the start of a decoded packet. The IP
-// total length field is left as captured, so the receiver still learns the payload length.
-net::Bytes headersOf(net::Bytes ipPacket) {
-    if (ipPacket.size() < 20) return {};
-    std::size_t ipLen = (std::to_integer<std::size_t>(ipPacket[0]) & 0x0F) * 4;
-    if (ipPacket.size() < ipLen + 20) return {};
-    std::size_t tcpLen = (std::to_integer<std::size_t>(ipPacket[ipLen + 12]) >> 4) * 4;
-    if (ipPacket.size() < ipLen + tcpLen) return {};
-    return ipPacket.first(ipLen + tcpLen);
-}
-
 }  // namespace
 
 InterceptApp::InterceptApp(os::EventBase& base, const InterceptConfig& config)
@@ -95,7 +84,7 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
         ++counters_.notTcp;
         return;
     }
-    net::Bytes headers = headersOf(decoded.ipPacket);
+    net::Bytes headers = tunnel::responseHeaderBytes(decoded.ipPacket);
     if (headers.empty()) {
         ++counters_.notTcp;
         return;

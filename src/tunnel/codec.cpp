@@ -172,6 +172,15 @@ std::string_view messageErrorName(MessageError error) {
     return "unknown";
 }
 
+net::Bytes responseHeaderBytes(net::Bytes ipPacket) {
+    if (ipPacket.size() < 20 || (std::to_integer<unsigned>(ipPacket[0]) >> 4) != 4) return {};
+    std::size_t ipLen = (std::to_integer<std::size_t>(ipPacket[0]) & 0x0F) * 4;
+    if (ipLen < 20 || ipPacket.size() < ipLen + 20) return {};
+    std::size_t tcpLen = (std::to_integer<std::size_t>(ipPacket[ipLen + 12]) >> 4) * 4;
+    if (tcpLen < 20 || ipPacket.size() < ipLen + tcpLen) return {};
+    return ipPacket.first(ipLen + tcpLen);
+}
+
 void encode(Buffer& out, const Challenge& message) {
     std::size_t start = beginFrame(out, MessageType::Challenge);
     putU8(out, message.authRequired ? 1 : 0);

@@ -85,6 +85,12 @@ struct Heartbeat {};
 
 using Message = std::variant<Challenge, Hello, HelloAck, Reject, RouteAdd, RouteDel, Responses, Heartbeat>;
 
+// The part of a captured IPv4/TCP packet that travels as one RESPONSES item: the IP header
+// (options included) and the TCP header (options included), cut before the payload. The IP total
+// length field is not touched, so it still tells the payload length. Returns an empty span when
+// `ipPacket` is not IPv4 or is shorter than the header lengths it states.
+net::Bytes responseHeaderBytes(net::Bytes ipPacket);
+
 // Encoders append one complete frame to `out`.
 void encode(Buffer& out, const Challenge& message);
 void encode(Buffer& out, const Hello& message);

@@ -4,6 +4,8 @@
 
 #include <initializer_list>
 
+#include "tcpcopy/net/decode.h"
+
 namespace tcpcopy::tunnel {
 namespace {
 
@@ -342,6 +344,57 @@ TEST(TunnelCodec, HelloMacIsHmacSha256OfTheNonce) {
     EXPECT_TRUE(macEquals(mac, computeHelloMac("key", zero)));
     EXPECT_FALSE(macEquals(mac, computeHelloMac("other", zero)));
     EXPECT_NE(randomNonce(), randomNonce());
+}
+
+// 198.18.1.2:80 -> 192.0.2.1:40000, PSH|ACK, 100 bytes of payload, TCP header with 12 option bytes.
+Buffer responsePacket() {
+    Buffer p = bytes({0x45, 0x00, 0x00, 0x94,  // IPv4, IHL 5, total length 148 = 20 + 32 + 96
+                      0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 198, 18, 1, 2, 192, 0, 2, 1,
+                      0x00, 0x50, 0x9C, 0x40,                          // ports
+                      0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,  // seq, ack
+                      0x80, 0x18, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00,  // data offset 8 (32 bytes), PSH|ACK
+                      0x01, 0x01, 0x08, 0x0A, 0, 0, 0, 1, 0, 0, 0, 2});  // NOP NOP timestamps
+    p.resize(20 + 32 + 96, std::byte{'x'});
+    return p;
+}
+
+TEST(TunnelCodec, ResponseItemIsIpAndTcpHeadersWithTheOriginalTotalLength) {
+    Buffer packet = responsePacket();
+    net::Bytes item = responseHeaderBytes(packet);
+    ASSERT_EQ(item.size(), 52u);
+    EXPECT_EQ(item.data(), packet.data());
+    // The total length still says 148, so the payload length survives the cut.
+    EXPECT_EQ(std::to_integer<int>(item[2]), 0x00);
+    EXPECT_EQ(std::to_integer<int>(item[3]), 0x94);
+    Buffer frame;
+    encode(frame, Responses{{item}});
+    FrameDecoder decoder;
+    decoder.feed(frame);
+    Frame f;
+    ASSERT_EQ(decoder.next(f), FrameDecoder::Status::Frame);
+    Message m;
+    ASSERT_EQ(decodeMessage(f, m), MessageError::None);
+    net::DecodeResult d = net::decodeIpv4Tcp(std::get<Responses>(m).items.at(0));
+    ASSERT_EQ(d.status, net::DecodeStatus::Ok);
+    EXPECT_EQ(d.segment.payloadLength, 96u);
+    EXPECT_TRUE(d.segment.payload.empty());
+    EXPECT_EQ(d.segment.seq.value(), 1u);
+    ASSERT_TRUE(d.segment.options.timestamps.has_value());
+    EXPECT_EQ(d.segment.options.timestamps->value, 1u);
+}
+
+TEST(TunnelCodec, ResponseItemOfATruncatedOrForeignPacketIsEmpty) {
+    Buffer packet = responsePacket();
+    for (std::size_t len = 0; len < 52; ++len) {
+        EXPECT_TRUE(responseHeaderBytes(net::Bytes(packet).first(len)).empty()) << len;
+    }
+    EXPECT_EQ(responseHeaderBytes(net::Bytes(packet).first(52)).size(), 52u);
+    Buffer v6 = packet;
+    v6[0] = std::byte{0x65};
+    EXPECT_TRUE(responseHeaderBytes(v6).empty());
+    Buffer badOffset = packet;
+    badOffset[32] = std::byte{0x40};  // data offset 4 (< 5)
+    EXPECT_TRUE(responseHeaderBytes(badOffset).empty());
 }
 
 }  // namespace
