@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
     logOptions.level = config.verbose ? spdlog::level::debug : spdlog::level::info;
     logOptions.file = config.logFile;
     if (std::string error = log::configure(logOptions); !error.empty()) return fail("-l/--log-file: " + error);
+    // A daemon's log file must show each line when it happens, not when a buffer fills.
+    for (const char* component : {"intercept", "tunnel", "capture"}) log::component(component)->flush_on(spdlog::level::trace);
 
     std::string secret;
     if (!config.secretFile.empty()) {

@@ -49,8 +49,9 @@ lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 
 lab_bg intercept "$LAB_NS_ASSIST" "$intercept" -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port 80' \
   -b "$LAB_ASSIST_TUNNEL_IP" -p "$port" --secret-file "$LAB_DIR/secret" --allow "$LAB_TC_TUNNEL_IP/32" \
-  -P "$LAB_DIR/intercept.pid" --stats-interval 1 -s 1000
+  -P "$LAB_DIR/intercept.pid" --stats-interval 1 -s 1000 -l "$LAB_DIR/intercept-file.log"
 intercept_pid=$LAB_LAST_PID
+ilog=$LAB_DIR/intercept-file.log
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$port"
 [[ $(cat "$LAB_DIR/intercept.pid") == "$intercept_pid" ]] || lab_die "pid file holds $(cat "$LAB_DIR/intercept.pid"), not $intercept_pid"
 
@@ -74,7 +75,7 @@ set -e
 if ((rc != 3)) || ! grep -q "authentication failed (wrong secret)" "$LAB_DIR/probe-wrong.log"; then
   lab_die "wrong secret: probe exit $rc, $(cat "$LAB_DIR/probe-wrong.log")"
 fi
-grep -q "closed during handshake: authentication failed" "$LAB_DIR/intercept.log" || lab_die "auth failure not logged"
+grep -q "closed during handshake: authentication failed" "$ilog" || lab_die "auth failure not logged"
 lab_log "wrong secret rejected: ok"
 
 # The probe registers the route, then curl sends the SYN from that address and port.
@@ -95,7 +96,7 @@ grep -Eq "^RESPONSE $client_ip:40001>$LAB_TARGET_IP:80 flags=SA .*iplen=(4[0-9]|
 lab_log "SYN-ACK through the tunnel: $(grep -m1 '^RESPONSE' "$LAB_DIR/probe.log")"
 
 # The periodic stats line counts it.
-lab_wait_file_match "$LAB_DIR/intercept.log" "stats: captured=[1-9][0-9]* forwarded=[1-9]" 5
+lab_wait_file_match "$ilog" "stats: captured=[1-9][0-9]* forwarded=[1-9]" 5
 
 # A connection from outside --allow (only the tc end, $LAB_TC_TUNNEL_IP/32, is allowed) is refused
 # and logged: a probe inside the assistant namespace connects from the tunnel address itself.
@@ -107,17 +108,19 @@ set -e
 if ((rc != 3)) || ! grep -q "not allowed" "$LAB_DIR/probe-refused.log"; then
   lab_die "peer outside --allow: exit $rc, $(cat "$LAB_DIR/probe-refused.log")"
 fi
-grep -q "refused tunnel connection from $LAB_ASSIST_TUNNEL_IP" "$LAB_DIR/intercept.log" || lab_die "refusal not logged"
+grep -q "refused tunnel connection from $LAB_ASSIST_TUNNEL_IP" "$ilog" || lab_die "refusal not logged"
 lab_log "--allow: ok"
 
-# SIGHUP reopens the log; SIGTERM shuts down through the loop, removes the pid file, exits 0.
+# SIGHUP reopens the log file after rotation; SIGTERM shuts down through the loop, removes the
+# pid file and exits 0.
+mv "$ilog" "$ilog.1"
 kill -HUP "$intercept_pid"
-sleep 0.3
+lab_wait_file_match "$ilog" "stats: captured=" 5
 kill -0 "$intercept_pid" || lab_die "intercept died on SIGHUP"
 kill -TERM "$intercept_pid"
 rc=0
 lab_wait_exit "$intercept_pid" 5 || rc=$?
 ((rc == 0)) || lab_die "intercept exit status $rc after SIGTERM"
 [[ ! -e $LAB_DIR/intercept.pid ]] || lab_die "pid file left behind"
-grep -Eq "shutting down: stats: captured=[1-9]" "$LAB_DIR/intercept.log" || lab_die "no final stats line"
+grep -Eq "shutting down: stats: captured=[1-9]" "$ilog" || lab_die "no final stats line"
 lab_log "PASS"
