@@ -16,7 +16,8 @@
 namespace tcpcopy::config {
 namespace {
 
-constexpr std::string_view kBlanks = " \t";
+// Carriage returns count as blanks: CRLF files, and a stray CR can never end up in a value.
+constexpr std::string_view kBlanks = " \t\r";
 constexpr std::size_t kMaxEchoedChars = 80;
 
 [[noreturn]] void declarationError(const std::string& what) {
@@ -645,8 +646,9 @@ std::string OptionTable::dumpConfig() const {
                     }
                     break;
                 case ValueKind::Custom:
-                    out += o->customText_.empty() ? "# " + key + " =\n"
-                                                  : key + " = " + fileValue(o->customText_) + "\n";
+                    out += (o->customText_.empty() && o->defaultText().empty())
+                               ? "# " + key + " =\n"
+                               : key + " = " + fileValue(o->customText_) + "\n";
                     break;
                 case ValueKind::String:
                     out += (o->string_->empty() && o->defaultText().empty())

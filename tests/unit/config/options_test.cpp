@@ -426,6 +426,22 @@ TEST(OptionTable, DumpConfigReadsBackToTheSameConfiguration) {
     EXPECT_EQ(copy.table.dumpConfig(), dump);
 }
 
+// Found by fuzz_config: an emptied custom value and a stray CR must survive the dump.
+TEST(OptionTable, DumpConfigKeepsEmptiedCustomValuesAndStrayCarriageReturns) {
+    Toy source;
+    ASSERT_EQ(source.text("filter = \" x \"   y \"\r \n").outcome, Outcome::Run);
+    EXPECT_EQ(source.cfg.filter, " x \"   y ");  // the CR and blank are trimmed, then the quotes
+    Toy copy;
+    ASSERT_EQ(copy.text(source.table.dumpConfig()).outcome, Outcome::Run);
+    EXPECT_EQ(copy.cfg.filter, source.cfg.filter);
+
+    Toy level;
+    level.table.custom(
+        '\0', "color", "WHEN", "auto", [](std::string_view) { return std::string(); }, "Color");
+    ASSERT_EQ(level.text("color =\n").outcome, Outcome::Run);
+    EXPECT_THAT(level.table.dumpConfig(), HasSubstr("\ncolor = \"\"\n"));
+}
+
 TEST(OptionTable, DescribesOptionsForDocumentationChecks) {
     Toy toy;
     const Option* accelerate = toy.table.find("accelerate");
