@@ -488,6 +488,12 @@ private:
             std::fprintf(stderr, "tcpcopy: nothing replayed: no connection in %s matched -x\n", options_.input.c_str());
             return 1;
         }
+        if (s.sessionsEstablished == 0 && s.sessionsResetByTarget > 0) {
+            std::fprintf(stderr,
+                         "tcpcopy: nothing replayed: the target refused every connection with a reset "
+                         "(is the server listening on the -x target address and port?)\n");
+            return 1;
+        }
         if (s.sessionsEstablished == 0) {
             std::fprintf(stderr,
                          "tcpcopy: nothing replayed: no SYN-ACK came back from the target through intercept "

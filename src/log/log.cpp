@@ -88,6 +88,8 @@ std::shared_ptr<spdlog::logger> component(std::string_view tag) {
     auto logger = std::make_shared<spdlog::logger>(name, s.dist);
     logger->set_level(s.level);
     logger->set_pattern(kPattern);
+    // Daemon logs are read while the daemon runs (tail -f, tests): every line goes out at once.
+    logger->flush_on(spdlog::level::trace);
     spdlog::register_logger(logger);
     return logger;
 }
