@@ -152,9 +152,7 @@ std::optional<LinkType> linkTypeFromDlt(int dlt) {
             return LinkType::Null;
         case 1:
             return LinkType::Ethernet;
-        case 12:   // DLT_RAW on most systems
-        case 14:   // DLT_RAW on OpenBSD
-        case 101:  // LINKTYPE_RAW as stored in files
+        case 12:  // DLT_RAW on Linux; libpcap reports files' LINKTYPE_RAW (101) as this too
             return LinkType::RawIp;
         case 108:
             return LinkType::Loop;

@@ -23,7 +23,9 @@ enum class LinkType : std::uint8_t {
     Loop,       // DLT_LOOP: 4-byte address family in network order
 };
 
-// Maps a libpcap DLT value to a LinkType; nullopt for link types we cannot decode.
+// Maps a libpcap DLT value to a LinkType; nullopt for link types we cannot decode. DLT values
+// are those libpcap reports on Linux: DLT_RAW is 12 (files' LINKTYPE_RAW 101 is read as 12), and
+// LINKTYPE values that are not DLTs (101, OpenBSD's 14) are not accepted.
 std::optional<LinkType> linkTypeFromDlt(int dlt);
 std::string_view linkTypeName(LinkType type);
 

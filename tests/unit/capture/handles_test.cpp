@@ -87,5 +87,19 @@ TEST(LinkTypeOf, MapsSupportedAndNamesUnsupported) {
     EXPECT_EQ(bad.error, "unsupported link type DLT 9 (PPP)");
 }
 
+TEST(LinkTypeOf, EverySupportedDltTakesAFilter) {
+    // Found by fuzz_pcap_file: DLT 14 (and LINKTYPE 101) were once mapped to raw IP, but libpcap on
+    // Linux cannot compile a filter for them. Every DLT the decoder accepts must be filterable.
+    int supported = 0;
+    for (int dlt = 0; dlt < 300; ++dlt) {
+        if (!net::linkTypeFromDlt(dlt)) continue;
+        ++supported;
+        PcapHandle handle(pcap_open_dead(dlt, 65535));
+        BpfProgram program;
+        EXPECT_EQ(program.compile(handle.get(), "tcp"), "") << "DLT " << dlt;
+    }
+    EXPECT_EQ(supported, 8);  // NULL, EN10MB, RAW, LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2
+}
+
 }  // namespace
 }  // namespace tcpcopy::capture

@@ -74,13 +74,11 @@ TEST(Ethernet, LinkTypeMapping) {
     EXPECT_EQ(linkTypeFromDlt(113), LinkType::LinuxSll);
     EXPECT_EQ(linkTypeFromDlt(276), LinkType::LinuxSll2);
     EXPECT_EQ(linkTypeFromDlt(12), LinkType::RawIp);
-    EXPECT_EQ(linkTypeFromDlt(14), LinkType::RawIp);
-    EXPECT_EQ(linkTypeFromDlt(101), LinkType::RawIp);
     EXPECT_EQ(linkTypeFromDlt(228), LinkType::Ipv4);
     EXPECT_EQ(linkTypeFromDlt(229), LinkType::Ipv6);
     EXPECT_EQ(linkTypeFromDlt(0), LinkType::Null);
     EXPECT_EQ(linkTypeFromDlt(108), LinkType::Loop);
-    for (int unsupported : {-1, 6, 105, 127, 147, 192, 1000})
+    for (int unsupported : {-1, 6, 14, 101, 105, 127, 147, 192, 1000})
         EXPECT_FALSE(linkTypeFromDlt(unsupported)) << unsupported;
     EXPECT_EQ(linkTypeName(LinkType::Ethernet), "ethernet");
     EXPECT_EQ(linkTypeName(LinkType::LinuxSll2), "linux-sll2");
