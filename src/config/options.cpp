@@ -212,13 +212,14 @@ OptionTable::OptionTable(std::string program, std::string description)
 
 OptionTable::~OptionTable() = default;
 
-void OptionTable::setVersion(std::string text) {
+void OptionTable::setVersion(std::string text, char shortName) {
     for (const auto& o : options_) {
-        if (o->longName() == "version" || o->shortName() == 'v') {
-            declarationError("-v/--version is taken by " + o->flagNames());
+        if (o->longName() == "version" || (shortName != '\0' && o->shortName() == shortName)) {
+            declarationError("--version or its short flag is taken by " + o->flagNames());
         }
     }
     version_ = std::move(text);
+    versionShort_ = shortName;
 }
 
 Option& OptionTable::declare(char shortName, std::string longName, ValueKind kind, std::string help) {
@@ -229,7 +230,7 @@ Option& OptionTable::declare(char shortName, std::string longName, ValueKind kin
         declarationError(fmt::format("invalid short flag for --{}", longName));
     }
     if (longName == "help" || longName == "config" || longName == "dump-config" || shortName == 'h' ||
-        (!version_.empty() && (longName == "version" || shortName == 'v'))) {
+        (!version_.empty() && (longName == "version" || (shortName != '\0' && shortName == versionShort_)))) {
         declarationError(fmt::format("--{} or its short flag is reserved", longName));
     }
     for (const auto& o : options_) {
@@ -529,7 +530,9 @@ std::unique_ptr<OptionTable::CliApp> OptionTable::buildCli() const {
         cli->dump = app.add_flag("--dump-config")
                         ->description("Print the effective configuration as a config file and exit");
         if (!version_.empty()) {
-            cli->version = app.add_flag("-v,--version")->description("Print the version and exit");
+            const std::string names = versionShort_ == '\0' ? std::string("--version")
+                                                            : fmt::format("-{},--version", versionShort_);
+            cli->version = app.add_flag(names)->description("Print the version and exit");
         }
     } catch (const CLI::Error& e) {
         declarationError(e.what());

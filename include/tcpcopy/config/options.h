@@ -125,8 +125,9 @@ class OptionTable {
     OptionTable(const OptionTable&) = delete;
     OptionTable& operator=(const OptionTable&) = delete;
 
-    // Adds -v/--version, printing `text` and exiting.
-    void setVersion(std::string text);
+    // Adds -v/--version (or --version alone when `shortName` is '\0', for a daemon whose -v
+    // means something else), printing `text` and exiting.
+    void setVersion(std::string text, char shortName = 'v');
 
     // Declarations. `shortName` is '\0' for none. The target's value at declaration is the default.
     // Declaring a long name or short flag twice is a programming error and aborts.
@@ -185,6 +186,7 @@ class OptionTable {
     std::string program_;
     std::string description_;
     std::string version_;
+    char versionShort_ = 'v';
     std::string configPath_;
     std::vector<std::unique_ptr<Option>> options_;
     std::vector<std::string> setFromFile_;

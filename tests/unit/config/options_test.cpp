@@ -491,5 +491,19 @@ TEST(OptionTableDeathTest, RefusesClashingDeclarations) {
         "reserved");
 }
 
+TEST(OptionTable, VersionWithoutShortFlagLeavesMinusVToTheDaemon) {
+    bool verbose = false;
+    OptionTable table("d", "A daemon whose -v means verbose.");
+    table.flag('v', "verbose", verbose, "Log more");
+    table.setVersion("d 9.9", '\0');
+    ParseResult r = table.parse(std::vector<std::string>{"--version"});
+    EXPECT_EQ(r.outcome, Outcome::Exit);
+    EXPECT_EQ(r.text, "d 9.9");
+    r = table.parse(std::vector<std::string>{"-v"});
+    EXPECT_EQ(r.outcome, Outcome::Run);
+    EXPECT_TRUE(verbose);
+    EXPECT_THAT(table.helpText(), HasSubstr("--version"));
+}
+
 }  // namespace
 }  // namespace tcpcopy::config
