@@ -11,6 +11,8 @@
 
 #include "tcpcopy/capture/live_capture.h"
 #include "tcpcopy/os/event.h"
+#include "tcpcopy/stats/metrics_server.h"
+#include "tcpcopy/stats/registry.h"
 #include "tcpcopy/tunnel/route_table.h"
 #include "tcpcopy/tunnel/tunnel_server.h"
 
@@ -36,6 +38,7 @@ struct InterceptConfig {
     std::uint32_t holdMs = 1000;         // how long a response may wait for its route
     std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
     std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
+    std::optional<net::Endpoint> metrics;  // --metrics ADDR:PORT: Prometheus /metrics
 };
 
 struct InterceptCounters {
@@ -59,6 +62,9 @@ public:
     // text when an event cannot be created.
     std::string arm();
     std::string statsLine();
+    // Registers the counters (docs/metrics.md) and, with --metrics, serves them; "" or the
+    // error naming the address. Defined in intercept_metrics.cpp.
+    std::string startMetrics();
 
 private:
     InterceptApp(os::EventBase& base, const InterceptConfig& config);
@@ -73,6 +79,8 @@ private:
     tunnel::RouteTable routes_;
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
+    std::unique_ptr<stats::Registry> registry_;
+    std::unique_ptr<stats::MetricsServer> metricsServer_;
 };
 
 }  // namespace tcpcopy::intercept

@@ -9,9 +9,11 @@
 #include <string>
 
 #include "intercept_app.h"
+#include "ops.h"
 #include "tcpcopy/config/options.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/os/process.h"
+#include "tcpcopy/os/service.h"
 
 namespace {
 
@@ -85,6 +87,9 @@ int main(int argc, char** argv) {
                               "Captures the target server's responses to replayed clients and sends their "
                               "headers back to tcpcopy.");
     declareOptions(table, config);
+    intercept::OpsOptions ops;
+    intercept::declareOpsOptions(table, config, ops);
+    table.setVersion("intercept 0.1.0", '\0');  // -v is --verbose here
     config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
@@ -98,6 +103,8 @@ int main(int argc, char** argv) {
     // A daemon's log file must show each line when it happens, not when a buffer fills.
     for (const char* component : {"intercept", "tunnel", "capture"}) log::component(component)->flush_on(spdlog::level::trace);
 
+    if (ops.check) return intercept::runChecks(config);
+
     std::string secret;
     if (!config.secretFile.empty()) {
         std::string error;
@@ -110,6 +117,7 @@ int main(int argc, char** argv) {
     if (!base) return fail(base.error());
     auto app = intercept::InterceptApp::create(base.value(), config, std::move(secret));
     if (!app) return fail(app.error());
+    if (std::string error = app.value()->startMetrics(); !error.empty()) return fail(error);
 
     std::optional<os::PidFile> pidFile;
     if (!config.pidFile.empty()) {
@@ -124,6 +132,10 @@ int main(int argc, char** argv) {
         if (!base.value().reinitAfterFork()) return fail("event_reinit failed after fork");
     }
     if (std::string error = app.value()->arm(); !error.empty()) return fail(error);
+    // Under systemd (Type=notify): ready once captures and the tunnel listener are up.
+    auto service = os::ServiceNotifier::attach(base.value(), [&app] { return app.value()->statsLine(); });
+    if (!service) return fail(service.error());
+    service.value()->ready();
     if (!base.value().dispatch()) return fail("event loop failed");
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "ops.h"
 #include "tcpcopy/app/replay_app.h"
 #include "tcpcopy/app/replay_options.h"
 #include "tcpcopy/config/options.h"
@@ -176,6 +177,8 @@ int main(int argc, char** argv) {
                               "Responses come back through intercept on the assistant host.");
     table.setVersion("tcpcopy 0.1.0");
     declare(table, settings);
+    tcpcopy::ops::OpsOptions ops;
+    tcpcopy::ops::declareOpsOptions(table, settings.replay, ops);
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
@@ -185,6 +188,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());
         return 2;
     }
+    if (ops.check) return tcpcopy::ops::runChecks(settings.replay);
     tcpcopy::log::Options logOptions;
     logOptions.level = spdlog::level::from_str(settings.logLevel);
     logOptions.file = settings.logFile;

@@ -1,2 +1,3 @@
 target_link_libraries(tcpcopy_app PUBLIC tcpcopy_session tcpcopy_net tcpcopy_capture tcpcopy_inject
   tcpcopy_tunnel tcpcopy_os tcpcopy_log nlohmann_json::nlohmann_json)
+target_link_libraries(tcpcopy_app PUBLIC tcpcopy_stats)

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tcpcopy/app/replay_ops.h"
 #include "tcpcopy/capture/live_capture.h"
 #include "tcpcopy/capture/pcap_file_reader.h"
 #include "tcpcopy/capture/raw_socket_capture.h"
@@ -24,7 +25,9 @@
 #include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
+#include "tcpcopy/os/service.h"
 #include "tcpcopy/session/engine.h"
+#include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace tcpcopy::app {
@@ -102,6 +105,7 @@ public:
         }
         engine_ = std::make_unique<session::Engine>(engineConfig, *output_);
         if (int rc = installEvents(); rc != 0) return rc;
+        if (int rc = startOps(); rc != 0) return rc;
         startedAt_ = Clock::now();
         if (tunnel_) {
             tunnel_->start();
@@ -237,6 +241,7 @@ private:
         replaying_ = true;
         replayStart_ = Clock::now();
         log_->info("replay started");
+        service_->ready();  // systemd: capture and tunnel are up
         if (file_) {
             pump_->add(os::Duration(0));
             return;
@@ -454,6 +459,7 @@ private:
     }
 
     int finish() {
+        if (progress_) progress_->clear();
         const double seconds = std::chrono::duration<double>(Clock::now() - startedAt_).count();
         if (!failure_.empty()) {
             log_->error("{}", failure_);
@@ -503,6 +509,50 @@ private:
         return 0;
     }
 
+    // Operations (docs/metrics.md, docs/usage.md): the metrics registry and --metrics endpoint,
+    // systemd notification, and the progress line of an offline replay on a terminal.
+    int startOps() {
+        registry_ = std::make_unique<stats::Registry>("tcpcopy");
+        registerReplayMetrics(*registry_,
+                              ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
+                                            [this]() -> const inject::InjectCounters& { return injector_->counters(); },
+                                            [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
+                                            [this] { return decode_.frames; }});
+        if (options_.metrics) {
+            auto server = stats::MetricsServer::start(base_, *registry_, *options_.metrics);
+            if (!server) return startError("--metrics: " + server.error());
+            metricsServer_ = std::move(server).value();
+            log_->info("metrics on http://{}/metrics", metricsServer_->address().toString());
+        }
+        auto service = os::ServiceNotifier::attach(base_, [this] {
+            const auto& s = engine_->stats();
+            return fmt::format("sessions active={} started={} established={} requests={} responses={}",
+                               s.activeSessions, s.sessionsStarted, s.sessionsEstablished, s.requestsSent,
+                               s.responsesSeen);
+        });
+        if (!service) return startError(service.error());
+        service_ = std::move(service).value();
+        if (file_ && ::isatty(STDERR_FILENO) == 1) {
+            progress_.emplace(stderr, true);
+            std::error_code ec;
+            inputSize_ = std::filesystem::file_size(options_.input, ec);
+            auto timer = os::Event::timer(base_, [this](short) { drawProgress(); }, /*persist=*/true);
+            if (!timer) return startError(timer.error());
+            progressTimer_.emplace(std::move(timer).value());
+            progressTimer_->add(std::chrono::duration_cast<os::Duration>(250ms));
+        }
+        return 0;
+    }
+
+    void drawProgress() {
+        if (!replaying_ || !file_) return;
+        const double total = static_cast<double>(inputSize_) * options_.loops;
+        const double done = static_cast<double>(inputSize_) * loop_ + static_cast<double>(file_->bytesRead());
+        const auto& s = engine_->stats();
+        progress_->update(total > 0 ? done / total : 0.0, s.activeSessions, s.sessionsStarted - s.activeSessions,
+                          s.requestsSent, Clock::now());
+    }
+
     static unsigned long long u(std::uint64_t v) { return v; }
 
     int startError(const std::string& text) {
@@ -540,6 +590,12 @@ private:
     Clock::time_point startedAt_;
     Clock::time_point replayStart_;
     Clock::time_point waitDeadline_;
+    std::unique_ptr<stats::Registry> registry_;
+    std::unique_ptr<stats::MetricsServer> metricsServer_;
+    std::unique_ptr<os::ServiceNotifier> service_;
+    std::optional<ProgressLine> progress_;
+    std::optional<os::Event> progressTimer_;
+    std::uintmax_t inputSize_ = 0;
 };
 
 }  // namespace

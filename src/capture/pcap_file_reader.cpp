@@ -1,5 +1,6 @@
 #include "tcpcopy/capture/pcap_file_reader.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "capture_internal.h"
@@ -56,6 +57,13 @@ std::optional<CapturedFrame> PcapFileReader::next() {
         error_ = namingFile(path_, pcap_geterr(handle_.get()));
     }
     return std::nullopt;
+}
+
+std::uint64_t PcapFileReader::bytesRead() const {
+    std::FILE* file = pcap_file(handle_.get());
+    if (file == nullptr) return 0;
+    const long offset = std::ftell(file);
+    return offset < 0 ? 0 : static_cast<std::uint64_t>(offset);
 }
 
 }  // namespace tcpcopy::capture

@@ -1,6 +1,12 @@
 #include "tcpcopy/log/log.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cinttypes>
+#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -20,6 +26,7 @@ struct State {
     std::shared_ptr<spdlog::sinks::sink> extra;
     std::string file;
     spdlog::level::level_enum level = spdlog::level::info;
+    std::string pattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";  // configure() picks kPattern or kJournalPattern
 
     State() { dist->add_sink(primary); }
 };
@@ -30,6 +37,23 @@ State& state() {
 }
 
 constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";
+// The journal stamps every line itself: no second timestamp.
+constexpr const char* kJournalPattern = "%-5l [%n] %v";
+
+// True when stderr is the journal's stream (JOURNAL_STREAM names stderr's device:inode), as when
+// systemd runs the daemon: see systemd.exec(5).
+bool stderrIsJournal() {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (stream == nullptr) return false;
+    std::uintmax_t dev = 0;
+    std::uintmax_t ino = 0;
+    if (std::sscanf(stream, "%" SCNuMAX ":%" SCNuMAX, &dev, &ino) != 2) return false;
+    struct stat st {};
+    if (::fstat(STDERR_FILENO, &st) != 0) return false;
+    return static_cast<std::uintmax_t>(st.st_dev) == dev && static_cast<std::uintmax_t>(st.st_ino) == ino;
+}
+
+const char* patternFor(const std::string& file) { return file.empty() && stderrIsJournal() ? kJournalPattern : kPattern; }
 
 }  // namespace
 
@@ -46,11 +70,13 @@ std::string configure(const Options& options) {
             return "cannot open log file " + options.file + ": " + e.what();
         }
     }
-    primary->set_pattern(kPattern);
     s.dist->remove_sink(s.primary);
     s.primary = primary;
     s.dist->add_sink(s.primary);
     s.file = options.file;
+    s.pattern = patternFor(s.file);
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_pattern(s.pattern); });
+    primary->set_pattern(s.pattern);
     s.level = options.level;
     spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(s.level); });
     return {};
@@ -62,7 +88,7 @@ void reopen() {
     if (s.file.empty()) return;
     try {
         auto fresh = std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.file, false);
-        fresh->set_pattern(kPattern);
+        fresh->set_pattern(s.pattern);
         s.dist->remove_sink(s.primary);
         s.primary = fresh;
         s.dist->add_sink(s.primary);
@@ -87,7 +113,7 @@ std::shared_ptr<spdlog::logger> component(std::string_view tag) {
     if (auto existing = spdlog::get(name)) return existing;
     auto logger = std::make_shared<spdlog::logger>(name, s.dist);
     logger->set_level(s.level);
-    logger->set_pattern(kPattern);
+    logger->set_pattern(s.pattern);
     // Daemon logs are read while the daemon runs (tail -f, tests): every line goes out at once.
     logger->flush_on(spdlog::level::trace);
     spdlog::register_logger(logger);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +29,12 @@ struct ReplayOptions {
     std::chrono::seconds interceptWait{10};      // how long to wait for intercept before replaying
     std::string injector = "libnet";             // --injector libnet|raw
     std::string reportFile;                      // --report
+    std::optional<net::Endpoint> metrics;        // --metrics ADDR:PORT: Prometheus /metrics
     std::chrono::seconds statsInterval{5};       // --stats-interval (0: off)
     int bufferMb = 0;                            // -B: live capture buffer
     int snaplen = 65535;                         // -S
     std::size_t memoryLimitMb = 0;               // -m (0: no limit)
+    std::string user;                            // -u: run as this user once everything is open
     session::EngineConfig engine;
 };
 

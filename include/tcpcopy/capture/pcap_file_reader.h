@@ -42,6 +42,8 @@ class PcapFileReader {
     int dlt() const { return pcap_datalink(handle_.get()); }
     const std::string& path() const { return path_; }
     std::uint64_t framesRead() const { return framesRead_; }
+    // The file offset reached so far (for progress: compare with the file's size).
+    std::uint64_t bytesRead() const;
 
   private:
     PcapFileReader(PcapHandle handle, net::LinkType linkType, std::string path)

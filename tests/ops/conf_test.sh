@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# conf/*.conf against the daemons themselves (no root needed):
+#  - each example file holds exactly the keys `--dump-config` prints (no missing, no extra key),
+#    and the daemon accepts the file as it is;
+#  - a key in a file is overridden by the flag on the command line, through the real binary;
+#  - a bad key or value in a file is refused with FILE:LINE: reason and a non-zero exit.
+# Usage: conf_test.sh TCPCOPY_BIN INTERCEPT_BIN CONF_DIR
+set -euo pipefail
+tcpcopy=${1:?usage: conf_test.sh TCPCOPY INTERCEPT CONF_DIR}
+intercept=${2:?}
+conf=${3:?}
+tmp=$(mktemp -d /tmp/ops-conf-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { printf 'conf_test: FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
+ok() { printf 'conf_test: ok: %s\n' "$*"; }
+
+# keys FILE : every key of a config file, set or commented out ("# key =" lines), sorted.
+keys() { sed -nE 's/^(# )?([a-z][a-z0-9-]*) =.*/\2/p' "$1" | LC_ALL=C sort -u; }
+
+for daemon in tcpcopy intercept; do
+  bin=${!daemon}
+  file="$conf/$daemon.conf"
+  [[ -f $file ]] || { fail "$file is missing"; continue; }
+  "$bin" --dump-config >"$tmp/$daemon.dump"
+  keys "$tmp/$daemon.dump" >"$tmp/$daemon.want"
+  keys "$file" >"$tmp/$daemon.have"
+  (($(wc -l <"$tmp/$daemon.want") > 10)) || fail "$daemon --dump-config printed too few keys"
+  missing=$(comm -23 "$tmp/$daemon.want" "$tmp/$daemon.have" | tr '\n' ' ')
+  extra=$(comm -13 "$tmp/$daemon.want" "$tmp/$daemon.have" | tr '\n' ' ')
+  [[ -z $missing ]] || fail "$file lacks keys that $daemon --dump-config prints: $missing(run conf/regenerate.sh)"
+  [[ -z $extra ]] || fail "$file has keys $daemon does not know: $extra(run conf/regenerate.sh)"
+  [[ -z $missing && -z $extra ]] && ok "$file: the $(wc -l <"$tmp/$daemon.want") keys of $daemon --dump-config"
+  if "$bin" --config "$file" --dump-config >/dev/null 2>"$tmp/$daemon.err"; then
+    ok "$daemon accepts $file as it is"
+  else
+    fail "$daemon refuses its own example $file: $(cat "$tmp/$daemon.err")"
+  fi
+done
+
+# Precedence, through the real binary: default < file < command line.
+printf '# test\nport = 5000\nstats-interval = 7\n' >"$tmp/prec.conf"
+got=$("$intercept" --config "$tmp/prec.conf" --dump-config | grep -E '^(port|stats-interval) =' | tr '\n' ' ')
+[[ $got == "port = 5000 stats-interval = 7 " ]] && ok "intercept takes port and stats-interval from the file" ||
+  fail "intercept --config: expected port 5000, stats-interval 7; got '$got'"
+got=$("$intercept" --config "$tmp/prec.conf" -p 4000 --dump-config | grep -E '^(port|stats-interval) =' | tr '\n' ' ')
+[[ $got == "port = 4000 stats-interval = 7 " ]] && ok "-p on the command line overrides port in the file" ||
+  fail "intercept --config with -p 4000: expected port 4000, stats-interval 7; got '$got'"
+printf 'accelerate = 3\nloops = 2\n' >"$tmp/tc.conf"
+got=$("$tcpcopy" --config "$tmp/tc.conf" -a 5 --dump-config | grep -E '^(accelerate|loops) =' | tr '\n' ' ')
+[[ $got == "accelerate = 5 loops = 2 " ]] && ok "tcpcopy: -a overrides the file, loops comes from it" ||
+  fail "tcpcopy --config with -a 5: expected accelerate 5, loops 2; got '$got'"
+
+# expect_refused NAME BIN FILE_CONTENT EXPECTED_STDERR_REGEX
+expect_refused() {
+  local name=$1 bin=$2 content=$3 want=$4 rc=0
+  printf '%b' "$content" >"$tmp/$name.conf"
+  "$bin" --config "$tmp/$name.conf" --dump-config >/dev/null 2>"$tmp/$name.err" || rc=$?
+  if ((rc != 0)) && grep -Eq -- "$want" "$tmp/$name.err" && (($(wc -l <"$tmp/$name.err") == 1)); then
+    ok "$name: exit $rc, $(cat "$tmp/$name.err")"
+  else
+    fail "$name: expected a non-zero exit and one line matching '$want', got exit $rc: $(cat "$tmp/$name.err")"
+  fi
+}
+expect_refused badkey "$intercept" '# comment\n\nprot = 36524\n' "$tmp/badkey.conf:3: unknown key 'prot'"
+expect_refused badvalue "$intercept" 'port = 70000\n' "$tmp/badvalue.conf:1: .*port.* between 1 and 65535"
+expect_refused badbool "$intercept" 'daemon = maybe\n' "$tmp/badbool.conf:1: "
+expect_refused tcbadkey "$tcpcopy" 'accelerate = 2\nacelerate = 3\n' "$tmp/tcbadkey.conf:2: unknown key 'acelerate'"
+expect_refused tcbadmetrics "$tcpcopy" 'metrics = localhost\n' "$tmp/tcbadmetrics.conf:1: .*ADDR:PORT"
+
+echo "conf_test: $failures failure(s)"
+((failures == 0))
