@@ -129,6 +129,16 @@ else
   fail "sample: -r 50 replayed requests that are not in the capture"
 fi
 
+# -c: every request reaches the target, and only from pool addresses.
+: >"$LAB_NGINX_PEERS_LOG"
+http_case pool http_short.pcap 1 -a 1000 -c 203.0.113.0/30,198.51.100.7
+peers=$(awk '{print $1}' "$LAB_NGINX_PEERS_LOG" | LC_ALL=C sort -u | tr '\n' ' ')
+if [[ $peers =~ ^((203\.0\.113\.[12]|198\.51\.100\.7)\ )+$ ]]; then
+  ok "pool: the target saw only pool addresses: $peers"
+else
+  fail "pool: the target saw addresses outside the pool: $peers"
+fi
+
 # Nothing to replay: a capture with no traffic for the -x port is an error, with the reason.
 run_tcpcopy noport -x "8080-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000
 if ((tc_rc != 0)) && grep -q "matched -x" "$LAB_DIR/tcpcopy-noport.log"; then

@@ -26,6 +26,8 @@ LAB_ASSIST_TUNNEL_IP=198.18.3.2   # intercept listens here for tcpcopy's tunnel
 LAB_ONLINE_IP=192.0.2.1           # the online server, as the real clients see it
 LAB_ONLINE_TARGET_SIDE_IP=198.18.4.1
 LAB_TARGET_LIVE_IP=198.18.4.2     # the target server as live tcpcopy (in online) sees it
+LAB_ONLINE_TUNNEL_IP=198.18.5.1   # live tcpcopy's end of the online<->assist tunnel link
+LAB_ASSIST_LIVE_TUNNEL_IP=198.18.5.2  # intercept's tunnel address as live tcpcopy reaches it
 LAB_CLIENT_IP=192.0.2.10          # primary client address
 LAB_CLIENT_IPS="192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17 192.0.2.18 192.0.2.19 192.0.2.20"
 LAB_CLIENT_NETS="192.0.2.0/24 198.51.100.0/24 203.0.113.0/24"
@@ -42,6 +44,8 @@ LAB_IF_ASSIST_TC=to-tc            # in assist: the tunnel link
 LAB_IF_CLIENT_ONLINE=to-online    # in client
 LAB_IF_ONLINE_CLIENT=to-client    # in online: live capture of client traffic
 LAB_IF_ONLINE_TARGET=to-target    # in online: live replay leaves here
+LAB_IF_ONLINE_ASSIST=to-assist    # in online: live tcpcopy's tunnel to intercept
+LAB_IF_ASSIST_ONLINE=to-online    # in assist: the live tunnel link
 
 LAB_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 
@@ -53,6 +57,7 @@ LAB_NAMESPACES=()
 LAB_PIDS=()
 LAB_PID_NAMES=()
 LAB_TEARDOWN_HOOKS=()
+declare -gA _lab_monitors=()
 _lab_down_done=0
 
 lab_log() { printf '[lab %s] %s\n' "${LAB_TAG:-?}" "$*" >&2; }
@@ -107,10 +112,10 @@ lab_init() {
   export LAB_REPO_ROOT LAB_TAG LAB_DIR LAB_NS_CLIENT LAB_NS_ONLINE LAB_NS_TC LAB_NS_TARGET LAB_NS_ASSIST
   export LAB_TC_IP LAB_TARGET_IP LAB_TARGET_ASSIST_SIDE_IP LAB_ASSIST_IP LAB_TC_TUNNEL_IP \
     LAB_ASSIST_TUNNEL_IP LAB_ONLINE_IP LAB_ONLINE_TARGET_SIDE_IP LAB_TARGET_LIVE_IP \
-    LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT
+    LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT LAB_ONLINE_TUNNEL_IP LAB_ASSIST_LIVE_TUNNEL_IP
   export LAB_IF_TC_TARGET LAB_IF_TC_ASSIST LAB_IF_TARGET_TC LAB_IF_TARGET_ASSIST \
     LAB_IF_TARGET_ONLINE LAB_IF_ASSIST_TARGET LAB_IF_ASSIST_TC LAB_IF_CLIENT_ONLINE \
-    LAB_IF_ONLINE_CLIENT LAB_IF_ONLINE_TARGET
+    LAB_IF_ONLINE_CLIENT LAB_IF_ONLINE_TARGET LAB_IF_ONLINE_ASSIST LAB_IF_ASSIST_ONLINE
 }
 
 _lab_on_exit() {
@@ -169,6 +174,7 @@ lab_up() {
   _lab_link "$LAB_NS_TC" "$LAB_IF_TC_ASSIST" "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TC"
   _lab_link "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_CLIENT"
   _lab_link "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_TARGET" "$LAB_NS_TARGET" "$LAB_IF_TARGET_ONLINE"
+  _lab_link "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_ASSIST" "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_ONLINE"
 
   ip -n "$LAB_NS_TC" addr add "$LAB_TC_IP/24" dev "$LAB_IF_TC_TARGET"
   ip -n "$LAB_NS_TARGET" addr add "$LAB_TARGET_IP/24" dev "$LAB_IF_TARGET_TC"
@@ -179,6 +185,8 @@ lab_up() {
   ip -n "$LAB_NS_ONLINE" addr add "$LAB_ONLINE_IP/24" dev "$LAB_IF_ONLINE_CLIENT"
   ip -n "$LAB_NS_ONLINE" addr add "$LAB_ONLINE_TARGET_SIDE_IP/24" dev "$LAB_IF_ONLINE_TARGET"
   ip -n "$LAB_NS_TARGET" addr add "$LAB_TARGET_LIVE_IP/24" dev "$LAB_IF_TARGET_ONLINE"
+  ip -n "$LAB_NS_ONLINE" addr add "$LAB_ONLINE_TUNNEL_IP/24" dev "$LAB_IF_ONLINE_ASSIST"
+  ip -n "$LAB_NS_ASSIST" addr add "$LAB_ASSIST_LIVE_TUNNEL_IP/24" dev "$LAB_IF_ASSIST_ONLINE"
   local ip
   for ip in $LAB_CLIENT_IPS; do
     ip -n "$LAB_NS_CLIENT" addr add "$ip/24" dev "$LAB_IF_CLIENT_ONLINE"
@@ -349,6 +357,9 @@ http {
     default_type application/octet-stream;
     log_format lab '\$request_method \$request_uri \$content_length \$request_length';
     access_log $d/access.log lab;
+    # Who sent each request (client address:port), for tests of address rewriting (-c, -H).
+    log_format peers '\$remote_addr \$remote_port';
+    access_log $d/peers.log peers;
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;
     fastcgi_temp_path $d/tmp/fastcgi;
@@ -383,6 +394,7 @@ EOF
   lab_bg "nginx-$ns-$port" "$ns" nginx -e "$d/error.log" -c "$d/nginx.conf"
   LAB_NGINX_PID=$LAB_LAST_PID
   LAB_NGINX_ACCESS_LOG="$d/access.log"
+  LAB_NGINX_PEERS_LOG="$d/peers.log"
   LAB_NGINX_DIR=$d
   lab_wait_port "$ns" "$ip" "$port"
 }
@@ -418,15 +430,22 @@ lab_redis_monitor_start() {
   _lab_monitor_ns=$ns _lab_monitor_ip=$ip _lab_monitor_port=$port _lab_monitor_file=$file
   ip netns exec "$ns" redis-cli -h "$ip" -p "$port" MONITOR >"$file.raw" 2>&1 </dev/null &
   _lab_monitor_pid=$!
+  _lab_monitors[$file]="$ns $ip $port $_lab_monitor_pid"
   LAB_PIDS+=("$_lab_monitor_pid")
   LAB_PID_NAMES+=(redis-monitor)
   lab_wait_file_match "$file.raw" '^OK$' 10
 }
 
-# lab_redis_monitor_stop : sends a sentinel command, waits until MONITOR has printed it (so
-# every earlier command is in the file), stops the monitor, and writes the normalised commands
-# (arguments only, no timestamp, db or client) one per line to FILE.
+# lab_redis_monitor_stop [FILE] : sends a sentinel command, waits until MONITOR has printed it
+# (so every earlier command is in the file), stops the monitor, and writes the normalised
+# commands (arguments only, no timestamp, db or client) one per line to FILE. Without FILE it
+# stops the monitor started last; with FILE, the one writing FILE (several may run at once).
 lab_redis_monitor_stop() {
+  if [[ -n ${1:-} ]]; then
+    [[ -n ${_lab_monitors[$1]:-} ]] || lab_die "no redis monitor writes $1"
+    read -r _lab_monitor_ns _lab_monitor_ip _lab_monitor_port _lab_monitor_pid <<<"${_lab_monitors[$1]}"
+    _lab_monitor_file=$1
+  fi
   local sentinel="lab-monitor-sentinel-$LAB_TAG-$RANDOM"
   ip netns exec "$_lab_monitor_ns" redis-cli -h "$_lab_monitor_ip" -p "$_lab_monitor_port" \
     ECHO "$sentinel" >/dev/null || lab_die "redis at $_lab_monitor_ip:$_lab_monitor_port unreachable"
@@ -434,6 +453,7 @@ lab_redis_monitor_stop() {
   lab_stop "$_lab_monitor_pid"
   grep -v -F "\"$sentinel\"" "$_lab_monitor_file.raw" | grep -v '^OK$' |
     sed -E 's/^[0-9]+\.[0-9]+ \[[^]]*\] //' >"$_lab_monitor_file"
+  unset '_lab_monitors[$_lab_monitor_file]'
 }
 
 # lab_requests_nginx ACCESS_LOG : the normalised sorted request multiset.
