@@ -1,9 +1,10 @@
 // tcpcopy: replays captured or live TCP client traffic against a target server.
 // This file is wiring only: the option table, then app::runReplay().
 
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "ops.h"
@@ -11,6 +12,8 @@
 #include "tcpcopy/app/replay_options.h"
 #include "tcpcopy/config/options.h"
 #include "tcpcopy/log/log.h"
+#include "tcpcopy/os/privileges.h"
+#include "tcpcopy/os/process.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace {
@@ -33,9 +36,13 @@ struct Settings {
     unsigned copies = 1;
     unsigned portShift = 0;
     unsigned sample = 100;
+    unsigned rampS = 0;
     unsigned loops = 1;
     unsigned connections = 1;
     unsigned memoryMb = 0;
+    unsigned maxSessions = 1'000'000;
+    unsigned maxSessionBufferMb = 64;
+    unsigned synRetries = 4;
     bool noWait = false;
     bool onlyComplete = false;
     bool withoutIntercept = false;
@@ -90,6 +97,9 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('f', "port-shift", s.portShift, 0u, 1023u,
               "Port-shift factor separating several tcpcopy instances replaying the same traffic")
         .group("Sessions");
+    t.integer('g', "ramp", s.rampS, 0u, 86400u,
+              "Ramp up over N s: the share of new sessions replayed grows from 0 to 100% (0: off)")
+        .group("Sessions");
     t.integer('r', "sample", s.sample, 1u, 100u, "Replay this percentage of sessions (consistent per connection)")
         .group("Sessions");
     t.flag('W', "no-wait", s.noWait, "Send each request without waiting for the previous response")
@@ -105,6 +115,15 @@ void declare(config::OptionTable& t, Settings& s) {
         .group("Sessions");
     t.integer('R', "rtt", s.rttMs, 1u, 60000u, "Initial retransmission timeout in milliseconds").group("Sessions");
     t.integer('m', "memory-limit", s.memoryMb, 0u, 1048576u, "Shed new sessions beyond about this many MiB (0: none)")
+        .group("Sessions");
+    t.integer('\0', "max-sessions", s.maxSessions, 1u, 100'000'000u,
+              "Replay at most this many sessions at once; new ones beyond are shed and counted")
+        .group("Sessions");
+    t.integer('\0', "max-session-buffer", s.maxSessionBufferMb, 0u, 65536u,
+              "Reset (and count) a session holding more than this many MiB the target has not taken (0: no limit)")
+        .group("Sessions");
+    t.integer('\0', "syn-retries", s.synRetries, 0u, 16u,
+              "SYN retransmissions before a session without SYN-ACK is given up")
         .group("Sessions");
     t.flag('L', "without-intercept", s.withoutIntercept, "Keep replaying when no intercept is reachable")
         .group("Replay");
@@ -135,6 +154,10 @@ void declare(config::OptionTable& t, Settings& s) {
         .group("Output");
     t.string('P', "pid-file", s.pidFile, "Write the process id to this file").group("Output");
     t.flag('d', "daemon", s.daemon, "Run in the background").group("Output");
+    t.string('u', "user", r.user,
+             "Once the injector, the capture and the tunnel are open, run as this user with no capabilities left")
+        .group("Output")
+        .valueName("USER");
 }
 
 // Moves the option values into the replay configuration; returns an error line or "".
@@ -145,12 +168,18 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
         if (!list) return "-s/--intercept: " + list.error();
         r.intercepts = std::move(list).value();
     }
+    if (!r.user.empty()) {
+        if (auto user = tcpcopy::os::lookupUser(r.user); !user) return "-u/--user: " + user.error();
+    }
     if (r.intercepts.empty() && !s.withoutIntercept) return "-s/--intercept is required (or -L to replay without intercept)";
-    if (s.mss + 40 > s.mtu && t.isSet("mss") && t.isSet("mtu")) return "-D/--mss must fit in -M/--mtu minus 40";
+    if (s.mss + 40 > s.mtu && t.isSet("mss")) {
+        return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) + ") minus 40";
+    }
     auto& e = r.engine;
     e.copies = s.copies;
     e.portShiftFactor = s.portShift;
     e.samplePercent = s.sample;
+    e.rampDuration = std::chrono::seconds(s.rampS);
     e.waitForResponse = !s.noWait;
     e.onlyCompleteSessions = s.onlyComplete;
     e.mss = static_cast<std::uint16_t>(s.mss);
@@ -158,6 +187,9 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     e.sessionTimeout = std::chrono::seconds(s.sessionTimeoutS);
     e.keepaliveTimeout = std::chrono::seconds(s.keepaliveTimeoutS);
     e.initialRto = std::chrono::milliseconds(s.rttMs);
+    e.maxSessions = s.maxSessions;
+    e.maxSessionBytes = std::size_t{s.maxSessionBufferMb} << 20;
+    e.maxSynRetries = s.synRetries;
     r.idleSkip = std::chrono::milliseconds(s.idleSkipMs);
     r.loops = s.loops;
     r.tunnelConnections = s.connections;
@@ -171,6 +203,8 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Files we create (log, pid file, report) are never group- or world-writable, whatever umask we got.
+    ::umask(::umask(0) | S_IWGRP | S_IWOTH);
     Settings settings;
     config::OptionTable table("tcpcopy",
                               "Replays TCP client traffic, from a capture file or live, against a target server.\n"
@@ -196,20 +230,22 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());
         return 2;
     }
-    if (settings.daemon && ::daemon(1, 0) != 0) {
-        std::perror("tcpcopy: daemon");
-        return 2;
-    }
+    std::optional<tcpcopy::os::PidFile> pidFile;
     if (!settings.pidFile.empty()) {
-        if (FILE* f = std::fopen(settings.pidFile.c_str(), "w")) {
-            std::fprintf(f, "%d\n", static_cast<int>(::getpid()));
-            std::fclose(f);
-        } else {
-            std::fprintf(stderr, "tcpcopy: %s: cannot write the pid file\n", settings.pidFile.c_str());
+        auto acquired = tcpcopy::os::PidFile::acquire(settings.pidFile);
+        if (!acquired) {
+            std::fprintf(stderr, "tcpcopy: %s\n", acquired.error().c_str());
             return 2;
         }
+        pidFile.emplace(std::move(acquired).value());
+    }
+    if (settings.daemon) {
+        if (auto d = tcpcopy::os::daemonize(); !d) {
+            std::fprintf(stderr, "tcpcopy: %s\n", d.error().c_str());
+            return 2;
+        }
+        if (pidFile) pidFile->rewrite();
     }
     const int rc = tcpcopy::app::runReplay(settings.replay);
-    if (!settings.pidFile.empty()) ::unlink(settings.pidFile.c_str());
     return rc;
 }

@@ -26,6 +26,7 @@
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
 #include "tcpcopy/os/service.h"
+#include "tcpcopy/os/privileges.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
@@ -97,12 +98,11 @@ public:
         if (int rc = openInjector(); rc != 0) return rc;
         if (int rc = openInput(); rc != 0) return rc;
         if (int rc = openTunnel(); rc != 0) return rc;
+        if (int rc = dropPrivileges(); rc != 0) return rc;
         output_ = std::make_unique<EngineOutput>(*injector_, tunnel_.get());
         session::EngineConfig engineConfig = options_.engine;
-        if (options_.memoryLimitMb > 0) {
-            // A rough bound: per-session state plus a typical request backlog.
-            engineConfig.maxSessions = std::max<std::size_t>(1, options_.memoryLimitMb * 1024 * 1024 / 8192);
-        }
+        // -m: the engine counts the bytes its sessions buffer and sheds new sessions above it.
+        engineConfig.memoryLimitBytes = options_.memoryLimitMb * 1024 * 1024;
         engine_ = std::make_unique<session::Engine>(engineConfig, *output_);
         if (int rc = installEvents(); rc != 0) return rc;
         if (int rc = startOps(); rc != 0) return rc;
@@ -176,6 +176,14 @@ private:
             filter += ")";
         }
         return filter + ")";
+    }
+
+    // -u: everything that needs root is open now (injection socket, capture, pid and log files).
+    int dropPrivileges() {
+        if (options_.user.empty()) return 0;
+        if (std::string err = os::dropPrivileges(options_.user, {}); !err.empty()) return startError("-u/--user: " + err);
+        log_->info("running as user {} without capabilities", options_.user);
+        return 0;
     }
 
     int openTunnel() {
@@ -382,6 +390,10 @@ private:
             }
             return;
         }
+        // Live input: also drain the capture on every tick. The descriptor's readiness is not a
+        // promise that every waiting packet wakes the loop (libpcap's ring, immediate mode); a
+        // frame left behind would stall its session until the next packet arrives.
+        if (live_ || raw_) readLive();
         engine_->onTick(now);
         checkFinished();
     }
@@ -407,14 +419,16 @@ private:
         const auto& s = engine_->stats();
         const auto& inj = injector_->counters();
         log_->info(
-            "stats: frames={} sessions active={} started={} established={} completed={} failed={} "
-            "requests={} retrans={} responses={} injected={} inject_errors={} tunnel={}",
-            decode_.frames, s.activeSessions, s.sessionsStarted, s.sessionsEstablished, s.sessionsCompleted,
-            s.sessionsFailed, s.requestsSent, s.retransmissions, s.responsesSeen, inj.packets, inj.errors,
-            tunnel_ ? (tunnel_->anyConnected() ? "up" : "down") : "none");
+            "stats: frames={} sessions active={} captured={} started={} established={} completed={} failed={} "
+            "shed={} requests={} retrans={} responses={} injected={} inject_errors={} buffered={} tunnel={} "
+            "tunnel_connects={} tunnel_reconnects={}",
+            decode_.frames, s.activeSessions, s.sessionsCaptured, s.sessionsStarted, s.sessionsEstablished,
+            s.sessionsCompleted, s.sessionsFailed, s.sessionsShed, s.requestsSent, s.retransmissions, s.responsesSeen,
+            inj.packets, inj.errors, s.bytesBuffered, tunnel_ ? (tunnel_->anyConnected() ? "up" : "down") : "none",
+            tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0);
     }
 
-    nlohmann::json summaryJson(double seconds) const {
+    nlohmann::json summaryJson(double seconds) {
         const auto& s = engine_->stats();
         const auto& inj = injector_->counters();
         nlohmann::json j;
@@ -430,10 +444,12 @@ private:
                          {"established", s.sessionsEstablished}, {"completed", s.sessionsCompleted},
                          {"ended_by_replay", s.sessionsEndedByReplay}, {"reset_by_target", s.sessionsResetByTarget},
                          {"timed_out", s.sessionsTimedOut},     {"failed", s.sessionsFailed},
+                         {"aborted", s.sessionsAborted},         {"active", s.activeSessions},
                          {"no_syn_ack", s.sessionsNoSynAck},     {"midstream", s.sessionsMidstream},
-                         {"sampled_out", s.sessionsSampledOut}, {"skipped_midstream", s.sessionsSkippedMidstream},
+                         {"sampled_out", s.sessionsSampledOut}, {"ramped_out", s.sessionsRampedOut}, {"skipped_midstream", s.sessionsSkippedMidstream},
                          {"shed", s.sessionsShed},               {"port_reuses", s.portReuses},
                          {"port_remaps", s.portRemaps}};
+        j["sessions"]["over_buffer"] = s.sessionsOverBuffer;
         j["requests_sent"] = s.requestsSent;
         j["segments_sent"] = s.segmentsSent;
         j["bytes_sent"] = s.bytesSent;
@@ -448,8 +464,19 @@ private:
         j["responses_malformed"] = responseMalformed_;
         j["gate_timeouts"] = s.gateTimeouts;
         j["resets_sent"] = s.resetsSent;
+        j["memory"] = {{"limit_bytes", options_.memoryLimitMb * 1024 * 1024},
+                       {"buffered_bytes", s.bytesBuffered},
+                       {"buffered_peak_bytes", s.bytesBufferedPeak}};
         j["injected_packets"] = inj.packets;
         j["inject_errors"] = inj.errors;
+        if (live_ || raw_) {
+            const std::optional<capture::CaptureStats> c = live_ ? live_->stats() : raw_->stats();
+            if (c) {
+                j["capture"] = {{"received", c->received},
+                                {"kernel_dropped", c->kernelDropped},
+                                {"interface_dropped", c->interfaceDropped}};
+            }
+        }
         if (tunnel_) {
             const auto& t = tunnel_->counters();
             j["tunnel"] = {{"connects", t.connects}, {"reconnects", t.reconnects}, {"responses", t.responses},
@@ -472,16 +499,29 @@ private:
             "tcpcopy summary: %.2fs, %llu frames read\n"
             "  sessions: %llu started (%llu mid-stream), %llu established, %llu completed, %llu ended by replay, "
             "%llu reset by target, %llu timed out, %llu failed (%llu without SYN-ACK)\n"
-            "  skipped: %llu sampled out, %llu mid-stream (-O), %llu shed; %llu ignored packets\n"
+            "  skipped: %llu sampled out, %llu ramped out (-g), %llu mid-stream (-O), %llu shed; %llu ignored packets\n"
             "  requests sent: %llu, segments %llu, bytes %llu, retransmissions %llu\n"
             "  capture: %llu retransmitted/duplicate, %llu out of order, %llu resegmented\n"
-            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu\n",
+            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu\n"
+            "  captured connections %llu, aborted at exit %llu, still active %llu; buffered peak %llu bytes\n",
             seconds, u(decode_.frames), u(s.sessionsStarted), u(s.sessionsMidstream), u(s.sessionsEstablished),
             u(s.sessionsCompleted), u(s.sessionsEndedByReplay), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
-            u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsSampledOut), u(s.sessionsSkippedMidstream),
+            u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsSampledOut), u(s.sessionsRampedOut), u(s.sessionsSkippedMidstream),
             u(s.sessionsShed), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
             u(s.retransmissions), u(s.captureRetransmissions), u(s.captureOutOfOrder), u(s.resegmented),
-            u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent));
+            u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent), u(s.sessionsCaptured),
+            u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));
+        if (j.contains("capture")) {
+            const auto& c = j["capture"];
+            std::printf("  live capture: %llu received, %llu dropped by the kernel, %llu by the interface\n",
+                        u(c["received"].get<std::uint64_t>()), u(c["kernel_dropped"].get<std::uint64_t>()),
+                        u(c["interface_dropped"].get<std::uint64_t>()));
+        }
+        if (tunnel_) {
+            const auto& t = tunnel_->counters();
+            std::printf("  tunnel: %llu connects, %llu reconnects, %llu responses, %llu routes sent\n", u(t.connects),
+                        u(t.reconnects), u(t.responses), u(t.routesSent));
+        }
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {
             std::ofstream out(options_.reportFile);
@@ -504,6 +544,15 @@ private:
             std::fprintf(stderr,
                          "tcpcopy: nothing replayed: no SYN-ACK came back from the target through intercept "
                          "(check the target's route for client addresses to the assistant, and intercept's filter)\n");
+            return 1;
+        }
+        // Some sessions went through and others did not: the target stopped or broke mid-replay.
+        if (const std::uint64_t lost = s.sessionsResetByTarget + s.sessionsTimedOut + s.sessionsFailed; lost > 0) {
+            std::fprintf(stderr,
+                         "tcpcopy: %llu of %llu sessions did not complete: %llu reset by the target, %llu timed out, "
+                         "%llu failed (%llu without SYN-ACK, %llu over --max-session-buffer)\n",
+                         u(lost), u(s.sessionsStarted), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
+                         u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsOverBuffer));
             return 1;
         }
         return 0;

@@ -24,6 +24,11 @@ constexpr std::uint32_t kPortFloor = 1024;
 constexpr std::uint32_t kPortRange = 65536 - kPortFloor;
 constexpr std::uint32_t kCopyPortStride = 4099;       // prime, far from neighbouring ports
 constexpr std::uint32_t kInstancePortStride = 16411;  // prime, for -f
+// Heap bytes a released client stream may keep as capacity; more is given back.
+constexpr std::size_t kKeptStreamCapacity = 16 * 1024;
+// Map/list node bookkeeping per out-of-order segment and per session (hash map nodes, the
+// captured-flow index), beyond the objects' own sizes.
+constexpr std::size_t kNodeOverhead = 64;
 
 std::uint64_t mixHash(std::uint64_t h) {
     h ^= h >> 33;
@@ -48,12 +53,61 @@ struct Mark {
     std::uint64_t targetBytesAtWait = 0;
 };
 
+// The marks of a session, oldest first. A vector with a moving head rather than a std::deque:
+// libstdc++'s deque allocates a 512-byte block and its map as soon as it is constructed, which
+// was half of an idle session's memory. Emptied, it starts again at the front of its storage.
+class MarkQueue {
+public:
+    bool empty() const { return head_ == items_.size(); }
+    std::size_t size() const { return items_.size() - head_; }
+    Mark& front() { return items_[head_]; }
+    const Mark& front() const { return items_[head_]; }
+    void push_back(const Mark& m) {
+        if (empty()) {
+            items_.clear();
+            head_ = 0;
+        } else if (head_ >= 16 && head_ * 2 >= items_.size()) {
+            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
+        items_.push_back(m);
+    }
+    void pop_front() {
+        if (++head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        }
+    }
+
+private:
+    std::vector<Mark> items_;
+    std::size_t head_ = 0;
+};
+
 struct PendingSegment {
     std::vector<std::byte> data;
     std::int64_t relAck = -1;
     std::uint16_t window = 0;
     bool fin = false;
     bool rst = false;
+};
+
+// Out-of-order captured segments by stream offset. Most sessions never see one: the map is
+// allocated on first use, so an in-order session pays one pointer instead of an empty std::map.
+class OutOfOrderMap {
+public:
+    using Map = std::map<std::uint64_t, PendingSegment>;
+    bool empty() const { return !map_ || map_->empty(); }
+    std::size_t size() const { return map_ ? map_->size() : 0; }
+    Map::iterator begin() { return map_->begin(); }  // not empty()
+    void erase(Map::iterator it) { map_->erase(it); }
+    std::pair<Map::iterator, bool> emplace(std::uint64_t offset, PendingSegment&& p) {
+        if (!map_) map_ = std::make_unique<Map>();
+        return map_->emplace(offset, std::move(p));
+    }
+
+private:
+    std::unique_ptr<Map> map_;
 };
 
 }  // namespace
@@ -79,7 +133,9 @@ public:
         captureBase_ = syn.seq + 1;
         synWindow_ = syn.window;
         capturedMss_ = syn.options.mss;
-        capturedWscale_ = syn.options.windowScale;
+        // RFC 7323 2.3: a shift above 14 is used as 14 (a larger one overflowed windowField;
+        // found by fuzz_engine).
+        if (syn.options.windowScale) capturedWscale_ = std::min<std::uint8_t>(*syn.options.windowScale, 14);
         wantTimestamps_ = syn.options.timestamps.has_value();
         sendSyn(now);
     }
@@ -157,12 +213,32 @@ public:
             p.window = seg.window;
             p.fin = fin;
             p.rst = rst;
-            if (ooo_.size() < 1024) ooo_.emplace(offset, std::move(p));
+            if (ooo_.size() < 1024) {
+                const std::size_t bytes = p.data.capacity();
+                if (ooo_.emplace(offset, std::move(p)).second) oooBytes_ += bytes;
+            }
+            if (overBufferLimit()) {
+                ++stats().sessionsOverBuffer;
+                ++stats().sessionsFailed;
+                close(/*sendReset=*/true);
+            }
             return;
         }
         appendCaptured(offset, seg.payload.first(len), relAck, seg.window, fin, rst);
         drainOutOfOrder();
         pump(now);
+        if (state_ != State::Closed && overBufferLimit()) {
+            // The target stopped taking data while the capture keeps coming: give up on this
+            // session rather than hold an unbounded backlog.
+            ++stats().sessionsOverBuffer;
+            ++stats().sessionsFailed;
+            close(/*sendReset=*/true);
+        }
+    }
+
+    bool overBufferLimit() const {
+        const std::size_t cap = engine_.config_.maxSessionBytes;
+        return cap > 0 && (capturedNext_ - streamBase_) + oooBytes_ > cap;
     }
 
     void onResponse(const TcpSegment& seg, Time now) {
@@ -268,7 +344,22 @@ public:
     }
 
     void abort() {
-        if (state_ != State::Closed) close(/*sendReset=*/state_ == State::Established);
+        if (state_ == State::Closed) return;
+        ++stats().sessionsAborted;
+        close(/*sendReset=*/state_ == State::Established);
+    }
+
+    // Heap and object bytes this session holds now; 0 once closed (its buffers die with it).
+    std::size_t footprint() const {
+        if (state_ == State::Closed) return 0;
+        return sizeof(Session) + 2 * kNodeOverhead + stream_.capacity() + oooBytes_ +
+               ooo_.size() * (sizeof(PendingSegment) + kNodeOverhead) + marks_.size() * sizeof(Mark);
+    }
+    // Brings the engine's total up to date with footprint().
+    void account() {
+        const std::size_t now = footprint();
+        engine_.adjustBuffered(accounted_, now);
+        accounted_ = now;
     }
 
 private:
@@ -357,6 +448,7 @@ private:
             if (it->first > capturedNext_) return;
             PendingSegment p = std::move(it->second);
             const std::uint64_t offset = it->first;
+            oooBytes_ -= p.data.capacity();
             ooo_.erase(it);
             appendCaptured(offset, Bytes(p.data), p.relAck, p.window, p.fin, p.rst);
         }
@@ -367,7 +459,7 @@ private:
         std::uint32_t mss = targetMss_;
         mss = std::min<std::uint32_t>(mss, cfg.mss);
         mss = std::min<std::uint32_t>(mss, cfg.mtu > 40 ? cfg.mtu - 40 : 536);
-        if (tsOk_) mss -= 12;  // RFC 6691: the MSS counts data only; our options take room too
+        if (tsOk_) mss = mss > 12 ? mss - 12 : 0;  // RFC 6691: the MSS counts data only; our options take room too
         return static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
     }
 
@@ -562,6 +654,8 @@ private:
         if (releasable >= kReleaseChunk || (releasable > 0 && releasable == stream_.size())) {
             stream_.erase(stream_.begin(), stream_.begin() + static_cast<std::ptrdiff_t>(releasable));
             streamBase_ += releasable;
+            // A large upload, fully acknowledged: give its buffer back (-m counts capacity).
+            if (stream_.empty() && stream_.capacity() > kKeptStreamCapacity) stream_.shrink_to_fit();
         }
     }
 
@@ -641,8 +735,10 @@ private:
     std::vector<std::byte> stream_;      // client bytes [streamBase_, capturedNext_)
     std::uint64_t streamBase_ = 0;
     std::uint64_t capturedNext_ = 0;
-    std::deque<Mark> marks_;
-    std::map<std::uint64_t, PendingSegment> ooo_;
+    MarkQueue marks_;
+    OutOfOrderMap ooo_;
+    std::size_t oooBytes_ = 0;  // payload capacity held in ooo_
+    std::size_t accounted_ = 0;  // this session's share of Engine::buffered_
     Time lastCaptureActivity_{0};
 
     // Target side.
@@ -716,6 +812,14 @@ void Engine::startSessions(const TcpSegment& seg, const AddressRule& rule, Time 
         skipped_[captured] = now;
         return;
     }
+    if (config_.rampDuration > Time{0} && firstPacketAt_ && now - *firstPacketAt_ < config_.rampDuration) {
+        const auto share = static_cast<std::uint64_t>(100 * (now - *firstPacketAt_).count() / config_.rampDuration.count());
+        if (mixHash(net::FlowKeyHash{}(captured) ^ 0x5bd1e995u) % 100 >= share) {
+            ++stats_.sessionsRampedOut;
+            skipped_[captured] = now;
+            return;
+        }
+    }
     const bool midstream = !seg.has(tcpflag::kSyn);
     if (midstream && config_.onlyCompleteSessions) {
         ++stats_.sessionsSkippedMidstream;
@@ -724,7 +828,7 @@ void Engine::startSessions(const TcpSegment& seg, const AddressRule& rule, Time 
     }
     auto& fed = byCaptured_[captured];
     for (unsigned copy = 0; copy < config_.copies; ++copy) {
-        if (sessions_.size() >= config_.maxSessions) {
+        if (sessions_.size() >= config_.maxSessions || overMemoryLimit()) {
             ++stats_.sessionsShed;
             continue;
         }
@@ -756,13 +860,20 @@ void Engine::startSessions(const TcpSegment& seg, const AddressRule& rule, Time 
         } else {
             raw->startFromSyn(seg, now);
         }
+        raw->account();
     }
-    if (fed.empty()) byCaptured_.erase(captured);
+    if (fed.empty()) {
+        byCaptured_.erase(captured);
+        // Every copy shed: drop the rest of this connection rather than pick it up mid-stream
+        // once memory frees up.
+        skipped_[captured] = now;
+    }
 }
 
 void Engine::onCaptured(const TcpSegment& seg, Time now) {
     now_ = now;
     ++stats_.packetsIn;
+    if (!firstPacketAt_) firstPacketAt_ = now;
     const AddressRule* rule = matchRule(seg);
     if (rule == nullptr) {
         ++stats_.packetsIgnored;
@@ -806,10 +917,16 @@ void Engine::onCaptured(const TcpSegment& seg, Time now) {
         const std::size_t n = std::min<std::size_t>(it->second.size(), 8);
         if (it->second.size() <= 8) {
             std::copy_n(it->second.begin(), n, fed);
-            for (std::size_t i = 0; i < n; ++i) fed[i]->onCaptured(seg, now);
+            for (std::size_t i = 0; i < n; ++i) {
+                fed[i]->onCaptured(seg, now);
+                fed[i]->account();
+            }
         } else {
             std::vector<Session*> all = it->second;
-            for (Session* s : all) s->onCaptured(seg, now);
+            for (Session* s : all) {
+                s->onCaptured(seg, now);
+                s->account();
+            }
         }
         reap();
         return;
@@ -817,7 +934,8 @@ void Engine::onCaptured(const TcpSegment& seg, Time now) {
     if (seg.has(tcpflag::kRst) || seg.payloadLength == 0) {
         // A pure ACK, FIN or RST of a connection we never saw start: nothing to replay yet, but
         // a pure ACK tells that the client's next data starts a request.
-        if (!seg.has(tcpflag::kRst) && !seg.has(tcpflag::kFin) && idleAckSeen_.size() < config_.maxSessions) {
+        if (!seg.has(tcpflag::kRst) && !seg.has(tcpflag::kFin) && idleAckSeen_.size() < config_.maxSessions &&
+            !overMemoryLimit()) {
             idleAckSeen_[captured] = now;
         }
         ++stats_.packetsIgnored;
@@ -837,12 +955,16 @@ void Engine::onResponse(const TcpSegment& seg, Time now) {
         return;
     }
     it->second->onResponse(seg, now);
+    it->second->account();
     reap();
 }
 
 void Engine::onTick(Time now) {
     now_ = now;
-    for (auto& [key, session] : sessions_) session->onTick(now);
+    for (auto& [key, session] : sessions_) {
+        session->onTick(now);
+        session->account();
+    }
     reap();
     if (now - lastSkippedSweep_ >= std::chrono::seconds(10)) {
         lastSkippedSweep_ = now;
@@ -868,6 +990,7 @@ void Engine::abortAll(Time now) {
 }
 
 void Engine::retire(Session* session) {
+    session->account();  // closed: its footprint leaves the total
     output_.removeRoute(session->replay());
     auto it = byCaptured_.find(session->captured());
     if (it != byCaptured_.end()) {
@@ -881,6 +1004,13 @@ void Engine::reap() {
     for (Session* s : retired_) sessions_.erase(s->replay());
     retired_.clear();
     stats_.activeSessions = sessions_.size();
+}
+
+void Engine::adjustBuffered(std::size_t before, std::size_t after) {
+    assert(buffered_ >= before);
+    buffered_ = buffered_ - before + after;
+    stats_.bytesBuffered = buffered_;
+    stats_.bytesBufferedPeak = std::max<std::uint64_t>(stats_.bytesBufferedPeak, buffered_);
 }
 
 }  // namespace tcpcopy::session

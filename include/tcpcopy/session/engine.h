@@ -52,6 +52,9 @@ struct EngineConfig {
     unsigned copies = 1;                          // -n: replayed copies of each session (1..1023)
     unsigned portShiftFactor = 0;                 // -f: separates the ports of several instances
     unsigned samplePercent = 100;                 // -r: share of sessions replayed (by flow hash)
+    // -g: over this long from the first captured packet, the share of new sessions replayed
+    // grows linearly from 0 to 100% (chosen by flow hash), so a cold target warms up. 0: off.
+    Time rampDuration{0};
     bool waitForResponse = true;                  // !-W
     bool onlyCompleteSessions = false;            // -O: skip sessions captured without their SYN
     std::uint16_t mss = 1460;                     // -D: upper bound on segment payload
@@ -71,6 +74,12 @@ struct EngineConfig {
     // for this long is closed (reset at the target) and counted as ended by the replay.
     Time drainGrace = std::chrono::milliseconds(300);
     std::size_t maxSessions = 1'000'000;          // new sessions beyond this are shed and counted
+    // Client bytes one session may buffer (captured but not yet acknowledged by the target, plus
+    // out-of-order segments); a session over it is reset and counted. 0: no limit.
+    std::size_t maxSessionBytes = std::size_t{64} << 20;
+    // -m: while the bytes the engine buffers (see EngineStats::bytesBuffered) are at or above
+    // this, new sessions are shed and counted; running sessions go on. 0: no limit.
+    std::size_t memoryLimitBytes = 0;
     std::uint8_t ttl = 64;
 };
 
@@ -79,8 +88,9 @@ struct EngineStats {
     std::uint64_t packetsIgnored = 0;      // not matching a rule, server-side, or of a skipped session
     std::uint64_t sessionsCaptured = 0;    // distinct captured connections seen (incarnations)
     std::uint64_t sessionsSampledOut = 0;  // -r
+    std::uint64_t sessionsRampedOut = 0;   // -g: skipped while the ramp was below 100%
     std::uint64_t sessionsSkippedMidstream = 0;  // -O
-    std::uint64_t sessionsShed = 0;        // over maxSessions
+    std::uint64_t sessionsShed = 0;        // over maxSessions or memoryLimitBytes
     std::uint64_t sessionsStarted = 0;     // replayed sessions (copies count separately)
     std::uint64_t sessionsMidstream = 0;   // started with a fabricated handshake
     std::uint64_t sessionsEstablished = 0;
@@ -89,7 +99,9 @@ struct EngineStats {
     std::uint64_t sessionsResetByTarget = 0;
     std::uint64_t sessionsTimedOut = 0;
     std::uint64_t sessionsFailed = 0;      // no SYN-ACK, or retransmissions exhausted
+    std::uint64_t sessionsAborted = 0;     // still open at abortAll() (SIGTERM), reset by us
     std::uint64_t sessionsNoSynAck = 0;
+    std::uint64_t sessionsOverBuffer = 0;  // reset: more than maxSessionBytes buffered
     std::uint64_t portReuses = 0;          // a captured ip:port reused while its old session ran
     std::uint64_t portRemaps = 0;          // replay port moved to avoid a collision
     std::uint64_t requestsSent = 0;        // client data runs sent (one per gate / request)
@@ -106,6 +118,10 @@ struct EngineStats {
     std::uint64_t gateTimeouts = 0;        // requests released by timeout, not by a response
     std::uint64_t resetsSent = 0;
     std::uint64_t activeSessions = 0;
+    // Memory the sessions hold: client stream buffers (allocated capacity), out-of-order
+    // segments, pacing marks and a fixed per-session overhead. Current value and high-water mark.
+    std::uint64_t bytesBuffered = 0;
+    std::uint64_t bytesBufferedPeak = 0;
 };
 
 class Session;
@@ -134,6 +150,8 @@ public:
     const EngineStats& stats() const { return stats_; }
     std::size_t activeSessions() const { return sessions_.size(); }
     const EngineConfig& config() const { return config_; }
+    // Current EngineStats::bytesBuffered, exact after every call into the engine.
+    std::size_t bytesBuffered() const { return buffered_; }
 
 private:
     friend class Session;
@@ -144,6 +162,8 @@ private:
     net::Endpoint allocateReplayClient(const net::Endpoint& captured, unsigned copy);
     void retire(Session* session);
     void reap();
+    bool overMemoryLimit() const { return config_.memoryLimitBytes > 0 && buffered_ >= config_.memoryLimitBytes; }
+    void adjustBuffered(std::size_t before, std::size_t after);
 
     EngineConfig config_;
     Output& output_;
@@ -162,6 +182,8 @@ private:
     std::unordered_map<net::FlowKey, Time, net::FlowKeyHash> idleAckSeen_;
     std::vector<Session*> retired_;
     Time lastSkippedSweep_{0};
+    std::optional<Time> firstPacketAt_;  // start of the -g ramp
+    std::size_t buffered_ = 0;  // sum of every live session's footprint
 };
 
 }  // namespace tcpcopy::session

@@ -426,6 +426,25 @@ TEST_F(EngineTest, SamplingKeepsTheSameSessionsEveryRun) {
     EXPECT_EQ(run(100).size(), 200u);
 }
 
+TEST_F(EngineTest, GradualRampStartsFewSessionsFirstThenAll) {
+    EngineConfig config = httpConfig();
+    config.rampDuration = 10s;
+    Engine engine(config, target);
+    // 400 connections over 20 s: 200 during the ramp (about a quarter replayed), 200 after it.
+    std::size_t early = 0;
+    for (int i = 0; i < 400; ++i) {
+        CapturedClient c("192.0.2.31", static_cast<std::uint16_t>(20000 + i), "192.0.2.1", 80);
+        feed(engine, keepAlive(c, 1));
+        target.advance(engine, 50ms);
+        if (i == 199) early = target.connectionCount();
+    }
+    endAndFinish(engine);
+    EXPECT_GT(early, 20u);
+    EXPECT_LT(early, 90u);
+    EXPECT_EQ(target.connectionCount() - early, 200u);
+    EXPECT_EQ(engine.stats().sessionsRampedOut, 400u - target.connectionCount());
+}
+
 TEST_F(EngineTest, ClientPoolAddressesReplaceCapturedClients) {
     EngineConfig config = httpConfig();
     config.clientPool = {*net::Ipv4Addr::parse("203.0.113.5"), *net::Ipv4Addr::parse("203.0.113.6")};
