@@ -111,6 +111,15 @@ http_case keepalive-T2 http_keepalive.pcap 2 -a 1000 -T 2
 redis_case redis-1x redis_pipeline.pcap
 redis_case redis-a1000 redis_pipeline.pcap -a 1000
 
+# -I: idle gaps in the capture (2.7 s of curl runs) are cut to 5 ms; nothing else changes.
+http_case idle-skip http_short.pcap 1 -I 5
+took=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$LAB_DIR/idle-skip.json")
+if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 2.0 else 1)' "$took"; then
+  ok "idle-skip: a 2.7 s capture replayed in ${took} s"
+else
+  fail "idle-skip: -I 5 took ${took} s for a capture spanning 2.7 s"
+fi
+
 # -r 50: about half of the sessions, and the same ones on every run.
 for run in 1 2; do
   : >"$nginx_log"

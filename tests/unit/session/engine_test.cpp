@@ -462,6 +462,22 @@ TEST_F(EngineTest, ClientPoolAddressesReplaceCapturedClients) {
     expectClean();
 }
 
+TEST_F(EngineTest, LoopbackClientsAreRewrittenToTheGivenAddress) {
+    EngineConfig config = httpConfig();
+    config.loopbackRewrite = *net::Ipv4Addr::parse("198.51.100.9");
+    Engine engine(config, target);
+    CapturedClient local("127.0.0.1", 40100, "127.0.0.1", 80);
+    CapturedClient remote("192.0.2.50", 40101, "192.0.2.1", 80);
+    feed(engine, keepAlive(local, 1));
+    feed(engine, keepAlive(remote, 1));
+    endAndFinish(engine);
+    ASSERT_EQ(target.connectionCount(), 2u);
+    std::set<std::string> clients;
+    for (const auto* c : target.connections()) clients.insert(c->flow.client.addr.toString());
+    EXPECT_EQ(clients, (std::set<std::string>{"198.51.100.9", "192.0.2.50"}));
+    expectClean();
+}
+
 TEST_F(EngineTest, ServerFirstProtocolWaitsForTheGreeting) {
     target.greeting = 40;
     target.responseDelay = 20ms;
