@@ -346,6 +346,48 @@ TEST_F(EngineTest, SessionLeftOpenByTheCaptureIsResetAtTheEnd) {
     expectClean();
 }
 
+TEST_F(EngineTest, IdleEstablishedSessionIsResetAfterTheKeepaliveTimeout) {
+    EngineConfig config = httpConfig();
+    config.keepaliveTimeout = 5s;
+    Engine engine(config, target);
+    CapturedClient client("192.0.2.26", 40016, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 1, /*close=*/false));  // the capture goes on (live): no input end
+    target.advance(engine, 4s, 10ms);
+    EXPECT_EQ(engine.activeSessions(), 1u);
+    target.advance(engine, 2s, 10ms);
+    EXPECT_EQ(engine.activeSessions(), 0u);
+    EXPECT_EQ(engine.stats().sessionsTimedOut, 1u);
+    EXPECT_TRUE(target.connections()[0]->reset);
+}
+
+TEST_F(EngineTest, SessionWithoutProgressIsResetAfterTheSessionTimeout) {
+    EngineConfig config = httpConfig();
+    config.sessionTimeout = 2s;
+    Engine engine(config, target);
+    target.dropDataSegments = 1000;  // the target never takes a byte
+    CapturedClient client("192.0.2.27", 40017, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 1, /*close=*/false));
+    target.advance(engine, 3s, 10ms);
+    EXPECT_EQ(engine.activeSessions(), 0u);
+    EXPECT_EQ(engine.stats().sessionsTimedOut, 1u);
+    EXPECT_GE(engine.stats().retransmissions, 2u);
+}
+
+TEST_F(EngineTest, FirstRetransmissionWaitsTheConfiguredRtt) {
+    EngineConfig config = httpConfig();
+    config.initialRto = 50ms;
+    Engine engine(config, target);
+    target.dropDataSegments = 1;
+    CapturedClient client("192.0.2.28", 40018, "192.0.2.1", 80);
+    feed(engine, keepAlive(client, 1));
+    target.advance(engine, 40ms, 5ms);
+    EXPECT_EQ(engine.stats().retransmissions, 0u);
+    target.advance(engine, 20ms, 5ms);
+    EXPECT_EQ(engine.stats().retransmissions, 1u);
+    endAndFinish(engine);
+    EXPECT_EQ(target.receivedBy(0), request(0));
+}
+
 TEST_F(EngineTest, SilentTargetFailsTheSessionWithNoSynAck) {
     target.synAck = false;
     Engine engine(httpConfig(), target);
