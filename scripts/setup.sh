@@ -19,10 +19,14 @@ packages=(
   cmake g++ pkg-config make
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libssl-dev libsystemd-dev
+  # man pages (help2man over --help), systemd unit checks, the Debian package test
+  help2man systemd dpkg-dev
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
+  # fuzz smoke test (tests/fuzz/smoke.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 log() { printf 'setup: %s\n' "$*"; }
