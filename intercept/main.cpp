@@ -2,6 +2,7 @@
 // ships their IP+TCP headers to tcpcopy over the tunnel. Thin wiring; the work is in the library.
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "ops.h"
 #include "tcpcopy/config/options.h"
 #include "tcpcopy/log/log.h"
+#include "tcpcopy/os/privileges.h"
 #include "tcpcopy/os/process.h"
 #include "tcpcopy/os/service.h"
 
@@ -19,7 +21,7 @@ namespace {
 
 using tcpcopy::intercept::InterceptConfig;
 
-void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c) {
+void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::string& user) {
     t.string('i', "device", c.devices, "Capture on these devices (comma-separated, or 'any')")
         .valueName("DEV[,DEV]").group("Capture");
     t.string('F', "filter", c.filter, "BPF filter selecting the target's responses").valueName("EXPR").group("Capture");
@@ -55,6 +57,9 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c) {
         .valueName("FILE").group("Process");
     t.flag('d', "daemon", c.daemon, "Run in the background").group("Process");
     t.flag('v', "verbose", c.verbose, "Log debug messages").group("Process");
+    t.string('u', "user", user,
+             "Once the captures and the tunnel socket are open, run as this user with no capabilities left")
+        .valueName("USER").group("Process");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
                              "Log one statistics line every SEC seconds (0: never)")
         .valueName("SEC").group("Process");
@@ -86,7 +91,10 @@ int main(int argc, char** argv) {
     config::OptionTable table("intercept",
                               "Captures the target server's responses to replayed clients and sends their "
                               "headers back to tcpcopy.");
-    declareOptions(table, config);
+    // Files we create (log, pid file) are never group- or world-writable, whatever umask we got.
+    ::umask(::umask(0) | S_IWGRP | S_IWOTH);
+    std::string user;
+    declareOptions(table, config, user);
     intercept::OpsOptions ops;
     intercept::declareOpsOptions(table, config, ops);
     table.setVersion("intercept 0.1.0", '\0');  // -v is --verbose here
@@ -94,6 +102,10 @@ int main(int argc, char** argv) {
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
         return parsed.exitCode();
+    }
+
+    if (!user.empty()) {
+        if (auto ids = os::lookupUser(user); !ids) return fail("-u/--user: " + ids.error());
     }
 
     log::Options logOptions;
@@ -130,6 +142,11 @@ int main(int argc, char** argv) {
         if (!daemonized) return fail("-d/--daemon: " + daemonized.error());
         if (pidFile) pidFile->rewrite();
         if (!base.value().reinitAfterFork()) return fail("event_reinit failed after fork");
+    }
+    if (!user.empty()) {
+        // Everything privileged is open now (captures, the listening socket, pid and log files).
+        if (std::string error = os::dropPrivileges(user, {}); !error.empty()) return fail("-u/--user: " + error);
+        log::component("intercept")->info("running as user {} without capabilities", user);
     }
     if (std::string error = app.value()->arm(); !error.empty()) return fail(error);
     // Under systemd (Type=notify): ready once captures and the tunnel listener are up.

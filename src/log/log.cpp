@@ -1,5 +1,6 @@
 #include "tcpcopy/log/log.h"
 
+#include <atomic>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ struct State {
     std::string file;
     spdlog::level::level_enum level = spdlog::level::info;
     std::string pattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";  // configure() picks kPattern or kJournalPattern
+    // A log write failed (full disk, /dev/full, I/O error) and this was said on stderr; cleared
+    // when the file is reopened, so a new episode is reported again.
+    std::atomic<bool> writeFailureReported{false};
 
     State() { dist->add_sink(primary); }
 };
@@ -55,6 +59,16 @@ bool stderrIsJournal() {
 
 const char* patternFor(const std::string& file) { return file.empty() && stderrIsJournal() ? kJournalPattern : kPattern; }
 
+// A log line that cannot be written must not stop the daemon: say so once on stderr (spdlog's
+// default handler repeats itself every second), drop the lines until the file works again.
+void onLogWriteError(const std::string& what) {
+    State& s = state();
+    if (s.writeFailureReported.exchange(true)) return;
+    std::fprintf(stderr, "%s: log: cannot write to %s (%s); going on, without the lines that cannot be written\n",
+                 program_invocation_short_name, s.file.empty() ? "stderr" : s.file.c_str(), what.c_str());
+    std::fflush(stderr);
+}
+
 }  // namespace
 
 std::string configure(const Options& options) {
@@ -78,6 +92,7 @@ std::string configure(const Options& options) {
     spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_pattern(s.pattern); });
     primary->set_pattern(s.pattern);
     s.level = options.level;
+    s.writeFailureReported = false;
     spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(s.level); });
     return {};
 }
@@ -92,6 +107,7 @@ void reopen() {
         s.dist->remove_sink(s.primary);
         s.primary = fresh;
         s.dist->add_sink(s.primary);
+        s.writeFailureReported = false;
     } catch (const spdlog::spdlog_ex&) {
         // Keep logging to the old descriptor rather than losing lines.
     }
@@ -116,6 +132,7 @@ std::shared_ptr<spdlog::logger> component(std::string_view tag) {
     logger->set_pattern(s.pattern);
     // Daemon logs are read while the daemon runs (tail -f, tests): every line goes out at once.
     logger->flush_on(spdlog::level::trace);
+    logger->set_error_handler(onLogWriteError);
     spdlog::register_logger(logger);
     return logger;
 }
