@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Operations in the namespace lab, through the real daemons against nginx:
+#  - --check: a healthy lab passes on both sides; a broken one is caught, one line per problem
+#    (ip_forward=1 on the assistant, a bad filter, intercept not running);
+#  - /metrics of both daemons scraped during a real replay (curl inside the namespaces): the
+#    counters move;
+#  - systemd protocol: intercept under a fake NOTIFY_SOCKET sends READY=1, STATUS= and
+#    WATCHDOG=1; with JOURNAL_STREAM naming its stderr its log lines carry no timestamp;
+#  - the progress line: on a terminal (a pty from script(1)) an offline replay redraws it with
+#    \r; with stderr not a terminal there is none.
+# Usage: ops_lab_test.sh BUILD_DIR   (root)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=$(realpath "${1:-$here/../../build}")
+fixtures=$(realpath "$here/../fixtures")
+# shellcheck source=lib/lab.sh
+source "$here/lib/lab.sh"
+tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
+intercept_bin=$(lab_daemon "$build" intercept)
+lab_require_cmd curl script python3
+
+lab_init ops
+lab_up
+lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
+
+failures=0
+fail() { printf 'ops_lab_test: FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
+ok() { printf 'ops_lab_test: ok: %s\n' "$*"; }
+
+intercept_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP")
+# The same on another port, for checks while the real intercept holds the tunnel port.
+intercept_check_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p 36999 -b "$LAB_ASSIST_TUNNEL_IP")
+tcpcopy_args=(-x "80-$LAB_TARGET_IP:80" -s "$LAB_ASSIST_TUNNEL_IP" -i "$fixtures/http_short.pcap")
+
+# expect_check NAME WANT_RC REGEX NS CMD... : runs a --check, wants its exit status and a line.
+expect_check() {
+  local name=$1 want=$2 re=$3 ns=$4 rc=0
+  shift 4
+  ip netns exec "$ns" "$@" --check >"$LAB_DIR/check-$name.out" 2>&1 || rc=$?
+  if ((rc == want)) && grep -Eq -- "$re" "$LAB_DIR/check-$name.out"; then
+    ok "check $name: exit $rc, $(grep -E -- "$re" "$LAB_DIR/check-$name.out" | head -1)"
+  else
+    fail "check $name: wanted exit $want and a line matching '$re', got exit $rc:"
+    cat "$LAB_DIR/check-$name.out" >&2
+  fi
+}
+
+# ---- intercept under a fake systemd: notification socket and journal stream ----
+notify_sock="$LAB_DIR/notify.sock"
+lab_bg notify - python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+print("listening", flush=True)
+while True:
+    out.write(s.recv(65536).decode().replace("\n", " | ") + "\n")
+' "$notify_sock" "$LAB_DIR/notify.txt"
+lab_wait_file_match "$LAB_DIR/notify.log" '^listening$' 10
+touch "$LAB_DIR/intercept.log"
+journal_stream=$(stat -c '%d:%i' "$LAB_DIR/intercept.log")
+lab_bg intercept "$LAB_NS_ASSIST" env NOTIFY_SOCKET="$notify_sock" WATCHDOG_USEC=400000 \
+  JOURNAL_STREAM="$journal_stream" "$intercept_bin" "${intercept_args[@]}" --metrics 127.0.0.1:9102 \
+  --stats-interval 1
+intercept_pid=$LAB_LAST_PID
+lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
+lab_wait_file_match "$LAB_DIR/notify.txt" '^READY=1 \| STATUS=stats: captured=' 10 && ok "intercept: READY=1 with STATUS= once listening"
+lab_wait_file_match "$LAB_DIR/notify.txt" '^WATCHDOG=1$' 10 && ok "intercept: WATCHDOG=1 from the loop (WATCHDOG_USEC set)"
+lab_wait_file_match "$LAB_DIR/intercept.log" 'intercept listening on' 10
+if grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$LAB_DIR/intercept.log"; then
+  fail "intercept logs timestamps although stderr is the journal: $(head -1 "$LAB_DIR/intercept.log")"
+elif grep -Eq '^info +\[intercept\] intercept listening on' "$LAB_DIR/intercept.log"; then
+  ok "intercept: no timestamp in log lines when JOURNAL_STREAM is its stderr"
+else
+  fail "intercept's log has an unexpected form: $(head -3 "$LAB_DIR/intercept.log")"
+fi
+
+# ---- preflight, healthy lab ----
+expect_check intercept-healthy 0 'all checks passed' "$LAB_NS_ASSIST" "$intercept_bin" "${intercept_check_args[@]}"
+expect_check tcpcopy-healthy 0 'ok: intercept .* answers the tunnel handshake' "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}"
+
+# ---- metrics during a real replay, and the progress line on a pty ----
+scrape() { # NS PORT OUT
+  ip netns exec "$1" curl -fsS --max-time 2 "http://127.0.0.1:$2/metrics" >"$3" 2>/dev/null
+}
+metric() { awk -v n="$1" '$1 == n {print $2}' "$2"; }
+scrape "$LAB_NS_ASSIST" 9102 "$LAB_DIR/intercept-before.prom" || fail "intercept /metrics unreachable"
+grep -q '^# TYPE intercept_responses_forwarded_total counter$' "$LAB_DIR/intercept-before.prom" ||
+  fail "intercept /metrics lacks intercept_responses_forwarded_total"
+
+# -a 0.3: the 2.7 s capture takes about 9 s, long enough for several scrapes and redraws.
+tc_cmd="$(printf '%q ' "$tcpcopy_bin" "${tcpcopy_args[@]}" -a 0.3 --stats-interval 0 --metrics 127.0.0.1:9101)"
+lab_bg tcpcopy-pty "$LAB_NS_TC" script -qfec "$tc_cmd" "$LAB_DIR/tcpcopy.typescript"
+tc_pid=$LAB_LAST_PID
+n=0
+while kill -0 "$tc_pid" 2>/dev/null; do
+  if scrape "$LAB_NS_TC" 9101 "$LAB_DIR/tc-$n.prom"; then n=$((n + 1)); fi
+  sleep 0.3
+done
+tc_rc=0
+wait "$tc_pid" || tc_rc=$?
+((tc_rc == 0)) || fail "tcpcopy under the pty exited $tc_rc"
+scrape "$LAB_NS_ASSIST" 9102 "$LAB_DIR/intercept-after.prom" || fail "intercept /metrics unreachable after the replay"
+if ((n >= 2)); then
+  first=$(metric tcpcopy_requests_sent_total "$LAB_DIR/tc-0.prom")
+  last=$(metric tcpcopy_requests_sent_total "$LAB_DIR/tc-$((n - 1)).prom")
+  if [[ -n $first && -n $last ]] && ((last > first)); then
+    ok "tcpcopy /metrics: tcpcopy_requests_sent_total moved $first -> $last over $n scrapes during the replay"
+  else
+    fail "tcpcopy_requests_sent_total did not move over $n scrapes ($first -> $last)"
+  fi
+  grep -q '^tcpcopy_sessions_active ' "$LAB_DIR/tc-$((n - 1)).prom" || fail "tcpcopy /metrics lacks tcpcopy_sessions_active"
+else
+  fail "only $n scrapes of tcpcopy's /metrics succeeded during the replay"
+fi
+before=$(metric intercept_responses_forwarded_total "$LAB_DIR/intercept-before.prom")
+after=$(metric intercept_responses_forwarded_total "$LAB_DIR/intercept-after.prom")
+if [[ -n $before && -n $after ]] && ((after > before)); then
+  ok "intercept /metrics: intercept_responses_forwarded_total moved $before -> $after"
+else
+  fail "intercept_responses_forwarded_total did not move ($before -> $after)"
+fi
+typescript="$LAB_DIR/tcpcopy.typescript"
+redraws=$(tr '\r' '\n' <"$typescript" | grep -Ec '^replay +[0-9.]+% \| sessions [0-9]+ active, [0-9]+ done \| [0-9.]+ req/s \| ETA [0-9:-]+' || true)
+if ((redraws >= 3)) && tr '\r' '\n' <"$typescript" | grep -Eq '^replay +(9[0-9]|100)\.[0-9]%'; then
+  ok "progress on a pty: $redraws redraws with \\r, past 90%"
+else
+  fail "progress on a pty: $redraws redraws; typescript: $(tr '\r' '\n' <"$typescript" | head -5)"
+fi
+wc -l <"$LAB_NGINX_ACCESS_LOG" | grep -qx 20 || fail "nginx logged $(wc -l <"$LAB_NGINX_ACCESS_LOG") requests, expected 20"
+
+# Not a terminal: no progress line.
+lab_bg tcpcopy-notty "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}" -a 100 --stats-interval 0
+lab_wait_exit "$LAB_LAST_PID" 60 || fail "tcpcopy (stderr to a file) failed"
+if grep -aq 'ETA' "$LAB_DIR/tcpcopy-notty.log"; then
+  fail "progress line written although stderr is a file"
+else
+  ok "no progress line when stderr is not a terminal"
+fi
+
+# ---- preflight, broken lab ----
+ip netns exec "$LAB_NS_ASSIST" sysctl -q -w net.ipv4.ip_forward=1
+expect_check intercept-forwarding 1 '^problem: ip_forward is 1' "$LAB_NS_ASSIST" "$intercept_bin" "${intercept_check_args[@]}"
+ip netns exec "$LAB_NS_ASSIST" sysctl -q -w net.ipv4.ip_forward=0
+expect_check intercept-badfilter 1 "^problem: -F/--filter 'tcp and and'" "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F "tcp and and" -p 36999
+expect_check intercept-busyport 1 "^problem: cannot listen on $LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT" "$LAB_NS_ASSIST" "$intercept_bin" "${intercept_args[@]}"
+expect_check tcpcopy-badfilter 1 "^problem: .*filter 'tcp and and'" "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}" -F "tcp and and"
+expect_check tcpcopy-noroute 1 "^problem: no route to the target 198.19.9.9" "$LAB_NS_TC" "$tcpcopy_bin" -x "80-198.19.9.9:80" -s "$LAB_ASSIST_TUNNEL_IP" -i "$fixtures/http_short.pcap"
+lab_stop "$intercept_pid"
+expect_check tcpcopy-nointercept 1 "^problem: intercept $LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT unreachable: Connection refused" "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}"
+
+echo "ops_lab_test: $failures failure(s)"
+((failures == 0))
