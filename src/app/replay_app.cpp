@@ -421,11 +421,19 @@ private:
         log_->info(
             "stats: frames={} sessions active={} captured={} started={} established={} completed={} failed={} "
             "shed={} requests={} retrans={} responses={} injected={} inject_errors={} buffered={} tunnel={} "
-            "tunnel_connects={} tunnel_reconnects={}",
+            "tunnel_connects={} tunnel_reconnects={} capture_dropped={}",
             decode_.frames, s.activeSessions, s.sessionsCaptured, s.sessionsStarted, s.sessionsEstablished,
             s.sessionsCompleted, s.sessionsFailed, s.sessionsShed, s.requestsSent, s.retransmissions, s.responsesSeen,
             inj.packets, inj.errors, s.bytesBuffered, tunnel_ ? (tunnel_->anyConnected() ? "up" : "down") : "none",
-            tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0);
+            tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0, captureDropped());
+    }
+
+    // Packets the live capture lost before tcpcopy read them (kernel buffer full, interface).
+    std::uint64_t captureDropped() {
+        std::optional<capture::CaptureStats> c;
+        if (live_) c = live_->stats();
+        if (raw_) c = raw_->stats();
+        return c ? c->kernelDropped + c->interfaceDropped : 0;
     }
 
     nlohmann::json summaryJson(double seconds) {
