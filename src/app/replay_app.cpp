@@ -353,6 +353,11 @@ private:
             log_->error("{}", r.error());
             inputError_ = r.error();
         }
+        if (progress_) {
+            // The whole file is read: no more redraws, and the log line starts at column 0.
+            progressTimer_.reset();
+            progress_->clear();
+        }
         log_->info("capture read: {} frames; waiting for {} sessions to finish", decode_.frames,
                    engine_->activeSessions());
         engine_->onInputEnd(monoNow());
