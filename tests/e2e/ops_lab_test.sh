@@ -131,8 +131,15 @@ fi
 wc -l <"$LAB_NGINX_ACCESS_LOG" | grep -qx 20 || fail "nginx logged $(wc -l <"$LAB_NGINX_ACCESS_LOG") requests, expected 20"
 
 # Not a terminal: no progress line.
-lab_bg tcpcopy-notty "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}" -a 100 --stats-interval 0
+# (also under the fake systemd: READY=1 with its status once intercept answered)
+lab_bg tcpcopy-notty "$LAB_NS_TC" env NOTIFY_SOCKET="$notify_sock" "$tcpcopy_bin" "${tcpcopy_args[@]}" -a 100 \
+  --stats-interval 0
 lab_wait_exit "$LAB_LAST_PID" 60 || fail "tcpcopy (stderr to a file) failed"
+if grep -Eq '^READY=1 \| STATUS=sessions active=[0-9]+ started=' "$LAB_DIR/notify.txt"; then
+  ok "tcpcopy: READY=1 with STATUS= once the replay starts"
+else
+  fail "tcpcopy sent no READY=1 with STATUS=: $(cat "$LAB_DIR/notify.txt")"
+fi
 if grep -aq 'ETA' "$LAB_DIR/tcpcopy-notty.log"; then
   fail "progress line written although stderr is a file"
 else
