@@ -213,6 +213,7 @@ public:
             p.window = seg.window;
             p.fin = fin;
             p.rst = rst;
+            if (ooo_.empty()) holeSince_ = now;
             if (ooo_.size() < 1024) {
                 const std::size_t bytes = p.data.capacity();
                 if (ooo_.emplace(offset, std::move(p)).second) oooBytes_ += bytes;
@@ -335,8 +336,12 @@ public:
             close(/*sendReset=*/true);
             return;
         }
-        if (inputOver() && !ooo_.empty() && now - lastActivity_ >= cfg.gateTimeout) {
-            // The capture lost data this stream needs: nothing more can be delivered.
+        // The capture lost data this stream needs (a kernel drop, a snaplen cut): once the input
+        // is over, or the hole has stayed open far longer than any reordering lasts, nothing
+        // more can be delivered.
+        const bool holeStale = inputOver() ? now - lastActivity_ >= cfg.gateTimeout
+                                           : now - holeSince_ >= 3 * cfg.gateTimeout;
+        if (!ooo_.empty() && holeStale) {
             ++stats().captureGapsSkipped;
             ++stats().sessionsEndedByReplay;
             close(/*sendReset=*/true);
@@ -740,6 +745,7 @@ private:
     std::size_t oooBytes_ = 0;  // payload capacity held in ooo_
     std::size_t accounted_ = 0;  // this session's share of Engine::buffered_
     Time lastCaptureActivity_{0};
+    Time holeSince_{0};  // when the oldest open hole in the captured stream appeared
 
     // Target side.
     SeqNum rcvNxt_;

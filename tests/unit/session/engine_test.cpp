@@ -223,6 +223,24 @@ TEST_F(EngineTest, OutOfOrderCaptureIsReassembled) {
     expectClean();
 }
 
+TEST_F(EngineTest, LiveCaptureHoleEndsTheSessionInsteadOfHangingIt) {
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.13", 40003, "192.0.2.1", 80);
+    std::vector<TcpSegment> segs{client.syn(), client.handshakeAck()};
+    const std::string r0 = request(0, 3000);
+    segs.push_back(client.data(r0.substr(0, 1000), 0));
+    client.data(r0.substr(1000, 1000), 0);  // lost by the capture
+    segs.push_back(client.data(r0.substr(2000), 0));
+    feed(engine, segs);  // live: the input never ends
+    target.advance(engine, 5s, 10ms);
+    EXPECT_EQ(engine.activeSessions(), 1u);
+    target.advance(engine, 2s, 10ms);
+    EXPECT_EQ(engine.activeSessions(), 0u);
+    EXPECT_EQ(engine.stats().captureGapsSkipped, 1u);
+    EXPECT_EQ(target.receivedBy(0), r0.substr(0, 1000));
+    EXPECT_TRUE(target.connections()[0]->reset);
+}
+
 TEST_F(EngineTest, ResendsSegmentWhenTargetAckStalls) {
     target.dropDataSegments = 1;
     Engine engine(httpConfig(), target);
