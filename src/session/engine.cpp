@@ -476,7 +476,8 @@ private:
         return static_cast<std::uint16_t>(std::min<std::uint64_t>(bytes >> ourShift, 65535));
     }
 
-    TcpSegment baseSegment(Time now) {
+    // A segment of this replayed connection, addressed to the target.
+    TcpSegment addressedSegment() {
         TcpSegment s;
         s.src = replay_.client.addr;
         s.sport = replay_.client.port;
@@ -484,10 +485,22 @@ private:
         s.dport = replay_.server.port;
         s.ttl = engine_.config_.ttl;
         s.ipId = ipId_++;
+        return s;
+    }
+
+    // An established-state segment: acknowledging what the target sent, our window, timestamps.
+    TcpSegment baseSegment(Time now) {
+        TcpSegment s = addressedSegment();
         s.ack = rcvNxt_;
         s.window = windowField(advWindow_);
         if (tsOk_) s.options.timestamps = net::TcpTimestamps{tsNow(now), tsRecent_};
         return s;
+    }
+
+    void transmit(const TcpSegment& s) {
+        engine_.output_.sendToTarget(s);
+        ++stats().segmentsSent;
+        ++segmentsSent_;
     }
 
     void sendSyn(Time now) {
@@ -498,13 +511,7 @@ private:
     }
 
     void emitSyn(Time now) {
-        TcpSegment s;
-        s.src = replay_.client.addr;
-        s.sport = replay_.client.port;
-        s.dst = replay_.server.addr;
-        s.dport = replay_.server.port;
-        s.ttl = engine_.config_.ttl;
-        s.ipId = ipId_++;
+        TcpSegment s = addressedSegment();
         s.seq = replayIsn_;
         s.flags = tcpflag::kSyn;
         s.window = synWindow_;
@@ -514,9 +521,7 @@ private:
         s.options.mss = static_cast<std::uint16_t>(mss);
         s.options.windowScale = capturedWscale_;
         if (wantTimestamps_) s.options.timestamps = net::TcpTimestamps{tsNow(now), 0};
-        engine_.output_.sendToTarget(s);
-        ++stats().segmentsSent;
-        ++segmentsSent_;
+        transmit(s);
         rtoDeadline_ = now + rto_;
     }
 
@@ -542,9 +547,7 @@ private:
         TcpSegment s = baseSegment(now);
         s.seq = seqAt(sndNxt_);
         s.flags = tcpflag::kAck;
-        engine_.output_.sendToTarget(s);
-        ++stats().segmentsSent;
-        ++segmentsSent_;
+        transmit(s);
     }
 
     void emitData(std::uint64_t offset, std::uint32_t len, bool push, Time now) {
@@ -554,9 +557,7 @@ private:
         const std::size_t index = offset - streamBase_;
         s.payload = Bytes(stream_).subspan(index, len);
         s.payloadLength = len;
-        engine_.output_.sendToTarget(s);
-        ++stats().segmentsSent;
-        ++segmentsSent_;
+        transmit(s);
         stats().bytesSent += len;
     }
 
@@ -564,9 +565,7 @@ private:
         TcpSegment s = baseSegment(now);
         s.seq = seqAt(offset);
         s.flags = flags;
-        engine_.output_.sendToTarget(s);
-        ++stats().segmentsSent;
-        ++segmentsSent_;
+        transmit(s);
     }
 
     bool gatePassed(Mark& m, Time now) {
