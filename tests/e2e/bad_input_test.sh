@@ -85,6 +85,8 @@ one_line_error no-transfer "transfer" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
 one_line_error accelerate-zero "accelerate" "${common[@]}" "${input[@]}" -a 0
 one_line_error intercept-bad "intercept" -x "80-$LAB_TARGET_IP:80" -s 198.18.3.300 "${input[@]}"
 one_line_error max-sessions-zero "max-sessions" "${common[@]}" "${input[@]}" --max-sessions 0
+one_line_error session-buffer-huge "max-session-buffer" "${common[@]}" "${input[@]}" --max-session-buffer 70000
+one_line_error syn-retries-17 "syn-retries" "${common[@]}" "${input[@]}" --syn-retries 17
 
 # --- the lab: nginx, intercept with a secret ------------------------------------------------------
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
