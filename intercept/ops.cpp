@@ -12,14 +12,16 @@
 namespace tcpcopy::intercept {
 
 void declareOpsOptions(config::OptionTable& t, InterceptConfig& c, OpsOptions& ops) {
-    t.custom('\0', "metrics", "ADDR:PORT", "",
-             [&c](std::string_view text) -> std::string {
-                 net::Endpoint endpoint;
-                 if (std::string reason = stats::parseListenAddress(text, endpoint); !reason.empty()) return reason;
-                 c.metrics = endpoint;
-                 return {};
-             },
-             "Serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
+    t.custom(
+         '\0', "metrics", "ADDR:PORT", "",
+         [&c](std::string_view text) -> std::string {
+             net::Endpoint endpoint;
+             if (std::string reason = stats::parseListenAddress(text, endpoint); !reason.empty())
+                 return reason;
+             c.metrics = endpoint;
+             return {};
+         },
+         "Serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
         .group("Operations");
     t.flag('\0', "check", ops.check,
            "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes), "
@@ -32,7 +34,9 @@ int runChecks(const InterceptConfig& config) {
     if (os::hasCapability(os::Capability::NetRaw)) {
         report.ok("CAP_NET_RAW held: live capture is allowed");
     } else {
-        report.problem("no CAP_NET_RAW: intercept cannot capture -> run as root or with AmbientCapabilities=CAP_NET_RAW");
+        report.problem(
+            "no CAP_NET_RAW: intercept cannot capture -> run as root or with "
+            "AmbientCapabilities=CAP_NET_RAW");
     }
 
     auto devices = capture::parseDeviceList(config.devices);
@@ -43,14 +47,16 @@ int runChecks(const InterceptConfig& config) {
             if (device == "any" || os::interfaceExists(device)) {
                 report.ok("device " + device + " exists");
             } else {
-                report.problem("device '" + device + "' does not exist here -> pick one from `ip link` (-i/--device)");
+                report.problem("device '" + device +
+                               "' does not exist here -> pick one from `ip link` (-i/--device)");
             }
         }
     }
     if (std::string error = capture::checkFilter(config.filter); error.empty()) {
         report.ok("filter '" + config.filter + "' compiles");
     } else {
-        report.problem("-F/--filter '" + config.filter + "': " + error + " -> fix the BPF expression (see pcap-filter(7))");
+        report.problem("-F/--filter '" + config.filter + "': " + error +
+                       " -> fix the BPF expression (see pcap-filter(7))");
     }
 
     // The assistant must not forward the target's responses to the (non-existent) clients.
@@ -79,15 +85,18 @@ int runChecks(const InterceptConfig& config) {
     // Responses for replayed clients arrive here; a route back to client networks is informational:
     // with ip_forward=0 they are never sent anywhere.
     if (os::hasDefaultRoute()) {
-        report.info("a default route exists: with ip_forward=0 responses to client addresses are still dropped here");
+        report.info(
+            "a default route exists: with ip_forward=0 responses to client addresses are still dropped here");
     } else {
         report.info("no default route: responses to client addresses can only be captured, never forwarded");
     }
 
     if (auto bind = net::Ipv4Addr::parse(config.bind); !bind) {
         report.problem("-b/--bind: not an IPv4 address: '" + config.bind + "'");
-    } else if (std::string error = os::checkListen(net::Endpoint{*bind, net::Port(config.port)}); !error.empty()) {
-        report.problem("cannot listen on " + config.bind + ":" + std::to_string(config.port) + " for tcpcopy: " + error +
+    } else if (std::string error = os::checkListen(net::Endpoint{*bind, net::Port(config.port)});
+               !error.empty()) {
+        report.problem("cannot listen on " + config.bind + ":" + std::to_string(config.port) +
+                       " for tcpcopy: " + error +
                        " -> is another intercept running, or is -b an address of this host?");
     } else {
         report.ok("tunnel port " + config.bind + ":" + std::to_string(config.port) + " is free");

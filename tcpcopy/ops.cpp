@@ -23,14 +23,16 @@ namespace tcpcopy::ops {
 using namespace std::chrono_literals;
 
 void declareOpsOptions(config::OptionTable& t, app::ReplayOptions& r, OpsOptions& ops) {
-    t.custom('\0', "metrics", "ADDR:PORT", "",
-             [&r](std::string_view text) -> std::string {
-                 net::Endpoint endpoint;
-                 if (std::string reason = stats::parseListenAddress(text, endpoint); !reason.empty()) return reason;
-                 r.metrics = endpoint;
-                 return {};
-             },
-             "Serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
+    t.custom(
+         '\0', "metrics", "ADDR:PORT", "",
+         [&r](std::string_view text) -> std::string {
+             net::Endpoint endpoint;
+             if (std::string reason = stats::parseListenAddress(text, endpoint); !reason.empty())
+                 return reason;
+             r.metrics = endpoint;
+             return {};
+         },
+         "Serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
         .group("Operations");
     t.flag('\0', "check", ops.check,
            "Check the setup (privileges, input, filter, intercept reachable, route to the target), "
@@ -73,15 +75,17 @@ void checkInput(const app::ReplayOptions& r, os::Preflight& report) {
                 if (device == "any" || os::interfaceExists(device)) {
                     report.ok("device " + device + " exists");
                 } else {
-                    report.problem("device '" + device +
-                                   "' does not exist here -> pick one from `ip link`, or give a capture file (-i)");
+                    report.problem(
+                        "device '" + device +
+                        "' does not exist here -> pick one from `ip link`, or give a capture file (-i)");
                 }
             }
         }
     }
     if (!r.filter.empty()) {
         if (std::string error = capture::checkFilter(r.filter); !error.empty()) {
-            report.problem("-F/--filter '" + r.filter + "': " + error + " -> fix the BPF expression (see pcap-filter(7))");
+            report.problem("-F/--filter '" + r.filter + "': " + error +
+                           " -> fix the BPF expression (see pcap-filter(7))");
         } else {
             report.ok("filter '" + r.filter + "' compiles");
         }
@@ -104,8 +108,9 @@ void checkTargets(const app::ReplayOptions& r, os::Preflight& report) {
                   route.value().source.toString());
         if (!route.value().interface.empty()) {
             if (auto rp = os::readSysctl("net/ipv4/conf/" + route.value().interface + "/rp_filter")) {
-                report.info("rp_filter on " + route.value().interface + " is " + *rp +
-                            " (on the target host it must be 0 or 2 on the interface replayed packets arrive on)");
+                report.info(
+                    "rp_filter on " + route.value().interface + " is " + *rp +
+                    " (on the target host it must be 0 or 2 on the interface replayed packets arrive on)");
             }
         }
     }
@@ -136,7 +141,8 @@ void checkIntercepts(const app::ReplayOptions& r, os::Preflight& report) {
     if (!r.secretFile.empty()) {
         std::ifstream in(r.secretFile);
         if (!in || !std::getline(in, topts.secret) || topts.secret.empty()) {
-            report.problem("--secret-file " + r.secretFile + ": cannot read a secret -> check the file and its permissions");
+            report.problem("--secret-file " + r.secretFile +
+                           ": cannot read a secret -> check the file and its permissions");
             return;
         }
     }
@@ -172,9 +178,10 @@ void checkIntercepts(const app::ReplayOptions& r, os::Preflight& report) {
             report.ok("intercept " + name + " answers the tunnel handshake");
         } else {
             auto it = lost.find(name);
-            report.problem("intercept " + name + " accepts TCP but the tunnel handshake failed" +
-                           (it != lost.end() ? ": " + it->second : std::string(" within 3 s")) +
-                           " -> same --secret-file on both sides? is it intercept listening there? (--allow)");
+            report.problem(
+                "intercept " + name + " accepts TCP but the tunnel handshake failed" +
+                (it != lost.end() ? ": " + it->second : std::string(" within 3 s")) +
+                " -> same --secret-file on both sides? is it intercept listening there? (--allow)");
         }
     }
 }
@@ -186,8 +193,9 @@ int runChecks(const app::ReplayOptions& r) {
     if (os::hasCapability(os::Capability::NetRaw)) {
         report.ok("CAP_NET_RAW held: injection and capture are allowed");
     } else {
-        report.problem("no CAP_NET_RAW: tcpcopy cannot inject packets -> run as root or with "
-                       "AmbientCapabilities=CAP_NET_RAW");
+        report.problem(
+            "no CAP_NET_RAW: tcpcopy cannot inject packets -> run as root or with "
+            "AmbientCapabilities=CAP_NET_RAW");
     }
     checkInput(r, report);
     checkTargets(r, report);

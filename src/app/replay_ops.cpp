@@ -12,13 +12,16 @@ void registerReplayMetrics(stats::Registry& r, ReplaySources src) {
     using S = session::EngineStats;
     r.counterFn("frames_read", "Frames read from the capture file or the live capture", src.frames);
     r.counterFn("sessions_started", "Sessions replayed (each copy counts)", engine(&S::sessionsStarted));
-    r.counterFn("sessions_established", "Replayed sessions the target accepted", engine(&S::sessionsEstablished));
-    r.counterFn("sessions_completed", "Sessions closed as the capture closed them", engine(&S::sessionsCompleted));
+    r.counterFn("sessions_established", "Replayed sessions the target accepted",
+                engine(&S::sessionsEstablished));
+    r.counterFn("sessions_completed", "Sessions closed as the capture closed them",
+                engine(&S::sessionsCompleted));
     r.counterFn("sessions_reset_by_target", "Sessions the target reset", engine(&S::sessionsResetByTarget));
     r.counterFn("sessions_timed_out", "Sessions reset for lack of progress", engine(&S::sessionsTimedOut));
     r.counterFn("sessions_failed", "Sessions that got no SYN-ACK or ran out of retransmissions",
                 engine(&S::sessionsFailed));
-    r.counterFn("sessions_shed", "Sessions not replayed because of the memory limit", engine(&S::sessionsShed));
+    r.counterFn("sessions_shed", "Sessions not replayed because of the memory limit",
+                engine(&S::sessionsShed));
     r.counterFn("requests_sent", "Client requests (data runs) sent to the target", engine(&S::requestsSent));
     r.counterFn("segments_sent", "TCP segments with data sent to the target", engine(&S::segmentsSent));
     r.counterFn("bytes_sent", "Client payload bytes sent to the target", engine(&S::bytesSent));
@@ -28,7 +31,8 @@ void registerReplayMetrics(stats::Registry& r, ReplaySources src) {
     r.counterFn("resets_sent", "Resets sent to the target", engine(&S::resetsSent));
     r.counterFn("packets_injected", "IP packets handed to the kernel",
                 [i = src.injector] { return i().packets; });
-    r.counterFn("inject_errors", "IP packets the injector failed to send", [i = src.injector] { return i().errors; });
+    r.counterFn("inject_errors", "IP packets the injector failed to send",
+                [i = src.injector] { return i().errors; });
     r.counterFn("tunnel_responses", "Response headers received from intercept", [t = src.tunnel] {
         const tunnel::TunnelClient* c = t();
         return c != nullptr ? c->counters().responses : 0;
@@ -70,7 +74,8 @@ void ProgressLine::update(double fraction, std::uint64_t active, std::uint64_t d
     const double rate = elapsed > 0 ? static_cast<double>(requests) / elapsed : 0.0;
     std::optional<std::chrono::seconds> eta;
     if (fraction > 0.001 && elapsed > 0) {
-        eta = std::chrono::seconds(static_cast<std::int64_t>(elapsed * (1.0 - std::min(fraction, 1.0)) / fraction));
+        eta = std::chrono::seconds(
+            static_cast<std::int64_t>(elapsed * (1.0 - std::min(fraction, 1.0)) / fraction));
     }
     const std::string text = render(fraction, active, done, rate, eta);
     // Pad over a longer previous line.

@@ -29,7 +29,9 @@ sockaddr_in toSockaddr(const net::Endpoint& e) {
 
 }  // namespace
 
-void Preflight::ok(std::string_view line) { std::fprintf(out_, "ok: %.*s\n", static_cast<int>(line.size()), line.data()); }
+void Preflight::ok(std::string_view line) {
+    std::fprintf(out_, "ok: %.*s\n", static_cast<int>(line.size()), line.data());
+}
 
 void Preflight::info(std::string_view line) {
     std::fprintf(out_, "info: %.*s\n", static_cast<int>(line.size()), line.data());
@@ -130,7 +132,8 @@ std::string checkListen(const net::Endpoint& at) {
     const int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     const sockaddr_in sin = toSockaddr(at);
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) return std::strerror(errno);
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0)
+        return std::strerror(errno);
     if (::listen(fd.get(), 1) != 0) return std::strerror(errno);
     return {};
 }

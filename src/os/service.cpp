@@ -6,7 +6,8 @@
 
 namespace tcpcopy::os {
 
-ServiceNotifier::ServiceNotifier(EventBase& base, StatusFn status) : base_(base), status_(std::move(status)) {}
+ServiceNotifier::ServiceNotifier(EventBase& base, StatusFn status)
+    : base_(base), status_(std::move(status)) {}
 
 ServiceNotifier::~ServiceNotifier() = default;
 
@@ -22,7 +23,8 @@ Result<std::unique_ptr<ServiceNotifier>> ServiceNotifier::attach(EventBase& base
     if (n->underSystemd_ && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
         n->watchdogPeriod_ = Duration(usec / 2);
         ServiceNotifier* self = n.get();
-        auto timer = Event::timer(base, [self](short) { self->send("WATCHDOG=1"); }, /*persist=*/true);
+        auto timer = Event::timer(
+            base, [self](short) { self->send("WATCHDOG=1"); }, /*persist=*/true);
         if (!timer) return R::fail("watchdog timer: " + timer.error());
         n->watchdogTimer_.emplace(std::move(timer).value());
         if (!n->watchdogTimer_->add(*n->watchdogPeriod_)) return R::fail("watchdog timer: cannot arm");
@@ -40,7 +42,8 @@ void ServiceNotifier::ready() {
     if (status_) message += "\nSTATUS=" + status_();
     send(message);
     if (status_ && statusInterval_.count() > 0 && !statusTimer_) {
-        auto timer = Event::timer(base_, [this](short) { send("STATUS=" + status_()); }, /*persist=*/true);
+        auto timer = Event::timer(
+            base_, [this](short) { send("STATUS=" + status_()); }, /*persist=*/true);
         if (timer) {
             statusTimer_.emplace(std::move(timer).value());
             statusTimer_->add(std::chrono::duration_cast<Duration>(statusInterval_));

@@ -39,8 +39,8 @@ class ProgressLine {
     bool enabled() const { return enabled_; }
 
     // `fraction` of the input read (0..1); sessions and requests so far.
-    void update(double fraction, std::uint64_t activeSessions, std::uint64_t doneSessions, std::uint64_t requests,
-                Clock::time_point now);
+    void update(double fraction, std::uint64_t activeSessions, std::uint64_t doneSessions,
+                std::uint64_t requests, Clock::time_point now);
     // Clears the line so later output starts at column 0.
     void clear();
 

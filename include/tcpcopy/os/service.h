@@ -31,8 +31,8 @@ class ServiceNotifier {
 
     // Reads the environment (NOTIFY_SOCKET, WATCHDOG_USEC/WATCHDOG_PID) and arms the watchdog
     // timer when asked for. `status` may be empty. Errors are the event's text.
-    static Result<std::unique_ptr<ServiceNotifier>> attach(EventBase& base, StatusFn status,
-                                                           std::chrono::seconds statusInterval = std::chrono::seconds(5));
+    static Result<std::unique_ptr<ServiceNotifier>> attach(
+        EventBase& base, StatusFn status, std::chrono::seconds statusInterval = std::chrono::seconds(5));
     ~ServiceNotifier();
     ServiceNotifier(const ServiceNotifier&) = delete;
     ServiceNotifier& operator=(const ServiceNotifier&) = delete;

@@ -59,15 +59,17 @@ TEST(ReplayMetrics, RendersEngineAndInjectorCountersUnderTheTcpcopyPrefix) {
     session::EngineStats engine;
     inject::InjectCounters injector;
     stats::Registry registry("tcpcopy");
-    registerReplayMetrics(registry, ReplaySources{[&]() -> const session::EngineStats& { return engine; },
-                                                  [&]() -> const inject::InjectCounters& { return injector; },
-                                                  [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
-                                                  [] { return std::uint64_t{7}; }});
+    registerReplayMetrics(registry,
+                          ReplaySources{[&]() -> const session::EngineStats& { return engine; },
+                                        [&]() -> const inject::InjectCounters& { return injector; },
+                                        [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
+                                        [] { return std::uint64_t{7}; }});
     engine.requestsSent = 12;
     engine.activeSessions = 3;
     injector.packets = 40;
     const std::string text = stats::renderPrometheus(registry);
-    EXPECT_THAT(text, HasSubstr("# TYPE tcpcopy_requests_sent_total counter\ntcpcopy_requests_sent_total 12\n"));
+    EXPECT_THAT(text,
+                HasSubstr("# TYPE tcpcopy_requests_sent_total counter\ntcpcopy_requests_sent_total 12\n"));
     EXPECT_THAT(text, HasSubstr("# TYPE tcpcopy_sessions_active gauge\ntcpcopy_sessions_active 3\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_packets_injected_total 40\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_frames_read_total 7\n"));
