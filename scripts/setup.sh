@@ -20,7 +20,7 @@ packages=(
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libssl-dev libsystemd-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
-  help2man systemd dpkg-dev
+  help2man systemd dpkg-dev file
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
