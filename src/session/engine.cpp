@@ -927,7 +927,7 @@ void Engine::onCaptured(const TcpSegment& seg, Time now) {
                 fed[i]->account();
             }
         } else {
-            std::vector<Session*> all = it->second;
+            std::vector<Session*> all(it->second.begin(), it->second.end());
             for (Session* s : all) {
                 s->onCaptured(seg, now);
                 s->account();
@@ -999,7 +999,7 @@ void Engine::retire(Session* session) {
     output_.removeRoute(session->replay());
     auto it = byCaptured_.find(session->captured());
     if (it != byCaptured_.end()) {
-        std::erase(it->second, session);
+        it->second.erase(session);
         if (it->second.empty()) byCaptured_.erase(it);
     }
     retired_.push_back(session);

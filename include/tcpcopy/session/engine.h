@@ -174,7 +174,40 @@ private:
     // Every live session, owned here; keyed by replay flow (client = replay client, server = target).
     std::unordered_map<net::FlowKey, SessionPtr, net::FlowKeyHash> sessions_;
     // Captured flow -> the sessions (one per copy) currently fed by it.
-    std::unordered_map<net::FlowKey, std::vector<Session*>, net::FlowKeyHash> byCaptured_;
+    // The sessions (one per copy, -n) one captured flow feeds: nearly always one, kept inline so
+    // that an open session costs no separate vector allocation.
+    class SessionList {
+    public:
+        Session* const* begin() const { return more_.empty() ? &one_ : more_.data(); }
+        Session* const* end() const { return begin() + size(); }
+        std::size_t size() const { return more_.empty() ? (one_ != nullptr ? 1 : 0) : more_.size(); }
+        bool empty() const { return size() == 0; }
+        void push_back(Session* s) {
+            if (empty()) {
+                one_ = s;
+                return;
+            }
+            if (more_.empty()) more_.push_back(one_);
+            more_.push_back(s);
+        }
+        void erase(Session* s) {
+            if (more_.empty()) {
+                if (one_ == s) one_ = nullptr;
+                return;
+            }
+            std::erase(more_, s);
+            if (more_.size() <= 1) {
+                one_ = more_.empty() ? nullptr : more_.front();
+                more_.clear();
+                more_.shrink_to_fit();
+            }
+        }
+
+    private:
+        Session* one_ = nullptr;        // the only session while more_ is empty
+        std::vector<Session*> more_;    // all of them once there are two or more
+    };
+    std::unordered_map<net::FlowKey, SessionList, net::FlowKeyHash> byCaptured_;
     // Captured flows whose packets are dropped (sampled out, -O, shed) until they go quiet.
     std::unordered_map<net::FlowKey, Time, net::FlowKeyHash> skipped_;
     // Captured flows of unknown start whose client was seen acknowledging without data: their
