@@ -3,7 +3,7 @@
 #   1. tcpreplay --topspeed of the capture's client packets out of the tc namespace's veth
 #      (the baseline);
 #   2. the raw injection ceiling: inject_ceiling through libnet, raw sendto and sendmmsg;
-#   3. tcpcopy replaying the capture at full speed (-a 1000000) through the real intercept against
+#   3. tcpcopy replaying the capture at full speed (-a 1000000, or BENCH_ACCELERATE) through the real intercept against
 #      nginx and redis-server, under rusage.py (CPU seconds, peak RSS).
 # Results go to $BENCH_RESULTS as small JSON / shell files that report.py reads.
 set -euo pipefail
@@ -61,9 +61,9 @@ intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
 redis_before=$(redis_count)
-lab_log "tcpcopy -a 1000000 over $(basename "$capture")"
+lab_log "tcpcopy -a ${BENCH_ACCELERATE:-1000000} over $(basename "$capture")"
 lab_bg tcpcopy "$LAB_NS_TC" python3 "$here/rusage.py" "$results/tcpcopy-rusage.json" -- \
-  "$tcpcopy_bin" -x "80-$LAB_TARGET_IP:80,6379-$LAB_TARGET_IP:6379" -i "$capture" -a 1000000 \
+  "$tcpcopy_bin" -x "80-$LAB_TARGET_IP:80,6379-$LAB_TARGET_IP:6379" -i "$capture" -a "${BENCH_ACCELERATE:-1000000}" \
   -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 --report "$results/tcpcopy-report.json"
 tc_rc=0
 lab_wait_exit "$LAB_LAST_PID" 600 || tc_rc=$?
@@ -81,6 +81,7 @@ redis_after=$(redis_count)
 kill -0 "$intercept_pid" 2>/dev/null || lab_log "intercept died during the replay"
 cat >"$results/replay.sh" <<EOF
 tcpcopy_rc=$tc_rc
+accelerate=${BENCH_ACCELERATE:-1000000}
 http_received=$(wc -l <"$nginx_log")
 redis_received=$((redis_after - redis_before - 1))
 EOF

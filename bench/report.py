@@ -102,8 +102,8 @@ if report and ru:
     secs = report["seconds"]
     injected = report["injected_packets"]
     pps = injected / secs if secs else None
-    row(f"offline replay: packets injected/s (capture: {meta.get('connections')} connections, "
-        f"{meta.get('packets')} packets)", pps, "tcpreplay --topspeed", base_pps, ">= 0.50 of baseline", "pkt/s")
+    row(f"offline replay (-a {rep.get('accelerate', '1000000')}): packets injected/s (capture: "
+        f"{meta.get('connections')} connections, {meta.get('packets')} packets)", pps, "tcpreplay --topspeed", base_pps, ">= 0.50 of baseline", "pkt/s")
     rows.append(("offline replay: wall time (replay / whole process)",
                  f"{secs:.1f} s / {ru['wall_s']:.1f} s",
                  f"tcpreplay: {tcpreplay['seconds']:.1f} s" if tcpreplay else "", "", ""))

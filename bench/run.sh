@@ -5,7 +5,8 @@
 #   CONNECTIONS: size of the generated capture for the offline replay (default 20000, about
 #   250,000 packets, a few minutes here; 100000 gives the 100,000 connections and
 #   over 1,000,000 packets). The capture is kept in the build dir and reused for the same size.
-# Environment: BENCH_BUILD (default build-perf), BENCH_MIN_TIME (Google Benchmark seconds per
+# Environment: BENCH_BUILD (default build-perf), BENCH_ACCELERATE (tcpcopy -a for the replay,
+# default 1000000: full speed), BENCH_MIN_TIME (Google Benchmark seconds per
 # benchmark, default 1), BENCH_SKIP_LAB=1 (in-process figures only), BENCH_MEMORY_SESSIONS
 # (default "100000 1000000").
 #
