@@ -998,9 +998,14 @@ void Engine::retire(Session* session) {
     session->account();  // closed: its footprint leaves the total
     output_.removeRoute(session->replay());
     auto it = byCaptured_.find(session->captured());
-    if (it != byCaptured_.end()) {
-        it->second.erase(session);
-        if (it->second.empty()) byCaptured_.erase(it);
+    if (it != byCaptured_.end() && it->second.erase(session)) {
+        if (it->second.empty()) {
+            byCaptured_.erase(it);
+            // The capture may still hold the rest of this connection (the target reset it, it
+            // timed out): those packets belong to the session that just ended, not to a new
+            // mid-stream one. Only a new SYN on the flow starts a session again.
+            if (!inputEnded_) skipped_[session->captured()] = now_;
+        }
     }
     retired_.push_back(session);
 }

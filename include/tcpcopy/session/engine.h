@@ -190,17 +190,20 @@ private:
             if (more_.empty()) more_.push_back(one_);
             more_.push_back(s);
         }
-        void erase(Session* s) {
+        // Removes `s`; false when it was not in the list.
+        bool erase(Session* s) {
             if (more_.empty()) {
-                if (one_ == s) one_ = nullptr;
-                return;
+                if (one_ != s) return false;
+                one_ = nullptr;
+                return true;
             }
-            std::erase(more_, s);
+            if (std::erase(more_, s) == 0) return false;
             if (more_.size() <= 1) {
                 one_ = more_.empty() ? nullptr : more_.front();
                 more_.clear();
                 more_.shrink_to_fit();
             }
+            return true;
         }
 
     private:

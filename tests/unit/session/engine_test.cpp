@@ -353,6 +353,29 @@ TEST_F(EngineTest, ClientResetInTheCaptureIsReplayed) {
     expectClean();
 }
 
+TEST_F(EngineTest, RestOfAConnectionTheTargetResetIsNotReplayedAsANewSession) {
+    target.resetAfterRequests = 1;
+    Engine engine(httpConfig(), target);
+    CapturedClient client("192.0.2.29", 40019, "192.0.2.1", 80);
+    auto segs = keepAlive(client, 3);
+    // The first request goes out and is answered with a reset; then the capture goes on.
+    feed(engine, std::vector<TcpSegment>(segs.begin(), segs.begin() + 3));
+    target.advance(engine, 10ms);
+    feed(engine, std::vector<TcpSegment>(segs.begin() + 3, segs.end()));
+    target.advance(engine, 10ms);
+    EXPECT_EQ(target.connectionCount(), 1u);
+    EXPECT_EQ(engine.stats().sessionsResetByTarget, 1u);
+    // A new connection on the same client port is replayed again.
+    target.resetAfterRequests = 0;
+    CapturedClient again("192.0.2.29", 40019, "192.0.2.1", 80, 777777);
+    feed(engine, keepAlive(again, 2));
+    endAndFinish(engine);
+    ASSERT_EQ(target.connectionCount(), 2u);
+    EXPECT_EQ(target.receivedBy(1), concatRequests(2));
+    EXPECT_EQ(engine.stats().sessionsStarted, 2u);
+    EXPECT_EQ(engine.stats().sessionsMidstream, 0u);
+}
+
 TEST_F(EngineTest, SessionLeftOpenByTheCaptureIsResetAtTheEnd) {
     Engine engine(httpConfig(), target);
     CapturedClient client("192.0.2.19", 40009, "192.0.2.1", 80);

@@ -131,6 +131,7 @@ public:
     Time responseDelay{0};
     std::size_t responseSegmentSize = 1448;
     bool closeAfterResponse = false;  // HTTP/1.0 style: FIN after each response
+    std::size_t resetAfterRequests = 0;  // non-zero: RST once this many requests were answered
     std::size_t greeting = 0;         // server-first: bytes sent right after the handshake
     std::set<FlowKey> routes;
     std::size_t routeAdds = 0, routeDels = 0;
@@ -244,6 +245,11 @@ private:
             c.answered += consumed;
             ++c.requests;
             sendData(c, bytes);
+            if (resetAfterRequests != 0 && c.requests >= resetAfterRequests) {
+                queue(reply(c, tcpflag::kRst | tcpflag::kAck));
+                c.reset = true;
+                return;
+            }
             if (closeAfterResponse && !c.finSent) {
                 c.finSent = true;
                 TcpSegment r = reply(c, tcpflag::kFin | tcpflag::kAck);
