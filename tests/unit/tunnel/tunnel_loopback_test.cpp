@@ -448,6 +448,30 @@ TEST(TunnelLoopback, SeveralConnectionsSplitRoutesByFlowHash) {
     EXPECT_EQ(slog.dels[0].first, owner[flow(7)]);
 }
 
+TEST(TunnelLoopback, EveryInterceptGetsEveryRouteAndAnyMayAnswer) {
+    // m x n: one tcpcopy, two intercepts (e.g. two assistant hosts): each learns every route,
+    // and responses from either reach the client.
+    Loop loop;
+    ServerLog first, second;
+    auto a = TunnelServer::listen(loop.base(), serverOptions(), first.callbacks());
+    auto b = TunnelServer::listen(loop.base(), serverOptions(), second.callbacks());
+    ASSERT_TRUE(a) << a.error();
+    ASSERT_TRUE(b) << b.error();
+    ClientLog clog;
+    auto copts = clientOptions(a.value()->localEndpoint());
+    copts.intercepts.push_back(b.value()->localEndpoint());
+    TunnelClient client(loop.base(), copts, clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.allInterceptsConnected(); }));
+    for (std::uint16_t p = 1; p <= 10; ++p) client.addRoute(flow(p));
+    ASSERT_TRUE(loop.runUntil([&] { return first.adds.size() == 10 && second.adds.size() == 10; }));
+    a.value()->sendResponse(first.up.at(0).id, header(1));
+    b.value()->sendResponse(second.up.at(0).id, header(2));
+    ASSERT_TRUE(loop.runUntil([&] { return clog.responses.size() == 2; }));
+    std::set<Buffer> got(clog.responses.begin(), clog.responses.end());
+    EXPECT_EQ(got, (std::set<Buffer>{header(1), header(2)}));
+}
+
 TEST(TunnelLoopback, PeerThatStopsReadingLosesOldestBatchesNotTheServer) {
     Loop loop;
     ServerLog slog;
