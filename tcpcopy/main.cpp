@@ -41,6 +41,7 @@ struct Settings {
     unsigned connections = 1;
     unsigned memoryMb = 0;
     unsigned maxSessions = 1'000'000;
+    unsigned maxActive = 0;
     unsigned maxSessionBufferMb = 64;
     unsigned synRetries = 4;
     bool noWait = false;
@@ -119,6 +120,9 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('\0', "max-sessions", s.maxSessions, 1u, 100'000'000u,
               "Replay at most this many sessions at once; new ones beyond are shed and counted")
         .group("Sessions");
+    t.integer('\0', "max-active", s.maxActive, 0u, 10'000'000u,
+              "Keep at most this many sessions open; later connections wait for a free slot, none is lost (0: no limit)")
+        .group("Sessions");
     t.integer('\0', "max-session-buffer", s.maxSessionBufferMb, 0u, 65536u,
               "Reset (and count) a session holding more than this many MiB the target has not taken (0: no limit)")
         .group("Sessions");
@@ -188,6 +192,7 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     e.keepaliveTimeout = std::chrono::seconds(s.keepaliveTimeoutS);
     e.initialRto = std::chrono::milliseconds(s.rttMs);
     e.maxSessions = s.maxSessions;
+    e.maxActiveSessions = s.maxActive;
     e.maxSessionBytes = std::size_t{s.maxSessionBufferMb} << 20;
     e.maxSynRetries = s.synRetries;
     r.idleSkip = std::chrono::milliseconds(s.idleSkipMs);

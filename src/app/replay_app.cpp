@@ -460,7 +460,7 @@ private:
                          {"aborted", s.sessionsAborted},         {"active", s.activeSessions},
                          {"no_syn_ack", s.sessionsNoSynAck},     {"midstream", s.sessionsMidstream},
                          {"sampled_out", s.sessionsSampledOut}, {"ramped_out", s.sessionsRampedOut}, {"skipped_midstream", s.sessionsSkippedMidstream},
-                         {"shed", s.sessionsShed},               {"port_reuses", s.portReuses},
+                         {"shed", s.sessionsShed}, {"deferred", s.sessionsDeferred},               {"port_reuses", s.portReuses},
                          {"port_remaps", s.portRemaps}};
         j["sessions"]["over_buffer"] = s.sessionsOverBuffer;
         j["requests_sent"] = s.requestsSent;
@@ -512,7 +512,8 @@ private:
             "tcpcopy summary: %.2fs, %llu frames read\n"
             "  sessions: %llu started (%llu mid-stream), %llu established, %llu completed, %llu ended by replay, "
             "%llu reset by target, %llu timed out, %llu failed (%llu without SYN-ACK)\n"
-            "  skipped: %llu sampled out, %llu ramped out (-g), %llu mid-stream (-O), %llu shed; %llu ignored packets\n"
+            "  skipped: %llu sampled out, %llu ramped out (-g), %llu mid-stream (-O), %llu shed; %llu waited for a slot "
+            "(--max-active); %llu ignored packets\n"
             "  requests sent: %llu, segments %llu, bytes %llu, retransmissions %llu\n"
             "  capture: %llu retransmitted/duplicate, %llu out of order, %llu resegmented\n"
             "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu\n"
@@ -520,7 +521,7 @@ private:
             seconds, u(decode_.frames), u(s.sessionsStarted), u(s.sessionsMidstream), u(s.sessionsEstablished),
             u(s.sessionsCompleted), u(s.sessionsEndedByReplay), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
             u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsSampledOut), u(s.sessionsRampedOut), u(s.sessionsSkippedMidstream),
-            u(s.sessionsShed), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
+            u(s.sessionsShed), u(s.sessionsDeferred), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
             u(s.retransmissions), u(s.captureRetransmissions), u(s.captureOutOfOrder), u(s.resegmented),
             u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent), u(s.sessionsCaptured),
             u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));

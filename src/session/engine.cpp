@@ -885,6 +885,10 @@ void Engine::onCaptured(const TcpSegment& seg, Time now) {
         return;
     }
     const FlowKey captured = seg.clientToServerKey();
+    if (auto waiting = deferred_.find(captured); waiting != deferred_.end()) {
+        defer(captured, seg);  // the rest of a connection that waits for a slot
+        return;
+    }
     if (seg.has(tcpflag::kSyn)) {
         if (seg.has(tcpflag::kAck)) {
             ++stats_.packetsIgnored;
@@ -906,6 +910,10 @@ void Engine::onCaptured(const TcpSegment& seg, Time now) {
             byCaptured_.erase(it);
         }
         skipped_.erase(captured);
+        if (mustDefer()) {
+            defer(captured, seg);
+            return;
+        }
         startSessions(seg, *rule, now);
         reap();
         return;
@@ -944,6 +952,10 @@ void Engine::onCaptured(const TcpSegment& seg, Time now) {
             idleAckSeen_[captured] = now;
         }
         ++stats_.packetsIgnored;
+        return;
+    }
+    if (mustDefer()) {
+        defer(captured, seg);  // replayed later through here, idleAckSeen_ still telling
         return;
     }
     const bool afterIdleAck = idleAckSeen_.erase(captured) > 0;
@@ -1014,6 +1026,44 @@ void Engine::reap() {
     for (Session* s : retired_) sessions_.erase(s->replay());
     retired_.clear();
     stats_.activeSessions = sessions_.size();
+    if (!deferredOrder_.empty()) startDeferred();
+}
+
+bool Engine::mustDefer() const {
+    // Over -m the connection is shed (startSessions counts it), not kept waiting.
+    return config_.maxActiveSessions > 0 && sessions_.size() >= config_.maxActiveSessions && !overMemoryLimit();
+}
+
+void Engine::defer(const FlowKey& captured, const TcpSegment& segment) {
+    auto [it, fresh] = deferred_.try_emplace(captured);
+    if (fresh) {
+        deferredOrder_.push_back(captured);
+        ++stats_.sessionsDeferred;
+    }
+    DeferredPacket& p = it->second.emplace_back();
+    p.segment = segment;
+    p.segment.options.raw = {};  // views the caller's frame; the parsed fields are what we use
+    p.payload.assign(segment.payload.begin(), segment.payload.end());
+    p.segment.payload = {};
+    adjustBuffered(0, sizeof(DeferredPacket) + p.payload.size());
+}
+
+void Engine::startDeferred() {
+    if (drainingDeferred_) return;  // re-entered from the onCaptured calls below
+    drainingDeferred_ = true;
+    const Time now = now_;
+    while (!deferredOrder_.empty() && (config_.maxActiveSessions == 0 || sessions_.size() < config_.maxActiveSessions)) {
+        auto node = deferred_.extract(deferredOrder_.front());
+        deferredOrder_.pop_front();
+        if (node.empty()) continue;
+        for (DeferredPacket& p : node.mapped()) {
+            adjustBuffered(sizeof(DeferredPacket) + p.payload.size(), 0);
+            p.segment.payload = Bytes(p.payload);
+            --stats_.packetsIn;  // counted when it first came in
+            onCaptured(p.segment, now);
+        }
+    }
+    drainingDeferred_ = false;
 }
 
 void Engine::adjustBuffered(std::size_t before, std::size_t after) {

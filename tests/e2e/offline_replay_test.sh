@@ -111,6 +111,15 @@ http_case keepalive-T2 http_keepalive.pcap 2 -a 1000 -T 2
 redis_case redis-1x redis_pipeline.pcap
 redis_case redis-a1000 redis_pipeline.pcap -a 1000
 
+# --max-active: a burst (all 20 connections at -a 1000) waits for free slots; nothing is lost.
+http_case max-active http_short.pcap 1 -a 1000 --max-active 2
+deferred=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sessions"]["deferred"])' "$LAB_DIR/max-active.json")
+if ((deferred > 0)); then
+  ok "max-active: $deferred connections waited for a slot"
+else
+  fail "max-active: no connection waited for a slot (deferred=$deferred)"
+fi
+
 # -I: idle gaps in the capture (2.7 s of curl runs) are cut to 5 ms; nothing else changes.
 http_case idle-skip http_short.pcap 1 -I 5
 took=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$LAB_DIR/idle-skip.json")

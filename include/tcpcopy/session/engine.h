@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,11 @@ struct EngineConfig {
     // After the input ends, a session with nothing left to send or acknowledge and no traffic
     // for this long is closed (reset at the target) and counted as ended by the replay.
     Time drainGrace = std::chrono::milliseconds(300);
+    // --max-active: at most this many sessions open at once; a new captured connection beyond
+    // it waits (its packets kept, counted in bytesBuffered for -m) and starts, in capture
+    // order, as soon as a session ends. Bursts then reach the target at a pace it can take
+    // instead of overflowing its backlog. 0: no limit.
+    std::size_t maxActiveSessions = 0;
     std::size_t maxSessions = 1'000'000;          // new sessions beyond this are shed and counted
     // Client bytes one session may buffer (captured but not yet acknowledged by the target, plus
     // out-of-order segments); a session over it is reset and counted. 0: no limit.
@@ -90,6 +96,7 @@ struct EngineStats {
     std::uint64_t sessionsSampledOut = 0;  // -r
     std::uint64_t sessionsRampedOut = 0;   // -g: skipped while the ramp was below 100%
     std::uint64_t sessionsSkippedMidstream = 0;  // -O
+    std::uint64_t sessionsDeferred = 0;    // --max-active: connections that waited for a free slot
     std::uint64_t sessionsShed = 0;        // over maxSessions or memoryLimitBytes
     std::uint64_t sessionsStarted = 0;     // replayed sessions (copies count separately)
     std::uint64_t sessionsMidstream = 0;   // started with a fabricated handshake
@@ -146,7 +153,9 @@ public:
 
     bool inputEnded() const { return inputEnded_; }
     // Input ended and every session is over.
-    bool finished() const { return inputEnded_ && sessions_.empty(); }
+    bool finished() const { return inputEnded_ && sessions_.empty() && deferred_.empty(); }
+    // Connections waiting for a free slot (--max-active).
+    std::size_t deferredSessions() const { return deferred_.size(); }
     const EngineStats& stats() const { return stats_; }
     std::size_t activeSessions() const { return sessions_.size(); }
     const EngineConfig& config() const { return config_; }
@@ -161,6 +170,9 @@ private:
     void startSessions(const net::TcpSegment& segment, const AddressRule& rule, Time now, bool atRequestStart = false);
     net::Endpoint allocateReplayClient(const net::Endpoint& captured, unsigned copy);
     void retire(Session* session);
+    bool mustDefer() const;
+    void defer(const net::FlowKey& captured, const net::TcpSegment& segment);
+    void startDeferred();
     void reap();
     bool overMemoryLimit() const { return config_.memoryLimitBytes > 0 && buffered_ >= config_.memoryLimitBytes; }
     void adjustBuffered(std::size_t before, std::size_t after);
@@ -220,6 +232,14 @@ private:
     Time lastSkippedSweep_{0};
     std::optional<Time> firstPacketAt_;  // start of the -g ramp
     std::size_t buffered_ = 0;  // sum of every live session's footprint
+    // --max-active: captured packets of connections waiting to start, and their order.
+    struct DeferredPacket {
+        net::TcpSegment segment;         // payload re-pointed at `payload` when replayed
+        std::vector<std::byte> payload;
+    };
+    std::unordered_map<net::FlowKey, std::vector<DeferredPacket>, net::FlowKeyHash> deferred_;
+    std::deque<net::FlowKey> deferredOrder_;
+    bool drainingDeferred_ = false;
 };
 
 }  // namespace tcpcopy::session

@@ -528,6 +528,37 @@ TEST_F(EngineTest, GradualRampStartsFewSessionsFirstThenAll) {
     EXPECT_EQ(engine.stats().sessionsRampedOut, 400u - target.connectionCount());
 }
 
+TEST_F(EngineTest, MaxActiveMakesABurstWaitForFreeSlotsAndLosesNothing) {
+    target.responseDelay = 20ms;
+    EngineConfig config = httpConfig();
+    config.maxActiveSessions = 2;
+    Engine engine(config, target);
+    std::vector<CapturedClient> clients;
+    for (int i = 0; i < 6; ++i) clients.emplace_back("192.0.2.32", static_cast<std::uint16_t>(21000 + i), "192.0.2.1", 80);
+    // All six connections arrive at once, interleaved packet by packet.
+    std::vector<std::vector<TcpSegment>> convs;
+    for (auto& c : clients) convs.push_back(keepAlive(c, 2));
+    for (std::size_t k = 0; k < convs[0].size(); ++k) {
+        for (auto& conv : convs) engine.onCaptured(conv[k], target.now);
+    }
+    EXPECT_EQ(engine.activeSessions(), 2u);
+    EXPECT_EQ(engine.deferredSessions(), 4u);
+    engine.onInputEnd(target.now);
+    std::size_t most = 0;
+    for (int step = 0; step < 2000 && !engine.finished(); ++step) {
+        target.advance(engine, 5ms);
+        most = std::max(most, engine.activeSessions());
+    }
+    ASSERT_TRUE(engine.finished());
+    EXPECT_LE(most, 2u);
+    ASSERT_EQ(target.connectionCount(), 6u);
+    for (const auto* c : target.connections()) EXPECT_EQ(c->received, concatRequests(2));
+    EXPECT_EQ(engine.stats().sessionsDeferred, 4u);
+    EXPECT_EQ(engine.stats().sessionsCompleted, 6u);
+    EXPECT_EQ(engine.bytesBuffered(), 0u);
+    expectClean();
+}
+
 TEST_F(EngineTest, ClientPoolAddressesReplaceCapturedClients) {
     EngineConfig config = httpConfig();
     config.clientPool = {*net::Ipv4Addr::parse("203.0.113.5"), *net::Ipv4Addr::parse("203.0.113.6")};
