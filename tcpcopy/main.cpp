@@ -77,7 +77,7 @@ void declare(config::OptionTable& t, Settings& s) {
               "Cut idle gaps in a capture longer than this many milliseconds down to it (0: keep)")
         .group("Input");
     t.integer('T', "loops", s.loops, 1u, 1000000u, "Replay the capture file this many times").group("Input");
-    t.integer('B', "buffer-size", r.bufferMb, 0, 4096, "Live capture buffer in MiB (0: libpcap default)")
+    t.integer('B', "buffer-size", r.bufferMb, 0, 4096, "Live capture buffer in MiB (0: default: libpcap's 2 MiB, 16 MiB for the raw socket)")
         .group("Input");
     t.integer('S', "snaplen", r.snaplen, 64, 262144, "Live capture snapshot length").group("Input");
     t.custom('c', "client-ips", "POOL", "",

@@ -39,6 +39,7 @@ using session::Time;
 using namespace std::chrono_literals;
 
 constexpr auto kTick = 5ms;
+constexpr int kRawSocketBufferMb = 16;  // raw-socket capture's SO_RCVBUF unless -B says otherwise
 constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
 
 Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
@@ -147,7 +148,11 @@ private:
             return 0;
         }
         if (options_.input.empty()) {
-            auto r = capture::RawSocketCapture::open();
+            // The default socket buffer (about 200 KiB) overflows in a burst while the loop is busy
+            // injecting; a lost client packet leaves a hole in its session.
+            capture::RawSocketOptions raw;
+            raw.receiveBufferBytes = (options_.bufferMb > 0 ? options_.bufferMb : kRawSocketBufferMb) * 1024 * 1024;
+            auto r = capture::RawSocketCapture::open(raw);
             if (!r) return startError("cannot open the raw capture socket: " + r.error());
             raw_.emplace(std::move(r).value());
             log_->info("input: live capture on a raw socket (all interfaces)");
