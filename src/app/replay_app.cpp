@@ -274,34 +274,34 @@ private:
     void pumpFile() {
         const Time now = monoNow();
         for (int n = 0; n < kFramesPerTurn; ++n) {
-            if (!pendingFrame_) {
+            if (!havePending_) {
                 if (!readFrame()) {
                     endOfFile();
                     return;
                 }
             }
-            const Time due = dueTime(pendingFrame_->timestamp);
+            const Time due = dueTime(pendingFrame_.timestamp);
             if (due > now) {
                 pump_->add(std::chrono::duration_cast<os::Duration>(due - now));
                 return;
             }
-            feed(*pendingFrame_, now);
-            pendingFrame_.reset();
+            feed(pendingFrame_, now);
+            havePending_ = false;
         }
         pump_->add(os::Duration(0));
     }
 
     struct StoredFrame {
-        std::chrono::nanoseconds timestamp;
+        std::chrono::nanoseconds timestamp{0};
         std::vector<std::byte> data;
     };
 
     bool readFrame() {
         auto frame = file_->next();
         if (!frame) return false;
-        pendingFrame_.emplace();
-        pendingFrame_->timestamp = frame->timestamp;
-        pendingFrame_->data.assign(frame->data.begin(), frame->data.end());
+        pendingFrame_.timestamp = frame->timestamp;
+        pendingFrame_.data.assign(frame->data.begin(), frame->data.end());  // reuses the capacity
+        havePending_ = true;
         return true;
     }
 
@@ -644,7 +644,10 @@ private:
     std::optional<os::Event> liveEvent_;
     std::vector<os::Event> signals_;
     DecodeCounters decode_;
-    std::optional<StoredFrame> pendingFrame_;
+    // The next frame of the file, copied out of libpcap's buffer; one buffer reused for every
+    // frame so reading allocates nothing once it has grown to the largest frame.
+    StoredFrame pendingFrame_;
+    bool havePending_ = false;
     std::optional<std::chrono::nanoseconds> firstCaptureTime_;
     std::optional<std::chrono::nanoseconds> lastCaptureTime_;
     std::chrono::nanoseconds skippedIdle_{0};
