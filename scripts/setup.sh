@@ -18,7 +18,7 @@ packages=(
   # build
   cmake g++ pkg-config make
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libssl-dev libsystemd-dev
+  nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
   help2man systemd dpkg-dev file
   # unit tests and benchmarks

@@ -12,25 +12,19 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
-#include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "tcpcopy/net/tcp_segment.h"
 #include "tcpcopy/net/types.h"
+#include "tcpcopy/session/time.h"
 
 namespace tcpcopy::session {
 
-// Monotonic time in nanoseconds, supplied by the caller.
-using Time = std::chrono::nanoseconds;
-
 // Where the engine's effects go. Spans inside the segments are valid only during the call.
 class Output {
-public:
+  public:
     virtual ~Output() = default;
     // A segment for the target, every field final (addresses, ports, seq/ack, options, payload).
     virtual void sendToTarget(const net::TcpSegment& segment) = 0;
@@ -48,23 +42,23 @@ struct AddressRule {
 
 struct EngineConfig {
     std::vector<AddressRule> rules;
-    std::vector<net::Ipv4Addr> clientPool;       // -c: replay client addresses (empty: keep captured)
+    std::vector<net::Ipv4Addr> clientPool;         // -c: replay client addresses (empty: keep captured)
     std::optional<net::Ipv4Addr> loopbackRewrite;  // -H: replaces captured 127.x client addresses
-    unsigned copies = 1;                          // -n: replayed copies of each session (1..1023)
-    unsigned portShiftFactor = 0;                 // -f: separates the ports of several instances
-    unsigned samplePercent = 100;                 // -r: share of sessions replayed (by flow hash)
+    unsigned copies = 1;                           // -n: replayed copies of each session (1..1023)
+    unsigned portShiftFactor = 0;                  // -f: separates the ports of several instances
+    unsigned samplePercent = 100;                  // -r: share of sessions replayed (by flow hash)
     // -g: over this long from the first captured packet, the share of new sessions replayed
     // grows linearly from 0 to 100% (chosen by flow hash), so a cold target warms up. 0: off.
     Time rampDuration{0};
-    bool waitForResponse = true;                  // !-W
-    bool onlyCompleteSessions = false;            // -O: skip sessions captured without their SYN
-    std::uint16_t mss = 1460;                     // -D: upper bound on segment payload
-    std::uint16_t mtu = 1500;                     // -M: upper bound on IP packet size
-    Time sessionTimeout = std::chrono::seconds(120);   // -t: no progress at all for this long
+    bool waitForResponse = true;                         // !-W
+    bool onlyCompleteSessions = false;                   // -O: skip sessions captured without their SYN
+    std::uint16_t mss = 1460;                            // -D: upper bound on segment payload
+    std::uint16_t mtu = 1500;                            // -M: upper bound on IP packet size
+    Time sessionTimeout = std::chrono::seconds(120);     // -t: no progress at all for this long
     Time keepaliveTimeout = std::chrono::seconds(3600);  // -k: idle established session
-    Time initialRto = std::chrono::milliseconds(200);  // -R: first retransmission timeout
+    Time initialRto = std::chrono::milliseconds(200);    // -R: first retransmission timeout
     Time maxRto = std::chrono::seconds(3);
-    unsigned maxRetransmits = 8;                  // then the session is reset and counted failed
+    unsigned maxRetransmits = 8;  // then the session is reset and counted failed
     unsigned maxSynRetries = 4;
     // Pacing of a request behind the response the captured client had seen before sending it:
     // it goes out when the target has sent as many bytes, or once the target has sent something
@@ -79,7 +73,7 @@ struct EngineConfig {
     // order, as soon as a session ends. Bursts then reach the target at a pace it can take
     // instead of overflowing its backlog. 0: no limit.
     std::size_t maxActiveSessions = 0;
-    std::size_t maxSessions = 1'000'000;          // new sessions beyond this are shed and counted
+    std::size_t maxSessions = 1'000'000;  // new sessions beyond this are shed and counted
     // Client bytes one session may buffer (captured but not yet acknowledged by the target, plus
     // out-of-order segments); a session over it is reset and counted. 0: no limit.
     std::size_t maxSessionBytes = std::size_t{64} << 20;
@@ -90,28 +84,36 @@ struct EngineConfig {
 };
 
 struct EngineStats {
-    std::uint64_t packetsIn = 0;           // captured packets offered
-    std::uint64_t packetsIgnored = 0;      // not matching a rule, server-side, or of a skipped session
-    std::uint64_t sessionsCaptured = 0;    // distinct captured connections seen (incarnations)
-    std::uint64_t sessionsSampledOut = 0;  // -r
-    std::uint64_t sessionsRampedOut = 0;   // -g: skipped while the ramp was below 100%
+    std::uint64_t packetsIn = 0;                 // captured packets offered
+    std::uint64_t packetsIgnored = 0;            // not matching a rule, server-side, or of a skipped session
+    std::uint64_t sessionsCaptured = 0;          // distinct captured connections seen (incarnations)
+    std::uint64_t sessionsSampledOut = 0;        // -r
+    std::uint64_t sessionsRampedOut = 0;         // -g: skipped while the ramp was below 100%
     std::uint64_t sessionsSkippedMidstream = 0;  // -O
-    std::uint64_t sessionsDeferred = 0;    // --max-active: connections that waited for a free slot
-    std::uint64_t sessionsShed = 0;        // over maxSessions or memoryLimitBytes
-    std::uint64_t sessionsStarted = 0;     // replayed sessions (copies count separately)
-    std::uint64_t sessionsMidstream = 0;   // started with a fabricated handshake
+    std::uint64_t sessionsDeferred = 0;          // --max-active: connections that waited for a free slot
+    // Over maxSessions or memoryLimitBytes, no free tuple, or dropped while waiting to start (over
+    // maxSessionBytes, or more waiting connections than maxSessions).
+    std::uint64_t sessionsShed = 0;
+    std::uint64_t sessionsStarted = 0;    // replayed sessions (copies count separately)
+    std::uint64_t sessionsMidstream = 0;  // started with a fabricated handshake
     std::uint64_t sessionsEstablished = 0;
-    std::uint64_t sessionsCompleted = 0;   // FIN exchanged both ways, or closed as the capture did
+    std::uint64_t sessionsCompleted = 0;      // FIN exchanged both ways, or closed as the capture did
     std::uint64_t sessionsEndedByReplay = 0;  // input over, nothing left: reset by us
     std::uint64_t sessionsResetByTarget = 0;
     std::uint64_t sessionsTimedOut = 0;
-    std::uint64_t sessionsFailed = 0;      // no SYN-ACK, or retransmissions exhausted
-    std::uint64_t sessionsAborted = 0;     // still open at abortAll() (SIGTERM), reset by us
+    std::uint64_t sessionsFailed = 0;   // no SYN-ACK, or retransmissions exhausted
+    std::uint64_t sessionsAborted = 0;  // still open at abortAll() (SIGTERM), reset by us
     std::uint64_t sessionsNoSynAck = 0;
     std::uint64_t sessionsOverBuffer = 0;  // reset: more than maxSessionBytes buffered
-    std::uint64_t portReuses = 0;          // a captured ip:port reused while its old session ran
-    std::uint64_t portRemaps = 0;          // replay port moved to avoid a collision
-    std::uint64_t requestsSent = 0;        // client data runs sent (one per gate / request)
+    // A captured ip:port reused while the replayed session of its previous connection still ran:
+    // the new connection waited for it to end, then started on the same tuple.
+    std::uint64_t portReuses = 0;
+    std::uint64_t portRemaps = 0;  // -n/-c/-H/-f: mapped port taken, another one chosen
+    // Skipped or idle flows forgotten before going quiet because maxSessions were remembered.
+    std::uint64_t flowsForgotten = 0;
+    std::uint64_t flowsRemembered = 0;  // gauge: skipped and idle flows remembered now
+    std::uint64_t timerWakeups = 0;     // session timers that fired (work done by onTick)
+    std::uint64_t requestsSent = 0;     // client data runs sent (one per gate / request)
     std::uint64_t segmentsSent = 0;
     std::uint64_t bytesSent = 0;
     std::uint64_t retransmissions = 0;
@@ -125,16 +127,20 @@ struct EngineStats {
     std::uint64_t gateTimeouts = 0;        // requests released by timeout, not by a response
     std::uint64_t resetsSent = 0;
     std::uint64_t activeSessions = 0;
-    // Memory the sessions hold: client stream buffers (allocated capacity), out-of-order
-    // segments, pacing marks and a fixed per-session overhead. Current value and high-water mark.
+    // Memory the engine holds: the sessions' client stream buffers (allocated capacity),
+    // out-of-order segments, pacing marks and a fixed per-session overhead; the packets of
+    // connections waiting to start; the flows it remembers without a session. Current value and
+    // high-water mark.
     std::uint64_t bytesBuffered = 0;
     std::uint64_t bytesBufferedPeak = 0;
 };
 
-class Session;
-
 class Engine {
-public:
+  public:
+    // Bytes -m counts for each captured flow the engine remembers without a session (skipped
+    // flows, idle clients): a map slot and an expiry entry.
+    static constexpr std::size_t kRememberedFlowBytes = 64;
+
     Engine(EngineConfig config, Output& output);
     ~Engine();
     Engine(const Engine&) = delete;
@@ -144,102 +150,31 @@ public:
     void onCaptured(const net::TcpSegment& segment, Time now);
     // A packet the target sent (headers only: payloadLength counts, payload may be empty).
     void onResponse(const net::TcpSegment& segment, Time now);
-    // Timers: retransmission, pacing, timeouts. Call every few milliseconds.
+    // Timers that are due: retransmission, pacing, timeouts. Costs O(due sessions), whatever the
+    // number of open ones; call every few milliseconds, or at nextDeadline().
     void onTick(Time now);
     // No more captured packets will come (end of file).
     void onInputEnd(Time now);
     // Resets every open session at the target (SIGTERM).
     void abortAll(Time now);
 
-    bool inputEnded() const { return inputEnded_; }
-    // Input ended and every session is over.
-    bool finished() const { return inputEnded_ && sessions_.empty() && deferred_.empty(); }
-    // Connections waiting for a free slot (--max-active).
-    std::size_t deferredSessions() const { return deferred_.size(); }
-    const EngineStats& stats() const { return stats_; }
-    std::size_t activeSessions() const { return sessions_.size(); }
-    const EngineConfig& config() const { return config_; }
+    bool inputEnded() const;
+    // Input ended and every session is over, none waiting.
+    bool finished() const;
+    // The earliest time onTick() has something to do; Time::max() when nothing is armed.
+    Time nextDeadline() const;
+    // Connections waiting to start: for a free slot (--max-active) or behind the previous
+    // connection on their client port.
+    std::size_t waitingSessions() const;
+    const EngineStats& stats() const;
+    std::size_t activeSessions() const;
+    const EngineConfig& config() const;
     // Current EngineStats::bytesBuffered, exact after every call into the engine.
-    std::size_t bytesBuffered() const { return buffered_; }
+    std::size_t bytesBuffered() const;
 
-private:
-    friend class Session;
-    using SessionPtr = std::unique_ptr<Session>;
-
-    const AddressRule* matchRule(const net::TcpSegment& segment) const;
-    void startSessions(const net::TcpSegment& segment, const AddressRule& rule, Time now, bool atRequestStart = false);
-    net::Endpoint allocateReplayClient(const net::Endpoint& captured, unsigned copy);
-    void retire(Session* session);
-    bool mustDefer() const;
-    void defer(const net::FlowKey& captured, const net::TcpSegment& segment);
-    void startDeferred();
-    void reap();
-    bool overMemoryLimit() const { return config_.memoryLimitBytes > 0 && buffered_ >= config_.memoryLimitBytes; }
-    void adjustBuffered(std::size_t before, std::size_t after);
-
-    EngineConfig config_;
-    Output& output_;
-    EngineStats stats_;
-    bool inputEnded_ = false;
-    Time now_{0};  // time of the call being processed
-    std::uint32_t tsClockBase_ = 0;
-    // Every live session, owned here; keyed by replay flow (client = replay client, server = target).
-    std::unordered_map<net::FlowKey, SessionPtr, net::FlowKeyHash> sessions_;
-    // Captured flow -> the sessions (one per copy) currently fed by it.
-    // The sessions (one per copy, -n) one captured flow feeds: nearly always one, kept inline so
-    // that an open session costs no separate vector allocation.
-    class SessionList {
-    public:
-        Session* const* begin() const { return more_.empty() ? &one_ : more_.data(); }
-        Session* const* end() const { return begin() + size(); }
-        std::size_t size() const { return more_.empty() ? (one_ != nullptr ? 1 : 0) : more_.size(); }
-        bool empty() const { return size() == 0; }
-        void push_back(Session* s) {
-            if (empty()) {
-                one_ = s;
-                return;
-            }
-            if (more_.empty()) more_.push_back(one_);
-            more_.push_back(s);
-        }
-        // Removes `s`; false when it was not in the list.
-        bool erase(Session* s) {
-            if (more_.empty()) {
-                if (one_ != s) return false;
-                one_ = nullptr;
-                return true;
-            }
-            if (std::erase(more_, s) == 0) return false;
-            if (more_.size() <= 1) {
-                one_ = more_.empty() ? nullptr : more_.front();
-                more_.clear();
-                more_.shrink_to_fit();
-            }
-            return true;
-        }
-
-    private:
-        Session* one_ = nullptr;        // the only session while more_ is empty
-        std::vector<Session*> more_;    // all of them once there are two or more
-    };
-    std::unordered_map<net::FlowKey, SessionList, net::FlowKeyHash> byCaptured_;
-    // Captured flows whose packets are dropped (sampled out, -O, shed) until they go quiet.
-    std::unordered_map<net::FlowKey, Time, net::FlowKeyHash> skipped_;
-    // Captured flows of unknown start whose client was seen acknowledging without data: their
-    // next data begins a request.
-    std::unordered_map<net::FlowKey, Time, net::FlowKeyHash> idleAckSeen_;
-    std::vector<Session*> retired_;
-    Time lastSkippedSweep_{0};
-    std::optional<Time> firstPacketAt_;  // start of the -g ramp
-    std::size_t buffered_ = 0;  // sum of every live session's footprint
-    // --max-active: captured packets of connections waiting to start, and their order.
-    struct DeferredPacket {
-        net::TcpSegment segment;         // payload re-pointed at `payload` when replayed
-        std::vector<std::byte> payload;
-    };
-    std::unordered_map<net::FlowKey, std::vector<DeferredPacket>, net::FlowKeyHash> deferred_;
-    std::deque<net::FlowKey> deferredOrder_;
-    bool drainingDeferred_ = false;
+  private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace tcpcopy::session

@@ -23,7 +23,8 @@ TEST(EngineBounds, SessionsBeyondMaxSessionsAreShedAndCounted) {
     EXPECT_EQ(engine.stats().sessionsShed, 3u);
     EXPECT_EQ(out.routes.size(), 2u);
     // The shed connections' later packets are dropped, not picked up mid-stream.
-    engine.onCaptured(clientSegment(40004, 1001, tcpflag::kAck | tcpflag::kPsh, "GET / HTTP/1.1\r\n\r\n"), 1100ms);
+    engine.onCaptured(clientSegment(40004, 1001, tcpflag::kAck | tcpflag::kPsh, "GET / HTTP/1.1\r\n\r\n"),
+                      1100ms);
     EXPECT_EQ(engine.activeSessions(), 2u);
 }
 
@@ -75,7 +76,8 @@ TEST(EngineBounds, NoCapMeansNoLimit) {
     engine.onResponse(synAckClosedWindow(40000, 1000), 1010ms);
     const std::string chunk(60000, 'z');
     std::uint32_t seq = 1001;
-    for (int i = 0; i < 5; ++i, seq += 60000) engine.onCaptured(clientSegment(40000, seq, tcpflag::kAck, chunk), 1020ms);
+    for (int i = 0; i < 5; ++i, seq += 60000)
+        engine.onCaptured(clientSegment(40000, seq, tcpflag::kAck, chunk), 1020ms);
     EXPECT_EQ(engine.stats().sessionsOverBuffer, 0u);
     EXPECT_EQ(engine.activeSessions(), 1u);
 }

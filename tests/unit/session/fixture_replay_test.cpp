@@ -42,7 +42,8 @@ std::vector<CapturedPacket> load(const std::string& name) {
 }
 
 // Client payload per client port, reassembled by sequence number (first copy of each byte).
-std::map<std::uint16_t, std::string> clientStreams(const std::vector<CapturedPacket>& packets, std::uint16_t serverPort) {
+std::map<std::uint16_t, std::string> clientStreams(const std::vector<CapturedPacket>& packets,
+                                                   std::uint16_t serverPort) {
     std::map<std::uint16_t, std::uint32_t> isn;
     std::map<std::uint16_t, std::map<std::uint32_t, std::string>> pieces;
     for (const auto& p : packets) {
@@ -52,7 +53,8 @@ std::map<std::uint16_t, std::string> clientStreams(const std::vector<CapturedPac
         if (s.payload.empty()) continue;
         const std::uint32_t off = s.seq.value() - isn[s.sport.value()] - 1;
         auto& m = pieces[s.sport.value()];
-        if (!m.contains(off)) m[off] = std::string(reinterpret_cast<const char*>(s.payload.data()), s.payload.size());
+        if (!m.contains(off))
+            m[off] = std::string(reinterpret_cast<const char*>(s.payload.data()), s.payload.size());
     }
     std::map<std::uint16_t, std::string> out;
     for (auto& [port, m] : pieces) {
@@ -83,7 +85,8 @@ TEST_P(FixtureReplay, EveryConnectionsClientBytesReachTheTargetExactlyOnce) {
         return {pending.empty() ? 0 : 100, pending.size()};
     };
     EngineConfig config;
-    config.rules.push_back({std::nullopt, net::Port(c.port), {*net::Ipv4Addr::parse("198.18.1.2"), net::Port(c.port)}});
+    config.rules.push_back(
+        {std::nullopt, net::Port(c.port), {*net::Ipv4Addr::parse("198.18.1.2"), net::Port(c.port)}});
     Engine engine(config, target);
     const Time start = target.now;
     const Time first = packets.front().at;
@@ -107,14 +110,12 @@ TEST_P(FixtureReplay, EveryConnectionsClientBytesReachTheTargetExactlyOnce) {
     EXPECT_EQ(engine.stats().sessionsTimedOut, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Captures, FixtureReplay,
-                         ::testing::Values(Case{"http_short.pcap", 80, 1}, Case{"http_short.pcap", 80, 1000},
-                                           Case{"http_keepalive.pcap", 80, 1},
-                                           Case{"http_keepalive.pcap", 80, 1000},
-                                           Case{"http_post_large.pcap", 80, 1},
-                                           Case{"http_retrans_reorder.pcap", 80, 1000},
-                                           Case{"redis_pipeline.pcap", 6379, 1},
-                                           Case{"redis_pipeline.pcap", 6379, 1000}));
+INSTANTIATE_TEST_SUITE_P(
+    Captures, FixtureReplay,
+    ::testing::Values(Case{"http_short.pcap", 80, 1}, Case{"http_short.pcap", 80, 1000},
+                      Case{"http_keepalive.pcap", 80, 1}, Case{"http_keepalive.pcap", 80, 1000},
+                      Case{"http_post_large.pcap", 80, 1}, Case{"http_retrans_reorder.pcap", 80, 1000},
+                      Case{"redis_pipeline.pcap", 6379, 1}, Case{"redis_pipeline.pcap", 6379, 1000}));
 
 TEST(FixtureReplayMidstream, StartsEachConnectionAtARequestBoundary) {
     const auto packets = load("http_midstream.pcap");
@@ -130,7 +131,8 @@ TEST(FixtureReplayMidstream, StartsEachConnectionAtARequestBoundary) {
     ASSERT_EQ(target.connectionCount(), 3u);
     std::size_t requests = 0;
     for (const auto* conn : target.connections()) {
-        EXPECT_EQ(conn->received.rfind("GET ", 0), 0u) << "starts mid-request: " << conn->received.substr(0, 40);
+        EXPECT_EQ(conn->received.rfind("GET ", 0), 0u)
+            << "starts mid-request: " << conn->received.substr(0, 40);
         requests += conn->requests;
     }
     EXPECT_EQ(requests, 27u);  // the golden list: 30 minus the 3 first requests cut away

@@ -38,7 +38,8 @@ TEST(EngineBounds, CapturedWindowScaleAbove14IsUsedAs14) {
     synAck.options.windowScale = 7;
     engine.onResponse(synAck, 1010ms);
     // Data advertises the captured window: 65535 << 14 must saturate, not overflow.
-    engine.onCaptured(clientSegment(47042, 1001, tcpflag::kAck | tcpflag::kPsh, "GET / HTTP/1.1\r\n\r\n"), 1020ms);
+    engine.onCaptured(clientSegment(47042, 1001, tcpflag::kAck | tcpflag::kPsh, "GET / HTTP/1.1\r\n\r\n"),
+                      1020ms);
     TcpSegment data = clientSegment(47042, 1001, tcpflag::kAck, "x");
     data.window = 65535;
     engine.onCaptured(data, 1030ms);

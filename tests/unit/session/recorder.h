@@ -37,7 +37,8 @@ inline EngineConfig config() {
     return c;
 }
 
-inline TcpSegment clientSegment(std::uint16_t port, std::uint32_t seq, std::uint8_t flags, const std::string& data = {}) {
+inline TcpSegment clientSegment(std::uint16_t port, std::uint32_t seq, std::uint8_t flags,
+                                const std::string& data = {}) {
     TcpSegment s;
     s.src = kClient;
     s.sport = Port(port);

@@ -34,24 +34,28 @@ struct SentSegment {
 struct TargetConnection {
     FlowKey flow;  // client = replay client, server = target
     SeqNum clientIsn;
-    SeqNum rcvNxt;    // next client byte expected
-    SeqNum isn;       // ours
-    SeqNum sndNxt;    // next byte we send
-    SeqNum sndUna;    // oldest we sent that the client has not acknowledged
-    std::string received;  // in-order client bytes
+    SeqNum rcvNxt;             // next client byte expected
+    SeqNum isn;                // ours
+    SeqNum sndNxt;             // next byte we send
+    SeqNum sndUna;             // oldest we sent that the client has not acknowledged
+    std::string received;      // in-order client bytes
     std::size_t answered = 0;  // bytes of `received` already answered
     std::size_t requests = 0;
     bool established = false;
     bool clientFin = false;
     bool finSent = false;
+    bool targetClosedFirst = false;  // our FIN went out before the client's came
     bool reset = false;
     bool tsOk = false;
     std::uint32_t lastTsval = 0;
     std::uint32_t maxAckSeen = 0;
+
+    // Linux keeps TIME_WAIT on the side that closed first; here, the target.
+    bool timeWait() const { return clientFin && finSent && targetClosedFirst && !reset; }
 };
 
 class SimTarget : public Output {
-public:
+  public:
     // Returns how many response bytes to send for the client bytes `pending` (not yet answered),
     // and how many of them it consumes; {0, 0} waits for more.
     using Responder = std::function<std::pair<std::size_t, std::size_t>(const std::string& pending)>;
@@ -67,15 +71,23 @@ public:
 
     // Output
     void sendToTarget(const TcpSegment& seg) override {
-        SentSegment s{seg, std::string(reinterpret_cast<const char*>(seg.payload.data()), seg.payload.size()), now};
+        SentSegment s{seg, std::string(reinterpret_cast<const char*>(seg.payload.data()), seg.payload.size()),
+                      now};
         s.seg.payload = {};
         // Intercept must know the route before the target can answer.
-        if (!routes.contains(seg.clientToServerKey())) violation("segment without route " + seg.clientToServerKey().toString());
+        if (!routes.contains(seg.clientToServerKey()))
+            violation("segment without route " + seg.clientToServerKey().toString());
         sent.push_back(s);
         inbox_.push_back(sent.size() - 1);
     }
-    void addRoute(const FlowKey& flow) override { routes.insert(flow); ++routeAdds; }
-    void removeRoute(const FlowKey& flow) override { routes.erase(flow); ++routeDels; }
+    void addRoute(const FlowKey& flow) override {
+        routes.insert(flow);
+        ++routeAdds;
+    }
+    void removeRoute(const FlowKey& flow) override {
+        routes.erase(flow);
+        ++routeDels;
+    }
 
     // Processes everything the engine sent, delivering responses back, until quiet.
     void run(Engine& engine) {
@@ -125,23 +137,31 @@ public:
     std::uint8_t wscale = 7;
     std::uint16_t mss = 1460;
     bool timestamps = true;
-    bool synAck = true;             // false: a silent target
-    std::size_t dropDataSegments = 0;  // drop this many client data segments (first ones)
+    bool synAck = true;                           // false: a silent target
+    std::size_t dropDataSegments = 0;             // drop this many client data segments (first ones)
     std::set<std::uint32_t> dropResponseIndexes;  // response segment numbers intercept "loses"
     Time responseDelay{0};
     std::size_t responseSegmentSize = 1448;
-    bool closeAfterResponse = false;  // HTTP/1.0 style: FIN after each response
+    bool closeAfterResponse = false;     // HTTP/1.0 style: FIN after each response
     std::size_t resetAfterRequests = 0;  // non-zero: RST once this many requests were answered
-    std::size_t greeting = 0;         // server-first: bytes sent right after the handshake
+    std::size_t greeting = 0;            // server-first: bytes sent right after the handshake
     std::set<FlowKey> routes;
     std::size_t routeAdds = 0, routeDels = 0;
     std::vector<SentSegment> sent;
     std::size_t responsesSent = 0;
+    std::size_t timeWaitRejects = 0;  // SYNs refused on a TIME_WAIT tuple
 
-private:
+  private:
+    static bool acceptedInTimeWait(const TargetConnection& old, const TcpSegment& syn) {
+        if (net::seqGt(syn.seq, old.rcvNxt)) return true;
+        return old.tsOk && syn.options.timestamps &&
+               static_cast<std::int32_t>(syn.options.timestamps->value - old.lastTsval) > 0;
+    }
+
     TargetConnection& conn(const FlowKey& flow) {
         auto it = index_.find(flow);
-        if (it == index_.end() || all_[it->second].reset || (all_[it->second].clientFin && all_[it->second].finSent)) {
+        if (it == index_.end() || all_[it->second].reset ||
+            (all_[it->second].clientFin && all_[it->second].finSent)) {
             const std::size_t id = all_.size();
             all_[id].flow = flow;
             index_[flow] = id;
@@ -161,6 +181,15 @@ private:
             if (it != index_.end() && !all_[it->second].reset && all_[it->second].established &&
                 !(all_[it->second].clientFin && all_[it->second].finSent)) {
                 violation("SYN on a live connection " + flow.toString());
+            }
+            if (it != index_.end() && all_[it->second].timeWait() &&
+                !acceptedInTimeWait(all_[it->second], seg)) {
+                // RFC 6191 as Linux applies it (tcp_timewait_state_process): a SYN on a TIME_WAIT
+                // tuple opens a new connection only with a higher ISN or a newer timestamp; else
+                // the target answers with the old connection's ACK.
+                ++timeWaitRejects;
+                queue(reply(all_[it->second], tcpflag::kAck));
+                return;
             }
             TargetConnection& c = conn(flow);
             if (c.established) return;
@@ -252,6 +281,7 @@ private:
             }
             if (closeAfterResponse && !c.finSent) {
                 c.finSent = true;
+                c.targetClosedFirst = !c.clientFin;
                 TcpSegment r = reply(c, tcpflag::kFin | tcpflag::kAck);
                 c.sndNxt += 1;
                 queue(r);
@@ -314,9 +344,9 @@ private:
 
 // Builds the client side of a captured conversation, packet by packet.
 class CapturedClient {
-public:
-    CapturedClient(const char* clientIp, std::uint16_t clientPort, const char* serverIp, std::uint16_t serverPort,
-                   std::uint32_t isn = 1000, std::uint32_t serverIsn = 500000)
+  public:
+    CapturedClient(const char* clientIp, std::uint16_t clientPort, const char* serverIp,
+                   std::uint16_t serverPort, std::uint32_t isn = 1000, std::uint32_t serverIsn = 500000)
         : isn_(isn), seq_(isn + 1), serverIsn_(serverIsn), ack_(serverIsn + 1) {
         key_.client = {*net::Ipv4Addr::parse(clientIp), net::Port(clientPort)};
         key_.server = {*net::Ipv4Addr::parse(serverIp), net::Port(serverPort)};
@@ -358,7 +388,7 @@ public:
     const net::FlowKey& key() const { return key_; }
     std::uint32_t seq() const { return seq_.value(); }
 
-private:
+  private:
     TcpSegment base(std::uint8_t flags) {
         TcpSegment s;
         s.src = key_.client.addr;

@@ -1,0 +1,58 @@
+#pragma once
+// Captured conversations and the engine test fixture shared by the session tests.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim_target.h"
+#include "tcpcopy/session/engine.h"
+
+namespace tcpcopy::session::testing {
+
+inline std::string request(int n, std::size_t extra = 0) {
+    return "GET /item/" + std::to_string(n) + " HTTP/1.1\r\nHost: t\r\nX-Pad: " + std::string(extra, 'p') +
+           "\r\n\r\n";
+}
+
+// A keep-alive conversation of `count` requests, each answered with 300 bytes in the capture.
+inline std::vector<TcpSegment> keepAlive(CapturedClient& c, int count, bool close = true) {
+    std::vector<TcpSegment> out{c.syn(), c.handshakeAck()};
+    for (int i = 0; i < count; ++i) out.push_back(c.data(request(i), 300u * i));
+    if (close) out.push_back(c.fin(300u * count));
+    return out;
+}
+
+// Two captured conversations one after the other.
+inline std::vector<TcpSegment> then(std::vector<TcpSegment> first, const std::vector<TcpSegment>& second) {
+    first.insert(first.end(), second.begin(), second.end());
+    return first;
+}
+
+inline std::string concatRequests(int count) {
+    std::string all;
+    for (int i = 0; i < count; ++i) all += request(i);
+    return all;
+}
+
+class EngineTest : public ::testing::Test {
+  protected:
+    void feed(Engine& engine, const std::vector<TcpSegment>& segs) {
+        for (const TcpSegment& s : segs) {
+            engine.onCaptured(s, target.now);
+            target.run(engine);
+        }
+    }
+    void endAndFinish(Engine& engine) {
+        engine.onInputEnd(target.now);
+        EXPECT_TRUE(target.finish(engine)) << "engine did not finish; active " << engine.activeSessions();
+    }
+    void expectClean() {
+        EXPECT_TRUE(target.violations.empty()) << target.violations.front();
+        EXPECT_TRUE(target.routes.empty()) << "routes left behind";
+    }
+    SimTarget target;
+};
+
+}  // namespace tcpcopy::session::testing
