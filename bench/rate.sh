@@ -51,6 +51,26 @@ orig_ic=${BENCH_ORIGINAL_INTERCEPT:-}
 orig_tc_live=${BENCH_ORIGINAL_TCPCOPY_LIVE:-$orig_tc}
 
 log() { printf '[rate] %s\n' "$*" >&2; }
+# run CMD... : runs one step in the background and waits for it, so that SIGTERM or SIGINT to this
+# script reaches the step at once (each lab script then tears its namespaces down).
+step_pid=
+run() {
+  "$@" &
+  step_pid=$!
+  local rc=0
+  wait "$step_pid" || rc=$?
+  step_pid=
+  return "$rc"
+}
+stop_step() {
+  if [[ -n $step_pid ]]; then
+    kill -TERM "$step_pid" 2>/dev/null || true
+    wait "$step_pid" 2>/dev/null || true
+  fi
+  exit "$1"
+}
+trap 'stop_step 143' TERM
+trap 'stop_step 130' INT
 die() {
   printf 'rate.sh: %s\n' "$*" >&2
   exit 2
@@ -91,7 +111,7 @@ if [[ -n ${BENCH_RATE_CAPTURE:-} ]]; then
     die "BENCH_RATE_CAPTURE=$capture: no capture with its .json and .requests.txt there"
 elif [[ ${BENCH_RATE_NEW_CAPTURE:-0} == 1 || ! -s ${capture%.pcap}.json ]]; then
   log "making the capture: wrk -t $threads -c $conns -d ${secs}s"
-  bash "$here/rate_capture.sh" "$capture" "$secs" "$conns" "$threads"
+  run bash "$here/rate_capture.sh" "$capture" "$secs" "$conns" "$threads"
 else
   log "replaying the kept capture $capture (BENCH_RATE_NEW_CAPTURE=1 makes a new one)"
 fi
@@ -101,7 +121,7 @@ cp "${capture%.pcap}.json" "$results/capture.json"
 if [[ ${BENCH_RATE_ENGINE:-1} == 1 ]]; then
   log "engine_bench engineScale (1k, 10k, 100k sessions held open)"
   rate_load >"$results/engine-scale.load"
-  "$build/bench/engine_bench" --benchmark_filter='^engineScale/' --benchmark_min_time="${BENCH_MIN_TIME:-1}" \
+  run "$build/bench/engine_bench" --benchmark_filter='^engineScale/' --benchmark_min_time="${BENCH_MIN_TIME:-1}" \
     --benchmark_format=json >"$results/engine-scale.json"
   echo "$(cat "$results/engine-scale.load") -> $(rate_load)" >"$results/engine-scale.load"
 fi
@@ -109,32 +129,32 @@ fi
 # --- 3. offline --------------------------------------------------------------------------------
 for ((i = 1; i <= runs; i++)); do
   log "offline run $i of $runs: tcpcopy -a $accelerate"
-  bash "$here/rate_offline.sh" ours "$tcpcopy_bin" "$intercept_bin" "$capture" "$results/offline-ours-$i" "$accelerate"
+  run bash "$here/rate_offline.sh" ours "$tcpcopy_bin" "$intercept_bin" "$capture" "$results/offline-ours-$i" "$accelerate"
   if [[ -n $orig_tc ]]; then
     log "offline run $i of $runs: the original TCPCopy -a $accelerate"
-    bash "$here/rate_offline.sh" original "$orig_tc" "$orig_ic" "$capture" "$results/offline-original-$i" "$accelerate"
+    run bash "$here/rate_offline.sh" original "$orig_tc" "$orig_ic" "$capture" "$results/offline-original-$i" "$accelerate"
   fi
 done
 if [[ ${BENCH_RATE_SEARCH:-0} == 1 ]]; then
   if ((runs > 0)); then
     first=$(python3 "$RATE_TOOLS" field "$results/offline-ours-1/deliver.json" 'd["fraction"]')
   else
-    bash "$here/rate_offline.sh" ours "$tcpcopy_bin" "$intercept_bin" "$capture" "$results/search/a-$accelerate" "$accelerate"
+    run bash "$here/rate_offline.sh" ours "$tcpcopy_bin" "$intercept_bin" "$capture" "$results/search/a-$accelerate" "$accelerate"
     first=$(python3 "$RATE_TOOLS" field "$results/search/a-$accelerate/deliver.json" 'd["fraction"]')
   fi
   log "searching the highest -a with 100% delivered (from -a $accelerate: $first)"
-  python3 "$RATE_TOOLS" search "$results/search" "$accelerate" "$first" -- \
+  run python3 "$RATE_TOOLS" search "$results/search" "$accelerate" "$first" -- \
     bash "$here/rate_offline.sh" ours "$tcpcopy_bin" "$intercept_bin" "$capture"
 fi
 
 # --- 4. live -----------------------------------------------------------------------------------
 for backend in $live_backends; do
   log "live, $backend backend: wrk -t $threads -c $conns -d ${secs}s alone, then with tcpcopy"
-  bash "$here/rate_live.sh" ours "$backend" "$tcpcopy_bin" "$intercept_bin" "$results/live-ours-$backend" \
+  run bash "$here/rate_live.sh" ours "$backend" "$tcpcopy_bin" "$intercept_bin" "$results/live-ours-$backend" \
     "$secs" "$conns" "$threads"
   if [[ -n $orig_tc ]]; then
     log "live, $backend backend, the original TCPCopy"
-    bash "$here/rate_live.sh" original "$backend" "$orig_tc_live" "$orig_ic" "$results/live-original-$backend" \
+    run bash "$here/rate_live.sh" original "$backend" "$orig_tc_live" "$orig_ic" "$results/live-original-$backend" \
       "$secs" "$conns" "$threads"
   fi
 done

@@ -265,7 +265,10 @@ def search_rows(t, doc):
     probes = ", ".join(f"-a {p['accelerate']:g}: {p['fraction']:.4f}" for p in doc["probes"])
     best = doc.get("best")
     loads = [p["load"] for p in doc["probes"] if p.get("load")]
-    t.add("offline: highest -a with 100% delivered (search)", "none found" if best is None else f"{best:g}",
+    value = "none found" if best is None else f"{best:g}"
+    if best is not None and doc.get("lowest_failing") is None:
+        value += " (no failure up to the search's limit, 64)"
+    t.add("offline: highest -a with 100% delivered (search)", value,
           probes, None, f"{loads[0]} -> {loads[-1]}" if loads else "")
 
 

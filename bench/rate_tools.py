@@ -214,9 +214,25 @@ def search(out_dir, start, fraction, cmd):
     import subprocess
     probes = [{"accelerate": start, "fraction": fraction}]
 
+    import signal
+    current = []
+
+    def forward(signum, _frame):  # a stopped search stops its replay too (it cleans its lab up)
+        for p in current:
+            p.send_signal(signum)
+            p.wait()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+
     def probe(a):
         run_dir = os.path.join(out_dir, f"a-{a:g}")
-        subprocess.run(cmd + [run_dir, f"{a:g}"], check=True)
+        p = subprocess.Popen(cmd + [run_dir, f"{a:g}"])
+        current[:] = [p]
+        if p.wait() != 0:
+            raise SystemExit(f"search: {' '.join(cmd)} {run_dir} {a:g} failed")
+        current.clear()
         f = json.load(open(os.path.join(run_dir, "deliver.json")))["fraction"]
         meta = json.load(open(os.path.join(run_dir, "meta.json")))
         probes.append({"accelerate": a, "fraction": f, "load": meta.get("load_before")})
