@@ -32,7 +32,6 @@ secs=${6:-8}
 conns=${7:-32}
 threads=${8:-2}
 pcap_mb=${RATE_PCAP_BUFFER_MB:-64}
-rate_run_args rate_live.sh "$usage" "$flavour" "${3:?$usage}" "${4:?$usage}" "${5:?$usage}"
 [[ $backend == raw || $backend == pcap ]] || {
   echo "rate_live.sh: the backend must be 'raw' or 'pcap' ($usage)" >&2
   exit 2
@@ -43,6 +42,7 @@ for v in "$secs" "$conns" "$threads" "$pcap_mb"; do
     exit 2
   }
 done
+rate_run_args rate_live.sh "$usage" "$flavour" "${3:?$usage}" "${4:?$usage}" "${5:?$usage}"
 tcpcopy_bin=$RATE_TCPCOPY
 intercept_bin=$RATE_INTERCEPT
 out=$RATE_OUT
