@@ -8,7 +8,8 @@
 # Environment: BENCH_BUILD (default build-perf), BENCH_ACCELERATE (tcpcopy -a for the replay,
 # default 1000000: full speed), BENCH_MIN_TIME (Google Benchmark seconds per
 # benchmark, default 1), BENCH_SKIP_LAB=1 (in-process figures only), BENCH_MEMORY_SESSIONS
-# (default "100000 1000000").
+# (default "100000 1000000"), BENCH_RATE=1 (then the production-rate benchmark, bench/rate.sh,
+# with its own environment and table).
 #
 # Builds Release with the benchmarks (the `release` preset's settings, in $BENCH_BUILD), runs:
 #   engine_bench     session engine packets/s, three traffic shapes    vs the decode loop alone
@@ -32,6 +33,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 need=()
 command -v tcpreplay >/dev/null || need+=(tcpreplay)
 command -v ab >/dev/null || need+=(apache2-utils)
+command -v wrk >/dev/null || need+=(wrk)
 [[ -f /usr/include/benchmark/benchmark.h ]] || need+=(libbenchmark-dev)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
@@ -64,3 +66,8 @@ if [[ ${BENCH_SKIP_LAB:-0} != 1 ]]; then
 fi
 
 python3 "$here/report.py" "$results" | tee "$results/table.md"
+
+if [[ ${BENCH_RATE:-0} == 1 ]]; then
+  log "production-rate benchmark (bench/rate.sh)"
+  BENCH_BUILD=$build bash "$here/rate.sh"
+fi
