@@ -124,7 +124,9 @@ def counters_text(report):
             f"aborted {s['aborted']}, port reuses {s['port_reuses']}, port remaps {s['port_remaps']}; "
             f"retransmissions {report['retransmissions']}, gate timeouts {report['gate_timeouts']}, "
             f"resets sent {report['resets_sent']}, responses {report['responses_seen']}, "
-            f"inject errors {report['inject_errors']}")
+            f"inject errors {report['inject_errors']}"
+            + (f"; path RTT {report['path_rtt']['smoothed_us'] / 1000:.1f} ms "
+               f"(+- {report['path_rtt']['variation_us'] / 1000:.1f})" if "path_rtt" in report else ""))
 
 
 def target_text(counters):

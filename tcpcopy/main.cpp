@@ -55,9 +55,10 @@ struct Settings {
 
 void declare(config::OptionTable& t, Settings& s) {
     ReplayOptions& r = s.replay;
-    t.custom('x', "transfer", "RULES", "",
-             [&r](std::string_view text) { return tcpcopy::app::parseRules(text, r.engine.rules); },
-             "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]")
+    t.custom(
+         'x', "transfer", "RULES", "",
+         [&r](std::string_view text) { return tcpcopy::app::parseRules(text, r.engine.rules); },
+         "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]")
         .group("Replay")
         .required();
     t.string('s', "intercept", s.interceptList, "intercept address(es): ip[:port][,ip[:port]...]")
@@ -71,27 +72,31 @@ void declare(config::OptionTable& t, Settings& s) {
         .group("Input")
         .valueName("FILE|DEV");
     t.string('F', "filter", r.filter, "BPF filter applied to the input").group("Input");
-    t.number('a', "accelerate", r.accelerate, 0.001, 1000000.0, "Replay a capture file this many times faster")
+    t.number('a', "accelerate", r.accelerate, 0.001, 1000000.0,
+             "Replay a capture file this many times faster")
         .group("Input");
     t.integer('I', "idle-skip", s.idleSkipMs, 0u, 86400000u,
               "Cut idle gaps in a capture longer than this many milliseconds down to it (0: keep)")
         .group("Input");
     t.integer('T', "loops", s.loops, 1u, 1000000u, "Replay the capture file this many times").group("Input");
-    t.integer('B', "buffer-size", r.bufferMb, 0, 4096, "Live capture buffer in MiB (0: default: libpcap's 2 MiB, 16 MiB for the raw socket)")
+    t.integer('B', "buffer-size", r.bufferMb, 0, 4096,
+              "Live capture buffer in MiB (0: default: libpcap's 2 MiB, 16 MiB for the raw socket)")
         .group("Input");
     t.integer('S', "snaplen", r.snaplen, 64, 262144, "Live capture snapshot length").group("Input");
-    t.custom('c', "client-ips", "POOL", "",
-             [&r](std::string_view text) { return tcpcopy::app::parseAddressPool(text, r.engine.clientPool); },
-             "Replay with these client addresses: a.b.c.d, a.b.c.d/n, a.b.c.x, comma-separated")
+    t.custom(
+         'c', "client-ips", "POOL", "",
+         [&r](std::string_view text) { return tcpcopy::app::parseAddressPool(text, r.engine.clientPool); },
+         "Replay with these client addresses: a.b.c.d, a.b.c.d/n, a.b.c.x, comma-separated")
         .group("Sessions");
-    t.custom('H', "loopback-rewrite", "IP", "",
-             [&r](std::string_view text) -> std::string {
-                 auto addr = tcpcopy::net::Ipv4Addr::parse(text);
-                 if (!addr) return "expects an IPv4 address, got '" + std::string(text) + "'";
-                 r.engine.loopbackRewrite = *addr;
-                 return {};
-             },
-             "Client address replacing captured 127.x.x.x sources")
+    t.custom(
+         'H', "loopback-rewrite", "IP", "",
+         [&r](std::string_view text) -> std::string {
+             auto addr = tcpcopy::net::Ipv4Addr::parse(text);
+             if (!addr) return "expects an IPv4 address, got '" + std::string(text) + "'";
+             r.engine.loopbackRewrite = *addr;
+             return {};
+         },
+         "Client address replacing captured 127.x.x.x sources")
         .group("Sessions");
     t.integer('n', "copies", s.copies, 1u, 1023u, "Replay each session this many times, on distinct ports")
         .group("Sessions");
@@ -101,65 +106,79 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('g', "ramp", s.rampS, 0u, 86400u,
               "Ramp up over N s: the share of new sessions replayed grows from 0 to 100% (0: off)")
         .group("Sessions");
-    t.integer('r', "sample", s.sample, 1u, 100u, "Replay this percentage of sessions (consistent per connection)")
+    t.integer('r', "sample", s.sample, 1u, 100u,
+              "Replay this percentage of sessions (consistent per connection)")
         .group("Sessions");
     t.flag('W', "no-wait", s.noWait, "Send each request without waiting for the previous response")
         .group("Sessions");
     t.flag('O', "only-complete", s.onlyComplete, "Replay only sessions whose handshake was captured")
         .group("Sessions");
-    t.integer('M', "mtu", s.mtu, 576u, 65535u, "MTU toward the target (bounds segment size)").group("Sessions");
+    t.integer('M', "mtu", s.mtu, 576u, 65535u, "MTU toward the target (bounds segment size)")
+        .group("Sessions");
     t.integer('D', "mss", s.mss, 88u, 65495u, "MSS toward the target").group("Sessions");
-    t.integer('t', "session-timeout", s.sessionTimeoutS, 1u, 86400u, "Reset a session without progress after N s")
+    t.integer('t', "session-timeout", s.sessionTimeoutS, 1u, 86400u,
+              "Reset a session without progress after N s")
         .group("Sessions");
     t.integer('k', "keepalive-timeout", s.keepaliveTimeoutS, 1u, 86400u,
               "Reset an idle established session after N s")
         .group("Sessions");
-    t.integer('R', "rtt", s.rttMs, 1u, 60000u, "Initial retransmission timeout in milliseconds").group("Sessions");
-    t.integer('m', "memory-limit", s.memoryMb, 0u, 1048576u, "Shed new sessions beyond about this many MiB (0: none)")
+    t.integer(
+         'R', "rtt", s.rttMs, 1u, 60000u,
+         "Retransmission timeout in milliseconds until the path's round trip is measured, then its floor")
+        .group("Sessions");
+    t.integer('m', "memory-limit", s.memoryMb, 0u, 1048576u,
+              "Shed new sessions beyond about this many MiB (0: none)")
         .group("Sessions");
     t.integer('\0', "max-sessions", s.maxSessions, 1u, 100'000'000u,
               "Replay at most this many sessions at once; new ones beyond are shed and counted")
         .group("Sessions");
     t.integer('\0', "max-active", s.maxActive, 0u, 10'000'000u,
-              "Keep at most this many sessions open; later connections wait for a free slot, none is lost (0: no limit)")
+              "Keep at most this many sessions open; later connections wait for a free slot, none is lost "
+              "(0: no limit)")
         .group("Sessions");
-    t.integer('\0', "max-session-buffer", s.maxSessionBufferMb, 0u, 65536u,
-              "Reset (and count) a session holding more than this many MiB the target has not taken (0: no limit)")
+    t.integer(
+         '\0', "max-session-buffer", s.maxSessionBufferMb, 0u, 65536u,
+         "Reset (and count) a session holding more than this many MiB the target has not taken (0: no limit)")
         .group("Sessions");
     t.integer('\0', "syn-retries", s.synRetries, 0u, 16u,
               "SYN retransmissions before a session without SYN-ACK is given up")
         .group("Sessions");
     t.flag('L', "without-intercept", s.withoutIntercept, "Keep replaying when no intercept is reachable")
         .group("Replay");
-    t.integer('\0', "intercept-wait", s.interceptWaitS, 0u, 3600u, "Seconds to wait for intercept before replaying")
+    t.integer('\0', "intercept-wait", s.interceptWaitS, 0u, 3600u,
+              "Seconds to wait for intercept before replaying")
         .group("Replay");
     t.string('\0', "secret-file", r.secretFile, "File holding the tunnel's shared secret").group("Replay");
-    t.custom('\0', "injector", "KIND", "libnet",
-             [&r](std::string_view text) -> std::string {
-                 if (text != "libnet" && text != "raw") return "must be 'libnet' or 'raw'";
-                 r.injector = std::string(text);
-                 return {};
-             },
-             "How packets are injected: libnet or raw (raw IP socket)")
+    t.custom(
+         '\0', "injector", "KIND", "libnet",
+         [&r](std::string_view text) -> std::string {
+             if (text != "libnet" && text != "raw") return "must be 'libnet' or 'raw'";
+             r.injector = std::string(text);
+             return {};
+         },
+         "How packets are injected: libnet or raw (raw IP socket)")
         .group("Replay");
     t.string('\0', "report", r.reportFile, "Write the final summary as JSON to this file").group("Output");
-    t.integer('\0', "stats-interval", s.statsIntervalS, 0u, 86400u, "Seconds between statistics lines (0: none)")
+    t.integer('\0', "stats-interval", s.statsIntervalS, 0u, 86400u,
+              "Seconds between statistics lines (0: none)")
         .group("Output");
     t.string('l', "log", s.logFile, "Log file (default: stderr)").group("Output");
-    t.custom('\0', "log-level", "LEVEL", "info",
-             [&s](std::string_view text) -> std::string {
-                 if (spdlog::level::from_str(std::string(text)) == spdlog::level::off && text != "off") {
-                     return "must be one of trace, debug, info, warning, error, critical, off";
-                 }
-                 s.logLevel = std::string(text);
-                 return {};
-             },
-             "Log level")
+    t.custom(
+         '\0', "log-level", "LEVEL", "info",
+         [&s](std::string_view text) -> std::string {
+             if (spdlog::level::from_str(std::string(text)) == spdlog::level::off && text != "off") {
+                 return "must be one of trace, debug, info, warning, error, critical, off";
+             }
+             s.logLevel = std::string(text);
+             return {};
+         },
+         "Log level")
         .group("Output");
     t.string('P', "pid-file", s.pidFile, "Write the process id to this file").group("Output");
     t.flag('d', "daemon", s.daemon, "Run in the background").group("Output");
-    t.string('u', "user", r.user,
-             "Once the injector, the capture and the tunnel are open, run as this user with no capabilities left")
+    t.string(
+         'u', "user", r.user,
+         "Once the injector, the capture and the tunnel are open, run as this user with no capabilities left")
         .group("Output")
         .valueName("USER");
 }
@@ -168,16 +187,19 @@ void declare(config::OptionTable& t, Settings& s) {
 std::string finalize(Settings& s, const config::OptionTable& t) {
     ReplayOptions& r = s.replay;
     if (!s.interceptList.empty()) {
-        auto list = tcpcopy::tunnel::parseEndpointList(s.interceptList, static_cast<std::uint16_t>(s.interceptPort));
+        auto list =
+            tcpcopy::tunnel::parseEndpointList(s.interceptList, static_cast<std::uint16_t>(s.interceptPort));
         if (!list) return "-s/--intercept: " + list.error();
         r.intercepts = std::move(list).value();
     }
     if (!r.user.empty()) {
         if (auto user = tcpcopy::os::lookupUser(r.user); !user) return "-u/--user: " + user.error();
     }
-    if (r.intercepts.empty() && !s.withoutIntercept) return "-s/--intercept is required (or -L to replay without intercept)";
+    if (r.intercepts.empty() && !s.withoutIntercept)
+        return "-s/--intercept is required (or -L to replay without intercept)";
     if (s.mss + 40 > s.mtu && t.isSet("mss")) {
-        return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) + ") minus 40";
+        return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) +
+               ") minus 40";
     }
     auto& e = r.engine;
     e.copies = s.copies;
@@ -211,9 +233,10 @@ int main(int argc, char** argv) {
     // Files we create (log, pid file, report) are never group- or world-writable, whatever umask we got.
     ::umask(::umask(0) | S_IWGRP | S_IWOTH);
     Settings settings;
-    config::OptionTable table("tcpcopy",
-                              "Replays TCP client traffic, from a capture file or live, against a target server.\n"
-                              "Responses come back through intercept on the assistant host.");
+    config::OptionTable table(
+        "tcpcopy",
+        "Replays TCP client traffic, from a capture file or live, against a target server.\n"
+        "Responses come back through intercept on the assistant host.");
     table.setVersion("tcpcopy 0.1.0");
     declare(table, settings);
     tcpcopy::ops::OpsOptions ops;

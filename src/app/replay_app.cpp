@@ -481,6 +481,12 @@ private:
         j["responses_unknown"] = s.responsesUnknown;
         j["responses_malformed"] = responseMalformed_;
         j["gate_timeouts"] = s.gateTimeouts;
+        j["timer_wakeups"] = s.timerWakeups;
+        j["path_rtt"] = {{"samples", s.rttSamples},
+                         {"smoothed_us", s.rttSmoothedUs},
+                         {"variation_us", s.rttVariationUs}};
+        j["flows_remembered"] = s.flowsRemembered;
+        j["flows_forgotten"] = s.flowsForgotten;
         j["resets_sent"] = s.resetsSent;
         j["memory"] = {{"limit_bytes", options_.memoryLimitMb * 1024 * 1024},
                        {"buffered_bytes", s.bytesBuffered},
@@ -521,14 +527,16 @@ private:
             "(--max-active); %llu ignored packets\n"
             "  requests sent: %llu, segments %llu, bytes %llu, retransmissions %llu\n"
             "  capture: %llu retransmitted/duplicate, %llu out of order, %llu resegmented\n"
-            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu\n"
+            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu; path RTT %.1f ms (+- %.1f)\n"
             "  captured connections %llu, aborted at exit %llu, still active %llu; buffered peak %llu bytes\n",
             seconds, u(decode_.frames), u(s.sessionsStarted), u(s.sessionsMidstream), u(s.sessionsEstablished),
             u(s.sessionsCompleted), u(s.sessionsEndedByReplay), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
             u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsSampledOut), u(s.sessionsRampedOut), u(s.sessionsSkippedMidstream),
             u(s.sessionsShed), u(s.sessionsDeferred), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
             u(s.retransmissions), u(s.captureRetransmissions), u(s.captureOutOfOrder), u(s.resegmented),
-            u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent), u(s.sessionsCaptured),
+            u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent),
+            static_cast<double>(s.rttSmoothedUs) / 1000.0, static_cast<double>(s.rttVariationUs) / 1000.0,
+            u(s.sessionsCaptured),
             u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));
         if (j.contains("capture")) {
             const auto& c = j["capture"];

@@ -41,8 +41,13 @@ void registerReplayMetrics(stats::Registry& r, ReplaySources src) {
         const tunnel::TunnelClient* c = t();
         return c != nullptr ? c->counters().reconnects : 0;
     });
+    r.counterFn("port_reuses", "Connections that waited for the replayed previous one on their client port",
+                engine(&S::portReuses));
     r.gaugeFn("sessions_active", "Sessions being replayed now", engine(&S::activeSessions));
-    r.gaugeFn("bytes_buffered", "Bytes the sessions hold", engine(&S::bytesBuffered));
+    r.gaugeFn("bytes_buffered", "Bytes the engine holds (sessions, waiting connections, remembered flows)",
+              engine(&S::bytesBuffered));
+    r.gaugeFn("path_rtt_microseconds", "Smoothed round trip of the replay path (RFC 6298, all sessions)",
+              engine(&S::rttSmoothedUs));
     r.gaugeFn("tunnel_connected", "Tunnel connections past the handshake", [t = src.tunnel] {
         const tunnel::TunnelClient* c = t();
         return c != nullptr ? c->counters().connected : 0;

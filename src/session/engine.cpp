@@ -48,7 +48,7 @@ class Engine::Impl {
     Impl(EngineConfig config, Output& output)
         : config_(normalized(std::move(config))),
           output_(output),
-          context_{config_, stats_, output_, inputEnded_, 1},
+          context_{config_, stats_, output_, inputEnded_, rtt_, 1},
           table_(config_.copies > 1 || !config_.clientPool.empty() || config_.loopbackRewrite.has_value() ||
                  config_.portShiftFactor != 0),
           skipped_(config_.sessionTimeout, config_.maxSessions),
@@ -382,6 +382,9 @@ class Engine::Impl {
         reaping_ = false;
         adjustBuffered(0, 0);
         stats_.activeSessions = table_.size();
+        stats_.rttSamples = rtt_.samples();
+        stats_.rttSmoothedUs = static_cast<std::uint64_t>(rtt_.srtt().count() / 1000);
+        stats_.rttVariationUs = static_cast<std::uint64_t>(rtt_.rttvar().count() / 1000);
     }
 
     void replay(std::vector<WaitingFlows::Packet>& packets) {
@@ -440,6 +443,7 @@ class Engine::Impl {
     EngineStats stats_;
     bool inputEnded_ = false;
     Time now_{0};  // time of the call being processed
+    PathRtt rtt_;
     SessionContext context_;
     SessionTable table_;
     DeadlineHeap timers_;

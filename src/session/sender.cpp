@@ -67,10 +67,30 @@ void Session::transmit(const TcpSegment& s) {
     ++context_.stats.segmentsSent;
 }
 
+Time Session::baseRto(bool syn) const {
+    const EngineConfig& cfg = context_.config;
+    // RFC 6298 2.1: a SYN's first timeout is 1 s (or more) until the path is measured.
+    const Time floor = syn ? std::max(cfg.initialRto * 5, Time(std::chrono::seconds(1))) : cfg.initialRto;
+    return context_.rtt.rto(floor);
+}
+
+void Session::startTiming(std::uint64_t ackedAt, Time now) {
+    timing_ = true;
+    timedSentAt_ = now;
+    timedAckAt_ = ackedAt;
+}
+
+void Session::finishTiming(Time now) {
+    if (!timing_) return;
+    timing_ = false;
+    context_.rtt.sample(now - timedSentAt_);
+}
+
 void Session::sendSyn(Time now) {
     ++context_.stats.sessionsStarted;
     if (midstream_) ++context_.stats.sessionsMidstream;
-    rto_ = std::max(context_.config.initialRto * 5, Time(std::chrono::seconds(1)));
+    rto_ = baseRto(/*syn=*/true);
+    startTiming(0, now);
     emitSyn(now);
 }
 
@@ -187,6 +207,7 @@ void Session::pump(Time now) {
         const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(room, mss));
         const bool push = sndNxt_ + len == limit;
         if (len < room) ++context_.stats.resegmented;
+        if (!timing_ && sndNxt_ == sndMax_) startTiming(sndNxt_ + len, now);  // new data only
         emitData(sndNxt_, len, push, now);
         if (sndUna_ == sndMax_) armRto(now);
         sndNxt_ += len;
@@ -210,8 +231,9 @@ void Session::processAck(const TcpSegment& seg, Time now) {
     if (d > 0 && sndUna_ + static_cast<std::uint64_t>(d) <= sndMax_) {
         sndUna_ += static_cast<std::uint64_t>(d);
         if (sndNxt_ < sndUna_) sndNxt_ = sndUna_;
+        if (timing_ && sndUna_ >= timedAckAt_) finishTiming(now);
         retries_ = 0;
-        rto_ = context_.config.initialRto;
+        rto_ = baseRto(/*syn=*/false);
         armRto(now);
         stream_.release(sndUna_);
     }
@@ -220,6 +242,7 @@ void Session::processAck(const TcpSegment& seg, Time now) {
 
 void Session::retransmit(Time now) {
     ++context_.stats.retransmissions;
+    timing_ = false;  // Karn: an ack may now be for either copy
     const std::uint64_t dataEnd = std::min(sndMax_, stream_.end());
     if (sndUna_ < dataEnd) {
         const auto len =

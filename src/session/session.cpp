@@ -124,6 +124,7 @@ void Session::onResponse(const TcpSegment& seg, Time now) {
 void Session::onTargetFin() { state_ = state_ == State::FinWait ? State::Closing : State::CloseWait; }
 
 void Session::establish(const TcpSegment& synAck, Time now) {
+    finishTiming(now);  // the SYN's round trip, unless it was resent
     state_ = State::Established;
     ++context_.stats.sessionsEstablished;
     rcvNxt_ = synAck.seq + 1;
@@ -134,7 +135,7 @@ void Session::establish(const TcpSegment& synAck, Time now) {
     if (tsOk_) tsRecent_ = synAck.options.timestamps->value;
     targetWindow_ = synAck.window;  // never scaled in a SYN-ACK (RFC 7323)
     advWindow_ = stream_.lastWindow() != 0 ? stream_.lastWindow() : synWindow_;
-    rto_ = context_.config.initialRto;
+    rto_ = baseRto(/*syn=*/false);
     retries_ = 0;
     lastActivity_ = now;
     sendAck(now);
@@ -154,7 +155,8 @@ void Session::onTimer(Time now) {
         }
         ++synRetries_;
         ++context_.stats.retransmissions;
-        rto_ = std::min(rto_ * 2, cfg.maxRto * 2);
+        timing_ = false;  // Karn
+        rto_ = std::min(rto_ * 2, std::max(cfg.maxRto * 2, baseRto(/*syn=*/true)));
         emitSyn(now);
         return;
     }
@@ -164,7 +166,7 @@ void Session::onTimer(Time now) {
             return;
         }
         ++retries_;
-        rto_ = std::min(rto_ * 2, cfg.maxRto);
+        rto_ = std::min(rto_ * 2, std::max(cfg.maxRto, baseRto(/*syn=*/false)));
         retransmit(now);
     }
     pump(now);

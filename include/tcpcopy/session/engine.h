@@ -56,9 +56,11 @@ struct EngineConfig {
     std::uint16_t mtu = 1500;                            // -M: upper bound on IP packet size
     Time sessionTimeout = std::chrono::seconds(120);     // -t: no progress at all for this long
     Time keepaliveTimeout = std::chrono::seconds(3600);  // -k: idle established session
-    Time initialRto = std::chrono::milliseconds(200);    // -R: first retransmission timeout
-    Time maxRto = std::chrono::seconds(3);
-    unsigned maxRetransmits = 8;  // then the session is reset and counted failed
+    // -R: the retransmission timeout before the path's round trip is measured, and its floor
+    // after (then SRTT + 4 RTTVAR of every session's samples, RFC 6298).
+    Time initialRto = std::chrono::milliseconds(200);
+    Time maxRto = std::chrono::seconds(3);  // cap of the backed-off timeout (unless the path's is higher)
+    unsigned maxRetransmits = 8;            // then the session is reset and counted failed
     unsigned maxSynRetries = 4;
     // Pacing of a request behind the response the captured client had seen before sending it:
     // it goes out when the target has sent as many bytes, or once the target has sent something
@@ -113,7 +115,12 @@ struct EngineStats {
     std::uint64_t flowsForgotten = 0;
     std::uint64_t flowsRemembered = 0;  // gauge: skipped and idle flows remembered now
     std::uint64_t timerWakeups = 0;     // session timers that fired (work done by onTick)
-    std::uint64_t requestsSent = 0;     // client data runs sent (one per gate / request)
+    // The replay path's round trip (RFC 6298 estimate over every session's samples), which the
+    // retransmission timeouts follow above -R.
+    std::uint64_t rttSamples = 0;
+    std::uint64_t rttSmoothedUs = 0;
+    std::uint64_t rttVariationUs = 0;
+    std::uint64_t requestsSent = 0;  // client data runs sent (one per gate / request)
     std::uint64_t segmentsSent = 0;
     std::uint64_t bytesSent = 0;
     std::uint64_t retransmissions = 0;

@@ -14,6 +14,7 @@
 #include "tcpcopy/net/tcp_segment.h"
 #include "tcpcopy/net/types.h"
 #include "tcpcopy/session/client_stream.h"
+#include "tcpcopy/session/path_rtt.h"
 #include "tcpcopy/session/time.h"
 
 namespace tcpcopy::session {
@@ -22,13 +23,14 @@ struct EngineConfig;
 struct EngineStats;
 class Output;
 
-// What a session may use of the engine: read-only configuration, the counters, the segment sink
-// and whether the whole input has ended.
+// What a session may use of the engine: read-only configuration, the counters, the segment sink,
+// whether the whole input has ended, and the path's round-trip estimate all sessions feed.
 struct SessionContext {
     const EngineConfig& config;
     EngineStats& stats;
     Output& output;
     const bool& inputEnded;
+    PathRtt& rtt;
     std::uint32_t tsClockBase = 1;  // TSval at time 0
 };
 
@@ -103,6 +105,11 @@ class Session {
     void retransmit(Time now);
     void probeZeroWindow(Time now);
     void armRto(Time now) { rtoDeadline_ = now + rto_; }
+    // The retransmission timeout of a fresh (not backed-off) timer: for a SYN, or for data.
+    Time baseRto(bool syn) const;
+    // RTT sampling (one timed segment at a time; Karn: a retransmission cancels it).
+    void startTiming(std::uint64_t ackedAt, Time now);
+    void finishTiming(Time now);
     std::uint16_t effectiveMss() const;
     std::uint16_t windowField(std::uint16_t raw) const;
     std::uint32_t tsNow(Time now) const;
@@ -157,6 +164,9 @@ class Session {
     std::uint64_t sndMax_ = 0;
     Time rto_{0};
     Time rtoDeadline_{0};
+    Time timedSentAt_{0};           // when the timed segment went out
+    std::uint64_t timedAckAt_ = 0;  // the timing ends when sndUna_ reaches this
+    bool timing_ = false;
     bool probing_ = false;  // a zero-window probe may send one byte beyond the window
 };
 
