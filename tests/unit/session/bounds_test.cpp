@@ -84,3 +84,67 @@ TEST(EngineBounds, NoCapMeansNoLimit) {
 
 }  // namespace
 }  // namespace tcpcopy::session
+
+namespace tcpcopy::session {
+namespace {
+
+using namespace testing;
+
+TEST(EngineBounds, RememberedFlowsAreBoundedAndTheForgottenCounted) {
+    // -r 1: nearly every connection is sampled out and remembered so its packets are dropped.
+    EngineConfig c = config();
+    c.samplePercent = 1;
+    c.maxSessions = 100;
+    Recorder out;
+    Engine engine(c, out);
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+        engine.onCaptured(clientSegment(static_cast<std::uint16_t>(20000 + i), 1000, tcpflag::kSyn), 1s);
+    }
+    EXPECT_LE(engine.stats().flowsRemembered, 100u);
+    EXPECT_GE(engine.stats().flowsForgotten, 1000u - 100u - engine.stats().sessionsStarted);
+    EXPECT_GE(engine.bytesBuffered(), engine.stats().flowsRemembered * Engine::kRememberedFlowBytes)
+        << "-m counts the flows the engine remembers";
+}
+
+TEST(EngineBounds, ConnectionsWaitingForASlotAreBoundedAndCounted) {
+    EngineConfig c = config();
+    c.maxActiveSessions = 1;
+    c.maxSessions = 10;
+    Recorder out;
+    Engine engine(c, out);
+    const std::string request = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (std::uint16_t port = 30000; port < 30100; ++port) {
+        engine.onCaptured(clientSegment(port, 1000, tcpflag::kSyn), 1s);
+        engine.onCaptured(clientSegment(port, 1001, tcpflag::kAck | tcpflag::kPsh, request), 1s);
+    }
+    EXPECT_EQ(engine.activeSessions(), 1u);
+    EXPECT_LE(engine.waitingSessions(), 10u);
+    EXPECT_EQ(engine.stats().sessionsShed, 100u - 1u - engine.waitingSessions());
+    // -m counts the waiting connections' packets.
+    EXPECT_GE(engine.bytesBuffered(), engine.waitingSessions() * request.size());
+}
+
+TEST(EngineBounds, AWaitingConnectionOverItsByteCapIsDroppedAndCounted) {
+    EngineConfig c = config();
+    c.maxActiveSessions = 1;
+    c.maxSessionBytes = 2000;
+    Recorder out;
+    Engine engine(c, out);
+    engine.onCaptured(clientSegment(30000, 1000, tcpflag::kSyn), 1s);
+    engine.onCaptured(clientSegment(30001, 1000, tcpflag::kSyn), 1s);  // waits for the slot
+    ASSERT_EQ(engine.waitingSessions(), 1u);
+    const std::string chunk(1000, 'x');
+    std::uint32_t seq = 1001;
+    for (int i = 0; i < 3; ++i, seq += 1000) {
+        engine.onCaptured(clientSegment(30001, seq, tcpflag::kAck, chunk), 1s);
+    }
+    EXPECT_EQ(engine.waitingSessions(), 0u);
+    EXPECT_EQ(engine.stats().sessionsShed, 1u);
+    // Its later packets are dropped, not started as a new mid-stream session.
+    engine.onCaptured(clientSegment(30001, seq, tcpflag::kAck, chunk), 1s);
+    EXPECT_EQ(engine.waitingSessions(), 0u);
+    EXPECT_EQ(engine.stats().sessionsStarted, 1u);
+}
+
+}  // namespace
+}  // namespace tcpcopy::session
