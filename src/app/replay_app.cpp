@@ -3,7 +3,6 @@
 #include <event2/event.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -16,13 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tcpcopy/app/engine_output.h"
 #include "tcpcopy/app/replay_ops.h"
 #include "tcpcopy/capture/live_capture.h"
 #include "tcpcopy/capture/pcap_file_reader.h"
 #include "tcpcopy/capture/raw_socket_capture.h"
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/log/log.h"
-#include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
 #include "tcpcopy/os/service.h"
@@ -43,34 +42,6 @@ constexpr int kRawSocketBufferMb = 16;  // raw-socket capture's SO_RCVBUF unless
 constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
 
 Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
-
-// The engine's effects: packets built and injected, routes sent to intercept.
-class EngineOutput final : public session::Output {
-public:
-    EngineOutput(inject::Injector& injector, tunnel::TunnelClient* tunnel) : injector_(injector), tunnel_(tunnel) {}
-
-    void sendToTarget(const net::TcpSegment& segment) override {
-        const std::size_t n = net::buildIpv4Tcp(segment, buffer_);
-        if (n == 0) {
-            ++buildFailures;
-            return;
-        }
-        injector_.send(net::Bytes(buffer_.data(), n));
-    }
-    void addRoute(const net::FlowKey& flow) override {
-        if (tunnel_) tunnel_->addRoute(flow);
-    }
-    void removeRoute(const net::FlowKey& flow) override {
-        if (tunnel_) tunnel_->removeRoute(flow);
-    }
-
-    std::uint64_t buildFailures = 0;
-
-private:
-    inject::Injector& injector_;
-    tunnel::TunnelClient* tunnel_;
-    std::array<std::byte, 65536> buffer_{};
-};
 
 struct DecodeCounters {
     std::uint64_t frames = 0;
@@ -100,7 +71,9 @@ public:
         if (int rc = openInput(); rc != 0) return rc;
         if (int rc = openTunnel(); rc != 0) return rc;
         if (int rc = dropPrivileges(); rc != 0) return rc;
-        output_ = std::make_unique<EngineOutput>(*injector_, tunnel_.get());
+        auto output = EngineOutput::create(base_, *injector_, tunnel_.get());
+        if (!output) return startError(output.error());
+        output_ = std::move(output).value();
         session::EngineConfig engineConfig = options_.engine;
         // -m: the engine counts the bytes its sessions buffer and sheds new sessions above it.
         engineConfig.memoryLimitBytes = options_.memoryLimitMb * 1024 * 1024;
@@ -487,6 +460,8 @@ private:
                        {"buffered_peak_bytes", s.bytesBufferedPeak}};
         j["injected_packets"] = inj.packets;
         j["inject_errors"] = inj.errors;
+        j["inject_calls"] = inj.calls;
+        j["inject_batches"] = output_->batchCounters().flushes;
         if (live_ || raw_) {
             const std::optional<capture::CaptureStats> c = live_ ? live_->stats() : raw_->stats();
             if (c) {
@@ -504,6 +479,8 @@ private:
     }
 
     int finish() {
+        // The loop may have stopped (loopBreak) before the end-of-turn flush ran.
+        output_->flush();
         if (progress_) progress_->clear();
         const double seconds = std::chrono::duration<double>(Clock::now() - startedAt_).count();
         if (!failure_.empty()) {
@@ -512,6 +489,7 @@ private:
             return 1;
         }
         const auto& s = engine_->stats();
+        const auto& inj = injector_->counters();
         const nlohmann::json j = summaryJson(seconds);
         std::printf(
             "tcpcopy summary: %.2fs, %llu frames read\n"
@@ -536,6 +514,8 @@ private:
                         u(c["received"].get<std::uint64_t>()), u(c["kernel_dropped"].get<std::uint64_t>()),
                         u(c["interface_dropped"].get<std::uint64_t>()));
         }
+        std::printf("  injected: %llu packets in %llu system calls (%llu batches), %llu errors\n", u(inj.packets),
+                    u(inj.calls), u(output_->batchCounters().flushes), u(inj.errors));
         if (tunnel_) {
             const auto& t = tunnel_->counters();
             std::printf("  tunnel: %llu connects, %llu reconnects, %llu responses, %llu routes sent\n", u(t.connects),
@@ -585,7 +565,8 @@ private:
                               ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
                                             [this]() -> const inject::InjectCounters& { return injector_->counters(); },
                                             [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
-                                            [this] { return decode_.frames; }});
+                                            [this] { return decode_.frames; },
+                                            [this] { return output_->batchCounters().flushes; }});
         if (options_.metrics) {
             auto server = stats::MetricsServer::start(base_, *registry_, *options_.metrics);
             if (!server) return startError("--metrics: " + server.error());

@@ -33,6 +33,10 @@ void registerReplayMetrics(stats::Registry& r, ReplaySources src) {
                 [i = src.injector] { return i().packets; });
     r.counterFn("inject_errors", "IP packets the injector failed to send",
                 [i = src.injector] { return i().errors; });
+    r.counterFn("inject_calls", "System calls that sent packets (sendmmsg sends up to 64 per call)",
+                [i = src.injector] { return i().calls; });
+    r.counterFn("inject_batches", "Output batches handed to the injector (one per event-loop turn that sent)",
+                src.injectBatches);
     r.counterFn("tunnel_responses", "Response headers received from intercept", [t = src.tunnel] {
         const tunnel::TunnelClient* c = t();
         return c != nullptr ? c->counters().responses : 0;

@@ -23,6 +23,8 @@ struct ReplaySources {
     std::function<const inject::InjectCounters&()> injector;
     std::function<const tunnel::TunnelClient*()> tunnel;
     std::function<std::uint64_t()> frames;
+    // sendBatch calls made by the end-of-turn output batch.
+    std::function<std::uint64_t()> injectBatches;
 };
 
 // Registers tcpcopy's metrics (prefix "tcpcopy") on `registry`.

@@ -63,10 +63,12 @@ TEST(ReplayMetrics, RendersEngineAndInjectorCountersUnderTheTcpcopyPrefix) {
                           ReplaySources{[&]() -> const session::EngineStats& { return engine; },
                                         [&]() -> const inject::InjectCounters& { return injector; },
                                         [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
-                                        [] { return std::uint64_t{7}; }});
+                                        [] { return std::uint64_t{7}; },
+                                        [] { return std::uint64_t{5}; }});
     engine.requestsSent = 12;
     engine.activeSessions = 3;
     injector.packets = 40;
+    injector.calls = 9;
     const std::string text = stats::renderPrometheus(registry);
     EXPECT_THAT(text,
                 HasSubstr("# TYPE tcpcopy_requests_sent_total counter\ntcpcopy_requests_sent_total 12\n"));
@@ -74,6 +76,8 @@ TEST(ReplayMetrics, RendersEngineAndInjectorCountersUnderTheTcpcopyPrefix) {
     EXPECT_THAT(text, HasSubstr("tcpcopy_packets_injected_total 40\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_frames_read_total 7\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_tunnel_connected 0\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_inject_calls_total 9\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_inject_batches_total 5\n"));
 }
 
 }  // namespace
