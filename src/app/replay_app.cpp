@@ -18,14 +18,14 @@
 #include "tcpcopy/app/engine_output.h"
 #include "tcpcopy/app/replay_ops.h"
 #include "tcpcopy/capture/live_capture.h"
+#include "tcpcopy/capture/packet_ring_capture.h"
 #include "tcpcopy/capture/pcap_file_reader.h"
-#include "tcpcopy/capture/raw_socket_capture.h"
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
-#include "tcpcopy/os/service.h"
 #include "tcpcopy/os/privileges.h"
+#include "tcpcopy/os/service.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
@@ -38,7 +38,6 @@ using session::Time;
 using namespace std::chrono_literals;
 
 constexpr auto kTick = 5ms;
-constexpr int kRawSocketBufferMb = 16;  // raw-socket capture's SO_RCVBUF unless -B says otherwise
 constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
 
 Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
@@ -121,14 +120,16 @@ private:
             return 0;
         }
         if (options_.input.empty()) {
-            // The default socket buffer (about 200 KiB) overflows in a burst while the loop is busy
-            // injecting; a lost client packet leaves a hole in its session.
-            capture::RawSocketOptions raw;
-            raw.receiveBufferBytes = (options_.bufferMb > 0 ? options_.bufferMb : kRawSocketBufferMb) * 1024 * 1024;
-            auto r = capture::RawSocketCapture::open(raw);
-            if (!r) return startError("cannot open the raw capture socket: " + r.error());
-            raw_.emplace(std::move(r).value());
-            log_->info("input: live capture on a raw socket (all interfaces)");
+            // The ring must hold what arrives while the loop is busy elsewhere: a lost client
+            // packet leaves a hole in its session. Only TCP to the -x ports enters it.
+            capture::PacketRingOptions ring;
+            ring.ringBytes = static_cast<std::size_t>(options_.bufferMb) << 20;
+            for (const auto& rule : options_.engine.rules) ring.dstPorts.push_back(rule.onlinePort.value());
+            auto r = capture::PacketRingCapture::open(ring);
+            if (!r) return startError("cannot open the live capture: " + r.error());
+            ring_.emplace(std::move(r).value());
+            log_->info("input: live capture of incoming TCP on every interface ({} MiB packet ring)",
+                       ring_->ringBytes() >> 20);
             return 0;
         }
         capture::LiveOptions live;
@@ -232,7 +233,7 @@ private:
             pump_->add(os::Duration(0));
             return;
         }
-        int fd = live_ ? live_->fd() : raw_->fd();
+        int fd = live_ ? live_->fd() : ring_->fd();
         auto ev = os::Event::fd(base_, fd, EV_READ | EV_PERSIST, [this](short) { readLive(); });
         if (!ev) {
             log_->error("{}", ev.error());
@@ -349,8 +350,9 @@ private:
             countDecode(r, decode_);
             if (r.status == net::DecodeStatus::Ok) engine_->onCaptured(r.segment, monoNow());
         };
-        const int n = live_ ? live_->dispatch(kFramesPerTurn, handle) : raw_->dispatch(kFramesPerTurn, handle);
-        if (n < 0) log_->warn("capture: {}", live_ ? live_->error() : std::string("raw socket read failed"));
+        const int n =
+            live_ ? live_->dispatch(kFramesPerTurn, handle) : ring_->dispatch(kFramesPerTurn, handle);
+        if (n < 0) log_->warn("capture: {}", live_->error());  // only libpcap can fail here
     }
 
     void onTick() {
@@ -376,7 +378,7 @@ private:
         // Live input: also drain the capture on every tick. The descriptor's readiness is not a
         // promise that every waiting packet wakes the loop (libpcap's ring, immediate mode); a
         // frame left behind would stall its session until the next packet arrives.
-        if (live_ || raw_) readLive();
+        if (live_ || ring_) readLive();
         engine_->onTick(now);
         checkFinished();
     }
@@ -411,11 +413,16 @@ private:
             tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0, captureDropped());
     }
 
+    // The live capture's counters; nullopt offline (or when libpcap cannot tell).
+    std::optional<capture::CaptureStats> captureStats() {
+        if (live_) return live_->stats();
+        if (ring_) return ring_->stats();
+        return std::nullopt;
+    }
+
     // Packets the live capture lost before tcpcopy read them (kernel buffer full, interface).
     std::uint64_t captureDropped() {
-        std::optional<capture::CaptureStats> c;
-        if (live_) c = live_->stats();
-        if (raw_) c = raw_->stats();
+        const std::optional<capture::CaptureStats> c = captureStats();
         return c ? c->kernelDropped + c->interfaceDropped : 0;
     }
 
@@ -462,13 +469,12 @@ private:
         j["inject_errors"] = inj.errors;
         j["inject_calls"] = inj.calls;
         j["inject_batches"] = output_->batchCounters().flushes;
-        if (live_ || raw_) {
-            const std::optional<capture::CaptureStats> c = live_ ? live_->stats() : raw_->stats();
-            if (c) {
-                j["capture"] = {{"received", c->received},
-                                {"kernel_dropped", c->kernelDropped},
-                                {"interface_dropped", c->interfaceDropped}};
-            }
+        if (const std::optional<capture::CaptureStats> c = captureStats()) {
+            j["capture"] = {{"backend", live_ ? "libpcap" : "packet-ring"},
+                            {"received", c->received},
+                            {"kernel_dropped", c->kernelDropped},
+                            {"interface_dropped", c->interfaceDropped},
+                            {"queue_freezes", c->queueFreezes}};
         }
         if (tunnel_) {
             const auto& t = tunnel_->counters();
@@ -510,12 +516,16 @@ private:
             u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));
         if (j.contains("capture")) {
             const auto& c = j["capture"];
-            std::printf("  live capture: %llu received, %llu dropped by the kernel, %llu by the interface\n",
-                        u(c["received"].get<std::uint64_t>()), u(c["kernel_dropped"].get<std::uint64_t>()),
-                        u(c["interface_dropped"].get<std::uint64_t>()));
+            std::printf(
+                "  live capture (%s): %llu received, %llu dropped by the kernel (ring full %llu times), %llu "
+                "by the "
+                "interface\n",
+                c["backend"].get<std::string>().c_str(), u(c["received"].get<std::uint64_t>()),
+                u(c["kernel_dropped"].get<std::uint64_t>()), u(c["queue_freezes"].get<std::uint64_t>()),
+                u(c["interface_dropped"].get<std::uint64_t>()));
         }
-        std::printf("  injected: %llu packets in %llu system calls (%llu batches), %llu errors\n", u(inj.packets),
-                    u(inj.calls), u(output_->batchCounters().flushes), u(inj.errors));
+        std::printf("  injected: %llu packets in %llu system calls (%llu batches), %llu errors\n",
+                    u(inj.packets), u(inj.calls), u(output_->batchCounters().flushes), u(inj.errors));
         if (tunnel_) {
             const auto& t = tunnel_->counters();
             std::printf("  tunnel: %llu connects, %llu reconnects, %llu responses, %llu routes sent\n", u(t.connects),
@@ -561,12 +571,13 @@ private:
     // systemd notification, and the progress line of an offline replay on a terminal.
     int startOps() {
         registry_ = std::make_unique<stats::Registry>("tcpcopy");
-        registerReplayMetrics(*registry_,
-                              ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
-                                            [this]() -> const inject::InjectCounters& { return injector_->counters(); },
-                                            [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
-                                            [this] { return decode_.frames; },
-                                            [this] { return output_->batchCounters().flushes; }});
+        registerReplayMetrics(
+            *registry_,
+            ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
+                          [this]() -> const inject::InjectCounters& { return injector_->counters(); },
+                          [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
+                          [this] { return decode_.frames; }, [this] { return captureStats(); },
+                          [this] { return output_->batchCounters().flushes; }});
         if (options_.metrics) {
             auto server = stats::MetricsServer::start(base_, *registry_, *options_.metrics);
             if (!server) return startError("--metrics: " + server.error());
@@ -615,7 +626,7 @@ private:
     std::unique_ptr<inject::Injector> injector_;
     std::optional<capture::PcapFileReader> file_;
     std::optional<capture::LiveCapture> live_;
-    std::optional<capture::RawSocketCapture> raw_;
+    std::optional<capture::PacketRingCapture> ring_;
     std::unique_ptr<tunnel::TunnelClient> tunnel_;
     std::unique_ptr<EngineOutput> output_;
     std::unique_ptr<session::Engine> engine_;
