@@ -412,6 +412,7 @@ TEST(LiveCapture, CountsEveryPacketAFullBufferDropped) {
             return stats && read + stats->kernelDropped >= kSent;
         });
     ASSERT_TRUE(stats) << live.error();
+    EXPECT_EQ(stats->received, read);
     EXPECT_GT(stats->kernelDropped, 0u);
     EXPECT_EQ(read + stats->kernelDropped, kSent) << "read " << read << ", dropped " << stats->kernelDropped;
 }
