@@ -14,7 +14,8 @@
 # and prints one line per case: wrk's requests/s, requests the online nginx logged, requests
 # the target logged (delivered = target / online), the capture's received and kernel-dropped
 # counts from tcpcopy's report, packets injected and the system calls they took, tcpcopy's and
-# intercept's CPU seconds during the case, and the load average when the case ended.
+# intercept's CPU seconds during the case, tcpcopy's CPU per online request (the figure that does
+# not depend on how fast wrk happened to run), and the load average when the case ended.
 # Environment: IO_SECONDS (8), IO_CONNS (32), IO_THREADS (2), IO_CASES ("ring pcap"),
 # IO_TCPCOPY_ARGS (extra tcpcopy arguments), IO_PERF=1 (perf record tcpcopy during each case and
 # print the top of perf report, children excluded).
@@ -86,8 +87,8 @@ settle() {
   done
 }
 
-printf '%-10s %9s %8s %8s %9s %9s %8s %9s %8s %7s %7s %s\n' case 'wrk r/s' online target delivered \
-  received dropped injected calls 'tc cpu' 'ic cpu' load
+printf '%-10s %9s %8s %8s %9s %9s %8s %9s %8s %7s %7s %9s %s\n' case 'wrk r/s' online target delivered \
+  received dropped injected calls 'tc cpu' 'ic cpu' 'tc us/req' load
 report_line() {  # NAME RATE ONLINE TARGET JSON TC_CPU IC_CPU
   python3 - "$@" <<'EOF'
 import json, os, sys
@@ -96,9 +97,11 @@ online, target = int(online), int(target)
 d = json.load(open(path)) if path and os.path.exists(path) else {}
 c = d.get("capture", {})
 load = open("/proc/loadavg").read().split()[0]
-print("%-10s %9s %8d %8d %9.4f %9s %8s %9s %8s %7s %7s %s" % (
+per_request = "%.0f" % (float(tc) * 1e6 / online) if tc != "-" and online else "-"
+print("%-10s %9s %8d %8d %9.4f %9s %8s %9s %8s %7s %7s %9s %s" % (
     name, rate, online, target, target / online if online else 0, c.get("received", "-"),
-    c.get("kernel_dropped", "-"), d.get("injected_packets", "-"), d.get("inject_calls", "-"), tc, ic, load))
+    c.get("kernel_dropped", "-"), d.get("injected_packets", "-"), d.get("inject_calls", "-"), tc, ic, per_request,
+    load))
 EOF
 }
 
