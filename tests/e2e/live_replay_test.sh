@@ -272,7 +272,8 @@ live_case() {
 drop_case() {
   local name=$1
   shift
-  lab_capture_start "$name.client" "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" \
+  # tcpdump's own buffer (16 MiB) must hold the whole load: its count is the reference.
+  lab_capture_start "$name.client" "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" -B 16384 \
     "dst host $LAB_ONLINE_IP and (dst port 80 or dst port 6379)"
   local cap_pid=$LAB_LAST_PID
   start_tcpcopy "$name" -B 1 "$@"
@@ -280,6 +281,8 @@ drop_case() {
   client_load "$name"
   check_clients "$name" 65
   lab_capture_stop "$cap_pid" "$LAB_DIR/$name.client.pcap"
+  grep -q '^0 packets dropped by kernel' "$LAB_DIR/$name.client.tcpdump.log" ||
+    fail "$name: the reference capture itself lost packets: $(grep dropped "$LAB_DIR/$name.client.tcpdump.log")"
   kill -CONT "$tc_pid"
   # Once resumed, tcpcopy reads what the buffer held; its stats line then shows the drops.
   wait_until 30 grep -Eq 'stats: .*capture_dropped=[1-9]' "$LAB_DIR/tcpcopy-$name.log" ||
