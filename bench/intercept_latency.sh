@@ -22,6 +22,8 @@ seconds=${IO_SECONDS:-4}
 low_requests=${IO_LOW_REQUESTS:-100}
 # shellcheck source=../tests/e2e/lib/lab.sh
 source "$here/../tests/e2e/lib/lab.sh"
+# wrk is only needed here: installed like bench/run.sh installs its tools.
+command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 lab_require_cmd wrk curl nginx tcpdump python3
 
 lab_init icpt

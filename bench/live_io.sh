@@ -30,6 +30,8 @@ threads=${IO_THREADS:-2}
 cases=${IO_CASES:-ring pcap}
 # shellcheck source=../tests/e2e/lib/lab.sh
 source "$here/../tests/e2e/lib/lab.sh"
+# wrk is only needed here: installed like bench/run.sh installs its tools.
+command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 lab_require_cmd wrk nginx python3
 
 lab_init liveio
