@@ -1,9 +1,12 @@
 // The raw injection ceiling: prebuilt IPv4/TCP packets sent as fast as the injection path
 // allows, through the same injectors tcpcopy uses. Run it inside the lab's tc namespace (it
 // needs CAP_NET_RAW and a route to DST); it stops by itself after COUNT packets and prints one
-// JSON line. Modes: libnet (LibnetInjector::send), raw (RawSocketInjector::send, one sendto per
-// packet), raw-batch (RawSocketInjector::sendBatch, sendmmsg of up to 64).
+// JSON line. Modes: libnet (LibnetInjector::send), libnet-batch (LibnetInjector::sendBatch:
+// sendmmsg of up to 64 on libnet's socket, tcpcopy's default path), raw (RawSocketInjector::send,
+// one sendto per packet), raw-batch (RawSocketInjector::sendBatch, sendmmsg of up to 64).
 // Usage: inject_ceiling MODE COUNT DST_IP [PAYLOAD_BYTES]
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,7 +22,7 @@ namespace {
 
 int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size_t payloadBytes) {
     std::unique_ptr<inject::Injector> injector;
-    if (mode == "libnet") {
+    if (mode == "libnet" || mode == "libnet-batch") {
         auto r = inject::LibnetInjector::create();
         if (!r) {
             std::fprintf(stderr, "inject_ceiling: %s\n", r.error().c_str());
@@ -34,7 +37,7 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
         }
         injector = std::move(r).value();
     } else {
-        std::fprintf(stderr, "inject_ceiling: mode must be libnet, raw or raw-batch\n");
+        std::fprintf(stderr, "inject_ceiling: mode must be libnet, libnet-batch, raw or raw-batch\n");
         return 2;
     }
     // 1024 distinct packets: ACKs with data from 1024 client ports, as a replay sends them.
@@ -59,11 +62,20 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
         storage[i].resize(net::buildIpv4Tcp(s, storage[i]));
         packets[i] = storage[i];
     }
+    // CPU time as well as wall time: on a shared machine the wall time moves with the load, the
+    // CPU per packet (system calls and the kernel's send path, run in this process) much less.
+    auto cpuSeconds = [] {
+        rusage ru{};
+        ::getrusage(RUSAGE_SELF, &ru);
+        auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+        return s(ru.ru_utime) + s(ru.ru_stime);
+    };
+    const double cpu0 = cpuSeconds();
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t sent = 0;
     std::size_t offered = 0;
-    if (mode == "raw-batch") {
-        constexpr std::size_t kBatch = inject::RawSocketInjector::kMaxBatch;
+    if (mode.ends_with("-batch")) {
+        constexpr std::size_t kBatch = inject::kMaxBatch;
         while (offered < count) {
             const std::size_t start = offered % kDistinct;
             const std::size_t n = std::min({kBatch, count - offered, kDistinct - start});
@@ -74,10 +86,12 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
         for (; offered < count; ++offered) sent += injector->send(packets[offered % kDistinct]) ? 1 : 0;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("{\"mode\": \"%s\", \"offered\": %zu, \"sent\": %zu, \"errors\": %llu, \"seconds\": %.4f, "
-                "\"pps\": %.0f}\n",
-                mode.c_str(), offered, sent, static_cast<unsigned long long>(injector->counters().errors), seconds,
-                static_cast<double>(sent) / seconds);
+    const double cpu = cpuSeconds() - cpu0;
+    std::printf("{\"mode\": \"%s\", \"offered\": %zu, \"sent\": %zu, \"errors\": %llu, \"calls\": %llu, "
+                "\"seconds\": %.4f, \"pps\": %.0f, \"cpu_s\": %.4f, \"cpu_ns_per_packet\": %.0f}\n",
+                mode.c_str(), offered, sent, static_cast<unsigned long long>(injector->counters().errors),
+                static_cast<unsigned long long>(injector->counters().calls), seconds,
+                static_cast<double>(sent) / seconds, cpu, sent > 0 ? cpu * 1e9 / static_cast<double>(sent) : 0.0);
     return sent > 0 ? 0 : 1;
 }
 
@@ -86,7 +100,7 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: inject_ceiling libnet|raw|raw-batch COUNT DST_IP [PAYLOAD_BYTES]\n");
+        std::fprintf(stderr, "usage: inject_ceiling libnet|libnet-batch|raw|raw-batch COUNT DST_IP [PAYLOAD_BYTES]\n");
         return 2;
     }
     auto dst = tcpcopy::net::Ipv4Addr::parse(argv[3]);

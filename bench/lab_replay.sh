@@ -2,7 +2,8 @@
 # The lab half of bench/run.sh (which sets the environment below): in one namespace lab,
 #   1. tcpreplay --topspeed of the capture's client packets out of the tc namespace's veth
 #      (the baseline);
-#   2. the raw injection ceiling: inject_ceiling through libnet, raw sendto and sendmmsg;
+#   2. the raw injection ceiling: inject_ceiling through libnet (send, and sendmmsg on its socket),
+#      raw sendto and sendmmsg;
 #   3. tcpcopy replaying the capture at full speed (-a 1000000, or BENCH_ACCELERATE) through the real intercept against
 #      nginx and redis-server, under rusage.py (CPU seconds, peak RSS).
 # Results go to $BENCH_RESULTS as small JSON / shell files that report.py reads.
@@ -41,7 +42,7 @@ print(json.dumps({"packets": sent, "seconds": secs, "pps": float(rated.group(1))
 EOF
 
 # --- 2. the raw injection ceiling --------------------------------------------------------------
-for mode in libnet raw raw-batch; do
+for mode in libnet libnet-batch raw raw-batch; do
   lab_log "inject_ceiling $mode: $inject_count packets"
   ip netns exec "$LAB_NS_TC" "$bin/inject_ceiling" "$mode" "$inject_count" "$LAB_TARGET_IP" 100 \
     >"$results/inject-$mode.json"

@@ -86,11 +86,11 @@ for path in sorted(glob.glob(os.path.join(results, "memory-*.json")), key=lambda
 
 tcpreplay = load("tcpreplay.json")
 base_pps = tcpreplay["pps"] if tcpreplay else None
-for mode in ("libnet", "raw", "raw-batch"):
+for mode in ("libnet", "libnet-batch", "raw", "raw-batch"):
     inj = load(f"inject-{mode}.json")
     if inj:
-        label = {"libnet": "LibnetInjector::send", "raw": "RawSocketInjector::send",
-                 "raw-batch": "RawSocketInjector::sendBatch (sendmmsg)"}[mode]
+        label = {"libnet": "LibnetInjector::send", "libnet-batch": "LibnetInjector::sendBatch (sendmmsg, the default)",
+                 "raw": "RawSocketInjector::send", "raw-batch": "RawSocketInjector::sendBatch (sendmmsg)"}[mode]
         row(f"injection ceiling, {label} (pkt/s, 100 B payload)", inj["pps"], "tcpreplay --topspeed", base_pps, "",
             "pkt/s")
 

@@ -31,7 +31,7 @@ struct InterceptConfig {
     bool verbose = false;
     std::string secretFile;
     std::string allow;
-    std::uint32_t bufferSizeMb = 0;      // libpcap kernel buffer per device; 0: libpcap default
+    std::uint32_t bufferSizeMb = 64;     // libpcap kernel buffer (ring) per device, MiB
     std::uint32_t peerQueueMb = 8;       // responses queued per slow peer before oldest are dropped
     std::uint32_t statsInterval = 60;    // seconds; 0: no periodic stats line
     std::uint32_t routeTtl = 120;        // seconds without traffic before a route is forgotten

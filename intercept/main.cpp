@@ -25,9 +25,10 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::st
     t.string('i', "device", c.devices, "Capture on these devices (comma-separated, or 'any')")
         .valueName("DEV[,DEV]").group("Capture");
     t.string('F', "filter", c.filter, "BPF filter selecting the target's responses").valueName("EXPR").group("Capture");
-    t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 0, 4096,
-                             "Kernel capture buffer per device in MiB (0: libpcap default)")
-        .valueName("MB").group("Capture");
+    t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 1, 4096,
+                             "Kernel capture buffer (libpcap's ring) per device in MiB")
+        .valueName("MB")
+        .group("Capture");
     t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
         .valueName("PORT").group("Tunnel");
     t.string('b', "bind", c.bind, "Address the tunnel listens on").valueName("ADDR").group("Tunnel");

@@ -68,7 +68,8 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('C', "connections", s.connections, 1u, 64u, "Parallel tunnel connections to each intercept")
         .group("Replay");
     t.string('i', "input", r.input,
-             "A pcap/pcapng file to replay, or a device (list) to capture live; empty: raw socket")
+             "A pcap/pcapng file to replay, or a device (list) to capture live with libpcap; empty: every "
+             "interface, through a packet ring")
         .group("Input")
         .valueName("FILE|DEV");
     t.string('F', "filter", r.filter, "BPF filter applied to the input").group("Input");
@@ -79,8 +80,8 @@ void declare(config::OptionTable& t, Settings& s) {
               "Cut idle gaps in a capture longer than this many milliseconds down to it (0: keep)")
         .group("Input");
     t.integer('T', "loops", s.loops, 1u, 1000000u, "Replay the capture file this many times").group("Input");
-    t.integer('B', "buffer-size", r.bufferMb, 0, 4096,
-              "Live capture buffer in MiB (0: default: libpcap's 2 MiB, 16 MiB for the raw socket)")
+    t.integer('B', "buffer-size", r.bufferMb, 1, 4096,
+              "Live capture buffer in MiB: the packet ring (no -i), or libpcap's kernel buffer (-i DEV)")
         .group("Input");
     t.integer('S', "snaplen", r.snaplen, 64, 262144, "Live capture snapshot length").group("Input");
     t.custom(

@@ -3,7 +3,6 @@
 #include <event2/event.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -16,17 +15,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tcpcopy/app/engine_output.h"
 #include "tcpcopy/app/replay_ops.h"
 #include "tcpcopy/capture/live_capture.h"
+#include "tcpcopy/capture/packet_ring_capture.h"
 #include "tcpcopy/capture/pcap_file_reader.h"
-#include "tcpcopy/capture/raw_socket_capture.h"
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/log/log.h"
-#include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
-#include "tcpcopy/os/service.h"
 #include "tcpcopy/os/privileges.h"
+#include "tcpcopy/os/service.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
@@ -39,38 +38,9 @@ using session::Time;
 using namespace std::chrono_literals;
 
 constexpr auto kTick = 5ms;
-constexpr int kRawSocketBufferMb = 16;  // raw-socket capture's SO_RCVBUF unless -B says otherwise
 constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
 
 Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
-
-// The engine's effects: packets built and injected, routes sent to intercept.
-class EngineOutput final : public session::Output {
-public:
-    EngineOutput(inject::Injector& injector, tunnel::TunnelClient* tunnel) : injector_(injector), tunnel_(tunnel) {}
-
-    void sendToTarget(const net::TcpSegment& segment) override {
-        const std::size_t n = net::buildIpv4Tcp(segment, buffer_);
-        if (n == 0) {
-            ++buildFailures;
-            return;
-        }
-        injector_.send(net::Bytes(buffer_.data(), n));
-    }
-    void addRoute(const net::FlowKey& flow) override {
-        if (tunnel_) tunnel_->addRoute(flow);
-    }
-    void removeRoute(const net::FlowKey& flow) override {
-        if (tunnel_) tunnel_->removeRoute(flow);
-    }
-
-    std::uint64_t buildFailures = 0;
-
-private:
-    inject::Injector& injector_;
-    tunnel::TunnelClient* tunnel_;
-    std::array<std::byte, 65536> buffer_{};
-};
 
 struct DecodeCounters {
     std::uint64_t frames = 0;
@@ -100,7 +70,9 @@ public:
         if (int rc = openInput(); rc != 0) return rc;
         if (int rc = openTunnel(); rc != 0) return rc;
         if (int rc = dropPrivileges(); rc != 0) return rc;
-        output_ = std::make_unique<EngineOutput>(*injector_, tunnel_.get());
+        auto output = EngineOutput::create(base_, *injector_, tunnel_.get());
+        if (!output) return startError(output.error());
+        output_ = std::move(output).value();
         session::EngineConfig engineConfig = options_.engine;
         // -m: the engine counts the bytes its sessions buffer and sheds new sessions above it.
         engineConfig.memoryLimitBytes = options_.memoryLimitMb * 1024 * 1024;
@@ -148,14 +120,16 @@ private:
             return 0;
         }
         if (options_.input.empty()) {
-            // The default socket buffer (about 200 KiB) overflows in a burst while the loop is busy
-            // injecting; a lost client packet leaves a hole in its session.
-            capture::RawSocketOptions raw;
-            raw.receiveBufferBytes = (options_.bufferMb > 0 ? options_.bufferMb : kRawSocketBufferMb) * 1024 * 1024;
-            auto r = capture::RawSocketCapture::open(raw);
-            if (!r) return startError("cannot open the raw capture socket: " + r.error());
-            raw_.emplace(std::move(r).value());
-            log_->info("input: live capture on a raw socket (all interfaces)");
+            // The ring must hold what arrives while the loop is busy elsewhere: a lost client
+            // packet leaves a hole in its session. Only TCP to the -x ports enters it.
+            capture::PacketRingOptions ring;
+            ring.ringBytes = static_cast<std::size_t>(options_.bufferMb) << 20;
+            for (const auto& rule : options_.engine.rules) ring.dstPorts.push_back(rule.onlinePort.value());
+            auto r = capture::PacketRingCapture::open(ring);
+            if (!r) return startError("cannot open the live capture: " + r.error());
+            ring_.emplace(std::move(r).value());
+            log_->info("input: live capture of incoming TCP on every interface ({} MiB packet ring)",
+                       ring_->ringBytes() >> 20);
             return 0;
         }
         capture::LiveOptions live;
@@ -164,6 +138,12 @@ private:
         live.snaplen = options_.snaplen;
         live.bufferBytes = options_.bufferMb * 1024 * 1024;
         live.direction = capture::Direction::In;
+        // Not immediate mode: there libpcap uses TPACKET_V2, one snaplen-sized frame per packet
+        // whatever its size once offloads are on (64 MiB held ~1,000 packets, and dropped 17% of
+        // a 3.5k conn/s load in bench/live_io.sh). Without it, TPACKET_V3 packs packets into
+        // blocks handed over when full or after this timeout: the most a packet waits.
+        live.immediate = false;
+        live.timeout = std::chrono::milliseconds(1);
         auto r = capture::LiveCapture::open(live);
         if (!r) return startError(r.error());
         live_.emplace(std::move(r).value());
@@ -259,7 +239,7 @@ private:
             pump_->add(os::Duration(0));
             return;
         }
-        int fd = live_ ? live_->fd() : raw_->fd();
+        int fd = live_ ? live_->fd() : ring_->fd();
         auto ev = os::Event::fd(base_, fd, EV_READ | EV_PERSIST, [this](short) { readLive(); });
         if (!ev) {
             log_->error("{}", ev.error());
@@ -376,8 +356,9 @@ private:
             countDecode(r, decode_);
             if (r.status == net::DecodeStatus::Ok) engine_->onCaptured(r.segment, monoNow());
         };
-        const int n = live_ ? live_->dispatch(kFramesPerTurn, handle) : raw_->dispatch(kFramesPerTurn, handle);
-        if (n < 0) log_->warn("capture: {}", live_ ? live_->error() : std::string("raw socket read failed"));
+        const int n =
+            live_ ? live_->dispatch(kFramesPerTurn, handle) : ring_->dispatch(kFramesPerTurn, handle);
+        if (n < 0) log_->warn("capture: {}", live_->error());  // only libpcap can fail here
     }
 
     void onTick() {
@@ -403,7 +384,7 @@ private:
         // Live input: also drain the capture on every tick. The descriptor's readiness is not a
         // promise that every waiting packet wakes the loop (libpcap's ring, immediate mode); a
         // frame left behind would stall its session until the next packet arrives.
-        if (live_ || raw_) readLive();
+        if (live_ || ring_) readLive();
         engine_->onTick(now);
         checkFinished();
     }
@@ -438,11 +419,16 @@ private:
             tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0, captureDropped());
     }
 
+    // The live capture's counters; nullopt offline (or when libpcap cannot tell).
+    std::optional<capture::CaptureStats> captureStats() {
+        if (live_) return live_->stats();
+        if (ring_) return ring_->stats();
+        return std::nullopt;
+    }
+
     // Packets the live capture lost before tcpcopy read them (kernel buffer full, interface).
     std::uint64_t captureDropped() {
-        std::optional<capture::CaptureStats> c;
-        if (live_) c = live_->stats();
-        if (raw_) c = raw_->stats();
+        const std::optional<capture::CaptureStats> c = captureStats();
         return c ? c->kernelDropped + c->interfaceDropped : 0;
     }
 
@@ -493,13 +479,14 @@ private:
                        {"buffered_peak_bytes", s.bytesBufferedPeak}};
         j["injected_packets"] = inj.packets;
         j["inject_errors"] = inj.errors;
-        if (live_ || raw_) {
-            const std::optional<capture::CaptureStats> c = live_ ? live_->stats() : raw_->stats();
-            if (c) {
-                j["capture"] = {{"received", c->received},
-                                {"kernel_dropped", c->kernelDropped},
-                                {"interface_dropped", c->interfaceDropped}};
-            }
+        j["inject_calls"] = inj.calls;
+        j["inject_batches"] = output_->batchCounters().flushes;
+        if (const std::optional<capture::CaptureStats> c = captureStats()) {
+            j["capture"] = {{"backend", live_ ? "libpcap" : "packet-ring"},
+                            {"received", c->received},
+                            {"kernel_dropped", c->kernelDropped},
+                            {"interface_dropped", c->interfaceDropped},
+                            {"queue_freezes", c->queueFreezes}};
         }
         if (tunnel_) {
             const auto& t = tunnel_->counters();
@@ -510,6 +497,8 @@ private:
     }
 
     int finish() {
+        // The loop may have stopped (loopBreak) before the end-of-turn flush ran.
+        output_->flush();
         if (progress_) progress_->clear();
         const double seconds = std::chrono::duration<double>(Clock::now() - startedAt_).count();
         if (!failure_.empty()) {
@@ -518,6 +507,7 @@ private:
             return 1;
         }
         const auto& s = engine_->stats();
+        const auto& inj = injector_->counters();
         const nlohmann::json j = summaryJson(seconds);
         std::printf(
             "tcpcopy summary: %.2fs, %llu frames read\n"
@@ -540,10 +530,16 @@ private:
             u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));
         if (j.contains("capture")) {
             const auto& c = j["capture"];
-            std::printf("  live capture: %llu received, %llu dropped by the kernel, %llu by the interface\n",
-                        u(c["received"].get<std::uint64_t>()), u(c["kernel_dropped"].get<std::uint64_t>()),
-                        u(c["interface_dropped"].get<std::uint64_t>()));
+            std::printf(
+                "  live capture (%s): %llu received, %llu dropped by the kernel (ring full %llu times), %llu "
+                "by the "
+                "interface\n",
+                c["backend"].get<std::string>().c_str(), u(c["received"].get<std::uint64_t>()),
+                u(c["kernel_dropped"].get<std::uint64_t>()), u(c["queue_freezes"].get<std::uint64_t>()),
+                u(c["interface_dropped"].get<std::uint64_t>()));
         }
+        std::printf("  injected: %llu packets in %llu system calls (%llu batches), %llu errors\n",
+                    u(inj.packets), u(inj.calls), u(output_->batchCounters().flushes), u(inj.errors));
         if (tunnel_) {
             const auto& t = tunnel_->counters();
             std::printf("  tunnel: %llu connects, %llu reconnects, %llu responses, %llu routes sent\n", u(t.connects),
@@ -589,11 +585,13 @@ private:
     // systemd notification, and the progress line of an offline replay on a terminal.
     int startOps() {
         registry_ = std::make_unique<stats::Registry>("tcpcopy");
-        registerReplayMetrics(*registry_,
-                              ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
-                                            [this]() -> const inject::InjectCounters& { return injector_->counters(); },
-                                            [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
-                                            [this] { return decode_.frames; }});
+        registerReplayMetrics(
+            *registry_,
+            ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
+                          [this]() -> const inject::InjectCounters& { return injector_->counters(); },
+                          [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
+                          [this] { return decode_.frames; }, [this] { return captureStats(); },
+                          [this] { return output_->batchCounters().flushes; }});
         if (options_.metrics) {
             auto server = stats::MetricsServer::start(base_, *registry_, *options_.metrics);
             if (!server) return startError("--metrics: " + server.error());
@@ -642,7 +640,7 @@ private:
     std::unique_ptr<inject::Injector> injector_;
     std::optional<capture::PcapFileReader> file_;
     std::optional<capture::LiveCapture> live_;
-    std::optional<capture::RawSocketCapture> raw_;
+    std::optional<capture::PacketRingCapture> ring_;
     std::unique_ptr<tunnel::TunnelClient> tunnel_;
     std::unique_ptr<EngineOutput> output_;
     std::unique_ptr<session::Engine> engine_;

@@ -33,6 +33,23 @@ void registerReplayMetrics(stats::Registry& r, ReplaySources src) {
                 [i = src.injector] { return i().packets; });
     r.counterFn("inject_errors", "IP packets the injector failed to send",
                 [i = src.injector] { return i().errors; });
+    r.counterFn("inject_calls", "System calls that sent packets (sendmmsg sends up to 64 per call)",
+                [i = src.injector] { return i().calls; });
+    r.counterFn("inject_batches", "Output batches handed to the injector (one per event-loop turn that sent)",
+                src.injectBatches);
+    auto capture = [c = src.capture](auto field) {
+        return [c, field] {
+            const std::optional<capture::CaptureStats> s = c();
+            return s ? (*s).*field : 0;
+        };
+    };
+    using C = capture::CaptureStats;
+    r.counterFn("capture_received", "Packets the live capture handed over", capture(&C::received));
+    r.counterFn("capture_kernel_dropped", "Packets the live capture lost because its ring or buffer was full",
+                capture(&C::kernelDropped));
+    r.counterFn("capture_interface_dropped", "Packets the interface dropped (libpcap capture)",
+                capture(&C::interfaceDropped));
+    r.counterFn("capture_queue_freezes", "Times the packet ring was found full", capture(&C::queueFreezes));
     r.counterFn("tunnel_responses", "Response headers received from intercept", [t = src.tunnel] {
         const tunnel::TunnelClient* c = t();
         return c != nullptr ? c->counters().responses : 0;

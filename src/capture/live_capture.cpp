@@ -90,7 +90,9 @@ int LiveCapture::dispatchRaw(int maxPackets, FrameFn fn, void* context) {
         error_ = device_ + ": " + pcap_geterr(handle_.get());
         return -1;
     }
-    return std::max(n, 0);  // PCAP_ERROR_BREAK: nobody calls pcap_breakloop; treat as nothing
+    n = std::max(n, 0);  // PCAP_ERROR_BREAK: nobody calls pcap_breakloop; treat as nothing
+    delivered_ += static_cast<std::uint64_t>(n);
+    return n;
 }
 
 std::optional<CaptureStats> LiveCapture::stats() {
@@ -99,7 +101,9 @@ std::optional<CaptureStats> LiveCapture::stats() {
         error_ = device_ + ": " + pcap_geterr(handle_.get());
         return std::nullopt;
     }
-    return CaptureStats{s.ps_recv, s.ps_drop, s.ps_ifdrop};
+    // ps_recv counts what passed the kernel filter, drops included on Linux: report what was
+    // handed over instead, as PacketRingCapture does, so received + kernelDropped is what arrived.
+    return CaptureStats{delivered_, s.ps_drop, s.ps_ifdrop, 0};
 }
 
 os::Result<std::vector<std::string>> parseDeviceList(std::string_view list) {

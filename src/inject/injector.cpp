@@ -49,6 +49,74 @@ void logMalformed(std::uint64_t (&bits)[3], std::string_view injector, std::stri
     }
 }
 
+// What a batch send reports back to its injector: every refusal and failed message.
+struct BatchFailures {
+    virtual void malformed(std::string_view reason) = 0;
+    virtual void failed(int error) = 0;
+
+  protected:
+    ~BatchFailures() = default;
+};
+
+// Sends `packets` in order on a raw IPv4 socket with IP_HDRINCL, one sendmmsg per up to kMaxBatch
+// well-formed packets. Malformed packets are skipped; sendmmsg stops at the first failing
+// message, which is counted before the rest of the chunk goes on. Allocates nothing.
+std::size_t sendmmsgBatch(int fd, std::span<const net::Bytes> packets, InjectCounters& counters,
+                          BatchFailures& failures) {
+    std::array<mmsghdr, kMaxBatch> msgs;
+    std::array<iovec, kMaxBatch> iovs;
+    std::array<sockaddr_in, kMaxBatch> addrs;
+    std::size_t sent = 0;
+    std::size_t next = 0;  // first packet not yet queued into a chunk
+    while (next < packets.size()) {
+        std::size_t count = 0;
+        while (next < packets.size() && count < kMaxBatch) {
+            const net::Bytes p = packets[next++];
+            if (const std::string_view reason = checkIpv4Packet(p); !reason.empty()) {
+                ++counters.errors;
+                ++counters.malformed;
+                failures.malformed(reason);
+                continue;
+            }
+            addrs[count] = destinationOf(p);
+            iovs[count] = iovec{const_cast<std::byte*>(p.data()), p.size()};
+            msgs[count] = mmsghdr{};
+            msgs[count].msg_hdr.msg_name = &addrs[count];
+            msgs[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            msgs[count].msg_hdr.msg_iov = &iovs[count];
+            msgs[count].msg_hdr.msg_iovlen = 1;
+            ++count;
+        }
+        std::size_t done = 0;
+        while (done < count) {
+            const int r = ::sendmmsg(fd, msgs.data() + done, static_cast<unsigned>(count - done), 0);
+            if (r < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                ++counters.errors;
+                failures.failed(errno);
+                ++done;
+                continue;
+            }
+            ++counters.calls;
+            for (int i = 0; i < r; ++i) {
+                const mmsghdr& m = msgs[done + static_cast<std::size_t>(i)];
+                if (m.msg_len == m.msg_hdr.msg_iov->iov_len) {
+                    ++counters.packets;
+                    counters.bytes += m.msg_len;
+                    ++sent;
+                } else {
+                    ++counters.errors;
+                    failures.failed(EMSGSIZE);
+                }
+            }
+            done += static_cast<std::size_t>(r);
+        }
+    }
+    return sent;
+}
+
 }  // namespace
 
 std::string_view checkIpv4Packet(net::Bytes packet) {
@@ -120,6 +188,7 @@ bool LibnetInjector::send(net::Bytes ipv4Packet) {
         const int error = errno;
         ++counters_.errors;
         failed_ = true;
+        lastErrno_ = 0;
         lastMalformed_ = {};
         if (firstTime(loggedErrnos_, error)) {  // formats (and allocates) only the first time
             log::component("inject")->error(
@@ -127,14 +196,40 @@ bool LibnetInjector::send(net::Bytes ipv4Packet) {
         }
         return false;
     }
+    ++counters_.calls;
     ++counters_.packets;
     counters_.bytes += size;
     return true;
 }
 
+std::size_t LibnetInjector::sendBatch(std::span<const net::Bytes> packets) {
+    struct Failures final : BatchFailures {
+        LibnetInjector& self;
+        explicit Failures(LibnetInjector& s) : self(s) {}
+        void malformed(std::string_view reason) override {
+            self.lastMalformed_ = reason;
+            logMalformed(self.loggedErrnos_, self.kind(), reason);
+        }
+        void failed(int error) override {
+            self.failed_ = false;
+            self.lastErrno_ = error;
+            self.lastMalformed_ = {};
+            if (firstTime(self.loggedErrnos_, error)) {
+                log::component("inject")->error(
+                    "{}: send failed: {} (further errors of this kind are only counted)", self.kind(),
+                    std::strerror(error));
+            }
+        }
+    } failures(*this);
+    return sendmmsgBatch(fd(), packets, counters_, failures);
+}
+
 std::string LibnetInjector::lastError() const {
     if (!lastMalformed_.empty()) {
         return std::string(lastMalformed_);
+    }
+    if (lastErrno_ != 0) {
+        return std::strerror(lastErrno_);
     }
     if (!failed_) {
         return {};
@@ -168,6 +263,10 @@ os::Result<std::unique_ptr<RawSocketInjector>> RawSocketInjector::create(const R
 
 void RawSocketInjector::recordErrno(int error) {
     ++counters_.errors;
+    noteErrno(error);
+}
+
+void RawSocketInjector::noteErrno(int error) {
     lastErrno_ = error;
     lastMalformed_ = {};
     if (firstTime(loggedErrnos_, error)) {
@@ -194,65 +293,23 @@ bool RawSocketInjector::send(net::Bytes ipv4Packet) {
         recordErrno(n < 0 ? errno : EMSGSIZE);
         return false;
     }
+    ++counters_.calls;
     ++counters_.packets;
     counters_.bytes += ipv4Packet.size();
     return true;
 }
 
 std::size_t RawSocketInjector::sendBatch(std::span<const net::Bytes> packets) {
-    std::array<mmsghdr, kMaxBatch> msgs;
-    std::array<iovec, kMaxBatch> iovs;
-    std::array<sockaddr_in, kMaxBatch> addrs;
-    std::size_t sent = 0;
-    std::size_t next = 0;  // first packet not yet queued into a chunk
-    while (next < packets.size()) {
-        // Queue up to kMaxBatch well-formed packets, skipping (and counting) malformed ones.
-        std::size_t count = 0;
-        while (next < packets.size() && count < kMaxBatch) {
-            const net::Bytes p = packets[next++];
-            if (const std::string_view reason = checkIpv4Packet(p); !reason.empty()) {
-                ++counters_.errors;
-                ++counters_.malformed;
-                lastMalformed_ = reason;
-                logMalformed(loggedErrnos_, kind(), reason);
-                continue;
-            }
-            addrs[count] = destinationOf(p);
-            iovs[count] = iovec{const_cast<std::byte*>(p.data()), p.size()};
-            msgs[count] = mmsghdr{};
-            msgs[count].msg_hdr.msg_name = &addrs[count];
-            msgs[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-            msgs[count].msg_hdr.msg_iov = &iovs[count];
-            msgs[count].msg_hdr.msg_iovlen = 1;
-            ++count;
+    struct Failures final : BatchFailures {
+        RawSocketInjector& self;
+        explicit Failures(RawSocketInjector& s) : self(s) {}
+        void malformed(std::string_view reason) override {
+            self.lastMalformed_ = reason;
+            logMalformed(self.loggedErrnos_, self.kind(), reason);
         }
-        // sendmmsg stops at the first failing message: account for what went, count the
-        // failure against that message, and go on with the one after it.
-        std::size_t done = 0;
-        while (done < count) {
-            const int r = ::sendmmsg(fd_.get(), msgs.data() + done, static_cast<unsigned>(count - done), 0);
-            if (r < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                recordErrno(errno);
-                ++done;
-                continue;
-            }
-            for (int i = 0; i < r; ++i) {
-                const mmsghdr& m = msgs[done + static_cast<std::size_t>(i)];
-                if (m.msg_len == m.msg_hdr.msg_iov->iov_len) {
-                    ++counters_.packets;
-                    counters_.bytes += m.msg_len;
-                    ++sent;
-                } else {
-                    recordErrno(EMSGSIZE);
-                }
-            }
-            done += static_cast<std::size_t>(r);
-        }
-    }
-    return sent;
+        void failed(int error) override { self.noteErrno(error); }
+    } failures(*this);
+    return sendmmsgBatch(fd_.get(), packets, counters_, failures);
 }
 
 std::string RawSocketInjector::lastError() const {
@@ -263,6 +320,11 @@ std::string RawSocketInjector::lastError() const {
 }
 
 // ---- recording ----------------------------------------------------------------------------
+
+std::size_t RecordingInjector::sendBatch(std::span<const net::Bytes> packets) {
+    batches_.push_back(packets.size());
+    return Injector::sendBatch(packets);
+}
 
 bool RecordingInjector::send(net::Bytes ipv4Packet) {
     if (const std::string_view reason = checkIpv4Packet(ipv4Packet); !reason.empty()) {
@@ -278,6 +340,7 @@ bool RecordingInjector::send(net::Bytes ipv4Packet) {
         return false;
     }
     packets_.emplace_back(ipv4Packet.begin(), ipv4Packet.end());
+    ++counters_.calls;
     ++counters_.packets;
     counters_.bytes += ipv4Packet.size();
     return true;

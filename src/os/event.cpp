@@ -123,6 +123,10 @@ void Event::del() {
     if (state_) event_del(state_->ev);
 }
 
+void Event::activate() {
+    if (state_) event_active(state_->ev, EV_TIMEOUT, 0);
+}
+
 bool Event::pending() const {
     return state_ && event_pending(state_->ev, EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL, nullptr) != 0;
 }

@@ -83,6 +83,7 @@ private:
     Handlers handlers_;
     FrameDecoder decoder_;
     Buffer readBuf_;
+    Buffer scratch_;  // the frame send() encodes, reused
     std::deque<std::pair<Buffer, std::size_t>> queued_;
     std::size_t queuedBytes_ = 0;
     std::optional<os::Event> tick_;

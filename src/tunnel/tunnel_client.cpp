@@ -1,5 +1,7 @@
 #include "tcpcopy/tunnel/tunnel_client.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <unordered_map>
 
@@ -39,6 +41,31 @@ os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, 
     }
     return R::ok(std::move(out));
 }
+
+namespace {
+
+// Which connection of each intercept carries one route (-1: none was ready). The indexes of up to
+// kInline intercepts live inside the route table's node, so adding a route allocates only the
+// node; a longer -s list keeps them on the heap. The intercept count is the owner's to remember.
+class RouteLinks {
+  public:
+    static constexpr std::size_t kInline = 8;
+
+    explicit RouteLinks(std::size_t intercepts) {
+        if (intercepts > kInline) heap_ = std::make_unique<std::int8_t[]>(intercepts);
+        std::fill_n(data(), intercepts, std::int8_t{-1});
+    }
+    // Connection index (below 64, see TunnelClient::validate) or -1.
+    std::int8_t& operator[](std::size_t intercept) { return data()[intercept]; }
+
+  private:
+    std::int8_t* data() { return heap_ ? heap_.get() : inline_.data(); }
+
+    std::array<std::int8_t, kInline> inline_{};
+    std::unique_ptr<std::int8_t[]> heap_;
+};
+
+}  // namespace
 
 class TunnelClient::Impl {
 public:
@@ -83,11 +110,11 @@ public:
     }
 
     void addRoute(const net::FlowKey& flow) {
-        auto [it, inserted] = routes_.try_emplace(flow, std::vector<int>(links_.size(), -1));
+        auto [it, inserted] = routes_.try_emplace(flow, links_.size());
         if (!inserted) return;
         for (unsigned ii = 0; ii < links_.size(); ++ii) {
             int idx = chooseLink(ii, flow);
-            it->second[ii] = idx;
+            it->second[ii] = static_cast<std::int8_t>(idx);
             if (idx >= 0) sendRoute(*links_[ii][static_cast<unsigned>(idx)], flow);
         }
     }
@@ -95,9 +122,10 @@ public:
     void removeRoute(const net::FlowKey& flow) {
         auto it = routes_.find(flow);
         if (it == routes_.end()) return;
-        std::vector<int> assigned = std::move(it->second);
+        // Out of the table first: sending may close a connection, whose clean-up walks routes_.
+        RouteLinks assigned = std::move(it->second);
         routes_.erase(it);
-        for (unsigned ii = 0; ii < assigned.size(); ++ii) {
+        for (unsigned ii = 0; ii < links_.size(); ++ii) {
             if (assigned[ii] < 0) continue;
             Link& link = *links_[ii][static_cast<unsigned>(assigned[ii])];
             if (link.state != State::Ready) continue;
@@ -247,9 +275,9 @@ private:
         // Routes with no connection on this intercept (all were down) come here.
         for (auto& [flow, assigned] : routes_) {
             if (link.state != State::Ready) break;  // reset while re-sending
-            int& slot = assigned[link.info.interceptIndex];
+            std::int8_t& slot = assigned[link.info.interceptIndex];
             if (slot >= 0) continue;
-            slot = static_cast<int>(link.info.connectionIndex);
+            slot = static_cast<std::int8_t>(link.info.connectionIndex);
             sendRoute(link, flow);
         }
         if (link.state == State::Ready && callbacks_.onConnected) callbacks_.onConnected(link.info);
@@ -273,7 +301,7 @@ private:
             int mine = static_cast<int>(link.info.connectionIndex);
             for (auto& [flow, assigned] : routes_) {
                 if (assigned[ii] != mine) continue;
-                assigned[ii] = chooseLink(ii, flow);
+                assigned[ii] = static_cast<std::int8_t>(chooseLink(ii, flow));
                 if (assigned[ii] >= 0) sendRoute(*links_[ii][static_cast<unsigned>(assigned[ii])], flow);
             }
             lost_.emplace_back(link.info, reason);
@@ -300,7 +328,7 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     std::optional<os::Event> notifyTimer_;
     std::vector<std::vector<std::unique_ptr<Link>>> links_;
-    std::unordered_map<net::FlowKey, std::vector<int>, net::FlowKeyHash> routes_;
+    std::unordered_map<net::FlowKey, RouteLinks, net::FlowKeyHash> routes_;
     std::vector<std::pair<ConnectionInfo, std::string>> lost_;
     detail::ConnectionStats closedStats_;
     TunnelClientCounters counters_;

@@ -144,6 +144,8 @@ public:
         }
         if (peer.batch.frameSize() >= options_.batchBytes) {
             flushPeer(peer);
+        } else if (options_.flushDelay.count() <= 0) {
+            flushTimer_->activate();  // once per turn: a no-op while already due
         } else if (!flushTimer_->pending()) {
             flushTimer_->add(options_.flushDelay);
         }

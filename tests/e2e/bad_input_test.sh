@@ -87,6 +87,14 @@ one_line_error intercept-bad "intercept" -x "80-$LAB_TARGET_IP:80" -s 198.18.3.3
 one_line_error max-sessions-zero "max-sessions" "${common[@]}" "${input[@]}" --max-sessions 0
 one_line_error session-buffer-huge "max-session-buffer" "${common[@]}" "${input[@]}" --max-session-buffer 70000
 one_line_error syn-retries-17 "syn-retries" "${common[@]}" "${input[@]}" --syn-retries 17
+# -B sizes a ring: at least 1 MiB (0 no longer means "the library's default").
+one_line_error buffer-zero "buffer-size" "${common[@]}" -B 0
+out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" --buffer-size 0 2>&1) && rc=0 || rc=$?
+if ((rc != 0)) && [[ $(wc -l <<<"$out") -eq 1 && $out == *buffer-size* ]]; then
+  ok "intercept-buffer-zero: exit $rc, '$out'"
+else
+  fail "intercept-buffer-zero: exit $rc, '$out'"
+fi
 
 # --- the lab: nginx, intercept with a secret ------------------------------------------------------
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80

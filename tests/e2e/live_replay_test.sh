@@ -265,11 +265,49 @@ live_case() {
   fi
 }
 
+# drop_case NAME TCPCOPY_ARGS... : the drop count is the kernel's, not a guess. tcpcopy with a
+# 1 MiB capture buffer (8 blocks of 128 KiB) is stopped (SIGSTOP) while the clients run: the
+# buffer fills and the rest is lost. Every client packet the capture had to take (tcpdump on the
+# client side) must then be either read or counted as dropped, and some dropped.
+drop_case() {
+  local name=$1
+  shift
+  # tcpdump's own buffer (16 MiB) must hold the whole load: its count is the reference.
+  lab_capture_start "$name.client" "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" -B 16384 \
+    "dst host $LAB_ONLINE_IP and (dst port 80 or dst port 6379)"
+  local cap_pid=$LAB_LAST_PID
+  start_tcpcopy "$name" -B 1 "$@"
+  kill -STOP "$tc_pid"
+  client_load "$name"
+  check_clients "$name" 65
+  lab_capture_stop "$cap_pid" "$LAB_DIR/$name.client.pcap"
+  grep -q '^0 packets dropped by kernel' "$LAB_DIR/$name.client.tcpdump.log" ||
+    fail "$name: the reference capture itself lost packets: $(grep dropped "$LAB_DIR/$name.client.tcpdump.log")"
+  kill -CONT "$tc_pid"
+  # Once resumed, tcpcopy reads what the buffer held; its stats line then shows the drops.
+  wait_until 30 grep -Eq 'stats: .*capture_dropped=[1-9]' "$LAB_DIR/tcpcopy-$name.log" ||
+    fail "$name: no stats line reported the capture's drops"
+  stop_tcpcopy "$name" >/dev/null
+  local sent received dropped freezes
+  sent=$(lab_pcap_count "$LAB_DIR/$name.client.pcap")
+  received=$(json "$name" 'd["capture"]["received"]')
+  dropped=$(json "$name" 'd["capture"]["kernel_dropped"]')
+  freezes=$(json "$name" 'd["capture"]["queue_freezes"]')
+  if ((dropped > 0 && received + dropped == sent)); then
+    ok "$name: $sent client packets = $received read + $dropped counted as dropped (ring full $freezes times)"
+  else
+    fail "$name: clients sent $sent packets; tcpcopy read $received and counted $dropped dropped"
+  fi
+  grep -Eq "live capture \(.*\): $received received, $dropped dropped by the kernel" "$LAB_DIR/tcpcopy-$name.log" ||
+    fail "$name: the summary does not show the capture's counts"
+}
+
 live_case raw-1x 1
 live_case raw-n2 2
-# -B: libpcap's default 2 MiB ring holds only ~30 packets at snaplen 65535 in immediate mode.
+drop_case raw-drops
 live_case pcap-1x 1 -i "$LAB_IF_ONLINE_CLIENT" -B 64
 live_case pcap-n2 2 -i "$LAB_IF_ONLINE_CLIENT" -B 64
+drop_case pcap-drops -i "$LAB_IF_ONLINE_CLIENT"
 
 # intercept dies in mid-run and comes back: tcpcopy keeps capturing, reconnects, re-sends its
 # routes, and what the clients do after the restart reaches the target.

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "tcpcopy/capture/captured_frame.h"
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/stats/registry.h"
@@ -23,6 +24,10 @@ struct ReplaySources {
     std::function<const inject::InjectCounters&()> injector;
     std::function<const tunnel::TunnelClient*()> tunnel;
     std::function<std::uint64_t()> frames;
+    // The live capture's counters; nullopt offline (the capture metrics then stay 0).
+    std::function<std::optional<capture::CaptureStats>()> capture;
+    // sendBatch calls made by the end-of-turn output batch.
+    std::function<std::uint64_t()> injectBatches;
 };
 
 // Registers tcpcopy's metrics (prefix "tcpcopy") on `registry`.

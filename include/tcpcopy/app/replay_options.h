@@ -31,7 +31,7 @@ struct ReplayOptions {
     std::string reportFile;                      // --report
     std::optional<net::Endpoint> metrics;        // --metrics ADDR:PORT: Prometheus /metrics
     std::chrono::seconds statsInterval{5};       // --stats-interval (0: off)
-    int bufferMb = 0;                            // -B: live capture buffer
+    int bufferMb = 64;                           // -B: live capture ring/buffer, MiB
     int snaplen = 65535;                         // -S
     std::size_t memoryLimitMb = 0;               // -m (0: no limit)
     std::string user;                            // -u: run as this user once everything is open

@@ -20,11 +20,13 @@ struct CapturedFrame {
 };
 
 // Counters from a live source. `kernelDropped`: dropped for lack of buffer space;
-// `interfaceDropped`: dropped by the interface or driver (0 where unknown).
+// `interfaceDropped`: dropped by the interface or driver (0 where unknown); `queueFreezes`: times
+// the packet ring was found full (PacketRingCapture; 0 where the source cannot tell).
 struct CaptureStats {
     std::uint64_t received = 0;
     std::uint64_t kernelDropped = 0;
     std::uint64_t interfaceDropped = 0;
+    std::uint64_t queueFreezes = 0;
 };
 
 // A frame handler as a function pointer plus context: the sources' dispatch() templates turn any

@@ -73,7 +73,8 @@ class LiveCapture {
     }
     int dispatchRaw(int maxPackets, FrameFn fn, void* context);
 
-    // Counters since open (pcap_stats); nullopt with error() set when libpcap cannot tell.
+    // Counters since open: received = frames handed to dispatch()'s callback; the drops from
+    // pcap_stats. nullopt with error() set when libpcap cannot tell.
     std::optional<CaptureStats> stats();
     const std::string& error() const { return error_; }
 
@@ -94,6 +95,7 @@ class LiveCapture {
     int fd_;
     std::string warning_;
     std::string error_;
+    std::uint64_t delivered_ = 0;
 };
 
 // Splits a device list ("eth0,eth1", spaces allowed around names) into names. "any" stands alone:

@@ -3,7 +3,8 @@
 //
 // Injector is the interface the session engine's wiring hands packets to. Implementations:
 //   LibnetInjector    libnet in LIBNET_RAW4_ADV mode (libnet_adv_write_raw_ipv4), as the
-//                     original TCPCopy does;
+//                     original TCPCopy does; batches go out with sendmmsg on libnet's own raw
+//                     socket (libnet has no batch call; its write is one sendto on that socket);
 //   RawSocketInjector socket(AF_INET, SOCK_RAW, IPPROTO_RAW) with IP_HDRINCL and sendto /
 //                     sendmmsg, needing no library;
 //   RecordingInjector keeps copies of what it was given, for tests.
@@ -37,6 +38,7 @@ struct InjectCounters {
     std::uint64_t bytes = 0;      // their IP bytes
     std::uint64_t errors = 0;     // packets not sent, malformed ones included
     std::uint64_t malformed = 0;  // refused before any system call
+    std::uint64_t calls = 0;      // system calls that sent packets (sendto, or sendmmsg per chunk)
 };
 
 // Why a byte span is not an injectable IPv4 packet, or an empty view when it is.
@@ -80,6 +82,9 @@ class LibnetInjector final : public Injector {
     LibnetInjector& operator=(const LibnetInjector&) = delete;
 
     bool send(net::Bytes ipv4Packet) override;
+    // sendmmsg on libnet's socket, as RawSocketInjector::sendBatch: the same socket and
+    // destination address libnet_adv_write_raw_ipv4 would use, up to kMaxBatch per system call.
+    std::size_t sendBatch(std::span<const net::Bytes> packets) override;
     std::string lastError() const override;
     std::string_view kind() const override { return "libnet"; }
     // libnet's socket, for tests and socket options.
@@ -92,7 +97,8 @@ class LibnetInjector final : public Injector {
     explicit LibnetInjector(libnet_context* l);
 
     std::unique_ptr<libnet_context, Deleter> libnet_;
-    bool failed_ = false;
+    bool failed_ = false;                 // the last failure is libnet's (libnet_geterror)
+    int lastErrno_ = 0;                   // the last failure is a sendmmsg errno
     std::string_view lastMalformed_;      // a checkIpv4Packet reason (static text), or empty
     std::uint64_t loggedErrnos_[3] = {};  // bit per errno below 192, logged once each
 };
@@ -104,10 +110,12 @@ struct RawSocketOptions {
     int sendBufferBytes = 0;   // SO_SNDBUF; 0 keeps the system default
 };
 
+// Largest number of packets one sendmmsg call carries; longer batches are split.
+inline constexpr std::size_t kMaxBatch = 64;
+
 class RawSocketInjector final : public Injector {
   public:
-    // Largest number of packets one sendmmsg call carries; longer batches are split.
-    static constexpr std::size_t kMaxBatch = 64;
+    static constexpr std::size_t kMaxBatch = inject::kMaxBatch;
 
     // Errors carry the system's text: "raw socket: Operation not permitted".
     static os::Result<std::unique_ptr<RawSocketInjector>> create(const RawSocketOptions& options = {});
@@ -121,7 +129,8 @@ class RawSocketInjector final : public Injector {
 
   private:
     explicit RawSocketInjector(os::UniqueFd fd) : fd_(std::move(fd)) {}
-    void recordErrno(int error);
+    void recordErrno(int error);  // counts the error, then noteErrno
+    void noteErrno(int error);    // remembers and logs (once per errno) a failure already counted
 
     os::UniqueFd fd_;
     int lastErrno_ = 0;
@@ -137,6 +146,8 @@ class RecordingInjector final : public Injector {
 
     // Copies the packet (checked like the real injectors) unless a failure is scheduled.
     bool send(net::Bytes ipv4Packet) override;
+    // Records the batch's size in batches(), then sends each packet as send() does.
+    std::size_t sendBatch(std::span<const net::Bytes> packets) override;
     std::string lastError() const override { return lastError_; }
     std::string_view kind() const override { return "recording"; }
 
@@ -144,10 +155,16 @@ class RecordingInjector final : public Injector {
     // failure").
     void failNext(std::size_t count) { failNext_ = count; }
     const std::vector<std::vector<std::byte>>& packets() const { return packets_; }
-    void clear() { packets_.clear(); }
+    // The size of every sendBatch() call, in order.
+    const std::vector<std::size_t>& batches() const { return batches_; }
+    void clear() {
+        packets_.clear();
+        batches_.clear();
+    }
 
   private:
     std::vector<std::vector<std::byte>> packets_;
+    std::vector<std::size_t> batches_;
     std::size_t failNext_ = 0;
     std::string lastError_;
 };

@@ -97,6 +97,10 @@ public:
     bool add(std::optional<Duration> timeout = std::nullopt);
     void del();
     bool pending() const;
+    // Makes the callback run in the current loop iteration, after the callbacks already due in it
+    // (event_active with EV_TIMEOUT); a no-op while it is already due. Works whether or not the
+    // event was added. Used to do one piece of work per loop turn, after everything the turn read.
+    void activate();
 
 private:
     struct State;

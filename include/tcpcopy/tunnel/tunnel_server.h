@@ -6,7 +6,9 @@
 // HELLO_ACK, or REJECT and close. Peers outside --allow are closed at accept (logged once
 // each). A malformed frame closes only that connection, with one log line. Heartbeats flow both
 // ways; a peer silent for idleTimeout is dropped. Responses are batched per peer and flushed when
-// a batch reaches batchBytes or flushDelay after its first item; a peer that stops reading loses
+// a batch reaches batchBytes, or at the end of the event-loop turn that added its first item (after
+// every callback already due in that turn: a capture read, route adds), or flushDelay after it when
+// that is set; a peer that stops reading loses
 // its oldest batches (counted) once maxQueuedBytes are waiting.
 //
 // Single-threaded on the EventBase; callbacks run from the loop. The EventBase must outlive it.
@@ -45,7 +47,9 @@ struct TunnelServerOptions {
     os::Duration idleTimeout = std::chrono::seconds(10);
     std::size_t maxQueuedBytes = 8u << 20;  // --buffer-size: per peer, beyond the socket buffer
     std::size_t batchBytes = 32u << 10;     // flush a batch when it reaches this size
-    os::Duration flushDelay = std::chrono::milliseconds(1);
+    // 0: flush partial batches at the end of the loop turn (no added latency; as many responses
+    // per frame as one turn captured). Above 0: flush them this long after their first item.
+    os::Duration flushDelay = os::Duration(0);
 };
 
 struct PeerInfo {

@@ -58,15 +58,18 @@ TEST(ProgressLine, WritesNothingWhenDisabled) {
 TEST(ReplayMetrics, RendersEngineAndInjectorCountersUnderTheTcpcopyPrefix) {
     session::EngineStats engine;
     inject::InjectCounters injector;
+    std::optional<capture::CaptureStats> capture;  // offline: no live capture
     stats::Registry registry("tcpcopy");
     registerReplayMetrics(registry,
                           ReplaySources{[&]() -> const session::EngineStats& { return engine; },
                                         [&]() -> const inject::InjectCounters& { return injector; },
                                         [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
-                                        [] { return std::uint64_t{7}; }});
+                                        [] { return std::uint64_t{7}; }, [&] { return capture; },
+                                        [] { return std::uint64_t{5}; }});
     engine.requestsSent = 12;
     engine.activeSessions = 3;
     injector.packets = 40;
+    injector.calls = 9;
     const std::string text = stats::renderPrometheus(registry);
     EXPECT_THAT(text,
                 HasSubstr("# TYPE tcpcopy_requests_sent_total counter\ntcpcopy_requests_sent_total 12\n"));
@@ -74,6 +77,16 @@ TEST(ReplayMetrics, RendersEngineAndInjectorCountersUnderTheTcpcopyPrefix) {
     EXPECT_THAT(text, HasSubstr("tcpcopy_packets_injected_total 40\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_frames_read_total 7\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_tunnel_connected 0\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_inject_calls_total 9\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_inject_batches_total 5\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_capture_kernel_dropped_total 0\n"));
+
+    capture = capture::CaptureStats{100, 3, 1, 2};  // live: the capture's own counts
+    const std::string live = stats::renderPrometheus(registry);
+    EXPECT_THAT(live, HasSubstr("tcpcopy_capture_received_total 100\n"));
+    EXPECT_THAT(live, HasSubstr("tcpcopy_capture_kernel_dropped_total 3\n"));
+    EXPECT_THAT(live, HasSubstr("tcpcopy_capture_interface_dropped_total 1\n"));
+    EXPECT_THAT(live, HasSubstr("tcpcopy_capture_queue_freezes_total 2\n"));
 }
 
 }  // namespace

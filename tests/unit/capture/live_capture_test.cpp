@@ -5,8 +5,10 @@
 #include "tcpcopy/capture/live_capture.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,7 +21,9 @@
 #include <cstring>
 #include <vector>
 
-#include "tcpcopy/capture/raw_socket_capture.h"
+#include "tcpcopy/capture/packet_ring_capture.h"
+#include "tcpcopy/inject/injector.h"
+#include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/unique_fd.h"
 
@@ -203,23 +207,60 @@ TEST(LiveCapture, AnyDeviceUsesLinuxCookedHeader) {
     EXPECT_TRUE(sawSyn);
 }
 
-TEST(RawSocketCapture, ReceivesIncomingTcpWithIpHeader) {
+// Injects `count` RSTs from 127.0.0.1:40000 to 127.0.0.1:`port` (a closed port: the kernel answers
+// nothing) through a raw IP socket. Returns "" or why it could not.
+std::string injectResets(std::uint16_t port, std::size_t count) {
+    auto injector = inject::RawSocketInjector::create();
+    if (!injector) return injector.error();
+    net::TcpSegment seg;
+    seg.src = net::Ipv4Addr::fromOctets(127, 0, 0, 1);
+    seg.dst = seg.src;
+    seg.sport = net::Port(40000);
+    seg.dport = net::Port(port);
+    seg.flags = net::tcpflag::kRst;
+    seg.ttl = 64;
+    std::vector<std::vector<std::byte>> packets(count, std::vector<std::byte>(net::kMaxHeadersLen));
+    std::vector<net::Bytes> views;
+    for (std::size_t i = 0; i < count; ++i) {
+        seg.seq = net::SeqNum(static_cast<std::uint32_t>(i));
+        packets[i].resize(net::buildIpv4Tcp(seg, packets[i]));
+        views.emplace_back(packets[i]);
+    }
+    const std::size_t sent = injector.value()->sendBatch(views);
+    return sent == count ? "" : "sent " + std::to_string(sent) + " of " + std::to_string(count);
+}
+
+struct Handshake {
+    int syns = 0;
+    int synAcks = 0;
+    bool finalAck = false;
+    void see(const net::TcpSegment& s, std::uint16_t port) {
+        if (s.flags == net::tcpflag::kSyn && s.dport == net::Port(port)) ++syns;
+        if (s.flags == (net::tcpflag::kSyn | net::tcpflag::kAck) && s.sport == net::Port(port)) ++synAcks;
+        if (s.flags == net::tcpflag::kAck && s.dport == net::Port(port)) finalAck = true;
+    }
+};
+
+TEST(PacketRingCapture, ReceivesIncomingTcpWithIpHeader) {
     ENTER_PRIVATE_NETNS_OR_SKIP();
-    auto capture = RawSocketCapture::open({.receiveBufferBytes = 1 << 20});
+    auto capture = PacketRingCapture::open({.ringBytes = 1 << 20});
     ASSERT_TRUE(capture) << capture.error();
-    RawSocketCapture& raw = capture.value();
-    EXPECT_EQ(raw.linkType(), net::LinkType::RawIp);
-    EXPECT_EQ(raw.dispatch(10, [](const CapturedFrame&, net::LinkType) { FAIL() << "nothing was sent yet"; }),
-              0);
+    PacketRingCapture& ring = capture.value();
+    EXPECT_EQ(ring.linkType(), net::LinkType::RawIp);
+    EXPECT_EQ(ring.ringBytes(), std::size_t{1} << 20);
+    EXPECT_EQ(ring.blockCount(), 8u);
+    EXPECT_EQ(
+        ring.dispatch(10, [](const CapturedFrame&, net::LinkType) { FAIL() << "nothing was sent yet"; }), 0);
     LoopbackHandshake hs;
     hs.start();
     auto before = std::chrono::system_clock::now().time_since_epoch();
     bool sawSyn = false;
     pumpUntil(
-        raw,
+        ring,
         [&](const CapturedFrame& frame, net::LinkType link) {
             EXPECT_EQ(link, net::LinkType::RawIp);
             EXPECT_EQ(frame.caplen, frame.wireLength);
+            EXPECT_EQ(frame.caplen, frame.data.size());
             EXPECT_LT(std::chrono::abs(frame.timestamp - before), std::chrono::seconds(30));
             net::DecodeResult r = net::decodeFrame(link, frame.data);
             ASSERT_EQ(r.status, net::DecodeStatus::Ok) << net::decodeStatusName(r.status);
@@ -227,8 +268,153 @@ TEST(RawSocketCapture, ReceivesIncomingTcpWithIpHeader) {
         },
         [&] { return sawSyn; });
     EXPECT_TRUE(sawSyn);
-    EXPECT_GE(raw.stats().received, 1u);
-    EXPECT_EQ(raw.stats().kernelDropped, 0u);
+    const CaptureStats stats = ring.stats();
+    EXPECT_GE(stats.received, 1u);
+    EXPECT_EQ(stats.kernelDropped, 0u);
+    EXPECT_EQ(stats.queueFreezes, 0u);
+}
+
+// On lo a packet is sent and received by the same host: the ring must hold it once (as it
+// arrives), never also as the outgoing copy.
+TEST(PacketRingCapture, SeesALoopbackPacketOnce) {
+    ENTER_PRIVATE_NETNS_OR_SKIP();
+    auto capture = PacketRingCapture::open({.ringBytes = 1 << 20});
+    ASSERT_TRUE(capture) << capture.error();
+    LoopbackHandshake hs;
+    hs.start();
+    Handshake seen;
+    pumpUntil(
+        capture.value(),
+        [&](const CapturedFrame& frame, net::LinkType link) {
+            net::DecodeResult r = net::decodeFrame(link, frame.data);
+            if (r.status == net::DecodeStatus::Ok) seen.see(r.segment, hs.port);
+        },
+        [&] { return seen.finalAck; });
+    EXPECT_TRUE(seen.finalAck);
+    EXPECT_EQ(seen.syns, 1);
+    EXPECT_EQ(seen.synAcks, 1);
+}
+
+TEST(PacketRingCapture, KeepsOnlyTcpToTheGivenPorts) {
+    ENTER_PRIVATE_NETNS_OR_SKIP();
+    LoopbackHandshake hs;
+    hs.start();  // binds the listener: its port is the filter's
+    auto capture = PacketRingCapture::open({.ringBytes = 1 << 20, .dstPorts = {hs.port}});
+    ASSERT_TRUE(capture) << capture.error();
+    // The handshake may have gone before the ring opened: a second connection to the same port.
+    LoopbackHandshake second;
+    second.listener = std::move(hs.listener);
+    second.port = hs.port;
+    second.client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(hs.port);
+    ::connect(second.client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    Handshake seen;
+    pumpUntil(
+        capture.value(),
+        [&](const CapturedFrame& frame, net::LinkType link) {
+            net::DecodeResult r = net::decodeFrame(link, frame.data);
+            ASSERT_EQ(r.status, net::DecodeStatus::Ok);
+            EXPECT_EQ(r.segment.dport, net::Port(hs.port)) << "a packet to another port passed the filter";
+            seen.see(r.segment, hs.port);
+        },
+        [&] { return seen.finalAck; });
+    EXPECT_TRUE(seen.finalAck);
+    EXPECT_EQ(seen.syns, 1);
+    EXPECT_EQ(seen.synAcks, 0);  // addressed to the client's port
+}
+
+// Nothing reads while 400 packets arrive at a ring of two 4 KiB blocks: most are lost, and the
+// kernel's count of them plus what was read is exactly what was sent.
+TEST(PacketRingCapture, CountsEveryPacketAFullRingDropped) {
+    ENTER_PRIVATE_NETNS_OR_SKIP();
+    constexpr std::uint16_t kPort = 5555;
+    constexpr std::size_t kSent = 400;
+    auto capture = PacketRingCapture::open({.ringBytes = 8192, .blockBytes = 4096, .dstPorts = {kPort}});
+    ASSERT_TRUE(capture) << capture.error();
+    PacketRingCapture& ring = capture.value();
+    ASSERT_EQ(ring.blockCount(), 2u);
+    ASSERT_EQ(injectResets(kPort, kSent), "");
+    std::size_t read = 0;
+    CaptureStats stats;
+    pumpUntil(
+        ring, [&](const CapturedFrame&, net::LinkType) { ++read; },
+        [&] {
+            stats = ring.stats();
+            return read + stats.kernelDropped >= kSent;
+        });
+    EXPECT_EQ(stats.received, read);
+    EXPECT_GT(stats.kernelDropped, 0u);
+    EXPECT_GT(stats.queueFreezes, 0u);
+    EXPECT_EQ(read + stats.kernelDropped, kSent);
+}
+
+// A TUN device in the private namespace, up: what is written to its descriptor arrives on it as
+// incoming IP packets, with no outgoing copy (unlike lo, where libpcap's socket gets both).
+struct TunDevice {
+    os::UniqueFd fd;
+    std::string name = "tcpcopy-tun0";
+    std::string open() {
+        fd.reset(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+        if (!fd) return std::string("/dev/net/tun: ") + std::strerror(errno);
+        ifreq ifr{};
+        ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+        std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+        if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) return std::string("TUNSETIFF: ") + std::strerror(errno);
+        os::UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (!sock || ::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) return "SIOCGIFFLAGS failed";
+        ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+        if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) return "SIOCSIFFLAGS failed";
+        return {};
+    }
+    // Writes `count` TCP RSTs to port `port`; returns "" or why not.
+    std::string send(std::uint16_t port, std::size_t count) {
+        net::TcpSegment seg;
+        seg.src = net::Ipv4Addr::fromOctets(192, 0, 2, 1);
+        seg.dst = net::Ipv4Addr::fromOctets(192, 0, 2, 2);
+        seg.sport = net::Port(40000);
+        seg.dport = net::Port(port);
+        seg.flags = net::tcpflag::kRst;
+        seg.ttl = 64;
+        std::vector<std::byte> packet(net::kMaxHeadersLen);
+        for (std::size_t i = 0; i < count; ++i) {
+            seg.seq = net::SeqNum(static_cast<std::uint32_t>(i));
+            const std::size_t n = net::buildIpv4Tcp(seg, packet);
+            if (::write(fd.get(), packet.data(), n) != static_cast<ssize_t>(n)) return std::strerror(errno);
+        }
+        return {};
+    }
+};
+
+// The same for libpcap: 4000 packets arrive at a 64 KiB buffer nobody reads.
+TEST(LiveCapture, CountsEveryPacketAFullBufferDropped) {
+    ENTER_PRIVATE_NETNS_OR_SKIP();
+    constexpr std::uint16_t kPort = 5556;
+    constexpr std::size_t kSent = 4000;
+    TunDevice tun;
+    if (std::string error = tun.open(); !error.empty()) GTEST_SKIP() << "no TUN device: " << error;
+    auto capture = LiveCapture::open({.device = tun.name,
+                                      .snaplen = 128,
+                                      .bufferBytes = 64 << 10,
+                                      .direction = Direction::In,
+                                      .filter = "tcp dst port " + std::to_string(kPort)});
+    ASSERT_TRUE(capture) << capture.error();
+    LiveCapture& live = capture.value();
+    ASSERT_EQ(tun.send(kPort, kSent), "");
+    std::size_t read = 0;
+    std::optional<CaptureStats> stats;
+    pumpUntil(
+        live, [&](const CapturedFrame&, net::LinkType) { ++read; },
+        [&] {
+            stats = live.stats();
+            return stats && read + stats->kernelDropped >= kSent;
+        });
+    ASSERT_TRUE(stats) << live.error();
+    EXPECT_EQ(stats->received, read);
+    EXPECT_GT(stats->kernelDropped, 0u);
+    EXPECT_EQ(read + stats->kernelDropped, kSent) << "read " << read << ", dropped " << stats->kernelDropped;
 }
 
 }  // namespace

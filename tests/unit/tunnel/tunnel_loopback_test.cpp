@@ -1,11 +1,11 @@
 // TunnelClient and TunnelServer talking over loopback on one EventBase (no root needed).
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -119,7 +119,7 @@ TEST(TunnelLoopback, HandshakeRoutesAndResponsesFlowBothWays) {
     for (int i = 0; i < 5; ++i) server.value()->sendResponse(slog.up[0].id, header(i, 40 + i));
     ASSERT_TRUE(loop.runUntil([&] { return clog.responses.size() == 5; }));
     for (int i = 0; i < 5; ++i) EXPECT_EQ(clog.responses[i], header(i, 40 + i));
-    // Five items within the flush delay travel as one batch.
+    // Five items added in one loop turn travel as one batch.
     EXPECT_EQ(server.value()->counters().batchesSent, 1u);
     EXPECT_EQ(server.value()->counters().responsesSent, 5u);
 
@@ -497,6 +497,91 @@ TEST(TunnelLoopback, PeerThatStopsReadingLosesOldestBatchesNotTheServer) {
     EXPECT_GT(c.queueDrops, 0u);
     EXPECT_LT(c.queueDrops, 40000u);
     EXPECT_EQ(server.value()->peerCount(), 1u);  // still connected: only responses are dropped
+}
+
+// Responses added by the callbacks of one loop turn leave as one batch at the end of that turn:
+// no timer holds them back, and a turn that adds nothing sends nothing.
+TEST(TunnelLoopback, ResponsesOfOneLoopTurnLeaveTogetherAtItsEnd) {
+    Loop loop;
+    ServerLog slog;
+    auto server = TunnelServer::listen(loop.base(), serverOptions(), slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    TunnelClient client(loop.base(), clientOptions(server.value()->localEndpoint()), clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected() && slog.up.size() == 1; }));
+    const PeerId id = slog.up[0].id;
+    const auto before = server.value()->counters();
+    // Two captures read in the same turn.
+    auto first = os::Event::timer(loop.base(), [&](short) {
+                     for (int i = 0; i < 3; ++i) server.value()->sendResponse(id, header(i));
+                 }).value();
+    auto second = os::Event::timer(loop.base(), [&](short) {
+                      server.value()->sendResponse(id, header(3));
+                      EXPECT_EQ(server.value()->counters().batchesSent, before.batchesSent);  // not yet
+                  }).value();
+    first.add(os::Duration(0));
+    second.add(os::Duration(0));
+    ASSERT_TRUE(loop.base().runOnce(true));
+    const auto after = server.value()->counters();
+    EXPECT_EQ(after.batchesSent, before.batchesSent + 1);
+    EXPECT_EQ(after.responsesSent, before.responsesSent + 4);
+    ASSERT_TRUE(loop.runUntil([&] { return clog.responses.size() == 4; }));
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(clog.responses[static_cast<std::size_t>(i)], header(i));
+}
+
+TEST(TunnelLoopback, AFlushDelayHoldsAPartialBatchUntilItExpires) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.flushDelay = std::chrono::seconds(30);  // never expires during the test
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    ClientLog clog;
+    TunnelClient client(loop.base(), clientOptions(server.value()->localEndpoint()), clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected() && slog.up.size() == 1; }));
+    server.value()->sendResponse(slog.up[0].id, header(1));
+    ASSERT_TRUE(loop.base().runOnce(false));
+    EXPECT_EQ(server.value()->counters().batchesSent, 0u);
+    server.value()->flush();
+    EXPECT_EQ(server.value()->counters().batchesSent, 1u);
+    ASSERT_TRUE(loop.runUntil([&] { return clog.responses.size() == 1; }));
+}
+
+// More intercepts than a route keeps inline (8): every one gets the route and its withdrawal.
+TEST(TunnelLoopback, RoutesReachEveryOneOfManyIntercepts) {
+    Loop loop;
+    constexpr int kIntercepts = 10;
+    std::vector<ServerLog> logs(kIntercepts);
+    std::vector<std::unique_ptr<TunnelServer>> servers;
+    TunnelClientOptions copts;
+    copts.instanceId = "unit-test";
+    copts.reconnectMin = 20ms;
+    copts.reconnectMax = 100ms;
+    for (auto& log : logs) {
+        auto server = TunnelServer::listen(loop.base(), serverOptions(), log.callbacks());
+        ASSERT_TRUE(server) << server.error();
+        copts.intercepts.push_back(server.value()->localEndpoint());
+        servers.push_back(std::move(server).value());
+    }
+    ClientLog clog;
+    TunnelClient client(loop.base(), copts, clog.callbacks());
+    client.start();
+    ASSERT_TRUE(loop.runUntil([&] { return client.allInterceptsConnected(); }));
+    for (std::uint16_t p = 1; p <= 3; ++p) client.addRoute(flow(p));
+    client.removeRoute(flow(2));
+    auto all = [&](auto field, std::size_t n) {
+        return std::all_of(logs.begin(), logs.end(),
+                           [&](const ServerLog& l) { return (l.*field).size() == n; });
+    };
+    ASSERT_TRUE(loop.runUntil([&] { return all(&ServerLog::adds, 3) && all(&ServerLog::dels, 1); }));
+    for (const auto& log : logs) {
+        EXPECT_EQ(log.adds[1].second, flow(2));
+        EXPECT_EQ(log.dels[0].second, flow(2));
+    }
+    EXPECT_EQ(client.counters().liveRoutes, 2u);
+    EXPECT_EQ(client.counters().routesSent, 3u * kIntercepts);
 }
 
 }  // namespace
