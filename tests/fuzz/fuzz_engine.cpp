@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -31,15 +32,19 @@ namespace net = tcpcopy::net;
 namespace session = tcpcopy::session;
 namespace tcpflag = net::tcpflag;
 
-void require(bool condition) {
-    if (!condition) std::abort();
+// A broken invariant aborts, naming itself so a finding can be read without a debugger.
+void requireAt(bool condition, const char* what, int line) {
+    if (condition) return;
+    std::fprintf(stderr, "fuzz_engine.cpp:%d: invariant broken: %s\n", line, what);
+    std::abort();
 }
+#define require(condition) requireAt((condition), #condition, __LINE__)
 
 // Reads the input front to back, big-endian; zeros once it runs out. (Not libFuzzer's
 // FuzzedDataProvider, which takes integers from the end: this layout lets tests/fuzz/seeds.py
 // write seeds from the fixture captures.)
 class Input {
-public:
+  public:
     Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
     std::size_t remaining() const { return size_ - pos_; }
     std::uint8_t u8() { return pos_ < size_ ? data_[pos_++] : 0; }
@@ -54,7 +59,8 @@ public:
         return static_cast<T>(static_cast<std::uint64_t>(lo) + raw % span);
     }
     std::int32_t signedRange(std::int32_t lo, std::int32_t hi) {
-        return static_cast<std::int32_t>(lo + static_cast<std::int64_t>(u16() % static_cast<std::uint32_t>(hi - lo + 1)));
+        return static_cast<std::int32_t>(
+            lo + static_cast<std::int64_t>(u16() % static_cast<std::uint32_t>(hi - lo + 1)));
     }
     // Up to n bytes (fewer when the input ends), as a view into the input.
     net::Bytes bytes(std::size_t n) {
@@ -64,14 +70,15 @@ public:
         return net::Bytes(p, n);
     }
 
-private:
+  private:
     const std::uint8_t* data_;
     std::size_t size_;
     std::size_t pos_ = 0;
 };
 
-const net::Ipv4Addr kClients[] = {net::Ipv4Addr::fromOctets(192, 0, 2, 10), net::Ipv4Addr::fromOctets(192, 0, 2, 11),
-                                  net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Ipv4Addr::fromOctets(203, 0, 113, 7)};
+const net::Ipv4Addr kClients[] = {
+    net::Ipv4Addr::fromOctets(192, 0, 2, 10), net::Ipv4Addr::fromOctets(192, 0, 2, 11),
+    net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Ipv4Addr::fromOctets(203, 0, 113, 7)};
 const std::uint16_t kClientPorts[] = {40000, 40001, 1023, 65535};
 const net::Ipv4Addr kOnline = net::Ipv4Addr::fromOctets(192, 0, 2, 1);
 const net::Ipv4Addr kTarget = net::Ipv4Addr::fromOctets(198, 18, 1, 2);
@@ -85,7 +92,7 @@ struct FlowView {
 };
 
 class CheckingOutput final : public session::Output {
-public:
+  public:
     explicit CheckingOutput(const session::EngineConfig& config) : config_(config) {}
 
     void sendToTarget(const net::TcpSegment& s) override {
@@ -112,7 +119,7 @@ public:
     std::map<net::FlowKey, FlowView> flows;
     std::uint64_t sent = 0;
 
-private:
+  private:
     const session::EngineConfig& config_;
 };
 
@@ -127,7 +134,8 @@ session::EngineConfig makeConfig(Input& in) {
     c.onlyCompleteSessions = in.flag();
     c.mtu = in.range<std::uint16_t>(576, 9000);
     c.mss = in.range<std::uint16_t>(88, static_cast<std::uint16_t>(c.mtu - 40));
-    if (in.flag()) c.clientPool = {net::Ipv4Addr::fromOctets(203, 0, 113, 5), net::Ipv4Addr::fromOctets(203, 0, 113, 6)};
+    if (in.flag())
+        c.clientPool = {net::Ipv4Addr::fromOctets(203, 0, 113, 5), net::Ipv4Addr::fromOctets(203, 0, 113, 6)};
     c.loopbackRewrite = net::Ipv4Addr::fromOctets(192, 0, 2, 99);
     c.maxSessions = in.range<std::size_t>(1, 16);
     // Short timers so that the quiet period at the end stays cheap.
@@ -147,8 +155,7 @@ void consumeOptions(Input& in, net::TcpSegment& s) {
     const auto which = in.u8();
     if (which & 1) s.options.mss = in.u16();
     if (which & 2) s.options.windowScale = in.u8();
-    if (which & 4) s.options.timestamps = net::TcpTimestamps{in.u32(),
-                                                             in.u32()};
+    if (which & 4) s.options.timestamps = net::TcpTimestamps{in.u32(), in.u32()};
     s.options.sackPermitted = (which & 8) != 0;
 }
 
@@ -171,10 +178,8 @@ net::TcpSegment capturedSegment(Input& in, std::vector<std::byte>& storage) {
     s.dport = net::Port(kOnlinePorts[(who >> 5) % 3]);
     // Sequence numbers near a per-client base (so that segments meet), sometimes anywhere.
     const std::uint32_t base = 0xFFFF0000u + 7919u * (who & 0x0F);
-    s.seq = net::SeqNum(in.flag() ? in.u32()
-                                         : base + in.u16());
-    s.ack = net::SeqNum(in.flag() ? in.u32()
-                                         : 0x7FFFFF00u + in.u16());
+    s.seq = net::SeqNum(in.flag() ? in.u32() : base + in.u16());
+    s.ack = net::SeqNum(in.flag() ? in.u32() : 0x7FFFFF00u + in.u16());
     s.flags = in.u8();
     s.window = in.u16();
     consumeOptions(in, s);
@@ -201,9 +206,18 @@ net::TcpSegment responseSegment(Input& in, CheckingOutput& out, std::vector<std:
             v.serverNext = s.seq + 1;
             v.synAcked = true;
             break;
-        case 1: s.flags = tcpflag::kRst | tcpflag::kAck; s.seq = v.serverNext; break;
-        case 2: s.flags = tcpflag::kFin | tcpflag::kAck; s.seq = v.serverNext; break;
-        default: s.flags = tcpflag::kAck | (kind & 8 ? tcpflag::kPsh : 0); s.seq = v.serverNext; break;
+        case 1:
+            s.flags = tcpflag::kRst | tcpflag::kAck;
+            s.seq = v.serverNext;
+            break;
+        case 2:
+            s.flags = tcpflag::kFin | tcpflag::kAck;
+            s.seq = v.serverNext;
+            break;
+        default:
+            s.flags = tcpflag::kAck | (kind & 8 ? tcpflag::kPsh : 0);
+            s.seq = v.serverNext;
+            break;
     }
     if (kind & 0x40) s.seq += static_cast<std::uint32_t>(in.signedRange(-3000, 3000));
     s.window = in.u16();
@@ -282,10 +296,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(engine.activeSessions() == out.routes.size());
     }
     if (!ended) engine.onInputEnd(now);
-    // Quiet time: every session must end by itself (SYN retries, retransmissions, timeouts).
-    for (int i = 0; i < 200 && !engine.finished(); ++i) {
-        now += 100ms;
+    // Quiet time: every session must end by itself (SYN retries, retransmissions, timeouts), and
+    // so must the connections waiting behind them on a reused port, one after the other. Time
+    // jumps to the engine's next deadline, so a long chain costs few iterations.
+    for (int i = 0; i < 100000 && !engine.finished(); ++i) {
+        if (engine.nextDeadline() == session::Time::max()) break;  // nothing armed: stuck, caught below
+        now = std::max(now + 100ms, engine.nextDeadline());
         engine.onTick(now);
+    }
+    if (!engine.finished() && std::getenv("FUZZ_ENGINE_DEBUG") != nullptr) {
+        std::fprintf(stderr, "active %zu waiting %zu next deadline %lld ns (now %lld) rtt %llu us\n",
+                     engine.activeSessions(), engine.waitingSessions(),
+                     static_cast<long long>(engine.nextDeadline().count()),
+                     static_cast<long long>(now.count()),
+                     static_cast<unsigned long long>(engine.stats().rttSmoothedUs));
     }
     require(engine.finished());
     require(out.routes.empty());
