@@ -10,10 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 #include "tcpcopy/app/engine_output.h"
 #include "tcpcopy/app/replay_ops.h"
@@ -52,17 +51,26 @@ struct DecodeCounters {
 
 void countDecode(const net::DecodeResult& r, DecodeCounters& c) {
     switch (r.status) {
-        case net::DecodeStatus::Ok: break;
+        case net::DecodeStatus::Ok:
+            break;
         case net::DecodeStatus::NotIp:
-        case net::DecodeStatus::NotTcp: ++c.notTcp; break;
-        case net::DecodeStatus::Ipv6: ++c.ipv6; break;
-        case net::DecodeStatus::Fragment: ++c.fragments; break;
-        default: ++c.malformed; break;
+        case net::DecodeStatus::NotTcp:
+            ++c.notTcp;
+            break;
+        case net::DecodeStatus::Ipv6:
+            ++c.ipv6;
+            break;
+        case net::DecodeStatus::Fragment:
+            ++c.fragments;
+            break;
+        default:
+            ++c.malformed;
+            break;
     }
 }
 
 class ReplayApp {
-public:
+  public:
     ReplayApp(const ReplayOptions& options, os::EventBase& base) : options_(options), base_(base) {}
 
     int run() {
@@ -91,7 +99,7 @@ public:
         return finish();
     }
 
-private:
+  private:
     int openInjector() {
         if (options_.injector == "raw") {
             auto r = inject::RawSocketInjector::create();
@@ -166,14 +174,16 @@ private:
     // -u: everything that needs root is open now (injection socket, capture, pid and log files).
     int dropPrivileges() {
         if (options_.user.empty()) return 0;
-        if (std::string err = os::dropPrivileges(options_.user, {}); !err.empty()) return startError("-u/--user: " + err);
+        if (std::string err = os::dropPrivileges(options_.user, {}); !err.empty())
+            return startError("-u/--user: " + err);
         log_->info("running as user {} without capabilities", options_.user);
         return 0;
     }
 
     int openTunnel() {
         if (options_.intercepts.empty()) {
-            if (!options_.withoutIntercept) return startError("no intercept given (-s ip[:port]); use -L to replay without one");
+            if (!options_.withoutIntercept)
+                return startError("no intercept given (-s ip[:port]); use -L to replay without one");
             log_->warn("replaying without intercept (-L): responses cannot be followed");
             return 0;
         }
@@ -183,7 +193,9 @@ private:
         topts.instanceId = "tcpcopy pid " + std::to_string(::getpid());
         if (!options_.secretFile.empty()) {
             std::ifstream in(options_.secretFile);
-            if (!in) return startError(options_.secretFile + ": cannot read the secret file: " + std::strerror(errno));
+            if (!in)
+                return startError(options_.secretFile +
+                                  ": cannot read the secret file: " + std::strerror(errno));
             std::getline(in, topts.secret);
             if (topts.secret.empty()) return startError(options_.secretFile + ": the secret file is empty");
         }
@@ -208,7 +220,8 @@ private:
     }
 
     int installEvents() {
-        auto tick = os::Event::timer(base_, [this](short) { onTick(); }, /*persist=*/true);
+        auto tick = os::Event::timer(
+            base_, [this](short) { onTick(); }, /*persist=*/true);
         if (!tick) return startError(tick.error());
         tick_.emplace(std::move(tick).value());
         tick_->add(std::chrono::duration_cast<os::Duration>(kTick));
@@ -222,7 +235,8 @@ private:
             signals_.push_back(std::move(ev).value());
         }
         if (options_.statsInterval.count() > 0) {
-            auto st = os::Event::timer(base_, [this](short) { logStats(); }, true);
+            auto st = os::Event::timer(
+                base_, [this](short) { logStats(); }, true);
             if (!st) return startError(st.error());
             stats_.emplace(std::move(st).value());
             stats_->add(std::chrono::duration_cast<os::Duration>(options_.statsInterval));
@@ -372,7 +386,8 @@ private:
                     beginReplay();
                 } else {
                     std::string list;
-                    for (const auto& e : options_.intercepts) list += (list.empty() ? "" : ",") + e.toString();
+                    for (const auto& e : options_.intercepts)
+                        list += (list.empty() ? "" : ",") + e.toString();
                     failure_ = "intercept " + list + " unreachable after " +
                                std::to_string(options_.interceptWait.count()) +
                                "s (is intercept running there, and is the port open?)";
@@ -410,13 +425,16 @@ private:
         const auto& s = engine_->stats();
         const auto& inj = injector_->counters();
         log_->info(
-            "stats: frames={} sessions active={} captured={} started={} established={} completed={} failed={} "
+            "stats: frames={} sessions active={} captured={} started={} established={} completed={} "
+            "failed={} "
             "shed={} requests={} retrans={} responses={} injected={} inject_errors={} buffered={} tunnel={} "
             "tunnel_connects={} tunnel_reconnects={} capture_dropped={}",
             decode_.frames, s.activeSessions, s.sessionsCaptured, s.sessionsStarted, s.sessionsEstablished,
-            s.sessionsCompleted, s.sessionsFailed, s.sessionsShed, s.requestsSent, s.retransmissions, s.responsesSeen,
-            inj.packets, inj.errors, s.bytesBuffered, tunnel_ ? (tunnel_->anyConnected() ? "up" : "down") : "none",
-            tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0, captureDropped());
+            s.sessionsCompleted, s.sessionsFailed, s.sessionsShed, s.requestsSent, s.retransmissions,
+            s.responsesSeen, inj.packets, inj.errors, s.bytesBuffered,
+            tunnel_ ? (tunnel_->anyConnected() ? "up" : "down") : "none",
+            tunnel_ ? tunnel_->counters().connects : 0, tunnel_ ? tunnel_->counters().reconnects : 0,
+            captureDropped());
     }
 
     // The live capture's counters; nullopt offline (or when libpcap cannot tell).
@@ -444,14 +462,24 @@ private:
         j["frames_fragments"] = decode_.fragments;
         j["frames_malformed"] = decode_.malformed;
         j["packets_ignored"] = s.packetsIgnored;
-        j["sessions"] = {{"captured", s.sessionsCaptured},     {"started", s.sessionsStarted},
-                         {"established", s.sessionsEstablished}, {"completed", s.sessionsCompleted},
-                         {"ended_by_replay", s.sessionsEndedByReplay}, {"reset_by_target", s.sessionsResetByTarget},
-                         {"timed_out", s.sessionsTimedOut},     {"failed", s.sessionsFailed},
-                         {"aborted", s.sessionsAborted},         {"active", s.activeSessions},
-                         {"no_syn_ack", s.sessionsNoSynAck},     {"midstream", s.sessionsMidstream},
-                         {"sampled_out", s.sessionsSampledOut}, {"ramped_out", s.sessionsRampedOut}, {"skipped_midstream", s.sessionsSkippedMidstream},
-                         {"shed", s.sessionsShed}, {"deferred", s.sessionsDeferred},               {"port_reuses", s.portReuses},
+        j["sessions"] = {{"captured", s.sessionsCaptured},
+                         {"started", s.sessionsStarted},
+                         {"established", s.sessionsEstablished},
+                         {"completed", s.sessionsCompleted},
+                         {"ended_by_replay", s.sessionsEndedByReplay},
+                         {"reset_by_target", s.sessionsResetByTarget},
+                         {"timed_out", s.sessionsTimedOut},
+                         {"failed", s.sessionsFailed},
+                         {"aborted", s.sessionsAborted},
+                         {"active", s.activeSessions},
+                         {"no_syn_ack", s.sessionsNoSynAck},
+                         {"midstream", s.sessionsMidstream},
+                         {"sampled_out", s.sessionsSampledOut},
+                         {"ramped_out", s.sessionsRampedOut},
+                         {"skipped_midstream", s.sessionsSkippedMidstream},
+                         {"shed", s.sessionsShed},
+                         {"deferred", s.sessionsDeferred},
+                         {"port_reuses", s.portReuses},
                          {"port_remaps", s.portRemaps}};
         j["sessions"]["over_buffer"] = s.sessionsOverBuffer;
         j["requests_sent"] = s.requestsSent;
@@ -468,9 +496,8 @@ private:
         j["responses_malformed"] = responseMalformed_;
         j["gate_timeouts"] = s.gateTimeouts;
         j["timer_wakeups"] = s.timerWakeups;
-        j["path_rtt"] = {{"samples", s.rttSamples},
-                         {"smoothed_us", s.rttSmoothedUs},
-                         {"variation_us", s.rttVariationUs}};
+        j["path_rtt"] = {
+            {"samples", s.rttSamples}, {"smoothed_us", s.rttSmoothedUs}, {"variation_us", s.rttVariationUs}};
         j["flows_remembered"] = s.flowsRemembered;
         j["flows_forgotten"] = s.flowsForgotten;
         j["resets_sent"] = s.resetsSent;
@@ -490,8 +517,11 @@ private:
         }
         if (tunnel_) {
             const auto& t = tunnel_->counters();
-            j["tunnel"] = {{"connects", t.connects}, {"reconnects", t.reconnects}, {"responses", t.responses},
-                           {"routes_sent", t.routesSent}, {"malformed", t.malformed}};
+            j["tunnel"] = {{"connects", t.connects},
+                           {"reconnects", t.reconnects},
+                           {"responses", t.responses},
+                           {"routes_sent", t.routesSent},
+                           {"malformed", t.malformed}};
         }
         return j;
     }
@@ -511,23 +541,27 @@ private:
         const nlohmann::json j = summaryJson(seconds);
         std::printf(
             "tcpcopy summary: %.2fs, %llu frames read\n"
-            "  sessions: %llu started (%llu mid-stream), %llu established, %llu completed, %llu ended by replay, "
+            "  sessions: %llu started (%llu mid-stream), %llu established, %llu completed, %llu ended by "
+            "replay, "
             "%llu reset by target, %llu timed out, %llu failed (%llu without SYN-ACK)\n"
-            "  skipped: %llu sampled out, %llu ramped out (-g), %llu mid-stream (-O), %llu shed; %llu waited for a slot "
+            "  skipped: %llu sampled out, %llu ramped out (-g), %llu mid-stream (-O), %llu shed; %llu waited "
+            "for a slot "
             "(--max-active); %llu ignored packets\n"
             "  requests sent: %llu, segments %llu, bytes %llu, retransmissions %llu\n"
             "  capture: %llu retransmitted/duplicate, %llu out of order, %llu resegmented\n"
-            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu; path RTT %.1f ms (+- %.1f)\n"
-            "  captured connections %llu, aborted at exit %llu, still active %llu; buffered peak %llu bytes\n",
-            seconds, u(decode_.frames), u(s.sessionsStarted), u(s.sessionsMidstream), u(s.sessionsEstablished),
-            u(s.sessionsCompleted), u(s.sessionsEndedByReplay), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
-            u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsSampledOut), u(s.sessionsRampedOut), u(s.sessionsSkippedMidstream),
-            u(s.sessionsShed), u(s.sessionsDeferred), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
+            "  responses seen: %llu (%llu bytes), gate timeouts %llu, resets sent %llu; path RTT %.1f ms (+- "
+            "%.1f)\n"
+            "  captured connections %llu, aborted at exit %llu, still active %llu; buffered peak %llu "
+            "bytes\n",
+            seconds, u(decode_.frames), u(s.sessionsStarted), u(s.sessionsMidstream),
+            u(s.sessionsEstablished), u(s.sessionsCompleted), u(s.sessionsEndedByReplay),
+            u(s.sessionsResetByTarget), u(s.sessionsTimedOut), u(s.sessionsFailed), u(s.sessionsNoSynAck),
+            u(s.sessionsSampledOut), u(s.sessionsRampedOut), u(s.sessionsSkippedMidstream), u(s.sessionsShed),
+            u(s.sessionsDeferred), u(s.packetsIgnored), u(s.requestsSent), u(s.segmentsSent), u(s.bytesSent),
             u(s.retransmissions), u(s.captureRetransmissions), u(s.captureOutOfOrder), u(s.resegmented),
             u(s.responsesSeen), u(s.responseBytes), u(s.gateTimeouts), u(s.resetsSent),
             static_cast<double>(s.rttSmoothedUs) / 1000.0, static_cast<double>(s.rttVariationUs) / 1000.0,
-            u(s.sessionsCaptured),
-            u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));
+            u(s.sessionsCaptured), u(s.sessionsAborted), u(s.activeSessions), u(s.bytesBufferedPeak));
         if (j.contains("capture")) {
             const auto& c = j["capture"];
             std::printf(
@@ -542,8 +576,8 @@ private:
                     u(inj.packets), u(inj.calls), u(output_->batchCounters().flushes), u(inj.errors));
         if (tunnel_) {
             const auto& t = tunnel_->counters();
-            std::printf("  tunnel: %llu connects, %llu reconnects, %llu responses, %llu routes sent\n", u(t.connects),
-                        u(t.reconnects), u(t.responses), u(t.routesSent));
+            std::printf("  tunnel: %llu connects, %llu reconnects, %llu responses, %llu routes sent\n",
+                        u(t.connects), u(t.reconnects), u(t.responses), u(t.routesSent));
         }
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {
@@ -554,7 +588,8 @@ private:
         if (!inputError_.empty()) return 1;
         if (interrupted_) return s.sessionsEstablished > 0 ? 0 : 1;
         if (s.sessionsStarted == 0) {
-            std::fprintf(stderr, "tcpcopy: nothing replayed: no connection in %s matched -x\n", options_.input.c_str());
+            std::fprintf(stderr, "tcpcopy: nothing replayed: no connection in %s matched -x\n",
+                         options_.input.c_str());
             return 1;
         }
         if (s.sessionsEstablished == 0 && s.sessionsResetByTarget > 0) {
@@ -564,18 +599,21 @@ private:
             return 1;
         }
         if (s.sessionsEstablished == 0) {
-            std::fprintf(stderr,
-                         "tcpcopy: nothing replayed: no SYN-ACK came back from the target through intercept "
-                         "(check the target's route for client addresses to the assistant, and intercept's filter)\n");
+            std::fprintf(
+                stderr,
+                "tcpcopy: nothing replayed: no SYN-ACK came back from the target through intercept "
+                "(check the target's route for client addresses to the assistant, and intercept's filter)\n");
             return 1;
         }
         // Some sessions went through and others did not: the target stopped or broke mid-replay.
-        if (const std::uint64_t lost = s.sessionsResetByTarget + s.sessionsTimedOut + s.sessionsFailed; lost > 0) {
-            std::fprintf(stderr,
-                         "tcpcopy: %llu of %llu sessions did not complete: %llu reset by the target, %llu timed out, "
-                         "%llu failed (%llu without SYN-ACK, %llu over --max-session-buffer)\n",
-                         u(lost), u(s.sessionsStarted), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
-                         u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsOverBuffer));
+        if (const std::uint64_t lost = s.sessionsResetByTarget + s.sessionsTimedOut + s.sessionsFailed;
+            lost > 0) {
+            std::fprintf(
+                stderr,
+                "tcpcopy: %llu of %llu sessions did not complete: %llu reset by the target, %llu timed out, "
+                "%llu failed (%llu without SYN-ACK, %llu over --max-session-buffer)\n",
+                u(lost), u(s.sessionsStarted), u(s.sessionsResetByTarget), u(s.sessionsTimedOut),
+                u(s.sessionsFailed), u(s.sessionsNoSynAck), u(s.sessionsOverBuffer));
             return 1;
         }
         return 0;
@@ -610,7 +648,8 @@ private:
             progress_.emplace(stderr, true);
             std::error_code ec;
             inputSize_ = std::filesystem::file_size(options_.input, ec);
-            auto timer = os::Event::timer(base_, [this](short) { drawProgress(); }, /*persist=*/true);
+            auto timer = os::Event::timer(
+                base_, [this](short) { drawProgress(); }, /*persist=*/true);
             if (!timer) return startError(timer.error());
             progressTimer_.emplace(std::move(timer).value());
             progressTimer_->add(std::chrono::duration_cast<os::Duration>(250ms));
@@ -623,8 +662,8 @@ private:
         const double total = static_cast<double>(inputSize_) * options_.loops;
         const double done = static_cast<double>(inputSize_) * loop_ + static_cast<double>(file_->bytesRead());
         const auto& s = engine_->stats();
-        progress_->update(total > 0 ? done / total : 0.0, s.activeSessions, s.sessionsStarted - s.activeSessions,
-                          s.requestsSent, Clock::now());
+        progress_->update(total > 0 ? done / total : 0.0, s.activeSessions,
+                          s.sessionsStarted - s.activeSessions, s.requestsSent, Clock::now());
     }
 
     static unsigned long long u(std::uint64_t v) { return v; }

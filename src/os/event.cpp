@@ -1,19 +1,17 @@
 #include "tcpcopy/os/event.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <algorithm>
-#include <cstring>
-
-#include <unistd.h>
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace tcpcopy::os {
 namespace {
@@ -58,9 +56,7 @@ void EventBase::loopBreak() { event_base_loopbreak(base_.get()); }
 
 bool EventBase::reinitAfterFork() { return event_reinit(base_.get()) == 0; }
 
-std::chrono::steady_clock::time_point EventBase::now() const {
-    return std::chrono::steady_clock::now();
-}
+std::chrono::steady_clock::time_point EventBase::now() const { return std::chrono::steady_clock::now(); }
 
 // ---- Event ----
 
@@ -95,9 +91,10 @@ Result<Event> Event::timer(EventBase& base, Callback callback, bool persist) {
 Result<Event> Event::fd(EventBase& base, int fd, short what, Callback callback) {
     auto state = std::make_unique<State>();
     state->callback = std::move(callback);
-    state->ev = event_new(base.get(), fd, static_cast<short>(what | EV_PERSIST), eventTrampoline,
-                          &state->callback);
-    if (state->ev == nullptr) return Result<Event>::fail("event_new for fd " + std::to_string(fd) + " failed");
+    state->ev =
+        event_new(base.get(), fd, static_cast<short>(what | EV_PERSIST), eventTrampoline, &state->callback);
+    if (state->ev == nullptr)
+        return Result<Event>::fail("event_new for fd " + std::to_string(fd) + " failed");
     return Result<Event>::ok(Event(std::move(state)));
 }
 
@@ -217,7 +214,9 @@ std::size_t BufferEvent::read(std::vector<std::byte>& out, std::size_t max) {
     return static_cast<std::size_t>(got);
 }
 
-std::size_t BufferEvent::inputLength() const { return evbuffer_get_length(bufferevent_get_input(state_->bev)); }
+std::size_t BufferEvent::inputLength() const {
+    return evbuffer_get_length(bufferevent_get_input(state_->bev));
+}
 std::size_t BufferEvent::outputLength() const {
     return evbuffer_get_length(bufferevent_get_output(state_->bev));
 }

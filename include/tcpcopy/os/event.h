@@ -27,7 +27,7 @@ namespace tcpcopy::os {
 // A value or the error text explaining why there is none.
 template <class T>
 class Result {
-public:
+  public:
     static Result ok(T value) { return Result(std::move(value)); }
     static Result fail(std::string error) { return Result(Error{std::move(error)}); }
 
@@ -36,7 +36,7 @@ public:
     T&& value() && { return std::get<T>(std::move(state_)); }
     const std::string& error() const { return std::get<Error>(state_).text; }
 
-private:
+  private:
     struct Error {
         std::string text;
     };
@@ -48,7 +48,7 @@ private:
 using Duration = std::chrono::microseconds;
 
 class EventBase {
-public:
+  public:
     static Result<EventBase> create();
 
     EventBase(EventBase&&) noexcept = default;
@@ -68,7 +68,7 @@ public:
     // Monotonic time (steady_clock), for timeouts computed alongside the loop.
     std::chrono::steady_clock::time_point now() const;
 
-private:
+  private:
     struct Deleter {
         void operator()(event_base* base) const;
     };
@@ -79,7 +79,7 @@ private:
 // One libevent event with its callback. The callback gets the libevent `what` flags
 // (EV_TIMEOUT/EV_READ/EV_WRITE/EV_SIGNAL).
 class Event {
-public:
+  public:
     using Callback = std::function<void(short what)>;
 
     // A one-shot timer (re-arm with add()), or a periodic one when `persist`.
@@ -102,7 +102,7 @@ public:
     // event was added. Used to do one piece of work per loop turn, after everything the turn read.
     void activate();
 
-private:
+  private:
     struct State;
     explicit Event(std::unique_ptr<State> state);
     std::unique_ptr<State> state_;
@@ -110,7 +110,7 @@ private:
 
 // A buffered socket (bufferevent with BEV_OPT_CLOSE_ON_FREE): it owns the fd.
 class BufferEvent {
-public:
+  public:
     using ReadCallback = std::function<void()>;
     using WriteCallback = std::function<void()>;
     // `what` is the BEV_EVENT_* mask: CONNECTED, EOF, ERROR, TIMEOUT.
@@ -138,7 +138,7 @@ public:
     int fd() const;
     bufferevent* get() const;
 
-private:
+  private:
     struct State;
     explicit BufferEvent(std::unique_ptr<State> state);
     std::unique_ptr<State> state_;

@@ -1,11 +1,10 @@
 #include "tcpcopy/os/event.h"
 
 #include <event2/event.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 namespace tcpcopy::os {
 namespace {
@@ -31,9 +30,13 @@ TEST(EventBase, TimerFiresOnceThenLoopEnds) {
 TEST(EventBase, PersistentTimerRepeatsUntilLoopExit) {
     auto base = EventBase::create().value();
     int fired = 0;
-    auto timer = Event::timer(base, [&](short) {
-        if (++fired == 3) base.loopExit();
-    }, true).value();
+    auto timer = Event::timer(
+                     base,
+                     [&](short) {
+                         if (++fired == 3) base.loopExit();
+                     },
+                     true)
+                     .value();
     timer.add(1ms);
     base.dispatch();
     EXPECT_EQ(fired, 3);
@@ -68,10 +71,12 @@ TEST(EventBase, FdReadinessAndBufferEventRoundTrip) {
     auto bev = BufferEvent::adopt(base, pair[0]);
     ASSERT_TRUE(bev) << bev.error();
     std::vector<std::byte> got;
-    bev.value().setCallbacks([&] {
-        bev.value().read(got);
-        if (got.size() >= 5) base.loopExit();
-    }, nullptr, nullptr);
+    bev.value().setCallbacks(
+        [&] {
+            bev.value().read(got);
+            if (got.size() >= 5) base.loopExit();
+        },
+        nullptr, nullptr);
     bev.value().enable(EV_READ | EV_WRITE);
     ASSERT_EQ(::write(pair[1], "hello", 5), 5);
     base.dispatch();
@@ -79,12 +84,12 @@ TEST(EventBase, FdReadinessAndBufferEventRoundTrip) {
 
     int readable = 0;
     auto ev = Event::fd(base, pair[1], EV_READ, [&](short what) {
-        EXPECT_TRUE(what & EV_READ);
-        char buf[8];
-        EXPECT_EQ(::read(pair[1], buf, sizeof buf), 3);
-        ++readable;
-        base.loopExit();
-    }).value();
+                  EXPECT_TRUE(what & EV_READ);
+                  char buf[8];
+                  EXPECT_EQ(::read(pair[1], buf, sizeof buf), 3);
+                  ++readable;
+                  base.loopExit();
+              }).value();
     ev.add();
     const std::byte data[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
     EXPECT_TRUE(bev.value().write(data));
@@ -112,7 +117,8 @@ TEST(EventBase, SignalIsDeliveredThroughTheLoop) {
 TEST(EventBase, ConnectToClosedPortReportsError) {
     auto base = EventBase::create().value();
     // Port 1 on loopback: nothing listens there in the test environment.
-    auto bev = BufferEvent::connect(base, net::Endpoint{net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(1)});
+    auto bev =
+        BufferEvent::connect(base, net::Endpoint{net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(1)});
     if (!bev) {
         EXPECT_FALSE(bev.error().empty());
         return;
