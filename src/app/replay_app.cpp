@@ -38,6 +38,10 @@ using namespace std::chrono_literals;
 
 constexpr auto kTick = 5ms;
 constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
+// Event loop priorities: everything runs at the middle one but the offline file pump, which runs
+// only in turns where nothing more urgent (tunnel, timers, signals) is ready.
+constexpr int kPriorities = 3;
+constexpr int kFilePumpPriority = 2;
 
 Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
 
@@ -228,6 +232,10 @@ class ReplayApp {
         auto pump = os::Event::timer(base_, [this](short) { pumpFile(); });
         if (!pump) return startError(pump.error());
         pump_.emplace(std::move(pump).value());
+        // The target's answers come first: each one a turn leaves unread waits in the tunnel, and a
+        // session waiting for it retransmits, which costs more than starting the next captured
+        // connection a little later.
+        pump_->setPriority(kFilePumpPriority);
         for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
             auto ev = os::Event::signal(base_, signo, [this, signo](short) { onSignal(signo); });
             if (!ev) return startError(ev.error());
@@ -717,7 +725,7 @@ class ReplayApp {
 }  // namespace
 
 int runReplay(const ReplayOptions& options) {
-    auto base = os::EventBase::create();
+    auto base = os::EventBase::create(kPriorities);
     if (!base) {
         std::fprintf(stderr, "tcpcopy: %s\n", base.error().c_str());
         return 2;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace tcpcopy::os {
 namespace {
@@ -29,9 +30,13 @@ std::string lastSocketError() { return evutil_socket_error_to_string(EVUTIL_SOCK
 
 void EventBase::Deleter::operator()(event_base* base) const { event_base_free(base); }
 
-Result<EventBase> EventBase::create() {
+Result<EventBase> EventBase::create(int priorities) {
     event_base* base = event_base_new();
     if (base == nullptr) return Result<EventBase>::fail("event_base_new failed: " + lastSocketError());
+    if (priorities > 1 && event_base_priority_init(base, priorities) != 0) {
+        event_base_free(base);
+        return Result<EventBase>::fail("event_base_priority_init(" + std::to_string(priorities) + ") failed");
+    }
     return Result<EventBase>::ok(EventBase(base));
 }
 
@@ -123,6 +128,8 @@ void Event::del() {
 void Event::activate() {
     if (state_) event_active(state_->ev, EV_TIMEOUT, 0);
 }
+
+bool Event::setPriority(int priority) { return state_ && event_priority_set(state_->ev, priority) == 0; }
 
 bool Event::pending() const {
     return state_ && event_pending(state_->ev, EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL, nullptr) != 0;

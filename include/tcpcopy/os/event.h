@@ -49,7 +49,9 @@ using Duration = std::chrono::microseconds;
 
 class EventBase {
   public:
-    static Result<EventBase> create();
+    // `priorities` > 1 gives the loop that many priority levels (0 runs first); events start in the
+    // middle one (priorities / 2). A loop turn runs only the most urgent ready level.
+    static Result<EventBase> create(int priorities = 1);
 
     EventBase(EventBase&&) noexcept = default;
     EventBase& operator=(EventBase&&) noexcept = default;
@@ -101,6 +103,9 @@ class Event {
     // (event_active with EV_TIMEOUT); a no-op while it is already due. Works whether or not the
     // event was added. Used to do one piece of work per loop turn, after everything the turn read.
     void activate();
+    // The event's priority level (see EventBase::create); false when it is out of range or the
+    // event is pending.
+    bool setPriority(int priority);
 
   private:
     struct State;

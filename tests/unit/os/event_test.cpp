@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
+#include <string>
+
 namespace tcpcopy::os {
 namespace {
 
@@ -25,6 +28,27 @@ TEST(EventBase, TimerFiresOnceThenLoopEnds) {
     EXPECT_TRUE(base.value().dispatch());  // returns when no events remain
     EXPECT_EQ(fired, 1);
     EXPECT_FALSE(timer.value().pending());
+}
+
+TEST(EventBase, LowPriorityEventRunsOnlyInTurnsWithNothingMoreUrgent) {
+    auto base = EventBase::create(3);
+    ASSERT_TRUE(base) << base.error();
+    std::string order;
+    int urgentLeft = 3;
+    std::optional<Event> urgent;
+    auto low = Event::timer(base.value(), [&](short) { order += 'L'; });
+    auto mid = Event::timer(base.value(), [&](short) {
+        order += 'M';
+        if (--urgentLeft > 0) urgent->activate();  // more urgent work keeps arriving
+    });
+    ASSERT_TRUE(low && mid);
+    urgent.emplace(std::move(mid).value());
+    ASSERT_TRUE(low.value().setPriority(2));
+    EXPECT_FALSE(low.value().setPriority(3)) << "out of range";
+    low.value().activate();
+    urgent->activate();
+    while (order.size() < 4) ASSERT_TRUE(base.value().runOnce());
+    EXPECT_EQ(order, "MMML");
 }
 
 TEST(EventBase, PersistentTimerRepeatsUntilLoopExit) {
