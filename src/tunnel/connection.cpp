@@ -7,12 +7,13 @@
 namespace tcpcopy::tunnel::detail {
 
 Connection::Connection(os::EventBase& base, os::BufferEvent bev, std::string peerName, Limits limits,
-                       Handlers handlers, bool awaitConnect)
+                       Handlers handlers, bool awaitConnect, TypeSet handshakeTypes)
     : base_(base),
       bev_(std::move(bev)),
       peerName_(std::move(peerName)),
       limits_(limits),
-      handlers_(std::move(handlers)) {
+      handlers_(std::move(handlers)),
+      accepted_(handshakeTypes) {
     lastReceived_ = lastSent_ = base_.now();
     bev_.setCallbacks([this] { onReadable(); }, [this] { onWritable(); }, [this](short what) { onEvent(what); });
     bev_.setWriteWatermark(limits_.socketHighWater / 2);
@@ -48,7 +49,10 @@ void Connection::onEvent(short what) {
 void Connection::onReadable() {
     while (!closed_) {
         readBuf_.clear();
-        std::size_t n = bev_.read(readBuf_);
+        // During the handshake at most one small frame at a time: an unauthenticated peer never
+        // gets more than that buffered here.
+        const std::size_t chunk = inSession_ ? 64 * 1024 : kHeaderSize + kMaxHandshakePayload;
+        std::size_t n = bev_.read(readBuf_, chunk);
         if (n == 0) break;
         stats_.bytesIn += n;
         lastReceived_ = base_.now();
@@ -57,9 +61,18 @@ void Connection::onReadable() {
         FrameDecoder::Status status;
         while (!closed_ && (status = decoder_.next(frame)) == FrameDecoder::Status::Frame) {
             ++stats_.framesIn;
+            const bool known = frame.type >= MessageType::Challenge && frame.type <= MessageType::Heartbeat;
+            if (!known) continue;  // a newer peer's optional message: skipped unread
+            if ((accepted_ & typeBit(frame.type)) == 0) {
+                const std::string what =
+                    std::string(messageTypeName(frame.type)) +
+                    (inSession_ ? " not expected here" : " before the handshake is complete");
+                send(Reject{RejectReason::Protocol, what});
+                close("protocol violation: " + what, CloseKind::Local);
+                return;
+            }
             Message message;
             MessageError error = decodeMessage(frame, message);
-            if (error == MessageError::UnknownType) continue;  // a newer peer's optional message
             if (error != MessageError::None) {
                 send(Reject{RejectReason::Malformed, std::string(messageErrorName(error))});
                 close("malformed " + std::string(messageTypeName(frame.type)) + " frame: " +
@@ -71,6 +84,14 @@ void Connection::onReadable() {
         }
         if (closed_) return;
         if (status == FrameDecoder::Status::Error) {
+            if (decoder_.error() == FrameError::BadVersion) {
+                close("tunnel protocol mismatch: the peer sent a version " +
+                          std::to_string(decoder_.receivedVersion()) + " frame where version " +
+                          std::to_string(decoder_.expectedVersion()) +
+                          " was due (run the same tcpcopy release on both sides)",
+                      CloseKind::Version);
+                return;
+            }
             close("malformed stream: " + std::string(frameErrorName(decoder_.error())), CloseKind::Malformed);
             return;
         }
@@ -102,7 +123,7 @@ void Connection::sendFrame(const Buffer& frame) {
 
 void Connection::send(const Message& message) {
     Buffer frame;
-    encode(frame, message);
+    encode(frame, message, frameVersion_);
     sendFrame(frame);
 }
 
@@ -125,7 +146,11 @@ void Connection::sendDroppable(Buffer frame, std::size_t items) {
     }
 }
 
-void Connection::startKeepalive() {
+void Connection::enterSession(TypeSet sessionTypes) {
+    inSession_ = true;
+    frameVersion_ = kVersion;
+    accepted_ = sessionTypes;
+    decoder_.expect(kVersion, kMaxPayload);
     keepalive_ = true;
     lastReceived_ = base_.now();
 }
