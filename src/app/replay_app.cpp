@@ -4,17 +4,14 @@
 #include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 #include "tcpcopy/app/replay_ops.h"
 #include "tcpcopy/capture/live_capture.h"
@@ -25,10 +22,12 @@
 #include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
-#include "tcpcopy/os/service.h"
 #include "tcpcopy/os/privileges.h"
+#include "tcpcopy/os/process.h"
+#include "tcpcopy/os/service.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/stats/metrics_server.h"
+#include "tcpcopy/tunnel/secret.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace tcpcopy::app {
@@ -40,6 +39,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kTick = 5ms;
 constexpr int kRawSocketBufferMb = 16;  // raw-socket capture's SO_RCVBUF unless -B says otherwise
+constexpr std::size_t kMaxSocketBuffer = std::size_t{1023} << 20;  // the kernel's INT_MAX / 2, in whole MiB
 constexpr int kFramesPerTurn = 2048;  // then yield to the loop so responses get read
 
 Time monoNow() { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
@@ -151,7 +151,17 @@ private:
             // The default socket buffer (about 200 KiB) overflows in a burst while the loop is busy
             // injecting; a lost client packet leaves a hole in its session.
             capture::RawSocketOptions raw;
-            raw.receiveBufferBytes = (options_.bufferMb > 0 ? options_.bufferMb : kRawSocketBufferMb) * 1024 * 1024;
+            const std::size_t bytes =
+                std::size_t(options_.bufferMb > 0 ? options_.bufferMb : kRawSocketBufferMb) << 20;
+            // The kernel keeps at most INT_MAX / 2 as a socket's receive buffer and would cut a
+            // larger -B silently.
+            if (bytes > kMaxSocketBuffer) {
+                return startError("-B/--buffer-size " + std::to_string(options_.bufferMb) +
+                                  ": the raw-socket capture takes at most " +
+                                  std::to_string(kMaxSocketBuffer >> 20) +
+                                  " MiB (the kernel's limit for a socket buffer)");
+            }
+            raw.receiveBufferBytes = static_cast<int>(bytes);
             auto r = capture::RawSocketCapture::open(raw);
             if (!r) return startError("cannot open the raw capture socket: " + r.error());
             raw_.emplace(std::move(r).value());
@@ -162,7 +172,7 @@ private:
         live.device = options_.input;
         live.filter = options_.filter.empty() ? defaultLiveFilter() : options_.filter;
         live.snaplen = options_.snaplen;
-        live.bufferBytes = options_.bufferMb * 1024 * 1024;
+        live.bufferBytes = static_cast<int>(std::size_t(options_.bufferMb) << 20);  // -B <= 2047: fits
         live.direction = capture::Direction::In;
         auto r = capture::LiveCapture::open(live);
         if (!r) return startError(r.error());
@@ -202,10 +212,9 @@ private:
         topts.connectionsPerIntercept = options_.tunnelConnections;
         topts.instanceId = "tcpcopy pid " + std::to_string(::getpid());
         if (!options_.secretFile.empty()) {
-            std::ifstream in(options_.secretFile);
-            if (!in) return startError(options_.secretFile + ": cannot read the secret file: " + std::strerror(errno));
-            std::getline(in, topts.secret);
-            if (topts.secret.empty()) return startError(options_.secretFile + ": the secret file is empty");
+            auto secret = tunnel::readSecretFile(options_.secretFile);
+            if (!secret) return startError("--secret-file " + secret.error());
+            topts.secret = std::move(secret).value();
         }
         if (auto err = tunnel::TunnelClient::validate(topts); !err.empty()) return startError(err);
         tunnel::TunnelClientCallbacks cb;
@@ -222,6 +231,7 @@ private:
         };
         cb.onLost = [this](const tunnel::ConnectionInfo& info, const std::string& reason) {
             log_->warn("lost intercept {}: {}", info.intercept.toString(), reason);
+            lastTunnelProblem_ = reason;  // a refused handshake says more than "unreachable"
         };
         tunnel_ = std::make_unique<tunnel::TunnelClient>(base_, topts, std::move(cb));
         return 0;
@@ -314,7 +324,9 @@ private:
         auto gap = captured - *lastCaptureTime_;
         if (gap < std::chrono::nanoseconds(0)) gap = std::chrono::nanoseconds(0);
         if (options_.idleSkip.count() > 0 && gap > options_.idleSkip) {
-            skippedIdle_ += gap - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idleSkip);
+            const auto cut = gap - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idleSkip);
+            skippedIdle_ += cut;
+            skippedIdleTotal_ += cut;
         }
         lastCaptureTime_ = captured;
         const auto elapsed = captured - *firstCaptureTime_ - skippedIdle_;
@@ -392,9 +404,13 @@ private:
                 } else {
                     std::string list;
                     for (const auto& e : options_.intercepts) list += (list.empty() ? "" : ",") + e.toString();
-                    failure_ = "intercept " + list + " unreachable after " +
-                               std::to_string(options_.interceptWait.count()) +
-                               "s (is intercept running there, and is the port open?)";
+                    failure_ = lastTunnelProblem_.empty()
+                                   ? "intercept " + list + " unreachable after " +
+                                         std::to_string(options_.interceptWait.count()) +
+                                         "s (is intercept running there, and is the port open?)"
+                                   : "no tunnel to intercept " + list + " after " +
+                                         std::to_string(options_.interceptWait.count()) +
+                                         "s: " + lastTunnelProblem_;
                     base_.loopBreak();
                 }
             }
@@ -458,6 +474,8 @@ private:
         j["frames_fragments"] = decode_.fragments;
         j["frames_malformed"] = decode_.malformed;
         j["packets_ignored"] = s.packetsIgnored;
+        // -I: capture time cut out of the replay's timeline (all passes).
+        j["idle_skipped_seconds"] = std::chrono::duration<double>(skippedIdleTotal_).count();
         j["sessions"] = {{"captured", s.sessionsCaptured},     {"started", s.sessionsStarted},
                          {"established", s.sessionsEstablished}, {"completed", s.sessionsCompleted},
                          {"ended_by_replay", s.sessionsEndedByReplay}, {"reset_by_target", s.sessionsResetByTarget},
@@ -543,9 +561,10 @@ private:
         }
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {
-            std::ofstream out(options_.reportFile);
-            out << j.dump(2) << "\n";
-            if (!out) log_->error("{}: cannot write the report", options_.reportFile);
+            // A fresh unpredictable temporary file in the report's directory, renamed over it.
+            if (std::string error = os::replaceFile(options_.reportFile, j.dump(2) + "\n"); !error.empty()) {
+                log_->error("--report: {}", error);
+            }
         }
         if (!inputError_.empty()) return 1;
         if (interrupted_) return s.sessionsEstablished > 0 ? 0 : 1;
@@ -651,12 +670,14 @@ private:
     std::optional<std::chrono::nanoseconds> firstCaptureTime_;
     std::optional<std::chrono::nanoseconds> lastCaptureTime_;
     std::chrono::nanoseconds skippedIdle_{0};
+    std::chrono::nanoseconds skippedIdleTotal_{0};
     Time timeBase_{0};
     unsigned loop_ = 0;
     bool replaying_ = false;
     bool interrupted_ = false;
     std::uint64_t responseMalformed_ = 0;
     std::string failure_;
+    std::string lastTunnelProblem_;
     std::string inputError_;
     Clock::time_point startedAt_;
     Clock::time_point replayStart_;
