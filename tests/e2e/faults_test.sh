@@ -11,8 +11,9 @@
 #   - intercept killed (SIGKILL) again and again while routes pour into it from a fast replay
 #     over several tunnel connections: tcpcopy survives every broken tunnel (a write to it is
 #     EPIPE, not a SIGPIPE death) and ends with its summary;
-#   - intercept out of file descriptors (a low RLIMIT_NOFILE and many peers connecting): it
-#     neither spins on accept() nor floods its log, and serves again once descriptors are free.
+#   - intercept out of file descriptors (RLIMIT_NOFILE lowered to what it has open plus 4, many
+#     peers connecting): it neither spins on accept() nor floods its log, and serves again once
+#     descriptors are free.
 # (intercept killed once and restarted mid-replay, live traffic: live_replay_test.sh.)
 # Usage: faults_test.sh BUILD_DIR   (root)
 set -euo pipefail
@@ -25,7 +26,7 @@ source "$here/lib/lab.sh"
 
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
-lab_require_cmd python3 ab
+lab_require_cmd python3 ab prlimit
 
 lab_init faults
 lab_up
@@ -215,16 +216,19 @@ else
 fi
 
 # --- intercept out of file descriptors ----------------------------------------------------------------
-# RLIMIT_NOFILE 24 leaves a handful of descriptors once captures, log and tunnel are open; 60
-# peers connect and stay (without a handshake), so accept() fails with EMFILE while the listen
-# socket stays readable. intercept must pause accepting (not spin: its CPU time over the window
-# stays far below the wall time) and say so at most once per 10 s.
+# Once intercept runs, its RLIMIT_NOFILE is lowered to the descriptors it has open plus 4
+# (prlimit); 60 peers connect and stay (without a handshake), so accept() fails with EMFILE while
+# the listen socket stays readable. intercept must pause accepting (not spin: its CPU time over
+# the window stays far below the wall time) and say so at most once per 10 s.
 ilog=$LAB_DIR/intercept-emfile-file.log
-lab_bg intercept-emfile "$LAB_NS_ASSIST" bash -c 'ulimit -n 24 && exec "$@"' intercept "$intercept_bin" \
+lab_bg intercept-emfile "$LAB_NS_ASSIST" "$intercept_bin" \
   -i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" \
   --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0 -l "$ilog"
 emfile_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
+open_fds=$(find "/proc/$emfile_pid/fd" -mindepth 1 | wc -l)
+prlimit --pid "$emfile_pid" --nofile=$((open_fds + 4)):$((open_fds + 4)) ||
+  lab_die "prlimit on intercept failed"
 lab_bg hold "$LAB_NS_TC" python3 "$here/tunnel_peer.py" hold "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 60 300 \
   "$LAB_DIR/hold.ready"
 hold_pid=$LAB_LAST_PID
