@@ -94,8 +94,8 @@ one_line_error syn-retries-17 "syn-retries" "${common[@]}" "${input[@]}" --syn-r
 one_line_error buffer-2048 "buffer-size" "${common[@]}" "${input[@]}" -B 2048
 one_line_error buffer-raw-1024 "-B/--buffer-size 1024: the raw-socket capture takes at most 1023 MiB" \
   -x "80-$LAB_TARGET_IP:80" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 -B 1024
-# intercept's own: --buffer-size beyond 2047 MiB, --max-connections 0.
-for args in "--buffer-size 2048" "--max-connections 0"; do
+# intercept's own: --buffer-size beyond 2047 MiB, --max-connections 0, an unknown --log-level.
+for args in "--buffer-size 2048" "--max-connections 0" "--log-level loud"; do
   rc=0
   # shellcheck disable=SC2086  # two words on purpose
   out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -b 127.0.0.1 $args 2>&1) || rc=$?
