@@ -46,7 +46,7 @@ printf '%-14s %-5s %9s %9s %9s %9s %9s %s\n' intercept load responses segments '
 measure() {  # LABEL LOAD INTERCEPT_BIN
   local label=$1 load=$2 bin=$3
   lab_bg "intercept-$label-$load" "$LAB_NS_ASSIST" "$bin" -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port 80' \
-    -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_LIVE_TUNNEL_IP" --stats-interval 0
+    -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_LIVE_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0
   local ic=$LAB_LAST_PID
   lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_LIVE_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
   lab_bg "tcpcopy-$label-$load" "$LAB_NS_ONLINE" "$build/tcpcopy/tcpcopy" -x "80-$LAB_TARGET_LIVE_IP:80" \

@@ -57,7 +57,8 @@ redis_count() {
     awk -F: '$1 == "total_commands_processed" {print $2}'
 }
 lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
-  -F "tcp and (src port 80 or src port 6379)" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0
+  -F "tcp and (src port 80 or src port 6379)" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" \
+  --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0
 intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
@@ -70,20 +71,14 @@ tc_rc=0
 lab_wait_exit "$LAB_LAST_PID" 600 || tc_rc=$?
 ((tc_rc == 124)) && lab_stop "$LAB_LAST_PID" 5
 sed -n '/tcpcopy summary/,$p' "$LAB_DIR/tcpcopy.log" >&2 || true
-# Let the servers log the last requests.
-last=-1
-for ((i = 0; i < 50; i++)); do
-  n=$(wc -l <"$nginx_log")
-  [[ $n == "$last" ]] && break
-  last=$n
-  sleep 0.2
-done
+# Every request nginx received in its log (redis answers INFO after the commands before it).
+lab_nginx_settle "$nginx_log"
 redis_after=$(redis_count)
-kill -0 "$intercept_pid" 2>/dev/null || lab_log "intercept died during the replay"
+lab_alive "$intercept_pid" || lab_log "intercept died during the replay"
 cat >"$results/replay.sh" <<EOF
 tcpcopy_rc=$tc_rc
 accelerate=${BENCH_ACCELERATE:-1000000}
-http_received=$(wc -l <"$nginx_log")
+http_received=$(lab_nginx_count "$nginx_log")
 redis_received=$((redis_after - redis_before - 1))
 EOF
 cp "${capture%.pcap}.meta" "$results/capture.meta"

@@ -66,7 +66,7 @@ intercept_pid=
 start_intercept() {  # BIN
   [[ -n $intercept_pid ]] && lab_stop "$intercept_pid" 5
   lab_bg "intercept-$RANDOM" "$LAB_NS_ASSIST" "$1" -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port 80' \
-    -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_LIVE_TUNNEL_IP" --stats-interval 0
+    -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_LIVE_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0
   intercept_pid=$LAB_LAST_PID
   lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_LIVE_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 }

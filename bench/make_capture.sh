@@ -59,7 +59,7 @@ lab_log "redis: $short_redis one-command connections, $size pipelined commands"
 in_client redis-benchmark -h "$server" -c 16 -n "$((short_redis / 2))" -k 0 -t set,get -q >"$LAB_DIR/rb-short.txt"
 in_client redis-benchmark -h "$server" -c 4 -n "$((size / 2))" -P 16 -t set,incr -q >"$LAB_DIR/rb-pipe.txt"
 
-lab_capture_stop "$cap_pid" "$LAB_DIR/capture.pcap" 2
+lab_capture_stop_quiet "$cap_pid" "$LAB_DIR/capture.pcap" 2
 redis_after=$(redis_count)
 dropped=$(grep -Eo '^[0-9]+ packets dropped by kernel' "$LAB_DIR/capture.tcpdump.log" | awk '{print $1}')
 cp "$LAB_DIR/capture.pcap" "$out"

@@ -41,7 +41,7 @@ rate_start_intercept() {
   local flavour=$1 bin=$2 bind=$3 out=$4
   local args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -b "$bind")
   if [[ $flavour == ours ]]; then
-    args+=(-p "$LAB_TUNNEL_PORT" --stats-interval 0)
+    args+=(-p "$LAB_TUNNEL_PORT" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0)
   else
     args+=(-l "$LAB_DIR/intercept-own.log")
   fi

@@ -30,7 +30,7 @@ lab_init soak
 lab_up
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" \
-  -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --stats-interval 60
+  -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 60
 intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 lab_bg tcpcopy "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" -x "80-$LAB_TARGET_IP:80" -i "$capture" \

@@ -25,6 +25,8 @@ HDR
   cat <<'HDR'
 # Example intercept configuration: every key, with its default. Use with: intercept --config /etc/tcpcopy/intercept.conf
 # Typical changes on an assistant host: device = eth1, bind = the address tcpcopy reaches, secret-file, allow.
+# intercept refuses to listen on a non-loopback address (bind) with neither secret-file nor allow
+# (insecure = true overrides that): set at least one of them. The same secret-file goes to tcpcopy.
 # (Regenerate with: bash conf/regenerate.sh BUILD_DIR, from `intercept --dump-config`)
 
 HDR

@@ -14,6 +14,12 @@ auto logger() { return log::component("intercept"); }
 
 }  // namespace
 
+bool tunnelOpenToAnyone(const InterceptConfig& config) {
+    const auto bind = net::Ipv4Addr::parse(config.bind);
+    const bool loopback = bind && (bind->value() >> 24) == 127;
+    return !loopback && config.secretFile.empty() && config.allow.empty();
+}
+
 InterceptApp::InterceptApp(os::EventBase& base, const InterceptConfig& config)
     : base_(base),
       config_(config),
@@ -34,7 +40,7 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
         options.device = device;
         options.filter = config.filter;
         options.snaplen = 256;  // link + IP + TCP headers with options; payload is never needed
-        options.bufferBytes = static_cast<int>(config.bufferSizeMb) * 1024 * 1024;
+        options.bufferBytes = static_cast<int>(std::size_t{config.bufferSizeMb} << 20);  // <= 2047 MiB: fits
         auto capture = capture::LiveCapture::open(options);
         if (!capture) {
             return R::fail("cannot capture on device '" + device + "' with filter '" + config.filter +
@@ -55,18 +61,33 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
         server.allow = std::move(allow).value();
     }
     server.maxQueuedBytes = std::size_t{config.peerQueueMb} << 20;
+    server.maxConnections = config.maxConnections;
     server.idleTimeout = std::chrono::seconds(config.idleTimeout);
     server.heartbeatInterval = std::max<os::Duration>(std::chrono::milliseconds(200), server.idleTimeout / 5);
 
     InterceptApp* raw = app.get();
     tunnel::TunnelServerCallbacks callbacks;
-    callbacks.onPeerUp = [raw](const tunnel::PeerInfo& peer) { raw->routes_.peerUp(peer.id); };
+    // One tcpcopy's connections (-C, reconnects) share its routes; another peer cannot take them.
+    callbacks.onPeerUp = [raw](const tunnel::PeerInfo& peer) {
+        raw->routes_.peerUp(peer.id, peer.address.addr.toString() + " " + peer.instanceId);
+    };
     callbacks.onPeerDown = [raw](const tunnel::PeerInfo& peer, const std::string&) {
         raw->routes_.peerDown(peer.id);
     };
     callbacks.onRouteAdd = [raw](tunnel::PeerId peer, const net::FlowKey& flow) {
-        for (const tunnel::Buffer& held : raw->routes_.addRoute(flow, peer, std::chrono::steady_clock::now())) {
-            raw->server_->sendResponse(peer, held);
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<tunnel::Buffer> held;
+        if (!raw->routes_.addRoute(flow, peer, now, held)) {
+            if (raw->conflictLog_.allow(now)) {
+                logger()->warn(
+                    "refused ROUTE_ADD {} from tcpcopy peer {}: the flow belongs to another tcpcopy ({} "
+                    "refused so far)",
+                    flow.toString(), peer, raw->routes_.counters().conflicts);
+            }
+            return;
+        }
+        for (const tunnel::Buffer& header : held) {
+            raw->server_->sendResponse(peer, header);
             ++raw->counters_.forwarded;
         }
     };
@@ -133,6 +154,18 @@ std::string InterceptApp::arm() {
         logger()->info("shutting down: {}", statsLine());
         base_.loopExit();
     };
+    if (tunnelOpenToAnyone(config_)) {
+        // Only with --insecure (main refuses otherwise): say it where operators look.
+        logger()->warn(
+            "the tunnel on {} is open to any host that reaches it (--insecure, no --secret-file, no "
+            "--allow): "
+            "any of them can connect as tcpcopy and receive the target's responses to its flows",
+            server_->localEndpoint().toString());
+    } else if (config_.secretFile.empty()) {
+        logger()->info(
+            "tcpcopy peers are not authenticated (no --secret-file): any host inside --allow {} can connect",
+            config_.allow.empty() ? std::string("(loopback only)") : config_.allow);
+    }
     if (auto e = add(os::Event::signal(base_, SIGTERM, stop), std::nullopt); !e.empty()) return e;
     if (auto e = add(os::Event::signal(base_, SIGINT, stop), std::nullopt); !e.empty()) return e;
     if (auto e = add(os::Event::signal(base_, SIGHUP, [](short) { log::reopen(); }), std::nullopt); !e.empty()) {
@@ -158,10 +191,13 @@ std::string InterceptApp::statsLine() {
     auto s = server_->counters();
     return fmt::format(
         "stats: captured={} forwarded={} unrouted={} held={} held-delivered={} held-dropped={} not-tcp={} "
-        "kernel-dropped={} queue-dropped={} peers={} routes={} route-adds={} route-dels={}",
+        "kernel-dropped={} queue-dropped={} peers={} routes={} route-adds={} route-dels={} "
+        "route-conflicts={} "
+        "connections={} refused={} refused-busy={} auth-failures={} accept-errors={}",
         counters_.captured, counters_.forwarded, counters_.unrouted, routes_.heldCount(), r.heldDelivered,
-        r.heldExpired + r.heldOverflow, counters_.notTcp, kernelDropped, s.queueDrops, s.peers, routes_.size(),
-        s.routeAdds, s.routeDels);
+        r.heldExpired + r.heldOverflow, counters_.notTcp, kernelDropped, s.queueDrops, s.peers,
+        routes_.size(), s.routeAdds, s.routeDels, r.conflicts, s.connections, s.refused, s.refusedBusy,
+        s.authFailures, s.acceptErrors);
 }
 
 }  // namespace tcpcopy::intercept

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tcpcopy/capture/live_capture.h"
+#include "tcpcopy/log/log.h"
 #include "tcpcopy/os/event.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/stats/registry.h"
@@ -28,9 +29,12 @@ struct InterceptConfig {
     std::string logFile;
     std::string pidFile;
     bool daemon = false;
-    bool verbose = false;
+    bool verbose = false;  // --verbose: --log-level debug (config files of 0.1)
+    spdlog::level::level_enum logLevel = spdlog::level::info;
     std::string secretFile;
     std::string allow;
+    bool insecure = false;               // listen on a non-loopback address with no secret, no --allow
+    std::uint32_t maxConnections = 256;  // tunnel connections at once, handshakes included
     std::uint32_t bufferSizeMb = 64;     // libpcap kernel buffer (ring) per device, MiB
     std::uint32_t peerQueueMb = 8;       // responses queued per slow peer before oldest are dropped
     std::uint32_t statsInterval = 60;    // seconds; 0: no periodic stats line
@@ -40,6 +44,11 @@ struct InterceptConfig {
     std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
     std::optional<net::Endpoint> metrics;  // --metrics ADDR:PORT: Prometheus /metrics
 };
+
+// True when the tunnel would listen on a non-loopback address with neither a secret nor an
+// --allow list: open to any host that reaches the port. intercept refuses to start that way
+// unless --insecure is given, and --check says so.
+bool tunnelOpenToAnyone(const InterceptConfig& config);
 
 struct InterceptCounters {
     std::uint64_t captured = 0;      // frames handed over by libpcap
@@ -79,6 +88,7 @@ private:
     tunnel::RouteTable routes_;
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
+    log::Throttle conflictLog_{std::chrono::seconds(10)};
     std::unique_ptr<stats::Registry> registry_;
     std::unique_ptr<stats::MetricsServer> metricsServer_;
 };

@@ -32,6 +32,15 @@ std::string InterceptApp::startMetrics() {
                 [this] { return server_->counters().accepted; });
     r.counterFn("tunnel_refused", "tcpcopy connections refused by --allow",
                 [this] { return server_->counters().refused; });
+    r.counterFn("tunnel_refused_busy", "tcpcopy connections refused at --max-connections",
+                [this] { return server_->counters().refusedBusy; });
+    r.counterFn("tunnel_accept_errors", "accept() failures on the tunnel port (out of descriptors or memory)",
+                [this] { return server_->counters().acceptErrors; });
+    r.counterFn("route_conflicts", "ROUTE_ADDs refused because the flow belongs to another tcpcopy",
+                [this] { return routes_.counters().conflicts; });
+    r.gaugeFn("tunnel_connections",
+              "Tunnel connections open, handshakes included (bounded by --max-connections)",
+              [this] { return server_->counters().connections; });
     r.counterFn("tunnel_auth_failures", "tcpcopy connections that failed the handshake (secret, version)",
                 [this] { return server_->counters().authFailures; });
     r.counterFn("tunnel_queue_drops", "Responses dropped because a tcpcopy fell behind",

@@ -1,12 +1,7 @@
 // intercept: runs on the assistant host, captures the target's responses to replayed clients and
 // ships their IP+TCP headers to tcpcopy over the tunnel. Thin wiring; the work is in the library.
 
-#include <signal.h>
-#include <sys/stat.h>
-
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <string>
 
 #include "intercept_app.h"
@@ -16,6 +11,7 @@
 #include "tcpcopy/os/privileges.h"
 #include "tcpcopy/os/process.h"
 #include "tcpcopy/os/service.h"
+#include "tcpcopy/tunnel/secret.h"
 
 namespace {
 
@@ -25,18 +21,28 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::st
     t.string('i', "device", c.devices, "Capture on these devices (comma-separated, or 'any')")
         .valueName("DEV[,DEV]").group("Capture");
     t.string('F', "filter", c.filter, "BPF filter selecting the target's responses").valueName("EXPR").group("Capture");
-    t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 1, 4096,
+    // libpcap takes the size as an int: 2047 MiB is the most that fits.
+    t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 1, 2047,
                              "Kernel capture buffer (libpcap's ring) per device in MiB")
         .valueName("MB")
         .group("Capture");
     t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
         .valueName("PORT").group("Tunnel");
     t.string('b', "bind", c.bind, "Address the tunnel listens on").valueName("ADDR").group("Tunnel");
-    t.string('\0', "secret-file", c.secretFile,
-             "File whose first line is the shared secret tcpcopy must prove (HMAC-SHA256)")
-        .valueName("FILE").group("Tunnel");
+    t.string(
+         '\0', "secret-file", c.secretFile,
+         "File whose first line is the shared secret tcpcopy and intercept prove to each other (HMAC-SHA256)")
+        .valueName("FILE")
+        .group("Tunnel");
     t.string('\0', "allow", c.allow, "Accept tcpcopy connections only from these networks (empty: all)")
         .valueName("CIDR[,CIDR]").group("Tunnel");
+    t.flag('\0', "insecure", c.insecure,
+           "Listen on a non-loopback address with neither --secret-file nor --allow (refused otherwise)")
+        .group("Tunnel");
+    t.integer<std::uint32_t>('\0', "max-connections", c.maxConnections, 1, 65536,
+                             "Tunnel connections open at once, handshakes included; more are refused")
+        .valueName("N")
+        .group("Tunnel");
     t.integer<std::uint32_t>('\0', "peer-queue", c.peerQueueMb, 1, 1024,
                              "Responses queued per slow tcpcopy, in MiB, before the oldest are dropped")
         .valueName("MB").group("Tunnel");
@@ -57,26 +63,18 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::st
     t.string('P', "pid-file", c.pidFile, "Write the pid here; refuse to start if a live process holds it")
         .valueName("FILE").group("Process");
     t.flag('d', "daemon", c.daemon, "Run in the background").group("Process");
-    t.flag('v', "verbose", c.verbose, "Log debug messages").group("Process");
+    t.custom(
+         '\0', "log-level", "LEVEL", "info",
+         [&c](std::string_view text) { return tcpcopy::log::parseLevel(text, c.logLevel); }, "Log level")
+        .group("Process");
+    t.flag('\0', "verbose", c.verbose, "Same as --log-level debug (kept for configuration files of 0.1)")
+        .group("Process");
     t.string('u', "user", user,
              "Once the captures and the tunnel socket are open, run as this user with no capabilities left")
         .valueName("USER").group("Process");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
                              "Log one statistics line every SEC seconds (0: never)")
         .valueName("SEC").group("Process");
-}
-
-std::string readSecret(const std::string& path, std::string& error) {
-    std::ifstream in(path);
-    if (!in) {
-        error = "--secret-file: cannot read " + path;
-        return {};
-    }
-    std::string line;
-    std::getline(in, line);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-    if (line.empty()) error = "--secret-file: " + path + " holds an empty secret";
-    return line;
 }
 
 int fail(const std::string& line) {
@@ -92,13 +90,14 @@ int main(int argc, char** argv) {
     config::OptionTable table("intercept",
                               "Captures the target server's responses to replayed clients and sends their "
                               "headers back to tcpcopy.");
-    // Files we create (log, pid file) are never group- or world-writable, whatever umask we got.
-    ::umask(::umask(0) | S_IWGRP | S_IWOTH);
+    // umask and SIGPIPE (a tcpcopy going away must not kill us mid-write): shared with tcpcopy.
+    os::initDaemonProcess();
     std::string user;
+    // -v prints the version, as the original intercept's -v does (verbosity: --log-level).
+    table.setVersion("intercept 0.1.0");
     declareOptions(table, config, user);
     intercept::OpsOptions ops;
     intercept::declareOpsOptions(table, config, ops);
-    table.setVersion("intercept 0.1.0", '\0');  // -v is --verbose here
     config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
@@ -110,7 +109,7 @@ int main(int argc, char** argv) {
     }
 
     log::Options logOptions;
-    logOptions.level = config.verbose ? spdlog::level::debug : spdlog::level::info;
+    logOptions.level = config.verbose ? spdlog::level::debug : config.logLevel;
     logOptions.file = config.logFile;
     if (std::string error = log::configure(logOptions); !error.empty()) return fail("-l/--log-file: " + error);
     // A daemon's log file must show each line when it happens, not when a buffer fills.
@@ -118,13 +117,20 @@ int main(int argc, char** argv) {
 
     if (ops.check) return intercept::runChecks(config);
 
+    if (intercept::tunnelOpenToAnyone(config) && !config.insecure) {
+        std::fprintf(stderr,
+                     "intercept: the tunnel would listen on %s:%u open to any host that reaches it: give "
+                     "--secret-file FILE (the same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
+                     "--insecure to run it open\n",
+                     config.bind.c_str(), static_cast<unsigned>(config.port));
+        return 2;
+    }
     std::string secret;
     if (!config.secretFile.empty()) {
-        std::string error;
-        secret = readSecret(config.secretFile, error);
-        if (!error.empty()) return fail(error);
+        auto read = tunnel::readSecretFile(config.secretFile);
+        if (!read) return fail("--secret-file " + read.error());
+        secret = std::move(read).value();
     }
-    ::signal(SIGPIPE, SIG_IGN);  // a tcpcopy going away must not kill us mid-write
 
     auto base = os::EventBase::create();
     if (!base) return fail(base.error());

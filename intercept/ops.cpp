@@ -8,6 +8,7 @@
 #include "tcpcopy/os/preflight.h"
 #include "tcpcopy/os/privileges.h"
 #include "tcpcopy/stats/metrics_server.h"
+#include "tcpcopy/tunnel/secret.h"
 
 namespace tcpcopy::intercept {
 
@@ -28,6 +29,40 @@ void declareOpsOptions(config::OptionTable& t, InterceptConfig& c, OpsOptions& o
            "print one line per problem and exit")
         .group("Operations");
 }
+
+namespace {
+
+// Who can become a tcpcopy peer: the secret file must be readable, and an open tunnel is said.
+void checkTunnelAccess(const InterceptConfig& config, os::Preflight& report) {
+    const std::string where = config.bind + ":" + std::to_string(config.port);
+    if (tunnelOpenToAnyone(config)) {
+        const std::string open =
+            "the tunnel on " + where +
+            " is open to any host that reaches it (no --secret-file, no --allow): any of them "
+            "can connect as tcpcopy and receive the target's responses";
+        if (config.insecure) {
+            report.warning(open + " (--insecure)");
+        } else {
+            report.problem(open +
+                           ", so intercept refuses to start -> give --secret-file (the same file to tcpcopy) "
+                           "and/or --allow CIDR, or -b 127.0.0.1; --insecure runs it open");
+        }
+    }
+    if (!config.secretFile.empty()) {
+        if (auto secret = tunnel::readSecretFile(config.secretFile); secret) {
+            report.ok("secret file " + config.secretFile +
+                      " holds a secret: tcpcopy and intercept authenticate "
+                      "each other");
+        } else {
+            report.problem("--secret-file " + secret.error() + " -> check the file and its permissions");
+        }
+    } else if (!config.allow.empty()) {
+        report.info("no --secret-file: tcpcopy peers inside --allow " + config.allow +
+                    " are not authenticated");
+    }
+}
+
+}  // namespace
 
 int runChecks(const InterceptConfig& config) {
     os::Preflight report(stdout);
@@ -101,6 +136,7 @@ int runChecks(const InterceptConfig& config) {
     } else {
         report.ok("tunnel port " + config.bind + ":" + std::to_string(config.port) + " is free");
     }
+    checkTunnelAccess(config, report);
     return report.finish("intercept");
 }
 

@@ -43,10 +43,10 @@ lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 
 echo "== assistant: intercept on $LAB_IF_ASSIST_TARGET, tunnel port $LAB_TUNNEL_PORT"
 lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
-  -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT"
+  -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" --allow "$LAB_TUNNEL_ALLOW"
 intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
-kill -0 "$intercept_pid" 2>/dev/null || lab_die "intercept exited at start"
+lab_alive "$intercept_pid" || lab_die "intercept exited at start"
 
 echo "== tc: tcpcopy -x 80-$LAB_TARGET_IP:80 -s $LAB_ASSIST_TUNNEL_IP -i ${pcap#"$repo"/}"
 lab_bg tcpcopy "$LAB_NS_TC" "$tcpcopy_bin" -x "80-$LAB_TARGET_IP:80" -s "$LAB_ASSIST_TUNNEL_IP" \
@@ -60,10 +60,7 @@ if ((tc_rc == 124)); then
 fi
 
 want=$(wc -l <"$golden")
-for ((i = 0; i < 50; i++)); do # the last responses may still be in flight
-  (($(wc -l <"$LAB_NGINX_ACCESS_LOG") >= want)) && break
-  sleep 0.2
-done
+lab_nginx_settle "$LAB_NGINX_ACCESS_LOG"  # every request nginx received is in its log
 
 echo "== tcpcopy output (exit status $tc_rc)"
 cat "$LAB_DIR/tcpcopy.log"

@@ -40,7 +40,7 @@ capture_begin() { # NAME PORT
 
 capture_end() {
   # Waits for the last FIN/ACK exchanges and for tcpdump to write them.
-  lab_capture_stop "$cap_pid" "$LAB_DIR/$cap_name.pcap" 1
+  lab_capture_stop_quiet "$cap_pid" "$LAB_DIR/$cap_name.pcap" 1
   cp "$LAB_DIR/$cap_name.pcap" "$out/$cap_name.pcap"
 }
 

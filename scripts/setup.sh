@@ -25,6 +25,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
+  # capsh (inject_test), setpriv (privileges_test), ab (bench/make_capture.sh, faults_test)
+  libcap2-bin util-linux apache2-utils
   # fuzz smoke test (tests/fuzz/smoke.sh): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -1,8 +1,6 @@
 // tcpcopy: replays captured or live TCP client traffic against a target server.
 // This file is wiring only: the option table, then app::runReplay().
 
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -49,7 +47,7 @@ struct Settings {
     bool withoutIntercept = false;
     bool daemon = false;
     std::string logFile;
-    std::string logLevel = "info";
+    spdlog::level::level_enum logLevel = spdlog::level::info;
     std::string pidFile;
 };
 
@@ -80,7 +78,8 @@ void declare(config::OptionTable& t, Settings& s) {
               "Cut idle gaps in a capture longer than this many milliseconds down to it (0: keep)")
         .group("Input");
     t.integer('T', "loops", s.loops, 1u, 1000000u, "Replay the capture file this many times").group("Input");
-    t.integer('B', "buffer-size", r.bufferMb, 1, 4096,
+    // libpcap takes the size as an int: 2047 MiB is the most that fits (the packet ring too).
+    t.integer('B', "buffer-size", r.bufferMb, 1, 2047,
               "Live capture buffer in MiB: the packet ring (no -i), or libpcap's kernel buffer (-i DEV)")
         .group("Input");
     t.integer('S', "snaplen", r.snaplen, 64, 262144, "Live capture snapshot length").group("Input");
@@ -166,14 +165,7 @@ void declare(config::OptionTable& t, Settings& s) {
     t.string('l', "log", s.logFile, "Log file (default: stderr)").group("Output");
     t.custom(
          '\0', "log-level", "LEVEL", "info",
-         [&s](std::string_view text) -> std::string {
-             if (spdlog::level::from_str(std::string(text)) == spdlog::level::off && text != "off") {
-                 return "must be one of trace, debug, info, warning, error, critical, off";
-             }
-             s.logLevel = std::string(text);
-             return {};
-         },
-         "Log level")
+         [&s](std::string_view text) { return tcpcopy::log::parseLevel(text, s.logLevel); }, "Log level")
         .group("Output");
     t.string('P', "pid-file", s.pidFile, "Write the process id to this file").group("Output");
     t.flag('d', "daemon", s.daemon, "Run in the background").group("Output");
@@ -231,8 +223,8 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Files we create (log, pid file, report) are never group- or world-writable, whatever umask we got.
-    ::umask(::umask(0) | S_IWGRP | S_IWOTH);
+    // umask and SIGPIPE: the start-up both daemons share.
+    tcpcopy::os::initDaemonProcess();
     Settings settings;
     config::OptionTable table(
         "tcpcopy",
@@ -253,7 +245,7 @@ int main(int argc, char** argv) {
     }
     if (ops.check) return tcpcopy::ops::runChecks(settings.replay);
     tcpcopy::log::Options logOptions;
-    logOptions.level = spdlog::level::from_str(settings.logLevel);
+    logOptions.level = settings.logLevel;
     logOptions.file = settings.logFile;
     if (std::string err = tcpcopy::log::configure(logOptions); !err.empty()) {
         std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());

@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +15,7 @@
 #include "tcpcopy/os/preflight.h"
 #include "tcpcopy/os/privileges.h"
 #include "tcpcopy/stats/metrics_server.h"
+#include "tcpcopy/tunnel/secret.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace tcpcopy::ops {
@@ -139,12 +139,12 @@ void checkIntercepts(const app::ReplayOptions& r, os::Preflight& report) {
     topts.connectionsPerIntercept = 1;
     topts.instanceId = "tcpcopy --check pid " + std::to_string(::getpid());
     if (!r.secretFile.empty()) {
-        std::ifstream in(r.secretFile);
-        if (!in || !std::getline(in, topts.secret) || topts.secret.empty()) {
-            report.problem("--secret-file " + r.secretFile +
-                           ": cannot read a secret -> check the file and its permissions");
+        auto secret = tunnel::readSecretFile(r.secretFile);
+        if (!secret) {
+            report.problem("--secret-file " + secret.error() + " -> check the file and its permissions");
             return;
         }
+        topts.secret = std::move(secret).value();
     }
     if (std::string error = tunnel::TunnelClient::validate(topts); !error.empty()) {
         report.problem(error);

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,9 +24,11 @@
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
 #include "tcpcopy/os/privileges.h"
+#include "tcpcopy/os/process.h"
 #include "tcpcopy/os/service.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/stats/metrics_server.h"
+#include "tcpcopy/tunnel/secret.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace tcpcopy::app {
@@ -148,7 +150,7 @@ class ReplayApp {
         live.device = options_.input;
         live.filter = options_.filter.empty() ? defaultLiveFilter() : options_.filter;
         live.snaplen = options_.snaplen;
-        live.bufferBytes = options_.bufferMb * 1024 * 1024;
+        live.bufferBytes = static_cast<int>(std::size_t(options_.bufferMb) << 20);  // -B <= 2047: fits
         live.direction = capture::Direction::In;
         // Not immediate mode: there libpcap uses TPACKET_V2, one snaplen-sized frame per packet
         // whatever its size once offloads are on (64 MiB held ~1,000 packets, and dropped 17% of
@@ -196,12 +198,9 @@ class ReplayApp {
         topts.connectionsPerIntercept = options_.tunnelConnections;
         topts.instanceId = "tcpcopy pid " + std::to_string(::getpid());
         if (!options_.secretFile.empty()) {
-            std::ifstream in(options_.secretFile);
-            if (!in)
-                return startError(options_.secretFile +
-                                  ": cannot read the secret file: " + std::strerror(errno));
-            std::getline(in, topts.secret);
-            if (topts.secret.empty()) return startError(options_.secretFile + ": the secret file is empty");
+            auto secret = tunnel::readSecretFile(options_.secretFile);
+            if (!secret) return startError("--secret-file " + secret.error());
+            topts.secret = std::move(secret).value();
         }
         if (auto err = tunnel::TunnelClient::validate(topts); !err.empty()) return startError(err);
         tunnel::TunnelClientCallbacks cb;
@@ -218,6 +217,7 @@ class ReplayApp {
         };
         cb.onLost = [this](const tunnel::ConnectionInfo& info, const std::string& reason) {
             log_->warn("lost intercept {}: {}", info.intercept.toString(), reason);
+            lastTunnelProblem_ = reason;  // a refused handshake says more than "unreachable"
         };
         tunnel_ = std::make_unique<tunnel::TunnelClient>(base_, topts, std::move(cb));
         return 0;
@@ -316,7 +316,9 @@ class ReplayApp {
         auto gap = captured - *lastCaptureTime_;
         if (gap < std::chrono::nanoseconds(0)) gap = std::chrono::nanoseconds(0);
         if (options_.idleSkip.count() > 0 && gap > options_.idleSkip) {
-            skippedIdle_ += gap - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idleSkip);
+            const auto cut = gap - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idleSkip);
+            skippedIdle_ += cut;
+            skippedIdleTotal_ += cut;
         }
         lastCaptureTime_ = captured;
         const auto elapsed = captured - *firstCaptureTime_ - skippedIdle_;
@@ -394,11 +396,14 @@ class ReplayApp {
                     beginReplay();
                 } else {
                     std::string list;
-                    for (const auto& e : options_.intercepts)
-                        list += (list.empty() ? "" : ",") + e.toString();
-                    failure_ = "intercept " + list + " unreachable after " +
-                               std::to_string(options_.interceptWait.count()) +
-                               "s (is intercept running there, and is the port open?)";
+                    for (const auto& e : options_.intercepts) list += (list.empty() ? "" : ",") + e.toString();
+                    failure_ = lastTunnelProblem_.empty()
+                                   ? "intercept " + list + " unreachable after " +
+                                         std::to_string(options_.interceptWait.count()) +
+                                         "s (is intercept running there, and is the port open?)"
+                                   : "no tunnel to intercept " + list + " after " +
+                                         std::to_string(options_.interceptWait.count()) +
+                                         "s: " + lastTunnelProblem_;
                     base_.loopBreak();
                 }
             }
@@ -470,6 +475,8 @@ class ReplayApp {
         j["frames_fragments"] = decode_.fragments;
         j["frames_malformed"] = decode_.malformed;
         j["packets_ignored"] = s.packetsIgnored;
+        // -I: capture time cut out of the replay's timeline (all passes).
+        j["idle_skipped_seconds"] = std::chrono::duration<double>(skippedIdleTotal_).count();
         j["sessions"] = {{"captured", s.sessionsCaptured},
                          {"started", s.sessionsStarted},
                          {"established", s.sessionsEstablished},
@@ -589,9 +596,10 @@ class ReplayApp {
         }
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {
-            std::ofstream out(options_.reportFile);
-            out << j.dump(2) << "\n";
-            if (!out) log_->error("{}: cannot write the report", options_.reportFile);
+            // A fresh unpredictable temporary file in the report's directory, renamed over it.
+            if (std::string error = os::replaceFile(options_.reportFile, j.dump(2) + "\n"); !error.empty()) {
+                log_->error("--report: {}", error);
+            }
         }
         if (!inputError_.empty()) return 1;
         if (interrupted_) return s.sessionsEstablished > 0 ? 0 : 1;
@@ -704,12 +712,14 @@ class ReplayApp {
     std::optional<std::chrono::nanoseconds> firstCaptureTime_;
     std::optional<std::chrono::nanoseconds> lastCaptureTime_;
     std::chrono::nanoseconds skippedIdle_{0};
+    std::chrono::nanoseconds skippedIdleTotal_{0};
     Time timeBase_{0};
     unsigned loop_ = 0;
     bool replaying_ = false;
     bool interrupted_ = false;
     std::uint64_t responseMalformed_ = 0;
     std::string failure_;
+    std::string lastTunnelProblem_;
     std::string inputError_;
     Clock::time_point startedAt_;
     Clock::time_point replayStart_;

@@ -468,12 +468,18 @@ ParseResult OptionTable::applyConfigFile(const std::string& path) {
     if (!in) {
         return {Outcome::Error, fmt::format("{}: cannot open: {}", path, std::strerror(errno))};
     }
-    std::ostringstream content;
-    content << in.rdbuf();
+    // At most kMaxConfigFileSize bytes are read: /dev/zero or a huge file is refused, not slurped.
+    std::string content(kMaxConfigFileSize + 1, '\0');
+    in.read(content.data(), static_cast<std::streamsize>(content.size()));
     if (in.bad()) {
         return {Outcome::Error, fmt::format("{}: cannot read: {}", path, std::strerror(errno))};
     }
-    return applyConfigText(content.str(), path);
+    content.resize(static_cast<std::size_t>(in.gcount()));
+    if (content.size() > kMaxConfigFileSize) {
+        return {Outcome::Error, fmt::format("{}: larger than {} KiB, not a configuration file", path,
+                                            kMaxConfigFileSize / 1024)};
+    }
+    return applyConfigText(content, path);
 }
 
 // Every CLI11 option takes raw strings, so the command line goes through the same checks as the file.

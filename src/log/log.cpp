@@ -137,4 +137,44 @@ std::shared_ptr<spdlog::logger> component(std::string_view tag) {
     return logger;
 }
 
+std::string parseLevel(std::string_view text, spdlog::level::level_enum& out) {
+    const auto level = spdlog::level::from_str(std::string(text));
+    if (level == spdlog::level::off && text != "off") {
+        return "must be one of trace, debug, info, warning, error, critical, off";
+    }
+    out = level;
+    return {};
+}
+
+std::string printable(std::string_view peerText, std::size_t maxBytes) {
+    const std::string_view shown = peerText.substr(0, maxBytes);
+    std::string out;
+    out.reserve(shown.size() + 16);
+    for (const char c : shown) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte > 0x7E || c == '\\') {
+            out += fmt::format("\\x{:02x}", byte);
+        } else {
+            out += c;
+        }
+    }
+    if (peerText.size() > shown.size()) out += fmt::format("...({} bytes)", peerText.size());
+    return out;
+}
+
+bool Throttle::allow(std::chrono::steady_clock::time_point now) {
+    if (now >= windowEnd_) {
+        windowEnd_ = now + interval_;
+        used_ = 0;
+    }
+    if (used_ >= perInterval_) {
+        ++pending_;
+        return false;
+    }
+    ++used_;
+    suppressed_ = pending_;
+    pending_ = 0;
+    return true;
+}
+
 }  // namespace tcpcopy::log

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -35,6 +36,10 @@ void Preflight::ok(std::string_view line) {
 
 void Preflight::info(std::string_view line) {
     std::fprintf(out_, "info: %.*s\n", static_cast<int>(line.size()), line.data());
+}
+
+void Preflight::warning(std::string_view line) {
+    std::fprintf(out_, "warning: %.*s\n", static_cast<int>(line.size()), line.data());
 }
 
 void Preflight::problem(std::string_view line) {
@@ -65,32 +70,40 @@ std::optional<std::string> readSysctl(const std::string& path) {
 
 namespace {
 
-struct KernelRoute {
-    std::string interface;
-    std::uint32_t destination = 0;  // host order
-    std::uint32_t mask = 0;
-};
+// One hex field of /proc/net/route: the network-order 32-bit value printed as 8 hex digits.
+std::optional<std::uint32_t> hexAddress(std::string_view field) {
+    std::uint32_t value = 0;
+    const auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), value, 16);
+    if (ec != std::errc() || ptr != field.data() + field.size() || field.empty()) return std::nullopt;
+    return ntohl(value);
+}
 
 std::vector<KernelRoute> readRoutes() {
-    std::vector<KernelRoute> routes;
     std::ifstream in("/proc/net/route");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parseRouteTable(text.str());
+}
+
+}  // namespace
+
+std::vector<KernelRoute> parseRouteTable(std::string_view text) {
+    std::vector<KernelRoute> routes;
+    std::istringstream in{std::string(text)};
     std::string line;
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
         std::istringstream fields(line);
         std::string iface, dest, gateway, flags, refcnt, use, metric, mask;
         if (!(fields >> iface >> dest >> gateway >> flags >> refcnt >> use >> metric >> mask)) continue;
-        // The kernel prints the addresses as the hex of the network-order 32-bit value.
-        KernelRoute r;
-        r.interface = iface;
-        r.destination = ntohl(static_cast<std::uint32_t>(std::stoul(dest, nullptr, 16)));
-        r.mask = ntohl(static_cast<std::uint32_t>(std::stoul(mask, nullptr, 16)));
-        routes.push_back(r);
+        // A line that does not parse is skipped, never a reason to stop (or throw).
+        const auto destination = hexAddress(dest);
+        const auto netmask = hexAddress(mask);
+        if (!destination || !netmask) continue;
+        routes.push_back(KernelRoute{iface, *destination, *netmask});
     }
     return routes;
 }
-
-}  // namespace
 
 bool hasDefaultRoute() {
     for (const auto& r : readRoutes()) {

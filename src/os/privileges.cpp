@@ -9,7 +9,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <optional>
 #include <vector>
 
 namespace tcpcopy::os {
@@ -37,6 +41,64 @@ bool capSet(const CapSets& sets) {
 std::string systemError(std::string_view user, std::string_view step, int error) {
     return "cannot switch to user '" + std::string(user) + "': " + std::string(step) + ": " +
            std::strerror(error);
+}
+
+std::uint64_t maskOf(std::initializer_list<Capability> caps) {
+    std::uint64_t mask = 0;
+    for (Capability cap : caps) mask |= std::uint64_t{1} << static_cast<unsigned>(cap);
+    return mask;
+}
+
+// One "CapXxx:" line of /proc/self/status, or nullopt when it cannot be read.
+std::optional<std::uint64_t> procCapabilities(std::string_view field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.size() <= field.size() + 1 || line.compare(0, field.size(), field) != 0 ||
+            line[field.size()] != ':') {
+            continue;
+        }
+        std::string_view hex(line);
+        hex.remove_prefix(field.size() + 1);
+        while (!hex.empty() && (hex.front() == '\t' || hex.front() == ' ')) hex.remove_prefix(1);
+        std::uint64_t value = 0;
+        const auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), value, 16);
+        if (ec != std::errc()) return std::nullopt;
+        return value;
+    }
+    return std::nullopt;
+}
+
+// Permitted and effective = exactly `keep`, nothing inheritable, no ambient capability: then the
+// kernel's own account (CapEff, CapPrm, CapAmb in /proc/self/status) must agree.
+std::string setOnly(std::string_view user, std::initializer_list<Capability> keep) {
+    // Ambient capabilities (systemd's AmbientCapabilities=) would survive an exec and are
+    // re-granted from the inheritable set: clear them explicitly.
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0 && errno != EINVAL) {
+        return systemError(user, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", errno);
+    }
+    CapSets sets;  // all zero: nothing inheritable, nothing else permitted
+    for (Capability cap : keep) {
+        const auto n = static_cast<unsigned>(cap);
+        sets.data[n / 32].permitted |= 1u << (n % 32);
+        sets.data[n / 32].effective |= 1u << (n % 32);
+    }
+    if (!capSet(sets)) {
+        return systemError(user, "capset", errno);
+    }
+    const std::uint64_t want = maskOf(keep);
+    for (std::string_view field : {"CapEff", "CapPrm", "CapAmb"}) {
+        const auto have = procCapabilities(field);
+        const std::uint64_t expected = field == "CapAmb" ? 0 : want;
+        if (!have || *have != expected) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%016llx",
+                          static_cast<unsigned long long>(have.value_or(~0ull)));
+            return "cannot switch to user '" + std::string(user) + "': capabilities still held (" +
+                   std::string(field) + " " + text + ")";
+        }
+    }
+    return {};
 }
 
 }  // namespace
@@ -108,7 +170,12 @@ std::string dropPrivileges(std::string_view user, std::initializer_list<Capabili
 
     if (::geteuid() != 0) {
         if (::geteuid() == ids.uid && ::getuid() == ids.uid) {
-            return missingKept();
+            // Already USER (a unit with User= and AmbientCapabilities=): no switch, but the
+            // capabilities it started with still go, as promised.
+            if (std::string missing = missingKept(); !missing.empty()) {
+                return missing;
+            }
+            return setOnly(user, keep);
         }
         return "cannot switch to user '" + std::string(user) + "': not running as root";
     }
@@ -133,14 +200,8 @@ std::string dropPrivileges(std::string_view user, std::initializer_list<Capabili
     if (::setresuid(ids.uid, ids.uid, ids.uid) != 0) {
         return systemError(user, "setuid", errno);
     }
-    CapSets sets;  // all zero: nothing inheritable, nothing else permitted
-    for (Capability cap : keep) {
-        const auto n = static_cast<unsigned>(cap);
-        sets.data[n / 32].permitted |= 1u << (n % 32);
-        sets.data[n / 32].effective |= 1u << (n % 32);
-    }
-    if (!capSet(sets)) {
-        return systemError(user, "capset", errno);
+    if (std::string error = setOnly(user, keep); !error.empty()) {
+        return error;
     }
     if (::prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) != 0) {
         return systemError(user, "prctl(PR_SET_KEEPCAPS)", errno);

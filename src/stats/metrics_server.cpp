@@ -1,31 +1,67 @@
 #include "tcpcopy/stats/metrics_server.h"
 
-#include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <cctype>
 #include <charconv>
-#include <cstring>
+#include <vector>
 
 namespace tcpcopy::stats {
 namespace {
 
-constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-// Frees an evbuffer on scope exit.
-struct BufferOwner {
-    evbuffer* buffer = evbuffer_new();
-    ~BufferOwner() {
-        if (buffer != nullptr) {
-            evbuffer_free(buffer);
-        }
-    }
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+struct Request {
+    std::string_view method;
+    std::string_view path;   // without the query
+    std::string_view minor;  // "0" or "1" (HTTP/1.x)
+    bool hasBody = false;    // a non-zero Content-Length or any Transfer-Encoding
 };
+
+// Parses a complete request head (request line and header lines, without the blank line).
+bool parseHead(std::string_view head, Request& out) {
+    const std::size_t lineEnd = head.find('\n');
+    std::string_view line = trim(head.substr(0, lineEnd));
+    const std::size_t sp1 = line.find(' ');
+    const std::size_t sp2 = line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1) return false;
+    out.method = line.substr(0, sp1);
+    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const std::string_view version = line.substr(sp2 + 1);
+    if (version != "HTTP/1.0" && version != "HTTP/1.1") return false;
+    out.minor = version.substr(7);
+    out.path = target.substr(0, target.find('?'));
+    std::string_view rest = lineEnd == std::string_view::npos ? std::string_view() : head.substr(lineEnd + 1);
+    while (!rest.empty()) {
+        const std::size_t end = rest.find('\n');
+        const std::string_view header = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+        const std::size_t colon = header.find(':');
+        if (colon == std::string_view::npos) continue;
+        const std::string_view name = trim(header.substr(0, colon));
+        const std::string_view value = trim(header.substr(colon + 1));
+        if (equalsIgnoringCase(name, "Transfer-Encoding")) out.hasBody = true;
+        if (equalsIgnoringCase(name, "Content-Length") && value != "0") out.hasBody = true;
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -49,78 +85,142 @@ std::string parseListenAddress(std::string_view text, net::Endpoint& out) {
     return {};
 }
 
-void MetricsServer::Deleter::operator()(evhttp* http) const { evhttp_free(http); }
+struct MetricsServer::Client {
+    std::uint64_t id = 0;
+    os::BufferEvent bev;
+    std::optional<os::Event> deadline;
+    std::string head;
+    bool http11 = false;
+    bool answered = false;
+};
 
-MetricsServer::MetricsServer(const Registry& registry, evhttp* http, net::Endpoint address)
-    : registry_(registry), http_(http), address_(address) {}
+MetricsServer::MetricsServer(os::EventBase& base, const Registry& registry, Limits limits)
+    : base_(base), registry_(registry), limits_(limits) {}
 
 MetricsServer::~MetricsServer() = default;
 
 os::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(os::EventBase& base, const Registry& registry,
-                                                                net::Endpoint listen) {
+                                                                net::Endpoint listen, Limits limits) {
     using R = os::Result<std::unique_ptr<MetricsServer>>;
-    const std::string where = "metrics " + listen.toString();
-    evhttp* raw = evhttp_new(base.get());
-    if (raw == nullptr) {
-        return R::fail(where + ": evhttp_new failed");
-    }
-    std::unique_ptr<evhttp, Deleter> http(raw);
-    // Every method reaches the handler, which answers 405 with an Allow header (evhttp's own
-    // method filter would answer 501).
-    evhttp_set_allowed_methods(raw, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    errno = 0;
-    evhttp_bound_socket* bound =
-        evhttp_bind_socket_with_handle(raw, listen.addr.toString().c_str(), listen.port.value());
-    if (bound == nullptr) {
-        return R::fail(where + ": " + (errno != 0 ? std::strerror(errno) : "cannot listen"));
-    }
-    sockaddr_in sin{};
-    socklen_t len = sizeof sin;
-    if (::getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
-        return R::fail(where + ": getsockname: " + std::strerror(errno));
-    }
-    const net::Endpoint actual{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))};
-    auto server = std::unique_ptr<MetricsServer>(new MetricsServer(registry, http.release(), actual));
-    evhttp_set_gencb(server->http_.get(), &MetricsServer::handle, server.get());
+    std::unique_ptr<MetricsServer> server(new MetricsServer(base, registry, limits));
+    MetricsServer* raw = server.get();
+    auto listener = os::Listener::listen(
+        base, listen, [raw](os::UniqueFd fd, const net::Endpoint&) { raw->accepted(std::move(fd)); },
+        [](const std::string&) {});  // out of descriptors: accepting pauses; the scraper retries
+    if (!listener) return R::fail("metrics " + listen.toString() + ": " + listener.error());
+    server->listener_ = std::move(listener).value();
+    auto reaper = os::Event::timer(base, [raw](short) { raw->closed_.clear(); });
+    if (!reaper) return R::fail("metrics " + listen.toString() + ": " + reaper.error());
+    server->reaper_ = std::move(reaper).value();
     return R::ok(std::move(server));
 }
 
-void MetricsServer::handle(evhttp_request* request, void* self) {
-    auto* server = static_cast<MetricsServer*>(self);
-    ++server->requests_;
-    const evhttp_cmd_type method = evhttp_request_get_command(request);
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-        // Not evhttp_send_error: it drops the headers set here, and 405 must carry Allow.
-        BufferOwner body;
-        evkeyvalq* headers = evhttp_request_get_output_headers(request);
-        evhttp_add_header(headers, "Allow", "GET, HEAD");
-        evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
-        evhttp_add_header(headers, "Connection", "close");
-        if (body.buffer != nullptr) {
-            evbuffer_add_printf(body.buffer, "only GET and HEAD are served\n");
+void MetricsServer::accepted(os::UniqueFd fd) {
+    if (clients_.size() >= limits_.maxConnections) {
+        ++refused_;
+        static constexpr std::string_view kBusy =
+            "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        [[maybe_unused]] auto n = ::send(fd.get(), kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        return;  // closed here
+    }
+    auto bev = os::BufferEvent::adopt(base_, fd.release());
+    if (!bev) return;
+    const std::uint64_t id = nextId_++;
+    auto client =
+        std::make_unique<Client>(Client{id, std::move(bev).value(), std::nullopt, {}, false, false});
+    client->bev.setCallbacks(
+        [this, id] { onReadable(id); }, [this, id] { onWritten(id); },
+        [this, id](short what) {
+            auto it = clients_.find(id);
+            if (it == clients_.end()) return;
+            // A client that half-closed after its request still gets the answer.
+            if ((what & BEV_EVENT_EOF) != 0 && it->second->answered && it->second->bev.outputLength() > 0) {
+                bufferevent_disable(it->second->bev.get(), EV_READ);
+                return;
+            }
+            close(id);
+        });
+    client->bev.setWriteWatermark(0);
+    client->bev.enable(EV_READ | EV_WRITE);
+    if (auto timer = os::Event::timer(base_, [this, id](short) { close(id); })) {
+        client->deadline = std::move(timer).value();
+        client->deadline->add(limits_.requestTimeout);
+    }
+    clients_.emplace(id, std::move(client));
+}
+
+void MetricsServer::onReadable(std::uint64_t id) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    Client& client = *it->second;
+    std::vector<std::byte> chunk;
+    client.bev.read(chunk, limits_.maxHeaderBytes + 4);
+    if (client.answered) return;  // whatever follows the request is not read
+    client.head.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    std::size_t end = client.head.find("\r\n\r\n");
+    if (end == std::string::npos) end = client.head.find("\n\n");
+    if (end == std::string::npos) {
+        if (client.head.size() > limits_.maxHeaderBytes) {
+            respond(client, 431, "Request Header Fields Too Large", "request head too large\n");
         }
-        evhttp_send_reply(request, 405, "Method Not Allowed", body.buffer);
         return;
     }
-    const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
-    const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
-    if (path == nullptr || std::strcmp(path, "/metrics") != 0) {
-        evhttp_send_error(request, HTTP_NOTFOUND, "Not Found (try /metrics)");
+    if (end > limits_.maxHeaderBytes) {
+        respond(client, 431, "Request Header Fields Too Large", "request head too large\n");
         return;
     }
-    BufferOwner body;
-    if (body.buffer == nullptr) {
-        evhttp_send_error(request, HTTP_INTERNAL, nullptr);
-        return;
+    Request request;
+    const bool parsed = parseHead(std::string_view(client.head).substr(0, end), request);
+    client.http11 = parsed && request.minor == "1";
+    if (!parsed) {
+        respond(client, 400, "Bad Request", "bad request\n");
+    } else if (request.method != "GET") {
+        respond(client, 405, "Method Not Allowed", "only GET is served\n", "Allow: GET\r\n");
+    } else if (request.hasBody) {
+        respond(client, 413, "Payload Too Large", "a GET carries no body\n");
+    } else if (request.path != "/metrics") {
+        respond(client, 404, "Not Found", "Not Found (try /metrics)\n");
+    } else {
+        respond(client, 200, "OK", renderPrometheus(registry_),
+                fmt::format("Content-Type: {}\r\n", kContentType));
     }
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", kContentType);
-    // evhttp would send a body even to HEAD: leave it empty there.
-    if (method != EVHTTP_REQ_HEAD) {
-        const std::string text = renderPrometheus(server->registry_);
-        evbuffer_add(body.buffer, text.data(), text.size());
-    }
-    evhttp_send_reply(request, HTTP_OK, "OK", body.buffer);
+}
+
+void MetricsServer::respond(Client& client, int status, std::string_view reason, std::string_view body,
+                            std::string_view extraHeaders) {
+    ++requests_;
+    client.answered = true;
+    if (client.deadline) client.deadline->del();
+    std::string head = fmt::format("HTTP/1.{} {} {}\r\n", client.http11 ? 1 : 0, status, reason);
+    head += extraHeaders;
+    if (extraHeaders.find("Content-Type") == std::string_view::npos)
+        head += "Content-Type: text/plain; charset=utf-8\r\n";
+    head += fmt::format("Content-Length: {}\r\nConnection: close\r\n\r\n", body.size());
+    client.bev.write(std::as_bytes(std::span(head.data(), head.size())));
+    client.bev.write(std::as_bytes(std::span(body.data(), body.size())));
+    client.head.clear();
+    client.head.shrink_to_fit();
+}
+
+// The answer is out: half-close, so the client reads it to the end, and close once the client
+// closes too (or at the timeout). Closing at once with request bytes still unread (an oversize
+// head) would reset the connection and could discard the answer on the client's side.
+void MetricsServer::onWritten(std::uint64_t id) {
+    auto it = clients_.find(id);
+    if (it == clients_.end() || !it->second->answered || it->second->bev.outputLength() > 0) return;
+    ::shutdown(it->second->bev.fd(), SHUT_WR);
+    if (it->second->deadline) it->second->deadline->add(limits_.requestTimeout);
+}
+
+void MetricsServer::close(std::uint64_t id) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    // Destroyed on the next loop turn: this may run inside the client's own callback.
+    bufferevent_disable(it->second->bev.get(), EV_READ | EV_WRITE);
+    if (it->second->deadline) it->second->deadline->del();
+    closed_.push_back(std::move(it->second));
+    clients_.erase(it);
+    if (reaper_) reaper_->add(os::Duration(0));
 }
 
 }  // namespace tcpcopy::stats

@@ -1,12 +1,13 @@
 #include "tcpcopy/tunnel/codec.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
 
 namespace tcpcopy::tunnel {
 namespace {
@@ -39,13 +40,14 @@ void patchU32(Buffer& out, std::size_t at, std::uint32_t v) {
 }
 
 // Writes a header with a zero length and returns the offset of the frame, for patching.
-std::size_t beginFrame(Buffer& out, MessageType type) {
+std::size_t beginFrame(Buffer& out, MessageType type, std::uint8_t version = kVersion,
+                       std::uint16_t flags = 0) {
     std::size_t start = out.size();
     putU16(out, kMagic);
-    putU8(out, kVersion);
+    putU8(out, version);
     putU8(out, static_cast<std::uint8_t>(type));
-    putU16(out, 0);  // flags: none defined in v1
-    putU32(out, 0);  // payload length, patched by endFrame
+    putU16(out, flags);  // only CHALLENGE sets any (its low byte: the newest version spoken)
+    putU32(out, 0);      // payload length, patched by endFrame
     return start;
 }
 void endFrame(Buffer& out, std::size_t start) {
@@ -102,6 +104,40 @@ std::string toText(net::Bytes bytes) {
     return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
+// A mac_len byte (0 or kMacSize) and that many bytes.
+MessageError readMac(Reader& r, std::optional<Mac>& out) {
+    std::uint8_t len = 0;
+    net::Bytes bytes;
+    if (!r.u8(len)) return MessageError::Truncated;
+    if (len != 0 && len != kMacSize) return MessageError::BadValue;
+    if (!r.bytes(len, bytes)) return MessageError::Truncated;
+    out.reset();
+    if (len == kMacSize) {
+        Mac value;
+        std::copy(bytes.begin(), bytes.end(), value.begin());
+        out = value;
+    }
+    return MessageError::None;
+}
+
+// HMAC-SHA256(secret, label | first | second), or nullopt when OpenSSL cannot compute it.
+std::optional<Mac> hmacSha256(std::string_view secret, std::string_view label, const Nonce& first,
+                              const Nonce& second) {
+    if (secret.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;  // HMAC() takes an int
+    Buffer data;
+    data.reserve(label.size() + 2 * kNonceSize);
+    putText(data, label);
+    putBytes(data, first);
+    putBytes(data, second);
+    Mac mac{};
+    unsigned int len = 0;
+    const unsigned char* done = HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+                                     reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                                     reinterpret_cast<unsigned char*>(mac.data()), &len);
+    if (done == nullptr || len != kMacSize) return std::nullopt;
+    return mac;
+}
+
 MessageError finish(Reader& r, bool ok) {
     if (!ok) return MessageError::Truncated;
     return r.atEnd() ? MessageError::None : MessageError::TrailingBytes;
@@ -146,6 +182,8 @@ std::string_view rejectReasonName(RejectReason reason) {
         case RejectReason::NotAllowed: return "address not allowed";
         case RejectReason::Malformed: return "malformed frame";
         case RejectReason::Protocol: return "protocol violation";
+        case RejectReason::TooManyConnections:
+            return "too many connections";
     }
     return "unknown reason";
 }
@@ -181,37 +219,43 @@ net::Bytes responseHeaderBytes(net::Bytes ipPacket) {
     return ipPacket.first(ipLen + tcpLen);
 }
 
-void encode(Buffer& out, const Challenge& message) {
-    std::size_t start = beginFrame(out, MessageType::Challenge);
+void putMac(Buffer& out, const std::optional<Mac>& mac) {
+    if (mac) {
+        putU8(out, static_cast<std::uint8_t>(kMacSize));
+        putBytes(out, *mac);
+    } else {
+        putU8(out, 0);
+    }
+}
+
+void encode(Buffer& out, const Challenge& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::Challenge, frameVersion, message.maxVersion);
     putU8(out, message.authRequired ? 1 : 0);
     putBytes(out, message.nonce);
     endFrame(out, start);
 }
 
-void encode(Buffer& out, const Hello& message) {
-    std::size_t start = beginFrame(out, MessageType::Hello);
+void encode(Buffer& out, const Hello& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::Hello, frameVersion);
     putU8(out, message.version);
     std::string_view id(message.instanceId);
     id = id.substr(0, std::min(id.size(), kMaxInstanceIdSize));
     putU8(out, static_cast<std::uint8_t>(id.size()));
     putText(out, id);
-    if (message.mac) {
-        putU8(out, static_cast<std::uint8_t>(kMacSize));
-        putBytes(out, *message.mac);
-    } else {
-        putU8(out, 0);
-    }
+    putBytes(out, message.nonce);
+    putMac(out, message.mac);
     endFrame(out, start);
 }
 
-void encode(Buffer& out, const HelloAck& message) {
-    std::size_t start = beginFrame(out, MessageType::HelloAck);
+void encode(Buffer& out, const HelloAck& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::HelloAck, frameVersion);
     putU32(out, message.peerId);
+    putMac(out, message.mac);
     endFrame(out, start);
 }
 
-void encode(Buffer& out, const Reject& message) {
-    std::size_t start = beginFrame(out, MessageType::Reject);
+void encode(Buffer& out, const Reject& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::Reject, frameVersion);
     putU8(out, static_cast<std::uint8_t>(message.reason));
     std::string_view text(message.text);
     text = text.substr(0, std::min<std::size_t>(text.size(), 0xFFFF));
@@ -220,20 +264,20 @@ void encode(Buffer& out, const Reject& message) {
     endFrame(out, start);
 }
 
-void encode(Buffer& out, const RouteAdd& message) {
-    std::size_t start = beginFrame(out, MessageType::RouteAdd);
+void encode(Buffer& out, const RouteAdd& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::RouteAdd, frameVersion);
     putRoute(out, message.flow);
     endFrame(out, start);
 }
 
-void encode(Buffer& out, const RouteDel& message) {
-    std::size_t start = beginFrame(out, MessageType::RouteDel);
+void encode(Buffer& out, const RouteDel& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::RouteDel, frameVersion);
     putRoute(out, message.flow);
     endFrame(out, start);
 }
 
-std::size_t encode(Buffer& out, const Responses& message) {
-    std::size_t start = beginFrame(out, MessageType::Responses);
+std::size_t encode(Buffer& out, const Responses& message, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::Responses, frameVersion);
     std::size_t countAt = out.size();
     putU16(out, 0);
     std::size_t written = 0;
@@ -248,13 +292,13 @@ std::size_t encode(Buffer& out, const Responses& message) {
     return written;
 }
 
-void encode(Buffer& out, const Heartbeat&) {
-    std::size_t start = beginFrame(out, MessageType::Heartbeat);
+void encode(Buffer& out, const Heartbeat&, std::uint8_t frameVersion) {
+    std::size_t start = beginFrame(out, MessageType::Heartbeat, frameVersion);
     endFrame(out, start);
 }
 
-void encode(Buffer& out, const Message& message) {
-    std::visit([&out](const auto& m) { encode(out, m); }, message);
+void encode(Buffer& out, const Message& message, std::uint8_t frameVersion) {
+    std::visit([&out, frameVersion](const auto& m) { encode(out, m, frameVersion); }, message);
 }
 
 ResponseBatch::ResponseBatch() {
@@ -299,8 +343,9 @@ FrameDecoder::Status FrameDecoder::next(Frame& out) {
         error_ = FrameError::BadMagic;
     } else if (pending.size() >= 2 && std::to_integer<std::uint8_t>(pending[1]) != (kMagic & 0xFF)) {
         error_ = FrameError::BadMagic;
-    } else if (pending.size() >= 3 && std::to_integer<std::uint8_t>(pending[2]) != kVersion) {
+    } else if (pending.size() >= 3 && std::to_integer<std::uint8_t>(pending[2]) != version_) {
         error_ = FrameError::BadVersion;
+        receivedVersion_ = std::to_integer<std::uint8_t>(pending[2]);
     }
     if (error_ != FrameError::None) return Status::Error;
     if (pending.size() < kHeaderSize) return Status::NeedMore;
@@ -338,32 +383,39 @@ MessageError decodeMessage(const Frame& frame, Message& out) {
             if (e != MessageError::None) return e;
             m.authRequired = auth == 1;
             std::copy(nonce.begin(), nonce.end(), m.nonce.begin());
+            // Version 1 intercepts write no flags: 0 means version 1.
+            m.maxVersion = std::max<std::uint8_t>(1, static_cast<std::uint8_t>(frame.flags & 0xFF));
             out = m;
             return MessageError::None;
         }
         case MessageType::Hello: {
             Hello m;
-            std::uint8_t idLen = 0, macLen = 0;
-            net::Bytes id, mac;
-            bool ok = r.u8(m.version) && r.u8(idLen) && r.bytes(idLen, id) && r.u8(macLen);
-            if (ok && macLen != 0 && macLen != kMacSize) return MessageError::BadValue;
-            ok = ok && r.bytes(macLen, mac);
-            MessageError e = finish(r, ok);
-            if (e != MessageError::None) return e;
-            m.instanceId = toText(id);
-            if (macLen == kMacSize) {
-                Mac value;
-                std::copy(mac.begin(), mac.end(), value.begin());
-                m.mac = value;
+            if (!r.u8(m.version)) return MessageError::Truncated;
+            if (m.version != kVersion) {
+                // Another release's layout: the version is all the receiver needs to answer.
+                out = std::move(m);
+                return MessageError::None;
             }
+            std::uint8_t idLen = 0;
+            net::Bytes id, nonce;
+            std::optional<Mac> mac;
+            bool ok = r.u8(idLen) && r.bytes(idLen, id) && r.bytes(kNonceSize, nonce);
+            if (!ok) return MessageError::Truncated;
+            if (MessageError e = readMac(r, mac); e != MessageError::None) return e;
+            if (!r.atEnd()) return MessageError::TrailingBytes;
+            m.instanceId = toText(id);
+            std::copy(nonce.begin(), nonce.end(), m.nonce.begin());
+            m.mac = mac;
             out = std::move(m);
             return MessageError::None;
         }
         case MessageType::HelloAck: {
             HelloAck m;
-            MessageError e = finish(r, r.u32(m.peerId));
-            if (e == MessageError::None) out = m;
-            return e;
+            if (!r.u32(m.peerId)) return MessageError::Truncated;
+            if (MessageError e = readMac(r, m.mac); e != MessageError::None) return e;
+            if (!r.atEnd()) return MessageError::TrailingBytes;
+            out = m;
+            return MessageError::None;
         }
         case MessageType::Reject: {
             Reject m;
@@ -393,7 +445,9 @@ MessageError decodeMessage(const Frame& frame, Message& out) {
             Responses m;
             std::uint16_t count = 0;
             if (!r.u16(count)) return MessageError::Truncated;
-            m.items.reserve(count);
+            // Each item takes at least 3 bytes: a count the payload cannot hold reserves nothing
+            // it does not hold (a 12-byte frame claiming 65535 items reserves no 1 MiB).
+            m.items.reserve(std::min<std::size_t>(count, frame.payload.size() / 3));
             for (std::uint16_t i = 0; i < count; ++i) {
                 std::uint16_t len = 0;
                 net::Bytes item;
@@ -414,16 +468,20 @@ MessageError decodeMessage(const Frame& frame, Message& out) {
     return MessageError::UnknownType;
 }
 
-Mac computeHelloMac(std::string_view secret, const Nonce& nonce) {
-    Mac mac{};
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(nonce.data()), nonce.size(),
-         reinterpret_cast<unsigned char*>(mac.data()), &len);
-    return mac;
+std::optional<Mac> computeHelloMac(std::string_view secret, const Nonce& interceptNonce,
+                                   const Nonce& tcpcopyNonce) {
+    return hmacSha256(secret, "tcpcopy hello v2", interceptNonce, tcpcopyNonce);
 }
 
-bool macEquals(const Mac& a, const Mac& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
+std::optional<Mac> computeAckMac(std::string_view secret, const Nonce& interceptNonce,
+                                 const Nonce& tcpcopyNonce) {
+    return hmacSha256(secret, "intercept ack v2", tcpcopyNonce, interceptNonce);
+}
+
+bool macMatches(const std::optional<Mac>& expected, const std::optional<Mac>& received) {
+    if (!expected || !received) return false;
+    return CRYPTO_memcmp(expected->data(), received->data(), kMacSize) == 0;
+}
 
 Nonce randomNonce() {
     Nonce nonce{};

@@ -11,12 +11,13 @@
 namespace tcpcopy::tunnel::detail {
 
 Connection::Connection(os::EventBase& base, os::BufferEvent bev, std::string peerName, Limits limits,
-                       Handlers handlers, bool awaitConnect)
+                       Handlers handlers, bool awaitConnect, TypeSet handshakeTypes)
     : base_(base),
       bev_(std::move(bev)),
       peerName_(std::move(peerName)),
       limits_(limits),
-      handlers_(std::move(handlers)) {
+      handlers_(std::move(handlers)),
+      accepted_(handshakeTypes) {
     lastReceived_ = lastSent_ = base_.now();
     // Frames are already coalesced: one write per loop turn of whatever the turn produced. Nagle
     // would only hold a small batch back until the previous one is acknowledged (up to the peer's
@@ -59,7 +60,10 @@ void Connection::onEvent(short what) {
 void Connection::onReadable() {
     while (!closed_) {
         readBuf_.clear();
-        std::size_t n = bev_.read(readBuf_);
+        // During the handshake at most one small frame at a time: an unauthenticated peer never
+        // gets more than that buffered here.
+        const std::size_t chunk = inSession_ ? 64 * 1024 : kHeaderSize + kMaxHandshakePayload;
+        std::size_t n = bev_.read(readBuf_, chunk);
         if (n == 0) break;
         stats_.bytesIn += n;
         lastReceived_ = base_.now();
@@ -68,9 +72,18 @@ void Connection::onReadable() {
         FrameDecoder::Status status;
         while (!closed_ && (status = decoder_.next(frame)) == FrameDecoder::Status::Frame) {
             ++stats_.framesIn;
+            const bool known = frame.type >= MessageType::Challenge && frame.type <= MessageType::Heartbeat;
+            if (!known) continue;  // a newer peer's optional message: skipped unread
+            if ((accepted_ & typeBit(frame.type)) == 0) {
+                const std::string what =
+                    std::string(messageTypeName(frame.type)) +
+                    (inSession_ ? " not expected here" : " before the handshake is complete");
+                send(Reject{RejectReason::Protocol, what});
+                close("protocol violation: " + what, CloseKind::Local);
+                return;
+            }
             Message message;
             MessageError error = decodeMessage(frame, message);
-            if (error == MessageError::UnknownType) continue;  // a newer peer's optional message
             if (error != MessageError::None) {
                 send(Reject{RejectReason::Malformed, std::string(messageErrorName(error))});
                 close("malformed " + std::string(messageTypeName(frame.type)) + " frame: " +
@@ -82,6 +95,14 @@ void Connection::onReadable() {
         }
         if (closed_) return;
         if (status == FrameDecoder::Status::Error) {
+            if (decoder_.error() == FrameError::BadVersion) {
+                close("tunnel protocol mismatch: the peer sent a version " +
+                          std::to_string(decoder_.receivedVersion()) + " frame where version " +
+                          std::to_string(decoder_.expectedVersion()) +
+                          " was due (run the same tcpcopy release on both sides)",
+                      CloseKind::Version);
+                return;
+            }
             close("malformed stream: " + std::string(frameErrorName(decoder_.error())), CloseKind::Malformed);
             return;
         }
@@ -115,7 +136,7 @@ void Connection::send(const Message& message) {
     // One scratch buffer for every message: a route costs no allocation of its own, and libevent
     // copies the frame into the output buffer it writes once per loop turn.
     scratch_.clear();
-    encode(scratch_, message);
+    encode(scratch_, message, frameVersion_);
     sendFrame(scratch_);
 }
 
@@ -138,7 +159,11 @@ void Connection::sendDroppable(Buffer frame, std::size_t items) {
     }
 }
 
-void Connection::startKeepalive() {
+void Connection::enterSession(TypeSet sessionTypes) {
+    inSession_ = true;
+    frameVersion_ = kVersion;
+    accepted_ = sessionTypes;
+    decoder_.expect(kVersion, kMaxPayload);
     keepalive_ = true;
     lastReceived_ = base_.now();
 }

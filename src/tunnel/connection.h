@@ -3,6 +3,11 @@
 // decoder, heartbeats, idle detection and a bounded queue for droppable frames. Shared by
 // TunnelClient and TunnelServer so both ends speak the protocol through the same code.
 //
+// A connection starts in its handshake phase: frames carry header version 1, payloads of at most
+// kMaxHandshakePayload bytes, and only the message types the owner lists are decoded (any other
+// known type is a protocol violation, answered with REJECT and a close, its payload never
+// parsed). enterSession() switches to the session's rules once the peer is authenticated.
+//
 // close() invokes onClose synchronously; the owner must not destroy the Connection from inside
 // a handler (it defers the destruction to the next loop iteration, see Graveyard).
 
@@ -32,7 +37,12 @@ enum class CloseKind : std::uint8_t {
     Idle,        // nothing received for idleTimeout
     Overflow,    // peer not reading our control frames
     Local,       // our own decision (protocol violation, reject, shutdown)
+    Version,     // the peer speaks another protocol version (another release)
 };
+
+// A set of message types, one bit per MessageType value.
+using TypeSet = std::uint32_t;
+constexpr TypeSet typeBit(MessageType type) { return TypeSet{1} << static_cast<unsigned>(type); }
 
 class Connection {
 public:
@@ -49,8 +59,9 @@ public:
         std::size_t socketHighWater = 256u << 10;  // bytes handed to libevent before queueing
     };
 
+    // `handshakeTypes`: the message types decoded before enterSession().
     Connection(os::EventBase& base, os::BufferEvent bev, std::string peerName, Limits limits,
-               Handlers handlers, bool awaitConnect);
+               Handlers handlers, bool awaitConnect, TypeSet handshakeTypes);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -61,8 +72,11 @@ public:
     void sendFrame(const Buffer& frame);
     // Sends a frame that may be discarded, oldest first, when the peer stops reading.
     void sendDroppable(Buffer frame, std::size_t items);
-    // Starts heartbeats and idle detection (after the handshake).
-    void startKeepalive();
+    // The peer is authenticated: frames of version kVersion up to kMaxPayload, the message types
+    // in `sessionTypes`; heartbeats and idle detection start. Frames sent before (the last
+    // handshake frame) keep the handshake's header version.
+    void enterSession(TypeSet sessionTypes);
+    bool inSession() const { return inSession_; }
     void close(const std::string& reason, CloseKind kind = CloseKind::Local);
 
     bool closed() const { return closed_; }
@@ -81,7 +95,10 @@ private:
     std::string peerName_;
     Limits limits_;
     Handlers handlers_;
-    FrameDecoder decoder_;
+    TypeSet accepted_;
+    std::uint8_t frameVersion_ = kHandshakeFrameVersion;
+    bool inSession_ = false;
+    FrameDecoder decoder_{kMaxHandshakePayload, kHandshakeFrameVersion};
     Buffer readBuf_;
     Buffer scratch_;  // the frame send() encodes, reused
     std::deque<std::pair<Buffer, std::size_t>> queued_;

@@ -6,7 +6,16 @@ RouteTable::RouteTable(RouteTableOptions options) : options_(options) {
     if (options_.maxRoutes == 0) options_.maxRoutes = 1;
 }
 
-void RouteTable::peerUp(PeerId peer) { peers_.insert(peer); }
+void RouteTable::peerUp(PeerId peer, std::string owner) { peers_[peer] = std::move(owner); }
+
+bool RouteTable::sameOwner(PeerId a, PeerId b) const {
+    if (a == b) return true;
+    auto ia = peers_.find(a);
+    auto ib = peers_.find(b);
+    // A route whose peer is gone (cannot happen: peerDown removes them) is anyone's.
+    if (ia == peers_.end()) return true;
+    return ib != peers_.end() && !ia->second.empty() && ia->second == ib->second;
+}
 
 void RouteTable::peerDown(PeerId peer) {
     peers_.erase(peer);
@@ -26,12 +35,25 @@ void RouteTable::erase(Lru::iterator it) {
 }
 
 std::vector<Buffer> RouteTable::addRoute(const net::FlowKey& flow, PeerId peer, TimePoint now) {
-    ++counters_.routesAdded;
+    std::vector<Buffer> deliver;
+    addRoute(flow, peer, now, deliver);
+    return deliver;
+}
+
+bool RouteTable::addRoute(const net::FlowKey& flow, PeerId peer, TimePoint now,
+                          std::vector<Buffer>& deliver) {
     if (auto found = routes_.find(flow); found != routes_.end()) {
+        // An expired route is nobody's any more.
+        if (now - found->second->lastUsed < options_.routeTtl && !sameOwner(found->second->peer, peer)) {
+            ++counters_.conflicts;
+            return false;
+        }
+        ++counters_.routesAdded;
         found->second->peer = peer;
         found->second->lastUsed = now;
         lru_.splice(lru_.begin(), lru_, found->second);
     } else {
+        ++counters_.routesAdded;
         if (routes_.size() >= options_.maxRoutes) {
             expire(now);
             while (routes_.size() >= options_.maxRoutes) {
@@ -42,14 +64,13 @@ std::vector<Buffer> RouteTable::addRoute(const net::FlowKey& flow, PeerId peer, 
         lru_.push_front(Route{flow, peer, now});
         routes_.emplace(flow, lru_.begin());
     }
-    std::vector<Buffer> deliver;
     if (auto held = heldByFlow_.find(flow); held != heldByFlow_.end()) {
         for (Held& h : held->second) deliver.push_back(std::move(h.header));
         heldCount_ -= held->second.size();
         counters_.heldDelivered += held->second.size();
         heldByFlow_.erase(held);
     }
-    return deliver;
+    return true;
 }
 
 void RouteTable::removeRoute(const net::FlowKey& flow, PeerId peer) {
@@ -70,7 +91,7 @@ std::optional<PeerId> RouteTable::resolve(const net::FlowKey& flow, TimePoint no
         erase(found->second);
         ++counters_.routesExpired;
     }
-    if (peers_.size() == 1) return *peers_.begin();
+    if (peers_.size() == 1) return peers_.begin()->first;
     return std::nullopt;
 }
 

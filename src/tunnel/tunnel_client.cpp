@@ -175,6 +175,8 @@ private:
         std::optional<os::Event> handshakeTimer;
         os::Duration backoff{};
         bool attempted = false;
+        Nonce interceptNonce{};  // from this connection's CHALLENGE
+        Nonce ownNonce{};        // ours, in its HELLO: intercept's HMAC in HELLO_ACK must cover it
     };
 
     int chooseLink(unsigned ii, const net::FlowKey& flow) const {
@@ -211,10 +213,14 @@ private:
         detail::Connection::Handlers handlers;
         handlers.onConnected = [raw] { raw->state = State::AwaitChallenge; };
         handlers.onMessage = [this, raw](const Message& m) { onMessage(*raw, m); };
-        handlers.onClose = [this, raw](detail::CloseKind, const std::string& reason) { onClose(*raw, reason); };
+        handlers.onClose = [this, raw](detail::CloseKind kind, const std::string& reason) {
+            onClose(*raw, kind, reason);
+        };
         link.state = State::Connecting;
-        link.conn = std::make_unique<detail::Connection>(base_, std::move(bev).value(), link.info.intercept.toString(),
-                                                         limits, std::move(handlers), true);
+        link.conn = std::make_unique<detail::Connection>(
+            base_, std::move(bev).value(), link.info.intercept.toString(), limits, std::move(handlers), true,
+            detail::typeBit(MessageType::Challenge) | detail::typeBit(MessageType::HelloAck) |
+                detail::typeBit(MessageType::Reject) | detail::typeBit(MessageType::Heartbeat));
         if (link.handshakeTimer) link.handshakeTimer->add(options_.handshakeTimeout);
     }
 
@@ -224,22 +230,66 @@ private:
         link.backoff = std::min(link.backoff * 2, options_.reconnectMax);
     }
 
+    // The handshake cannot go on: say why (the owner hears it through onLost) and close.
+    void refuse(Link& link, const std::string& why) {
+        lost_.emplace_back(link.info, why);
+        link.conn->close(why);
+    }
+
+    void onChallenge(Link& link, const Challenge& challenge) {
+        const std::string who = "intercept " + link.info.intercept.toString();
+        if (challenge.maxVersion < kVersion) {
+            const std::string why = who + " speaks tunnel protocol " + std::to_string(challenge.maxVersion) +
+                                    ", this tcpcopy " + std::to_string(kVersion) +
+                                    ": run the same release on both sides";
+            // In a frame the older intercept reads, so its log says why too.
+            link.conn->send(Reject{RejectReason::BadVersion, "tcpcopy speaks tunnel protocol " +
+                                                                 std::to_string(kVersion) +
+                                                                 ": run the same release on both sides"});
+            return refuse(link, why);
+        }
+        if (challenge.authRequired && options_.secret.empty()) {
+            return refuse(link, who + " requires a shared secret and none is configured (--secret-file)");
+        }
+        if (!challenge.authRequired && !options_.secret.empty()) {
+            // It could not prove it knows the secret: it may be anyone listening on that address.
+            return refuse(link, who +
+                                    " does not ask for the shared secret, so it cannot prove it knows it: "
+                                    "give intercept the same --secret-file");
+        }
+        link.interceptNonce = challenge.nonce;
+        link.ownNonce = randomNonce();
+        Hello hello{kVersion, options_.instanceId, link.ownNonce, std::nullopt};
+        if (!options_.secret.empty()) {
+            hello.mac = computeHelloMac(options_.secret, link.interceptNonce, link.ownNonce);
+            if (!hello.mac) return refuse(link, "cannot compute HMAC-SHA256 (OpenSSL) for " + who);
+        }
+        link.state = State::AwaitAck;
+        link.conn->send(hello);
+    }
+
+    void onHelloAck(Link& link, const HelloAck& ack) {
+        if (!options_.secret.empty() &&
+            !macMatches(computeAckMac(options_.secret, link.interceptNonce, link.ownNonce), ack.mac)) {
+            return refuse(link, "intercept " + link.info.intercept.toString() +
+                                    " did not prove it knows the shared secret (" +
+                                    (ack.mac ? "wrong" : "no") +
+                                    " HMAC in HELLO_ACK): is it the intercept meant, "
+                                    "with the same --secret-file?");
+        }
+        link.conn->enterSession(detail::typeBit(MessageType::Responses) |
+                                detail::typeBit(MessageType::Heartbeat) |
+                                detail::typeBit(MessageType::Reject));
+        onReady(link, ack.peerId);
+    }
+
     void onMessage(Link& link, const Message& message) {
         if (const auto* challenge = std::get_if<Challenge>(&message)) {
             if (link.state != State::AwaitChallenge) return link.conn->close("unexpected CHALLENGE");
-            if (challenge->authRequired && options_.secret.empty()) {
-                lost_.emplace_back(link.info, "intercept " + link.info.intercept.toString() +
-                                                  " requires a shared secret and none is configured");
-                link.conn->close("intercept requires a secret");
-                return;
-            }
-            Hello hello{kVersion, options_.instanceId, std::nullopt};
-            if (!options_.secret.empty()) hello.mac = computeHelloMac(options_.secret, challenge->nonce);
-            link.state = State::AwaitAck;
-            link.conn->send(hello);
-        } else if (std::holds_alternative<HelloAck>(message)) {
+            onChallenge(link, *challenge);
+        } else if (const auto* ack = std::get_if<HelloAck>(&message)) {
             if (link.state != State::AwaitAck) return link.conn->close("unexpected HELLO_ACK");
-            onReady(link, std::get<HelloAck>(message).peerId);
+            onHelloAck(link, *ack);
         } else if (const auto* responses = std::get_if<Responses>(&message)) {
             if (link.state != State::Ready) return link.conn->close("RESPONSES before handshake");
             for (net::Bytes item : responses->items) {
@@ -251,7 +301,7 @@ private:
             ++counters_.rejected;
             std::string why = "rejected by intercept " + link.info.intercept.toString() + ": " +
                               std::string(rejectReasonName(reject->reason)) +
-                              (reject->text.empty() ? "" : " (" + reject->text + ")");
+                              (reject->text.empty() ? "" : " (" + log::printable(reject->text) + ")");
             log_->warn("{}", why);
             if (link.state != State::Ready) lost_.emplace_back(link.info, why);
             link.conn->close(why);
@@ -267,7 +317,6 @@ private:
         link.state = State::Ready;
         link.backoff = options_.reconnectMin;
         if (link.handshakeTimer) link.handshakeTimer->del();
-        link.conn->startKeepalive();
         ++counters_.connected;
         ++counters_.connects;
         log_->info("connected to intercept {} (connection {}, peer id {})", link.info.intercept.toString(),
@@ -283,7 +332,7 @@ private:
         if (link.state == State::Ready && callbacks_.onConnected) callbacks_.onConnected(link.info);
     }
 
-    void onClose(Link& link, const std::string& reason) {
+    void onClose(Link& link, detail::CloseKind kind, const std::string& reason) {
         bool wasReady = link.state == State::Ready;
         const auto& s = link.conn->stats();
         closedStats_.framesIn += s.framesIn;
@@ -305,6 +354,9 @@ private:
                 if (assigned[ii] >= 0) sendRoute(*links_[ii][static_cast<unsigned>(assigned[ii])], flow);
             }
             lost_.emplace_back(link.info, reason);
+        } else if (kind == detail::CloseKind::Version) {
+            // Another release answered: no retry will fix that, say it like a rejection.
+            lost_.emplace_back(link.info, "intercept " + link.info.intercept.toString() + ": " + reason);
         } else {
             log_->debug("intercept {} (connection {}): {}", link.info.intercept.toString(),
                         link.info.connectionIndex, reason);

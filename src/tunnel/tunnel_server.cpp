@@ -1,6 +1,7 @@
 #include "tcpcopy/tunnel/tunnel_server.h"
 
 #include <arpa/inet.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,50 +11,19 @@
 #include <cstring>
 #include <unordered_map>
 
-#include <event2/event.h>
-
 #include "connection.h"
 #include "tcpcopy/log/log.h"
+#include "tcpcopy/os/listener.h"
+#include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::tunnel {
 namespace {
 
-// Private until include/tcpcopy/os/unique_fd.h lands.
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
+using Fd = os::UniqueFd;
 
-private:
-    int fd_;
-};
-
-std::string errnoText() { return std::strerror(errno); }
-
-sockaddr_in toSockaddr(const net::Endpoint& e) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(e.addr.value());
-    sin.sin_port = htons(e.port.value());
-    return sin;
-}
-
-net::Endpoint fromSockaddr(const sockaddr_in& sin) {
-    return net::Endpoint{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))};
+std::string moreLikeIt(const log::Throttle& throttle) {
+    if (throttle.suppressed() == 0) return {};
+    return " (" + std::to_string(throttle.suppressed()) + " more like it not logged)";
 }
 
 }  // namespace
@@ -100,29 +70,24 @@ os::Result<std::vector<Cidr>> parseCidrList(std::string_view text) {
 
 class TunnelServer::Impl {
 public:
-    Impl(os::EventBase& base, TunnelServerOptions options, TunnelServerCallbacks callbacks)
-        : base_(base), options_(std::move(options)), callbacks_(std::move(callbacks)), graveyard_(base),
-          log_(log::component("tunnel")) {}
+  Impl(os::EventBase& base, TunnelServerOptions options, TunnelServerCallbacks callbacks)
+      : base_(base),
+        options_(std::move(options)),
+        callbacks_(std::move(callbacks)),
+        graveyard_(base),
+        log_(log::component("tunnel")) {
+      if (options_.maxConnections == 0) options_.maxConnections = 1;
+  }
 
     std::string start() {
-        listenFd_ = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        if (listenFd_.get() < 0) return "socket: " + errnoText();
-        int one = 1;
-        ::setsockopt(listenFd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in sin = toSockaddr(options_.listen);
-        if (::bind(listenFd_.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
-            return "cannot bind tunnel port " + options_.listen.toString() + ": " + errnoText();
-        }
-        if (::listen(listenFd_.get(), 128) != 0) {
-            return "cannot listen on " + options_.listen.toString() + ": " + errnoText();
-        }
-        socklen_t len = sizeof sin;
-        ::getsockname(listenFd_.get(), reinterpret_cast<sockaddr*>(&sin), &len);
-        local_ = fromSockaddr(sin);
-        auto accept = os::Event::fd(base_, listenFd_.get(), EV_READ, [this](short) { onAcceptable(); });
-        if (!accept) return accept.error();
-        acceptEvent_ = std::move(accept).value();
-        acceptEvent_->add();
+        auto listener = os::Listener::listen(
+            base_, options_.listen,
+            [this](Fd fd, const net::Endpoint& from) { accepted(std::move(fd), from); },
+            [this](const std::string& reason) { onAcceptError(reason); }, options_.acceptPause);
+        if (!listener)
+            return "cannot bind tunnel port " + options_.listen.toString() + ": " + listener.error();
+        listener_ = std::move(listener).value();
+        local_ = listener_->local();
         auto flushTimer = os::Event::timer(base_, [this](short) { flush(); });
         if (!flushTimer) return flushTimer.error();
         flushTimer_ = std::move(flushTimer).value();
@@ -159,6 +124,8 @@ public:
 
     TunnelServerCounters counters() const {
         TunnelServerCounters c = counters_;
+        c.connections = peers_.size();
+        c.acceptErrors = listener_->errors();
         c.queueDrops = closedDrops_;
         for (const auto& [id, peer] : peers_) c.queueDrops += peer->conn->stats().droppedItems;
         return c;
@@ -182,19 +149,21 @@ private:
         peer.conn->sendDroppable(peer.batch.finish(), items);
     }
 
-    void onAcceptable() {
-        for (;;) {
-            sockaddr_in sin{};
-            socklen_t len = sizeof sin;
-            int fd = ::accept4(listenFd_.get(), reinterpret_cast<sockaddr*>(&sin), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-                    log_->warn("accept on {}: {}", local_.toString(), errnoText());
-                }
-                return;
-            }
-            accepted(Fd(fd), fromSockaddr(sin));
+    // The listener paused accepting (out of descriptors or memory) instead of spinning.
+    void onAcceptError(const std::string& reason) {
+        if (acceptErrorLog_.allow(base_.now())) {
+            log_->warn("cannot accept tunnel connections on {}: {}; pausing accepts for {} ms each time{}",
+                       local_.toString(), reason,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(options_.acceptPause).count(),
+                       moreLikeIt(acceptErrorLog_));
         }
+    }
+
+    // A short REJECT straight on the accepted socket, then close (the peer never got a Connection).
+    static void rejectAtAccept(const Fd& fd, RejectReason reason, const std::string& text) {
+        Buffer reject;
+        encode(reject, Reject{reason, text}, kHandshakeFrameVersion);
+        [[maybe_unused]] auto n = ::send(fd.get(), reject.data(), reject.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
 
     bool allowed(net::Ipv4Addr addr) const {
@@ -205,13 +174,26 @@ private:
         return false;
     }
 
-    void accepted(Fd fd, net::Endpoint from) {
+    void accepted(Fd fd, const net::Endpoint& from) {
         if (!allowed(from.addr)) {
             ++counters_.refused;
-            log_->warn("refused tunnel connection from {}: not in --allow", from.toString());
-            Buffer reject;
-            encode(reject, Reject{RejectReason::NotAllowed, from.addr.toString() + " not allowed"});
-            [[maybe_unused]] auto n = ::send(fd.get(), reject.data(), reject.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (refusalLog_.allow(base_.now())) {
+                log_->warn("refused tunnel connection from {}: not in --allow{}", from.toString(),
+                           moreLikeIt(refusalLog_));
+            }
+            rejectAtAccept(fd, RejectReason::NotAllowed, from.addr.toString() + " not allowed");
+            return;
+        }
+        if (peers_.size() >= options_.maxConnections) {
+            ++counters_.refusedBusy;
+            if (busyLog_.allow(base_.now())) {
+                log_->warn(
+                    "refused tunnel connection from {}: {} connections open, the --max-connections limit{}",
+                    from.toString(), peers_.size(), moreLikeIt(busyLog_));
+            }
+            rejectAtAccept(
+                fd, RejectReason::TooManyConnections,
+                "intercept has " + std::to_string(peers_.size()) + " connections open (--max-connections)");
             return;
         }
         ++counters_.accepted;
@@ -232,8 +214,9 @@ private:
         detail::Connection::Handlers handlers;
         handlers.onMessage = [this, id](const Message& m) { onMessage(id, m); };
         handlers.onClose = [this, id](detail::CloseKind kind, const std::string& reason) { onClose(id, kind, reason); };
-        peer->conn = std::make_unique<detail::Connection>(base_, std::move(bev).value(), from.toString(), limits,
-                                                          std::move(handlers), false);
+        peer->conn = std::make_unique<detail::Connection>(
+            base_, std::move(bev).value(), from.toString(), limits, std::move(handlers), false,
+            detail::typeBit(MessageType::Hello) | detail::typeBit(MessageType::Heartbeat));
         auto timer = os::Event::timer(base_, [this, id](short) {
             auto it = peers_.find(id);
             if (it != peers_.end() && !it->second->ready) it->second->conn->close("handshake timeout");
@@ -242,7 +225,7 @@ private:
             peer->handshakeTimer = std::move(timer).value();
             peer->handshakeTimer->add(options_.handshakeTimeout);
         }
-        peer->conn->send(Challenge{!options_.secret.empty(), peer->nonce});
+        peer->conn->send(Challenge{!options_.secret.empty(), peer->nonce, kVersion});
         log_->debug("tunnel connection {} from {}", id, from.toString());
         peers_.emplace(id, std::move(peer));
     }
@@ -263,28 +246,45 @@ private:
             if (hello->version != kVersion) {
                 ++counters_.authFailures;
                 return reject(peer, RejectReason::BadVersion,
-                              "version " + std::to_string(hello->version) + ", intercept speaks " +
-                                  std::to_string(kVersion));
+                              "intercept speaks tunnel protocol " + std::to_string(kVersion) +
+                                  ", tcpcopy sent " + std::to_string(hello->version) +
+                                  ": run the same release on both sides");
             }
-            if (!options_.secret.empty() &&
-                (!hello->mac || !macEquals(*hello->mac, computeHelloMac(options_.secret, peer.nonce)))) {
-                ++counters_.authFailures;
-                return reject(peer, RejectReason::AuthFailed,
-                              hello->mac ? "wrong secret" : "HELLO without HMAC, a secret is required");
+            HelloAck ack{id, std::nullopt};
+            if (!options_.secret.empty()) {
+                const auto expected = computeHelloMac(options_.secret, peer.nonce, hello->nonce);
+                if (!expected) {
+                    ++counters_.authFailures;
+                    log_->error("cannot compute HMAC-SHA256 (OpenSSL): refusing tcpcopy from {}",
+                                peer.info.address.toString());
+                    return reject(peer, RejectReason::AuthFailed, "intercept cannot compute the HMAC");
+                }
+                if (!macMatches(expected, hello->mac)) {
+                    ++counters_.authFailures;
+                    return reject(peer, RejectReason::AuthFailed,
+                                  hello->mac ? "wrong secret" : "HELLO without HMAC, a secret is required");
+                }
+                ack.mac = computeAckMac(options_.secret, peer.nonce, hello->nonce);
+                if (!ack.mac) {
+                    ++counters_.authFailures;
+                    return reject(peer, RejectReason::AuthFailed, "intercept cannot compute the HMAC");
+                }
             }
             peer.ready = true;
             if (peer.handshakeTimer) peer.handshakeTimer->del();
-            peer.conn->send(HelloAck{id});
-            peer.conn->startKeepalive();
+            peer.conn->send(ack);
+            peer.conn->enterSession(
+                detail::typeBit(MessageType::RouteAdd) | detail::typeBit(MessageType::RouteDel) |
+                detail::typeBit(MessageType::Heartbeat) | detail::typeBit(MessageType::Reject));
             ++counters_.peers;
             log_->info("tcpcopy peer {} connected from {} ({})", id, peer.info.address.toString(),
-                       peer.info.instanceId);
+                       log::printable(peer.info.instanceId));
             if (callbacks_.onPeerUp) callbacks_.onPeerUp(peer.info);
             return;
         }
         if (std::holds_alternative<Heartbeat>(message)) return;
         if (std::holds_alternative<Reject>(message)) {
-            return peer.conn->close("peer sent REJECT: " + std::get<Reject>(message).text);
+            return peer.conn->close("peer sent REJECT: " + log::printable(std::get<Reject>(message).text));
         }
         if (!peer.ready) return reject(peer, RejectReason::Protocol, "message before HELLO");
         if (const auto* add = std::get_if<RouteAdd>(&message)) {
@@ -311,8 +311,9 @@ private:
             --counters_.peers;
             log_->info("tcpcopy peer {} ({}) disconnected: {}", id, who, reason);
             if (callbacks_.onPeerDown) callbacks_.onPeerDown(peer->info, reason);
-        } else {
-            log_->warn("tunnel connection from {} closed during handshake: {}", who, reason);
+        } else if (handshakeLog_.allow(base_.now())) {
+            log_->warn("tunnel connection from {} closed during handshake: {}{}", who, reason,
+                       moreLikeIt(handshakeLog_));
         }
         graveyard_.bury(std::move(peer));
     }
@@ -322,9 +323,13 @@ private:
     TunnelServerCallbacks callbacks_;
     detail::Graveyard graveyard_;
     std::shared_ptr<spdlog::logger> log_;
-    Fd listenFd_;
+    std::unique_ptr<os::Listener> listener_;
     net::Endpoint local_;
-    std::optional<os::Event> acceptEvent_;
+    // What strangers can repeat at will is logged at most this often.
+    log::Throttle acceptErrorLog_{std::chrono::seconds(10)};
+    log::Throttle busyLog_{std::chrono::seconds(10)};
+    log::Throttle refusalLog_{std::chrono::seconds(10), 20};
+    log::Throttle handshakeLog_{std::chrono::seconds(10), 20};
     std::optional<os::Event> flushTimer_;
     std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
     PeerId nextId_ = 1;

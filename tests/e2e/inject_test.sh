@@ -96,8 +96,14 @@ probe_run raw-batch raw-batch 9103 150 0 5   # more than one sendmmsg chunk of 6
 probe_run raw-payload raw 9104 10 1000 0
 probe_run libnet-payload libnet 9105 10 1000 0
 
-# Let the last packets reach the capture, then stop it.
-sleep 0.5
+# Stop the capture once it holds the last packet sent (the last run's last SYN: port 9105 from
+# 40009); everything injected before it crossed the same link first, and tcpdump -U writes each
+# packet as it comes. Signalled earlier it would drop what it had not read yet. The deadline only
+# bounds a failure, which the checks below then name.
+for _ in $(seq 300); do
+  (($(tcpdump -r "$pcap" -n 'tcp and dst port 9105 and src port 40009' 2>/dev/null | wc -l) >= 1)) && break
+  sleep 0.1
+done
 kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" || true
 tcpdump_pid=""

@@ -4,7 +4,10 @@
 # where intercept captures the SYN-ACK with libpcap and ships its headers through the tunnel to
 # tunnel_probe, a minimal tcpcopy stand-in that registered the route. Also checked: the secret
 # (a wrong one is rejected), --allow, the pid file (a second instance is refused), one-line start-up
-# errors for a missing device and a bad filter, the stats line, and a clean exit on SIGTERM.
+# errors for a missing device and a bad filter, the stats line, and a clean exit on SIGTERM; the
+# tunnel closed to strangers by default (a non-loopback listen with neither --secret-file nor
+# --allow is refused unless --insecure, which is warned about), a route another peer cannot take
+# over, and -v printing the version.
 #
 # Usage: intercept_test.sh BUILD_DIR   (root; TUNNEL_PROBE=/path overrides the probe, which is
 # BUILD_DIR/tests/e2e/tools/tunnel_probe by default)
@@ -33,16 +36,41 @@ printf 'wrong-secret\n' >"$LAB_DIR/wrong"
 
 # --- start-up errors: one clear line naming what is wrong, non-zero exit -----------------------
 set +e
-out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept" -i nosuchdev0 2>&1); rc=$?
+out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept" -b 127.0.0.1 -i nosuchdev0 2>&1); rc=$?
 set -e
 ((rc != 0)) || lab_die "intercept started on a missing device"
 [[ $(wc -l <<<"$out") -eq 1 && $out == *nosuchdev0* ]] || lab_die "missing device: expected one line naming it, got: $out"
 set +e
-out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept" -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port eighty' 2>&1); rc=$?
+out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept" -b 127.0.0.1 -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port eighty' 2>&1); rc=$?
 set -e
 ((rc != 0)) || lab_die "intercept started with a bad filter"
 [[ $(wc -l <<<"$out") -eq 1 && $out == *"src port eighty"* ]] || lab_die "bad filter: expected one line naming it, got: $out"
 lab_log "start-up errors: ok"
+
+# -v is the version, as with the original intercept (and tcpcopy): nothing starts.
+for daemon in intercept tcpcopy; do
+  out=$("$(lab_daemon "$build" "$daemon")" -v 2>&1) || lab_die "$daemon -v exited non-zero: $out"
+  [[ $out =~ ^$daemon\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || lab_die "$daemon -v printed '$out', not the version"
+  lab_log "$daemon -v prints '$out': ok"
+done
+
+# The tunnel is closed to strangers by default: on a non-loopback address without --secret-file or
+# --allow, intercept refuses to start, saying what to give; --insecure starts it, with a warning.
+set +e
+# (timeout: an intercept that wrongly starts must fail the check, not hang the test)
+out=$(timeout 20 ip netns exec "$LAB_NS_ASSIST" "$intercept" -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port 80' -p 36530 2>&1); rc=$?
+set -e
+if ((rc != 2)) || [[ $(wc -l <<<"$out") -ne 1 || $out != *"open to any host"* || $out != *--secret-file* ||
+  $out != *--allow* || $out != *--insecure* ]]; then
+  lab_die "open tunnel not refused: exit $rc, '$out'"
+fi
+lab_log "open tunnel refused: '$out'"
+lab_bg intercept-insecure "$LAB_NS_ASSIST" "$intercept" -i "$LAB_IF_ASSIST_TARGET" -F 'tcp and src port 80' \
+  -b "$LAB_ASSIST_TUNNEL_IP" -p 36530 --insecure --stats-interval 0
+insecure_pid=$LAB_LAST_PID
+lab_wait_file_match "$LAB_DIR/intercept-insecure.log" "open to any host that reaches it \(--insecure" 15
+lab_stop "$insecure_pid"
+lab_log "--insecure: started, with the warning: ok"
 
 # --- the real thing -------------------------------------------------------------------------
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
@@ -57,7 +85,7 @@ lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$port"
 
 # A second instance with the same pid file is refused with one line.
 set +e
-out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept" -i "$LAB_IF_ASSIST_TARGET" -p 36525 -P "$LAB_DIR/intercept.pid" 2>&1); rc=$?
+out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept" -b 127.0.0.1 -i "$LAB_IF_ASSIST_TARGET" -p 36525 -P "$LAB_DIR/intercept.pid" 2>&1); rc=$?
 set -e
 if ((rc == 0)) || [[ $out != *"held by pid $intercept_pid"* ]]; then
   lab_die "second instance not refused: rc=$rc $out"
@@ -95,8 +123,35 @@ grep -Eq "^RESPONSE $client_ip:40001>$LAB_TARGET_IP:80 flags=SA .*iplen=(4[0-9]|
   "$LAB_DIR/probe.log" || lab_die "unexpected SYN-ACK header: $(cat "$LAB_DIR/probe.log")"
 lab_log "SYN-ACK through the tunnel: $(grep -m1 '^RESPONSE' "$LAB_DIR/probe.log")"
 
+# A route belongs to the tcpcopy that added it: another authenticated peer announcing the same
+# flow is refused (and logged), and the target's answer still goes to the owner. A bystander peer
+# stays connected throughout, so that once the owner has left (and its route with it) the target's
+# retransmitted SYN-ACKs do not reach the intruder as the lone peer's.
+lab_bg bystander "$LAB_NS_TC" "$probe" --intercept "$LAB_ASSIST_TUNNEL_IP:$port" --secret-file "$LAB_DIR/secret" \
+  --route "$client_ip:40009,$LAB_TARGET_IP:80" --timeout 120 --ready-file "$LAB_DIR/bystander.ready"
+bystander_pid=$LAB_LAST_PID
+lab_wait_file_match "$LAB_DIR/bystander.ready" ready 15
+lab_bg probe2 "$LAB_NS_TC" "$probe" --intercept "$LAB_ASSIST_TUNNEL_IP:$port" --secret-file "$LAB_DIR/secret" \
+  --route "$client_ip:40002,$LAB_TARGET_IP:80" --timeout 30 --ready-file "$LAB_DIR/probe2.ready"
+probe2_pid=$LAB_LAST_PID
+lab_wait_file_match "$LAB_DIR/probe2.ready" ready 15
+lab_bg intruder "$LAB_NS_TC" python3 "$here/tunnel_peer.py" takeover "$LAB_ASSIST_TUNNEL_IP" "$port" \
+  "$LAB_DIR/secret" "$client_ip:40002" "$LAB_TARGET_IP:80" 10 "$LAB_DIR/intruder.ready"
+intruder_pid=$LAB_LAST_PID
+lab_wait_file_match "$ilog" "refused ROUTE_ADD $client_ip:40002>$LAB_TARGET_IP:80 from tcpcopy peer" 15
+lab_ns_exec "$LAB_NS_TC" curl -s --interface "$client_ip" --local-port 40002 --max-time 3 \
+  "http://$LAB_TARGET_IP/" >/dev/null 2>&1 && lab_die "curl completed: the SYN-ACK was not diverted to the assistant"
+rc=0
+lab_wait_exit "$probe2_pid" 30 || rc=$?
+((rc == 0)) || lab_die "the route's owner did not get its SYN-ACK after another peer announced the flow (exit $rc): $(cat "$LAB_DIR/probe2.log")"
+rc=0
+lab_wait_exit "$intruder_pid" 30 || rc=$?
+grep -qx 'responses 0' "$LAB_DIR/intruder.log" || lab_die "the intruder received responses: $(cat "$LAB_DIR/intruder.log")"
+lab_stop "$bystander_pid"
+lab_log "route takeover refused: $(grep -m1 'refused ROUTE_ADD' "$ilog" | sed 's/^.*\] //')"
+
 # The periodic stats line counts it.
-lab_wait_file_match "$ilog" "stats: captured=[1-9][0-9]* forwarded=[1-9]" 5
+lab_wait_file_match "$ilog" "stats: captured=[1-9][0-9]* forwarded=[1-9]" 30
 
 # A connection from outside --allow (only the tc end, $LAB_TC_TUNNEL_IP/32, is allowed) is refused
 # and logged: a probe inside the assistant namespace connects from the tunnel address itself.
@@ -115,11 +170,11 @@ lab_log "--allow: ok"
 # pid file and exits 0.
 mv "$ilog" "$ilog.1"
 kill -HUP "$intercept_pid"
-lab_wait_file_match "$ilog" "stats: captured=" 5
-kill -0 "$intercept_pid" || lab_die "intercept died on SIGHUP"
+lab_wait_file_match "$ilog" "stats: captured=" 30
+lab_alive "$intercept_pid" || lab_die "intercept died on SIGHUP"
 kill -TERM "$intercept_pid"
 rc=0
-lab_wait_exit "$intercept_pid" 5 || rc=$?
+lab_wait_exit "$intercept_pid" 30 || rc=$?
 ((rc == 0)) || lab_die "intercept exit status $rc after SIGTERM"
 [[ ! -e $LAB_DIR/intercept.pid ]] || lab_die "pid file left behind"
 grep -Eq "shutting down: stats: captured=[1-9]" "$ilog" || lab_die "no final stats line"

@@ -84,22 +84,23 @@ run_child() {
   # The target's packet to a client address reaches the assistant and goes no further. A
   # host route in the assistant towards tc makes a forwarding assistant visible on tc.
   ip -n "$LAB_NS_ASSIST" route add 192.0.2.99/32 via "$LAB_TC_TUNNEL_IP" dev "$LAB_IF_ASSIST_TC"
-  lab_capture_start at-assist "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TARGET" udp port 9
+  lab_capture_start at-assist "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TARGET" udp and dst host 192.0.2.99
   local cap_assist=$LAB_LAST_PID
-  lab_capture_start at-tc "$LAB_NS_TC" "$LAB_IF_TC_ASSIST" udp port 9
+  lab_capture_start at-tc "$LAB_NS_TC" "$LAB_IF_TC_ASSIST" udp and dst host 192.0.2.99
   local cap_tc=$LAB_LAST_PID
   local i
   for i in 1 2 3; do
     ip netns exec "$LAB_NS_TARGET" bash -c 'echo probe >/dev/udp/192.0.2.99/9'
-    sleep 0.2
   done
-  # Both captures see packets at the same moment, so waiting for the assistant's to go quiet
-  # also gives a forwarded probe time to show up on tc.
-  lab_capture_stop "$cap_assist" "$LAB_DIR/at-assist.pcap"
-  lab_capture_stop "$cap_tc" "$LAB_DIR/at-tc.pcap"
+  lab_capture_stop "$cap_assist" "$LAB_DIR/at-assist.pcap" "udp and dst port 9" 3
+  # The assistant would have forwarded the probes as they came; a sentinel it sends itself down
+  # the same link afterwards (port 10) reaches tc behind any of them, so once tc has it, a
+  # forwarded probe would be in tc's capture too.
+  ip netns exec "$LAB_NS_ASSIST" bash -c 'echo sentinel >/dev/udp/192.0.2.99/10'
+  lab_capture_stop "$cap_tc" "$LAB_DIR/at-tc.pcap" "udp and dst port 10" 1
   local n_assist n_tc
   n_assist=$(lab_pcap_count "$LAB_DIR/at-assist.pcap" udp and dst host 192.0.2.99 and dst port 9)
-  n_tc=$(lab_pcap_count "$LAB_DIR/at-tc.pcap" udp and dst host 192.0.2.99)
+  n_tc=$(lab_pcap_count "$LAB_DIR/at-tc.pcap" udp and dst host 192.0.2.99 and dst port 9)
   [[ $n_assist == 3 ]] || fail "assistant saw $n_assist of 3 probes from the target"
   [[ $n_tc == 0 ]] || fail "assistant forwarded $n_tc probes towards tc"
   ip -n "$LAB_NS_ASSIST" route del 192.0.2.99/32

@@ -41,7 +41,7 @@ start_intercept() {
   intercept_runs=$((intercept_runs + 1))
   lab_bg "intercept-$intercept_runs" "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
     -F "tcp and (src port 80 or src port 6379)" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_LIVE_TUNNEL_IP" \
-    --stats-interval 0
+    --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0
   intercept_pid=$LAB_LAST_PID
   lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_LIVE_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 }
@@ -163,6 +163,21 @@ check_clients() {
   fi
 }
 
+# syn_sentinel : one more SYN on the client side, from source port 39999, after every client
+# connection of the run: once the SYN capture holds it, it holds every earlier SYN too. It goes to
+# the online nginx after tcpcopy has stopped, connects and closes without a request (nothing is
+# logged).
+syn_sentinel() {
+  ip netns exec "$LAB_NS_CLIENT" python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 39999))
+s.settimeout(10)
+s.connect((sys.argv[2], 80))
+s.close()' "$(echo "$LAB_CLIENT_IPS" | cut -d' ' -f1)" "$LAB_ONLINE_IP"
+}
+
 # repeat_sorted N FILE : FILE's lines N times, sorted.
 repeat_sorted() {
   local k
@@ -211,7 +226,6 @@ live_case() {
     "$LAB_DIR/$name.target.monitor.raw"; then
     fail "$name: the target did not receive ${copies}x the online requests within 30 s"
   fi
-  sleep 0.5  # anything extra (a duplicate) would land now
   # The periodic stats line comes once per --stats-interval: wait for one with the tunnel up
   # rather than assume the run lasted that long (on a fast machine it may not have).
   local stats_re='stats: .*tunnel=up tunnel_connects=1 tunnel_reconnects=0'
@@ -219,7 +233,12 @@ live_case() {
     fail "$name: no periodic stats line with the tunnel up"
   fi
   stop_tcpcopy "$name"
-  lab_capture_stop "$syn_pid" "$LAB_DIR/$name.syn.pcap"
+  # tcpcopy is gone: whatever it sent (a duplicate included) has reached the target by now; the
+  # settle request makes sure nginx has logged it, the monitors' own sentinels do the same for
+  # redis, and the SYN sentinel for the client-side capture.
+  lab_nginx_settle "$target_nginx_log"
+  syn_sentinel
+  lab_capture_stop "$syn_pid" "$LAB_DIR/$name.syn.pcap" "src port 39999"
   lab_redis_monitor_stop "$LAB_DIR/$name.target.monitor"
   lab_redis_monitor_stop "$LAB_DIR/$name.online.monitor"
 
@@ -248,7 +267,7 @@ live_case() {
   # Captured connections = the clients' connections: nothing tcpcopy injected toward the
   # target, and none of intercept's tunnel traffic, was taken for client traffic.
   local syns captured started
-  syns=$(lab_pcap_count "$LAB_DIR/$name.syn.pcap")
+  syns=$(lab_pcap_count "$LAB_DIR/$name.syn.pcap" not src port 39999)
   captured=$(json "$name" 's["captured"]')
   started=$(json "$name" 's["started"]')
   if ((syns > 0 && captured == syns && started == copies * syns)); then
@@ -325,7 +344,7 @@ wait "$intercept_pid" 2>/dev/null || true
 lab_wait_file_match "$tc_log" 'lost intercept' 15
 client_load "$name-during"
 check_clients "$name-during" 65
-kill -0 "$tc_pid" 2>/dev/null || fail "$name: tcpcopy died while intercept was down"
+lab_alive "$tc_pid" || fail "$name: tcpcopy died while intercept was down"
 start_intercept
 if wait_until 30 bash -c "(( \$(grep -c 'connected to intercept' '$tc_log') >= 2 ))"; then
   ok "$name: tcpcopy reconnected to the restarted intercept"
@@ -350,6 +369,7 @@ else
   fail "$name: sessions still open long after intercept came back: $(grep 'stats: ' "$tc_log" | tail -n 1)"
 fi
 stop_tcpcopy "$name"
+lab_nginx_settle "$target_nginx_log"
 ((tc_rc == 0)) || fail "$name: tcpcopy exited $tc_rc after SIGTERM"
 grep -q '^  tunnel: ' "$tc_log" || fail "$name: the summary has no tunnel line"
 lab_requests_nginx "$target_nginx_log" >"$LAB_DIR/$name.got"
@@ -374,6 +394,6 @@ fi
 check_accounting "$name"
 (($(json "$name" 's["aborted"]') == 0)) || fail "$name: sessions were still open at SIGTERM"
 
-kill -0 "$intercept_pid" 2>/dev/null || fail "intercept died during the test"
+lab_alive "$intercept_pid" || fail "intercept died during the test"
 echo "live_replay_test: $passed passed, $failures failed"
 ((failures == 0))

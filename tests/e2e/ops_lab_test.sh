@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Operations in the namespace lab, through the real daemons against nginx:
 #  - --check: a healthy lab passes on both sides; a broken one is caught, one line per problem
-#    (ip_forward=1 on the assistant, a bad filter, intercept not running);
+#    (ip_forward=1 on the assistant, a bad filter, intercept not running, a tunnel open to any
+#    host; with --insecure that is a warning instead);
 #  - /metrics of both daemons scraped during a real replay (curl inside the namespaces): the
 #    counters move;
 #  - systemd protocol: intercept under a fake NOTIFY_SOCKET sends READY=1, STATUS= and
@@ -28,9 +29,11 @@ failures=0
 fail() { printf 'ops_lab_test: FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
 ok() { printf 'ops_lab_test: ok: %s\n' "$*"; }
 
-intercept_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP")
+intercept_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP"
+  --allow "$LAB_TUNNEL_ALLOW")
 # The same on another port, for checks while the real intercept holds the tunnel port.
-intercept_check_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p 36999 -b "$LAB_ASSIST_TUNNEL_IP")
+intercept_check_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p 36999 -b "$LAB_ASSIST_TUNNEL_IP"
+  --allow "$LAB_TUNNEL_ALLOW")
 tcpcopy_args=(-x "80-$LAB_TARGET_IP:80" -s "$LAB_ASSIST_TUNNEL_IP" -i "$fixtures/http_short.pcap")
 
 # expect_check NAME WANT_RC REGEX NS CMD... : runs a --check, wants its exit status and a line.
@@ -128,14 +131,17 @@ if ((redraws >= 3)) && tr '\r' '\n' <"$typescript" | grep -Eq '^replay +(9[0-9]|
 else
   fail "progress on a pty: $redraws redraws; typescript: $(tr '\r' '\n' <"$typescript" | head -5)"
 fi
-wc -l <"$LAB_NGINX_ACCESS_LOG" | grep -qx 20 || fail "nginx logged $(wc -l <"$LAB_NGINX_ACCESS_LOG") requests, expected 20"
+lab_nginx_settle
+(($(lab_nginx_count "$LAB_NGINX_ACCESS_LOG") == 20)) ||
+  fail "nginx logged $(lab_nginx_count "$LAB_NGINX_ACCESS_LOG") requests, expected 20"
 
 # Not a terminal: no progress line.
 # (also under the fake systemd: READY=1 with its status once intercept answered)
 lab_bg tcpcopy-notty "$LAB_NS_TC" env NOTIFY_SOCKET="$notify_sock" "$tcpcopy_bin" "${tcpcopy_args[@]}" -a 100 \
   --stats-interval 0
 lab_wait_exit "$LAB_LAST_PID" 60 || fail "tcpcopy (stderr to a file) failed"
-if grep -Eq '^READY=1 \| STATUS=sessions active=[0-9]+ started=' "$LAB_DIR/notify.txt"; then
+# The datagram left before tcpcopy exited; the listener may not have written it yet.
+if (lab_wait_file_match "$LAB_DIR/notify.txt" '^READY=1 \| STATUS=sessions active=[0-9]+ started=' 30); then
   ok "tcpcopy: READY=1 with STATUS= once the replay starts"
 else
   fail "tcpcopy sent no READY=1 with STATUS=: $(cat "$LAB_DIR/notify.txt")"
@@ -152,6 +158,16 @@ expect_check intercept-forwarding 1 '^problem: ip_forward is 1' "$LAB_NS_ASSIST"
 ip netns exec "$LAB_NS_ASSIST" sysctl -q -w net.ipv4.ip_forward=0
 expect_check intercept-badfilter 1 "^problem: -F/--filter 'tcp and and'" "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F "tcp and and" -p 36999
 expect_check intercept-busyport 1 "^problem: cannot listen on $LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT" "$LAB_NS_ASSIST" "$intercept_bin" "${intercept_args[@]}"
+# Neither --secret-file nor --allow on a lab address: intercept would refuse to start, --check says
+# so as a problem; with --insecure it is a warning (and the rest passes).
+open_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p 36999 -b "$LAB_ASSIST_TUNNEL_IP")
+expect_check intercept-open 1 "^problem: the tunnel on $LAB_ASSIST_TUNNEL_IP:36999 is open to any host.* refuses to start" \
+  "$LAB_NS_ASSIST" "$intercept_bin" "${open_args[@]}"
+expect_check intercept-insecure 0 "^warning: the tunnel on $LAB_ASSIST_TUNNEL_IP:36999 is open to any host.*\(--insecure\)" \
+  "$LAB_NS_ASSIST" "$intercept_bin" "${open_args[@]}" --insecure
+printf 'ops-lab-secret\n' >"$LAB_DIR/secret"
+expect_check intercept-secret 0 "^ok: secret file $LAB_DIR/secret holds a secret" \
+  "$LAB_NS_ASSIST" "$intercept_bin" "${open_args[@]}" --secret-file "$LAB_DIR/secret"
 expect_check tcpcopy-badfilter 1 "^problem: .*filter 'tcp and and'" "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}" -F "tcp and and"
 expect_check tcpcopy-noroute 1 "^problem: no route to the target 198.19.9.9" "$LAB_NS_TC" "$tcpcopy_bin" -x "80-198.19.9.9:80" -s "$LAB_ASSIST_TUNNEL_IP" -i "$fixtures/http_short.pcap"
 lab_stop "$intercept_pid"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Least privilege, end to end: both daemons started as root with -u nobody switch to nobody with
 # no capability left once their sockets and captures are open (ps -o user, CapEff), and the
-# replay still works through them. Files they create (pid, log, --report) are never group- or
-# world-writable even under umask 000. An unknown user is refused with one line before anything
-# runs. The sources contain no shell-outs.
+# replay still works through them. Started as nobody already, with ambient capabilities (what a
+# unit with User= and AmbientCapabilities= does), -u nobody still leaves them no capability
+# (CapEff, CapAmb). Files they create (pid, log, --report) are never group- or world-writable
+# even under umask 000. An unknown user is refused with one line before anything runs. The
+# sources contain no shell-outs.
 # Usage: privileges_test.sh BUILD_DIR   (root)
 set -euo pipefail
 
@@ -72,20 +74,21 @@ nginx_log=$LAB_NGINX_ACCESS_LOG
 # Both daemons under umask 000 (bash sets it, then execs the daemon: same PID).
 lab_bg intercept "$LAB_NS_ASSIST" bash -c 'umask 000; exec "$@"' intercept "$intercept_bin" \
   -i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" \
-  -u "$user" -P "$out/intercept.pid" -l "$out/intercept-file.log"
+  --allow "$LAB_TUNNEL_ALLOW" -u "$user" -P "$out/intercept.pid" -l "$out/intercept-file.log"
 intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 lab_wait_file_match "$out/intercept-file.log" "running as user $user" 10
 
-# check_process NAME PID : runs as $user with an empty effective capability set.
+# check_process NAME PID : runs as $user with empty effective, permitted and ambient capability
+# sets.
 check_process() {
   local name=$1 pid=$2 who caps
   who=$(ps -o user= -p "$pid" | tr -d ' ')
-  caps=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
-  if [[ $who == "$user" && $caps =~ ^0+$ ]]; then
-    ok "$name runs as $who, CapEff $caps"
+  caps=$(awk '/^Cap(Eff|Prm|Amb):/ {printf "%s %s ", $1, $2}' "/proc/$pid/status")
+  if [[ $who == "$user" && $caps =~ ^CapPrm:\ 0+\ CapEff:\ 0+\ CapAmb:\ 0+\ $ ]]; then
+    ok "$name runs as $who, $caps"
   else
-    fail "$name runs as '$who' with CapEff $caps"
+    fail "$name runs as '$who' with $caps"
   fi
 }
 check_process intercept "$intercept_pid"
@@ -100,8 +103,7 @@ lab_wait_file_match "$out/tcpcopy-file.log" "running as user $user" 10
 check_process tcpcopy "$tcpcopy_pid"
 rc=0
 lab_wait_exit "$tcpcopy_pid" 60 || rc=$?
-for _ in $(seq 30); do (($(wc -l <"$nginx_log") >= 20)) && break; sleep 0.1; done
-sleep 0.3
+lab_nginx_settle "$nginx_log"
 if ((rc != 0)); then
   fail "replay as $user: tcpcopy exited $rc: $(tail -3 "$LAB_DIR/tcpcopy.log")"
 elif ! diff -u <(LC_ALL=C sort "$fixtures/http_short.requests.txt") <(lab_requests_nginx "$nginx_log") >&2; then
@@ -124,6 +126,29 @@ for f in "$out/intercept.pid" "$out/intercept-file.log" "$out/tcpcopy-file.log" 
   fi
 done
 
-kill -0 "$intercept_pid" 2>/dev/null || fail "intercept died during the test"
+# Already $user, with ambient capabilities (a unit with User= and AmbientCapabilities=): there
+# is no uid to switch, but -u $user must still leave the replay without any capability. At half
+# speed the replay lasts about 5 s, so it is still running when it is looked at.
+as_user_with_caps=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --inh-caps=+net_raw,+net_admin
+  --ambient-caps=+net_raw,+net_admin --)
+: >"$nginx_log"
+lab_bg tcpcopy-ambient "$LAB_NS_TC" "${as_user_with_caps[@]}" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" \
+  -x "80-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 0.5 --stats-interval 0 -u "$user" \
+  -l "$out/tcpcopy-ambient.log"
+ambient_pid=$LAB_LAST_PID
+lab_wait_file_match "$out/tcpcopy-ambient.log" "running as user $user" 10
+check_process "tcpcopy started as $user with ambient capabilities" "$ambient_pid"
+rc=0
+lab_wait_exit "$ambient_pid" 60 || rc=$?
+lab_nginx_settle "$nginx_log"
+if ((rc != 0)); then
+  fail "replay started as $user: tcpcopy exited $rc: $(tail -3 "$out/tcpcopy-ambient.log")"
+elif ! diff -u <(LC_ALL=C sort "$fixtures/http_short.requests.txt") <(lab_requests_nginx "$nginx_log") >&2; then
+  fail "replay started as $user: the target's requests differ from the capture's"
+else
+  ok "replay started as $user with ambient capabilities, -u $user: 20 requests, exactly as captured"
+fi
+
+lab_alive "$intercept_pid" || fail "intercept died during the test"
 echo "privileges_test: $passed passed, $failures failed"
 ((failures == 0))

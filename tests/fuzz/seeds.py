@@ -26,8 +26,9 @@ CORPUS = os.path.join(here, "corpus")
 SERVER_PORTS = {80, 6379}
 
 
-def frame(mtype, payload):
-    return b"TC" + bytes([1, mtype]) + struct.pack("!HI", 0, len(payload)) + payload
+def frame(mtype, payload, version=2, flags=0):
+    """A tunnel frame; handshake frames (CHALLENGE, HELLO, HELLO_ACK) carry header version 1."""
+    return b"TC" + bytes([version, mtype]) + struct.pack("!HI", flags, len(payload)) + payload
 
 
 def ip_packets(path):
@@ -44,10 +45,14 @@ def ip_packets(path):
 
 
 def tunnel_seeds():
+    nonce_i, nonce_t = bytes(range(32)), bytes(range(32, 64))
+    handshake = (frame(1, bytes([1]) + nonce_i, version=1, flags=2) +
+                 frame(2, b"\x02\x02ab" + nonce_t + b"\x20" + bytes(range(0xA0, 0xC0)), version=1) +
+                 frame(3, b"\x01\x02\x03\x04\x20" + bytes(range(0xC0, 0xE0)), version=1))
     seeds = {
-        "handshake": frame(1, bytes([1]) + bytes(range(32))) + frame(2, b"\x01\x02ab\x00") +
-                     frame(3, b"\x01\x02\x03\x04") + frame(8, b""),
-        "hello_mac": frame(2, b"\x01\x00\x20" + bytes(range(32))),
+        "handshake": handshake + frame(8, b""),
+        "hello_mac": frame(2, b"\x02\x00" + nonce_t + b"\x20" + bytes(range(32)), version=1),
+        "hello_v1": frame(2, b"\x01\x02ab\x00", version=1),
         "reject": frame(4, b"\x02\x00\x02no"),
         "routes": frame(5, bytes.fromhex("04c00002019c40c61201020050")) +
                   frame(6, bytes.fromhex("04c00002019c40c61201020050")),
@@ -68,12 +73,18 @@ def tunnel_seeds():
         items = items[:200]
         payload = struct.pack("!H", len(items)) + b"".join(struct.pack("!H", len(i)) + i for i in items)
         seeds["responses_" + name[:-5]] = frame(7, payload)
-    # Control byte 0: chunks of one byte; 0x3f: chunks of 64; 0x80: a 64-byte payload limit.
+    # Control byte (tests/fuzz/fuzz_tunnel.cpp): chunk size - 1 in the low 6 bits; 0x40: a 64-byte
+    # session payload limit; 0x80: an unauthenticated peer's handshake, then the session.
     out = {}
     for name, stream in seeds.items():
         out[name] = bytes([0x0F]) + stream
-    out["handshake_bytewise"] = bytes([0x00]) + seeds["handshake"]
-    out["responses_small_limit"] = bytes([0x80 | 0x3F]) + seeds["responses_example"] + seeds["routes"]
+    out["handshake"] = bytes([0x80 | 0x0F]) + seeds["handshake"] + seeds["routes"]
+    out["handshake_bytewise"] = bytes([0x80]) + seeds["handshake"]
+    out["hello_mac"] = bytes([0x80 | 0x0F]) + seeds["hello_mac"]
+    out["hello_v1"] = bytes([0x80 | 0x0F]) + seeds["hello_v1"]
+    out["preauth_responses"] = bytes([0x80 | 0x3F]) + frame(7, bytes.fromhex("ffff0001450001460001470000"), version=1)
+    out["preauth_oversize"] = bytes([0x80 | 0x3F]) + b"TC\x01\x02\x00\x00\x00\x00\x02\x01" + bytes(513)
+    out["responses_small_limit"] = bytes([0x40 | 0x3F]) + seeds["responses_example"] + seeds["routes"]
     return out
 
 

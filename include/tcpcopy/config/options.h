@@ -34,6 +34,7 @@
 // called. The table holds raw pointers to the targets: they must outlive parse().
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -43,6 +44,9 @@
 #include <vector>
 
 namespace tcpcopy::config {
+
+// A configuration file is a few KiB; anything this large is a mistake (or /dev/zero).
+inline constexpr std::size_t kMaxConfigFileSize = 1024 * 1024;
 
 enum class Outcome {
     Run,    // targets are filled in; go on
@@ -153,7 +157,8 @@ class OptionTable {
     // Applies config-file text directly (no command line); `fileName` prefixes error messages.
     // Exposed for tests and fuzzing; parse() uses it for --config.
     ParseResult applyConfigText(std::string_view text, std::string_view fileName);
-    // Reads and applies a config file; a missing or unreadable file is `FILE: reason`.
+    // Reads and applies a config file; a missing or unreadable file is `FILE: reason`, and so is
+    // one larger than kMaxConfigFileSize (nothing beyond that is read).
     ParseResult applyConfigFile(const std::string& path);
 
     // True when the option was given on the command line or in the file.

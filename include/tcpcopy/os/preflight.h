@@ -4,22 +4,26 @@
 // report that prints one actionable line per finding.
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tcpcopy/net/types.h"
 #include "tcpcopy/os/event.h"
 
 namespace tcpcopy::os {
 
-// Collects findings and prints each at once: "ok: ...", "info: ...", "problem: ... -> fix".
+// Collects findings and prints each at once: "ok: ...", "info: ...", "warning: ..." (works, but
+// unsafe or unusual; not counted as a problem), "problem: ... -> fix".
 class Preflight {
   public:
     explicit Preflight(std::FILE* out) : out_(out) {}
     void ok(std::string_view line);
     void info(std::string_view line);
+    void warning(std::string_view line);
     void problem(std::string_view line);
     std::size_t problems() const { return problems_; }
     // Prints "<program> --check: N problem(s)" or "<program> --check: all checks passed"; returns
@@ -37,6 +41,16 @@ bool interfaceExists(const std::string& name);
 std::optional<std::string> readSysctl(const std::string& path);
 // True when /proc/net/route holds a default route (destination 0.0.0.0/0).
 bool hasDefaultRoute();
+
+// One IPv4 route of the kernel's table (/proc/net/route).
+struct KernelRoute {
+    std::string interface;
+    std::uint32_t destination = 0;  // host order
+    std::uint32_t mask = 0;
+};
+// Parses the text of /proc/net/route (a header line, then one route per line, addresses as the
+// hex of the network-order value). Lines that do not parse are skipped.
+std::vector<KernelRoute> parseRouteTable(std::string_view text);
 
 struct RouteInfo {
     net::Ipv4Addr source;   // the address the kernel would send from

@@ -41,10 +41,13 @@ struct UserIds {
 Result<UserIds> lookupUser(std::string_view user);
 
 // Switches real, effective and saved uid/gid to `user` and keeps `keep` in the permitted and
-// effective capability sets (nothing inheritable); every other capability is gone for good.
-// Returns "" on success, otherwise one line: "cannot switch to user 'nobody': setgid: ...".
-// On failure after the uid changed the process is in an unknown state: the caller must exit.
-// Already running as that user (and not root) is a success when the kept capabilities are there.
+// effective capability sets (nothing inheritable, no ambient capability); every other
+// capability is gone for good, which is then checked against the kernel's own account
+// (CapEff, CapPrm, CapAmb in /proc/self/status). Returns "" on success, otherwise one line:
+// "cannot switch to user 'nobody': setgid: ...". On failure after the uid changed the process is
+// in an unknown state: the caller must exit. Already running as that user (and not root), there
+// is nothing to switch, but the capabilities are cleared all the same (a unit with User= and
+// AmbientCapabilities= starts that way).
 std::string dropPrivileges(std::string_view user, std::initializer_list<Capability> keep);
 
 }  // namespace tcpcopy::os

@@ -1,8 +1,14 @@
 #pragma once
-// Tunnel protocol v1 between tcpcopy and intercept: frames, messages, encoder and an incremental
+// Tunnel protocol v2 between tcpcopy and intercept: frames, messages, encoder and an incremental
 // decoder. The byte layout is documented byte by byte in docs/tunnel-protocol.md; every
 // multi-byte integer on the wire is big-endian, and no struct is ever copied onto the wire.
 // Nothing here throws on input: malformed bytes yield an error value, never a read past the end.
+//
+// Versions: the handshake (CHALLENGE, HELLO, HELLO_ACK and a REJECT sent before HELLO_ACK)
+// travels in frames whose header says version 1 (kHandshakeFrameVersion), which every release
+// reads, and HELLO's protocol_version field negotiates the rest: from HELLO_ACK on, every frame
+// says kVersion. A peer of another release is thus told, in a frame it can read, which version
+// this one speaks.
 
 #include <array>
 #include <cstddef>
@@ -21,9 +27,13 @@ namespace tcpcopy::tunnel {
 using Buffer = std::vector<std::byte>;
 
 inline constexpr std::uint16_t kMagic = 0x5443;  // "TC"
-inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kVersion = 2;      // the protocol this build speaks
+inline constexpr std::uint8_t kHandshakeFrameVersion = 1;  // header version of handshake frames
 inline constexpr std::size_t kHeaderSize = 10;
 inline constexpr std::uint32_t kMaxPayload = 1u << 20;  // 1 MiB; larger frames are an error
+// Until the handshake is over a frame may carry at most this much (the largest HELLO is 322
+// bytes): an unauthenticated peer never makes the other side buffer more than one small frame.
+inline constexpr std::uint32_t kMaxHandshakePayload = 512;
 inline constexpr std::uint16_t kDefaultPort = 36524;
 inline constexpr std::size_t kNonceSize = 32;
 inline constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
@@ -46,7 +56,8 @@ enum class RejectReason : std::uint8_t {
     AuthFailed = 2,
     NotAllowed = 3,
     Malformed = 4,
-    Protocol = 5,  // a message not valid in the current state
+    Protocol = 5,            // a message not valid in the current state
+    TooManyConnections = 6,  // intercept is at its --max-connections
 };
 std::string_view rejectReasonName(RejectReason reason);
 
@@ -55,15 +66,21 @@ using Mac = std::array<std::byte, kMacSize>;
 
 struct Challenge {
     bool authRequired = false;
-    Nonce nonce{};
+    Nonce nonce{};  // intercept's nonce
+    std::uint8_t maxVersion =
+        kVersion;  // frame flags, low byte: the newest protocol intercept speaks (0 reads as 1)
 };
+// A HELLO whose version is not kVersion decodes with only `version` set: the rest of its layout
+// belongs to another release.
 struct Hello {
     std::uint8_t version = kVersion;
-    std::string instanceId;   // at most kMaxInstanceIdSize bytes (longer ids are truncated)
-    std::optional<Mac> mac;   // HMAC-SHA256(secret, nonce) when the challenge asked for it
+    std::string instanceId;  // at most kMaxInstanceIdSize bytes (longer ids are truncated)
+    Nonce nonce{};           // tcpcopy's nonce: intercept's proof in HELLO_ACK covers it
+    std::optional<Mac> mac;  // computeHelloMac(secret, ...) when the challenge asked for it
 };
 struct HelloAck {
     std::uint32_t peerId = 0;  // the id intercept uses for this connection in its logs
+    std::optional<Mac> mac;    // computeAckMac(secret, ...) when the challenge asked for a secret
 };
 struct Reject {
     RejectReason reason = RejectReason::Protocol;
@@ -91,18 +108,20 @@ using Message = std::variant<Challenge, Hello, HelloAck, Reject, RouteAdd, Route
 // `ipPacket` is not IPv4 or is shorter than the header lengths it states.
 net::Bytes responseHeaderBytes(net::Bytes ipPacket);
 
-// Encoders append one complete frame to `out`.
-void encode(Buffer& out, const Challenge& message);
-void encode(Buffer& out, const Hello& message);
-void encode(Buffer& out, const HelloAck& message);
-void encode(Buffer& out, const Reject& message);
-void encode(Buffer& out, const RouteAdd& message);
-void encode(Buffer& out, const RouteDel& message);
+// Encoders append one complete frame to `out`, whose header carries `frameVersion` (handshake
+// messages default to kHandshakeFrameVersion, the others to kVersion).
+void encode(Buffer& out, const Challenge& message, std::uint8_t frameVersion = kHandshakeFrameVersion);
+void encode(Buffer& out, const Hello& message, std::uint8_t frameVersion = kHandshakeFrameVersion);
+void encode(Buffer& out, const HelloAck& message, std::uint8_t frameVersion = kHandshakeFrameVersion);
+void encode(Buffer& out, const Reject& message, std::uint8_t frameVersion = kVersion);
+void encode(Buffer& out, const RouteAdd& message, std::uint8_t frameVersion = kVersion);
+void encode(Buffer& out, const RouteDel& message, std::uint8_t frameVersion = kVersion);
 // Items longer than 65535 bytes cannot be encoded and are skipped; returns the number written.
 // Callers keep a batch under kMaxPayload (ResponseBatch does).
-std::size_t encode(Buffer& out, const Responses& message);
-void encode(Buffer& out, const Heartbeat& message);
-void encode(Buffer& out, const Message& message);
+std::size_t encode(Buffer& out, const Responses& message, std::uint8_t frameVersion = kVersion);
+void encode(Buffer& out, const Heartbeat& message, std::uint8_t frameVersion = kVersion);
+// Every message with the same header version.
+void encode(Buffer& out, const Message& message, std::uint8_t frameVersion);
 
 // Builds one RESPONSES frame item by item, without copying the items twice.
 class ResponseBatch {
@@ -125,14 +144,14 @@ private:
 
 struct Frame {
     MessageType type = MessageType::Heartbeat;  // raw value; may be a type this version lacks
-    std::uint16_t flags = 0;                    // no flags are defined in v1; ignored
+    std::uint16_t flags = 0;                    // CHALLENGE: low byte = intercept's newest version
     net::Bytes payload;                         // view into the decoder's buffer
 };
 
 enum class FrameError : std::uint8_t {
     None,
     BadMagic,    // the first two bytes are not "TC": not our protocol or a desynchronised stream
-    BadVersion,  // a version other than kVersion
+    BadVersion,  // a header version other than the one the decoder expects now
     Oversize,    // payload length above the decoder's maximum
 };
 std::string_view frameErrorName(FrameError error);
@@ -142,14 +161,24 @@ class FrameDecoder {
 public:
     enum class Status : std::uint8_t { NeedMore, Frame, Error };
 
-    explicit FrameDecoder(std::uint32_t maxPayload = kMaxPayload) : maxPayload_(maxPayload) {}
+    explicit FrameDecoder(std::uint32_t maxPayload = kMaxPayload, std::uint8_t version = kVersion)
+        : maxPayload_(maxPayload), version_(version) {}
 
+    // From the next frame on, expect header `version` and payloads of at most `maxPayload` bytes
+    // (the handshake's rules, then the session's).
+    void expect(std::uint8_t version, std::uint32_t maxPayload) {
+        version_ = version;
+        maxPayload_ = maxPayload;
+    }
     // Appends received bytes. Invalidates the payload views of frames returned before.
     void feed(net::Bytes chunk);
     // Extracts the next complete frame. After Error the decoder stays in error: the stream cannot
     // be resynchronised and the connection should be closed.
     Status next(Frame& out);
     FrameError error() const { return error_; }
+    // After BadVersion: the version byte that arrived, and the one expected.
+    std::uint8_t receivedVersion() const { return receivedVersion_; }
+    std::uint8_t expectedVersion() const { return version_; }
     // Bytes received but not yet returned as frames.
     std::size_t buffered() const { return buffer_.size() - consumed_; }
 
@@ -157,6 +186,8 @@ private:
     Buffer buffer_;
     std::size_t consumed_ = 0;
     std::uint32_t maxPayload_;
+    std::uint8_t version_;
+    std::uint8_t receivedVersion_ = 0;
     FrameError error_ = FrameError::None;
 };
 
@@ -173,10 +204,18 @@ std::string_view messageErrorName(MessageError error);
 // Parses a frame's payload according to its type. Views in `out` point into frame.payload.
 MessageError decodeMessage(const Frame& frame, Message& out);
 
-// HMAC-SHA256(secret, nonce), the answer a HELLO carries when the challenge requires it.
-Mac computeHelloMac(std::string_view secret, const Nonce& nonce);
-// Constant-time comparison of two MACs.
-bool macEquals(const Mac& a, const Mac& b);
+// Mutual authentication (docs/tunnel-protocol.md): tcpcopy proves the secret in HELLO with
+// HMAC-SHA256(secret, "tcpcopy hello v2" | interceptNonce | tcpcopyNonce), intercept in
+// HELLO_ACK with HMAC-SHA256(secret, "intercept ack v2" | tcpcopyNonce | interceptNonce); each
+// side's nonce is fresh per connection, so neither proof can be replayed or reflected.
+// nullopt when no MAC can be computed (HMAC() failed, or a secret longer than OpenSSL takes):
+// the caller then refuses the handshake, never compares against a default value.
+std::optional<Mac> computeHelloMac(std::string_view secret, const Nonce& interceptNonce,
+                                   const Nonce& tcpcopyNonce);
+std::optional<Mac> computeAckMac(std::string_view secret, const Nonce& interceptNonce,
+                                 const Nonce& tcpcopyNonce);
+// True only when both MACs exist and are equal (compared in constant time).
+bool macMatches(const std::optional<Mac>& expected, const std::optional<Mac>& received);
 // A nonce from the OpenSSL random generator.
 Nonce randomNonce();
 

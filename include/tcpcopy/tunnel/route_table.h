@@ -8,8 +8,9 @@
 #include <cstdint>
 #include <deque>
 #include <list>
+#include <map>
 #include <optional>
-#include <set>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -37,19 +38,27 @@ struct RouteTableCounters {
     std::uint64_t heldDelivered = 0;   // ... delivered when their route arrived
     std::uint64_t heldExpired = 0;     // ... dropped after holdTime
     std::uint64_t heldOverflow = 0;    // ... refused because the holding queue was full
+    std::uint64_t conflicts = 0;       // ROUTE_ADDs refused: the flow belongs to another tcpcopy
 };
 
 class RouteTable {
 public:
     explicit RouteTable(RouteTableOptions options);
 
-    // A peer finished its handshake / went away (its routes go with it).
-    void peerUp(PeerId peer);
+    // A peer finished its handshake / went away (its routes go with it). `owner` names the
+    // tcpcopy behind the connection (its address and instance id): connections with the same
+    // non-empty owner are one tcpcopy (-C, a reconnect) and may take each other's routes over;
+    // an empty owner is a tcpcopy of its own.
+    void peerUp(PeerId peer, std::string owner = {});
     void peerDown(PeerId peer);
     std::size_t peerCount() const { return peers_.size(); }
 
-    // Routes `flow` (client = replay client ip:port, server = target ip:port) to `peer`, replacing
-    // any previous owner. Returns the responses held for that flow, oldest first, for delivery.
+    // Routes `flow` (client = replay client ip:port, server = target ip:port) to `peer`. A route
+    // that belongs to another tcpcopy (a different owner, still connected) is not taken over: the
+    // add is refused and counted (conflicts), and false is returned. Otherwise the responses held
+    // for that flow, oldest first, are appended to `deliver`.
+    bool addRoute(const net::FlowKey& flow, PeerId peer, TimePoint now, std::vector<Buffer>& deliver);
+    // The same, for callers that only want the held responses (empty when refused).
     std::vector<Buffer> addRoute(const net::FlowKey& flow, PeerId peer, TimePoint now);
     // Removes the route when `peer` owns it; other peers' routes are left alone.
     void removeRoute(const net::FlowKey& flow, PeerId peer);
@@ -83,7 +92,9 @@ private:
     RouteTableOptions options_;
     Lru lru_;
     std::unordered_map<net::FlowKey, Lru::iterator, net::FlowKeyHash> routes_;
-    std::set<PeerId> peers_;
+    bool sameOwner(PeerId a, PeerId b) const;
+
+    std::map<PeerId, std::string> peers_;  // connected peers and their owners
     std::unordered_map<net::FlowKey, std::deque<Held>, net::FlowKeyHash> heldByFlow_;
     std::deque<std::pair<TimePoint, net::FlowKey>> heldOrder_;  // may hold stale entries
     std::size_t heldCount_ = 0;

@@ -2,14 +2,19 @@
 // The intercept side of the tunnel: listens for tcpcopy instances, authenticates them,
 // receives their routes and sends them the response headers intercept captures, batched.
 //
-// Per connection: CHALLENGE on accept -> HELLO (version, id, HMAC when a secret is set) ->
-// HELLO_ACK, or REJECT and close. Peers outside --allow are closed at accept (logged once
-// each). A malformed frame closes only that connection, with one log line. Heartbeats flow both
-// ways; a peer silent for idleTimeout is dropped. Responses are batched per peer and flushed when
-// a batch reaches batchBytes, or at the end of the event-loop turn that added its first item (after
-// every callback already due in that turn: a capture read, route adds), or flushDelay after it when
-// that is set; a peer that stops reading loses
-// its oldest batches (counted) once maxQueuedBytes are waiting.
+// Per connection: CHALLENGE on accept -> HELLO (version, id, tcpcopy's nonce, its HMAC when a
+// secret is set) -> HELLO_ACK (with intercept's own HMAC: the authentication is mutual), or
+// REJECT and close. Until HELLO is accepted a connection may send only small frames and only
+// HELLO or HEARTBEAT is decoded. Peers outside --allow, and connections beyond maxConnections,
+// are closed at accept. A malformed frame closes only that connection, with one log line.
+// Heartbeats flow both ways; a peer silent for idleTimeout is dropped. Responses are batched per
+// peer and flushed when a batch reaches batchBytes, at the end of the event-loop turn that added its
+// first item (after every callback already due in that turn), or flushDelay after it when that is
+// set; a peer that stops reading loses its oldest batches (counted) once maxQueuedBytes are waiting. When
+// accept() fails for want of descriptors or memory, accepting pauses for acceptPause (the
+// pending connections wait in the backlog) instead of spinning. Conditions a stranger can
+// repeat (refusals, failed handshakes, accept errors) are logged a bounded number of times per
+// 10 s, with the number left unsaid.
 //
 // Single-threaded on the EventBase; callbacks run from the loop. The EventBase must outlive it.
 
@@ -40,8 +45,10 @@ os::Result<std::vector<Cidr>> parseCidrList(std::string_view text);
 
 struct TunnelServerOptions {
     net::Endpoint listen{net::Ipv4Addr(0), net::Port(kDefaultPort)};  // -b / -p; port 0: any
-    std::string secret;         // non-empty: HELLO must carry HMAC-SHA256(secret, nonce)
+    std::string secret;         // non-empty: both sides must prove it (HMAC-SHA256, both ways)
     std::vector<Cidr> allow;    // empty: everyone
+    std::size_t maxConnections = 256;  // --max-connections: at once, handshakes included
+    os::Duration acceptPause = std::chrono::milliseconds(100);  // after EMFILE/ENFILE/ENOMEM
     os::Duration handshakeTimeout = std::chrono::seconds(5);
     os::Duration heartbeatInterval = std::chrono::seconds(2);
     os::Duration idleTimeout = std::chrono::seconds(10);
@@ -68,6 +75,9 @@ struct TunnelServerCallbacks {
 struct TunnelServerCounters {
     std::uint64_t accepted = 0;
     std::uint64_t refused = 0;         // outside --allow
+    std::uint64_t refusedBusy = 0;     // beyond maxConnections
+    std::uint64_t acceptErrors = 0;    // accept() failures (out of descriptors, memory)
+    std::uint64_t connections = 0;     // open now, handshakes included
     std::uint64_t authFailures = 0;    // wrong or missing HMAC, wrong version
     std::uint64_t malformed = 0;       // connections closed for malformed frames
     std::uint64_t idleDropped = 0;

@@ -32,6 +32,9 @@ LAB_CLIENT_IP=192.0.2.10          # primary client address
 LAB_CLIENT_IPS="192.0.2.10 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17 192.0.2.18 192.0.2.19 192.0.2.20"
 LAB_CLIENT_NETS="192.0.2.0/24 198.51.100.0/24 203.0.113.0/24"
 LAB_TUNNEL_PORT=36524
+# The networks tcpcopy reaches intercept from in the lab (its tunnel ends 198.18.3.1, 198.18.5.1):
+# intercept refuses to listen on a lab address open to anyone, so lab intercepts get --allow.
+LAB_TUNNEL_ALLOW=198.18.0.0/15
 
 # Interface names, each inside its own namespace ("to-<peer>").
 LAB_IF_TC_TARGET=to-target        # in tc: towards the target (replayed packets leave here)
@@ -58,6 +61,8 @@ LAB_PIDS=()
 LAB_PID_NAMES=()
 LAB_TEARDOWN_HOOKS=()
 declare -gA _lab_monitors=()
+declare -gA _lab_nginx_where=()
+_lab_settle_seq=0
 _lab_down_done=0
 
 lab_log() { printf '[lab %s] %s\n' "${LAB_TAG:-?}" "$*" >&2; }
@@ -112,7 +117,8 @@ lab_init() {
   export LAB_REPO_ROOT LAB_TAG LAB_DIR LAB_NS_CLIENT LAB_NS_ONLINE LAB_NS_TC LAB_NS_TARGET LAB_NS_ASSIST
   export LAB_TC_IP LAB_TARGET_IP LAB_TARGET_ASSIST_SIDE_IP LAB_ASSIST_IP LAB_TC_TUNNEL_IP \
     LAB_ASSIST_TUNNEL_IP LAB_ONLINE_IP LAB_ONLINE_TARGET_SIDE_IP LAB_TARGET_LIVE_IP \
-    LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT LAB_ONLINE_TUNNEL_IP LAB_ASSIST_LIVE_TUNNEL_IP
+    LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT LAB_TUNNEL_ALLOW LAB_ONLINE_TUNNEL_IP \
+    LAB_ASSIST_LIVE_TUNNEL_IP
   export LAB_IF_TC_TARGET LAB_IF_TC_ASSIST LAB_IF_TARGET_TC LAB_IF_TARGET_ASSIST \
     LAB_IF_TARGET_ONLINE LAB_IF_ASSIST_TARGET LAB_IF_ASSIST_TC LAB_IF_CLIENT_ONLINE \
     LAB_IF_ONLINE_CLIENT LAB_IF_ONLINE_TARGET LAB_IF_ONLINE_ASSIST LAB_IF_ASSIST_ONLINE
@@ -276,6 +282,14 @@ lab_stop() {
   wait "$pid" 2>/dev/null || true
 }
 
+# lab_alive PID : true while a process we started runs (a zombie, dead but not yet waited for,
+# counts as gone: kill -0 alone would still succeed on it).
+lab_alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z && $state != X ]]
+}
+
 # lab_wait_exit PID TIMEOUT_S : wait for a process we started to exit by itself; returns its
 # exit status, or 124 if it is still running at the deadline (it is left running).
 lab_wait_exit() {
@@ -359,7 +373,9 @@ http {
     access_log $d/access.log lab;
     # Who sent each request (client address:port), for tests of address rewriting (-c, -H).
     log_format peers '\$remote_addr \$remote_port';
-    access_log $d/peers.log peers;
+    # lab_nginx_settle's sentinel requests are the lab's own, not the replay's.
+    map \$request_uri \$lab_replayed { ~^/lab-settle- 0; default 1; }
+    access_log $d/peers.log peers if=\$lab_replayed;
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;
     fastcgi_temp_path $d/tmp/fastcgi;
@@ -396,7 +412,30 @@ EOF
   LAB_NGINX_ACCESS_LOG="$d/access.log"
   LAB_NGINX_PEERS_LOG="$d/peers.log"
   LAB_NGINX_DIR=$d
+  _lab_nginx_where[$d/access.log]="$ns $ip $port"
   lab_wait_port "$ns" "$ip" "$port"
+}
+
+# lab_nginx_settle [ACCESS_LOG] : returns once nginx has logged every request it had received
+# when this was called (default: the nginx started last). Replaces "sleep a moment so late
+# lines land": a sentinel request (GET /lab-settle-...) is sent from the server's own namespace
+# and awaited in the log; nginx runs one worker, which handles the requests that arrived before
+# the sentinel's connection before it reads the sentinel's request. The sentinel lines are left
+# out by lab_requests_nginx and lab_nginx_count (and never written to peers.log).
+lab_nginx_settle() {
+  local log=${1:-$LAB_NGINX_ACCESS_LOG} ns ip port
+  [[ -n ${_lab_nginx_where[$log]:-} ]] || lab_die "no lab nginx writes $log"
+  read -r ns ip port <<<"${_lab_nginx_where[$log]}"
+  _lab_settle_seq=$((_lab_settle_seq + 1))
+  local path="/lab-settle-$LAB_TAG-$_lab_settle_seq"
+  ip netns exec "$ns" bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "GET %s HTTP/1.0\r\n\r\n" "$3" >&3 && cat <&3 >/dev/null' \
+    settle "$ip" "$port" "$path" || lab_die "nginx at $ip:$port did not answer the settle request"
+  lab_wait_file_match "$log" "^GET $path " 30
+}
+
+# lab_nginx_count ACCESS_LOG : requests in the log, the settle sentinels left out.
+lab_nginx_count() {
+  grep -vc ' /lab-settle-' "$1" || true
 }
 
 # lab_start_redis NS IP PORT : redis-server with no persistence, in $LAB_DIR/redis-NS-PORT.
@@ -456,9 +495,9 @@ lab_redis_monitor_stop() {
   unset '_lab_monitors[$_lab_monitor_file]'
 }
 
-# lab_requests_nginx ACCESS_LOG : the normalised sorted request multiset.
+# lab_requests_nginx ACCESS_LOG : the normalised sorted request multiset (settle sentinels out).
 lab_requests_nginx() {
-  LC_ALL=C sort "$1"
+  { grep -v ' /lab-settle-' "$1" || true; } | LC_ALL=C sort
 }
 
 # lab_requests_redis MONITOR_FILE : the normalised sorted command multiset.
@@ -476,10 +515,29 @@ lab_capture_start() {
   lab_wait_file_match "$LAB_DIR/$name.tcpdump.log" 'listening on' 10
 }
 
-# lab_capture_stop PID PCAP [QUIET_S] : stop a capture once its file has not grown for QUIET_S
-# seconds (default 1, at most 15 s of waiting). tcpdump drops what it has not yet read from the
-# kernel when it is signalled, so stopping it right after the last packet loses packets.
+# lab_capture_stop PID PCAP FILTER [COUNT] [TIMEOUT_S] : stop a capture once its file holds at
+# least COUNT (default 1) packets matching the tcpdump FILTER (one word: quote it). tcpdump drops
+# what it has not yet read from the kernel when it is signalled, so the caller names the packet
+# that must be in the file first: the last one it expects, or a sentinel it sent after the
+# packets that matter (tcpdump -U writes packets in arrival order). Fails the test when they are
+# not there after TIMEOUT_S (default 30) seconds, a deadline for a broken capture only.
 lab_capture_stop() {
+  local pid=$1 file=$2 filter=$3 count=${4:-1} timeout=${5:-30} i
+  local -a words
+  read -ra words <<<"$filter"
+  for ((i = 0; i < timeout * 10; i++)); do
+    (($(lab_pcap_count "$file" "${words[@]}") >= count)) && break
+    sleep 0.1
+  done
+  (($(lab_pcap_count "$file" "${words[@]}") >= count)) ||
+    lab_die "capture $file: fewer than $count packets matching '$filter' after ${timeout}s"
+  lab_stop "$pid"
+}
+
+# lab_capture_stop_quiet PID PCAP [QUIET_S] : for tools that record traffic of unknown extent
+# (scripts/make-fixtures.sh, bench/make_capture.sh), never for a test's check: stop a capture
+# once its file has not grown for QUIET_S seconds (default 1, at most 15 s of waiting).
+lab_capture_stop_quiet() {
   local pid=$1 file=$2 quiet=${3:-1} size last=-1 still=0 i
   for ((i = 0; i < 150; i++)); do
     size=$(stat -c %s "$file" 2>/dev/null || echo 0)

@@ -5,18 +5,19 @@
 //                [--secret-file F] [--expect-flags SA] [--timeout 10] [--ready-file F]
 //
 // Prints one line per response header received, named by its flow as client>server ("RESPONSE
-// 192.0.2.77:40001>198.18.1.2:80 flags=SA seq=... ack=... iplen=... payload=... mss=...") and exits 0 once a header carrying every flag
-// of --expect-flags arrived. Exit status: 1 timeout, 2 usage, 3 rejected by intercept.
+// 192.0.2.77:40001>198.18.1.2:80 flags=SA seq=... ack=... iplen=... payload=... mss=...") and exits 0 once a
+// header carrying every flag of --expect-flags arrived. Exit status: 1 timeout, 2 usage, 3 the handshake
+// failed (rejected by intercept, or intercept could not prove the secret).
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/event.h"
+#include "tcpcopy/tunnel/secret.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace {
@@ -65,8 +66,12 @@ int main(int argc, char** argv) {
     net::FlowKey flow{route.value()[0], route.value()[1]};
     std::string secret;
     if (!secretFile.empty()) {
-        std::ifstream in(secretFile);
-        std::getline(in, secret);
+        auto read = tunnel::readSecretFile(secretFile);
+        if (!read) {
+            std::fprintf(stderr, "tunnel_probe: %s\n", read.error().c_str());
+            return 2;
+        }
+        secret = std::move(read).value();
     }
 
     auto base = os::EventBase::create().value();
@@ -95,7 +100,9 @@ int main(int argc, char** argv) {
             base.loopExit();
         }
     };
+    bool everConnected = false;
     callbacks.onConnected = [&](const tunnel::ConnectionInfo& info) {
+        everConnected = true;
         std::printf("CONNECTED %s\n", info.intercept.toString().c_str());
         client->addRoute(flow);
         if (!readyFile.empty()) std::ofstream(readyFile) << "ready\n";
@@ -104,7 +111,7 @@ int main(int argc, char** argv) {
     callbacks.onLost = [&](const tunnel::ConnectionInfo&, const std::string& reason) {
         std::printf("LOST %s\n", reason.c_str());
         std::fflush(stdout);
-        if (reason.find("rejected") != std::string::npos || reason.find("requires") != std::string::npos) {
+        if (!everConnected) {
             exitCode = 3;
             base.loopExit();
         }

@@ -317,6 +317,22 @@ TEST(OptionTable, ReportsFileErrorsWithThePathAsGiven) {
     expectError(toy.parse({"--config", file.path()}), file.path() + ":2: unknown key 'bogus'");
 }
 
+// A config file is read with a size cap: something huge (a log given by mistake, /dev/zero) is
+// refused after kMaxConfigFileSize bytes instead of being read whole into memory.
+TEST(OptionTable, RefusesAConfigFileLargerThanTheCap) {
+    std::string big;
+    while (big.size() <= kMaxConfigFileSize) big += "# a comment line that is perfectly valid on its own\n";
+    big += "accelerate = 2\n";
+    TempFile file(big);
+    Toy toy;
+    expectError(toy.parse({"--config", file.path()}),
+                file.path() + ": larger than 1024 KiB, not a configuration file");
+    // Just under the cap is fine.
+    TempFile fits(big.substr(0, big.rfind('\n', kMaxConfigFileSize - 1) + 1));
+    Toy ok;
+    EXPECT_EQ(ok.parse({"--config", fits.path()}).outcome, Outcome::Run);
+}
+
 TEST(OptionTable, RefusesBadFlagsInOneLine) {
     Toy range;
     expectError(range.parse({"-a", "0"}), "-a/--accelerate must be between 1 and 1000000");

@@ -1,8 +1,12 @@
 #include "tcpcopy/os/privileges.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,6 +163,45 @@ TEST(Privileges, DropWithoutCapabilitiesLosesRawSockets) {
                   return dropPrivileges("root", {}) == "cannot switch to user 'root': not running as root"
                              ? std::string()
                              : "second drop not refused";
+              }),
+              "");
+}
+
+// A process already running as the user, with capabilities it was given (systemd: User= and
+// AmbientCapabilities=), as the child below sets itself up: -u USER has no uid to switch but must
+// still leave no capability behind, or its "without capabilities" would be untrue.
+TEST(Privileges, AlreadyTheUserStillLosesEveryCapability) {
+    if (::geteuid() != 0 || !hasCapability(Capability::NetRaw) || !lookupUser("nobody")) {
+        GTEST_SKIP() << "needs root with CAP_NET_RAW and a 'nobody' user";
+    }
+    EXPECT_EQ(inChild([]() -> std::string {
+                  const auto nobody = lookupUser("nobody").value();
+                  const std::uint32_t caps = (1u << 13) | (1u << 12);  // CAP_NET_RAW, CAP_NET_ADMIN
+                  if (::prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0 || ::setgroups(0, nullptr) != 0 ||
+                      ::setresgid(nobody.gid, nobody.gid, nobody.gid) != 0 ||
+                      ::setresuid(nobody.uid, nobody.uid, nobody.uid) != 0) {
+                      return "cannot become nobody for the test";
+                  }
+                  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+                  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+                  data[0].permitted = data[0].effective = data[0].inheritable = caps;
+                  if (::syscall(SYS_capset, &header, data) != 0 ||
+                      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 13L, 0L, 0L) != 0) {
+                      return "cannot set up ambient capabilities for the test";
+                  }
+                  if (effectiveFromProc() != caps) {
+                      return "test setup: CapEff is not NET_RAW|NET_ADMIN";
+                  }
+                  if (std::string error = dropPrivileges("nobody", {}); !error.empty()) {
+                      return "drop failed: " + error;
+                  }
+                  if (effectiveFromProc() != 0) {
+                      return "capabilities left in CapEff";
+                  }
+                  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 13L, 0L, 0L) != 0) {
+                      return "CAP_NET_RAW still ambient";
+                  }
+                  return canOpenRawSocket() ? "raw socket allowed after the drop" : "";
               }),
               "");
 }

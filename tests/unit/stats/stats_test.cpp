@@ -265,11 +265,74 @@ TEST_F(MetricsServerTest, AnswersNotFoundElsewhereAndRefusesOtherMethods) {
     const HttpReply post = fetch(*base_, *server_, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
     ASSERT_TRUE(post.complete) << post.raw;
     EXPECT_THAT(post.raw, ::testing::MatchesRegex("HTTP/1\\.[01] 405 .*"));
-    EXPECT_THAT(post.raw, HasSubstr("\r\nAllow: GET, HEAD\r\n"));
-    const HttpReply head = fetch(*base_, *server_, "HEAD /metrics HTTP/1.0\r\n\r\n");
-    ASSERT_TRUE(head.complete) << head.raw;
-    EXPECT_THAT(head.raw, StartsWith("HTTP/1.0 200 OK\r\n"));
-    EXPECT_EQ(bodyOf(head.raw), "");
+    EXPECT_THAT(post.raw, HasSubstr("\r\nAllow: GET\r\n"));
+    // Only GET: HEAD, PUT, ... are refused the same way.
+    for (const char* method : {"HEAD", "PUT", "DELETE", "OPTIONS"}) {
+        const HttpReply other = fetch(*base_, *server_, std::string(method) + " /metrics HTTP/1.0\r\n\r\n");
+        ASSERT_TRUE(other.complete) << method << ": " << other.raw;
+        EXPECT_THAT(other.raw, StartsWith("HTTP/1.0 405 ")) << method;
+    }
+}
+
+TEST_F(MetricsServerTest, AnswersHttp11InKindAndClosesAfterOneRequest) {
+    const HttpReply reply = fetch(*base_, *server_, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(reply.complete) << reply.raw;
+    EXPECT_THAT(reply.raw, StartsWith("HTTP/1.1 200 OK\r\n"));
+    EXPECT_THAT(reply.raw, HasSubstr("\r\nConnection: close\r\n"));
+}
+
+// A client cannot make the endpoint hold a large request: a head beyond the limit is answered
+// 431 and closed as soon as the limit is passed, and a body is refused (413) unread.
+TEST_F(MetricsServerTest, RefusesOversizeHeadsAndBodies) {
+    std::string big = "GET /metrics HTTP/1.0\r\nX-Filler: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+    const HttpReply huge = fetch(*base_, *server_, big);
+    ASSERT_TRUE(huge.complete) << huge.raw.substr(0, 200);
+    EXPECT_THAT(huge.raw, StartsWith("HTTP/1.0 431 "));
+    const HttpReply body =
+        fetch(*base_, *server_, "GET /metrics HTTP/1.0\r\nContent-Length: 100000\r\n\r\nxxxx");
+    ASSERT_TRUE(body.complete) << body.raw;
+    EXPECT_THAT(body.raw, StartsWith("HTTP/1.0 413 "));
+    const HttpReply chunked =
+        fetch(*base_, *server_, "GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    ASSERT_TRUE(chunked.complete) << chunked.raw;
+    EXPECT_THAT(chunked.raw, StartsWith("HTTP/1.1 413 "));
+    // Each connection goes once its client has closed its end.
+    for (int i = 0; i < 10000 && server_->connections() > 0; ++i) base_->runOnce(false);
+    EXPECT_EQ(server_->connections(), 0u);
+}
+
+// Idle connections count against the cap; beyond it a connection gets 503 at once and is closed,
+// and the endpoint serves again once the idle ones are gone (or time out).
+TEST_F(MetricsServerTest, CapsConnectionsAndClosesSlowOnes) {
+    auto created =
+        MetricsServer::start(*base_, f_.registry, {net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)},
+                             MetricsServer::Limits{2, 1024, std::chrono::milliseconds(200)});
+    ASSERT_TRUE(created) << created.error();
+    MetricsServer& capped = *created.value();
+    std::vector<int> idle;
+    for (int i = 0; i < 2; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(capped.address().port.value());
+        sin.sin_addr.s_addr = htonl(capped.address().addr.value());
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+        idle.push_back(fd);
+    }
+    for (int i = 0; i < 1000 && capped.connections() < 2; ++i) base_->runOnce(false);
+    ASSERT_EQ(capped.connections(), 2u);
+    const HttpReply busy = fetch(*base_, capped, "GET /metrics HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(busy.complete) << busy.raw;
+    EXPECT_THAT(busy.raw, StartsWith("HTTP/1.0 503 "));
+    EXPECT_EQ(capped.refused(), 1u);
+    // The idle pair never sends a request: closed at the request timeout (the loop's deadline
+    // below only bounds a failure).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (capped.connections() > 0 && std::chrono::steady_clock::now() < deadline) base_->runOnce(true);
+    EXPECT_EQ(capped.connections(), 0u);
+    const HttpReply again = fetch(*base_, capped, "GET /metrics HTTP/1.0\r\n\r\n");
+    EXPECT_THAT(again.raw, StartsWith("HTTP/1.0 200 OK\r\n"));
+    for (int fd : idle) ::close(fd);
 }
 
 TEST_F(MetricsServerTest, RefusesAPortInUseNamingTheAddress) {

@@ -2,12 +2,45 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
+#include <cstdlib>
 #include <initializer_list>
+#include <new>
 
 #include "tcpcopy/net/decode.h"
 
+// The largest single allocation made while a test watches (see LargestAllocation): replacing the
+// global operator new is the one way to see what a decoder reserves and frees again.
+namespace {
+thread_local std::size_t* largestAllocation = nullptr;
+}  // namespace
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wunknown-warning-option"
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+    if (largestAllocation != nullptr && size > *largestAllocation) *largestAllocation = size;
+    if (void* p = std::malloc(size != 0 ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
 namespace tcpcopy::tunnel {
 namespace {
+
+// Records the largest allocation made during its lifetime.
+class LargestAllocation {
+  public:
+    LargestAllocation() { largestAllocation = &largest_; }
+    ~LargestAllocation() { largestAllocation = nullptr; }
+    std::size_t bytes() const { return largest_; }
+
+  private:
+    std::size_t largest_ = 0;
+};
 
 Buffer bytes(std::initializer_list<int> values) {
     Buffer out;
@@ -21,9 +54,16 @@ net::FlowKey sampleFlow() {
                         {net::Ipv4Addr::fromOctets(198, 18, 1, 2), net::Port(80)}};
 }
 
-// Decodes exactly one frame holding one message from `wire`.
+Nonce nonceFrom(int first) {
+    Nonce n{};
+    for (std::size_t i = 0; i < kNonceSize; ++i) n[i] = static_cast<std::byte>(first + static_cast<int>(i));
+    return n;
+}
+
+// Decodes exactly one frame holding one message from `wire`, with a decoder expecting the header
+// version the frame carries (handshake frames 1, the others 2).
 Message decodeOne(const Buffer& wire) {
-    FrameDecoder decoder;
+    FrameDecoder decoder(kMaxPayload, std::to_integer<std::uint8_t>(wire.at(2)));
     decoder.feed(wire);
     Frame frame;
     EXPECT_EQ(decoder.next(frame), FrameDecoder::Status::Frame);
@@ -36,32 +76,48 @@ Message decodeOne(const Buffer& wire) {
 TEST(TunnelCodec, HeartbeatIsAHeaderWithEmptyPayload) {
     Buffer out;
     encode(out, Heartbeat{});
-    EXPECT_EQ(out, bytes({0x54, 0x43, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}));
+    EXPECT_EQ(out, bytes({0x54, 0x43, 0x02, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}));
     EXPECT_TRUE(std::holds_alternative<Heartbeat>(decodeOne(out)));
 }
 
+// Handshake frames carry header version 1, which every release reads; the CHALLENGE's flags say
+// which protocol version intercept speaks (2).
 TEST(TunnelCodec, ChallengeGoldenBytes) {
     Challenge c;
     c.authRequired = true;
-    for (std::size_t i = 0; i < kNonceSize; ++i) c.nonce[i] = static_cast<std::byte>(i);
+    c.nonce = nonceFrom(0);
     Buffer out;
     encode(out, c);
-    Buffer expected = bytes({0x54, 0x43, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x21, 0x01});
+    Buffer expected = bytes({0x54, 0x43, 0x01, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x21, 0x01});
     for (int i = 0; i < 32; ++i) expected.push_back(static_cast<std::byte>(i));
     EXPECT_EQ(out, expected);
     auto decoded = std::get<Challenge>(decodeOne(out));
     EXPECT_TRUE(decoded.authRequired);
     EXPECT_EQ(decoded.nonce, c.nonce);
+    EXPECT_EQ(decoded.maxVersion, 2);
+}
+
+// A version 1 intercept writes no flags: its CHALLENGE reads as "speaks version 1".
+TEST(TunnelCodec, ChallengeOfAVersion1InterceptSaysVersion1) {
+    Buffer v1 = bytes({0x54, 0x43, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x21, 0x00});
+    v1.resize(v1.size() + 32, std::byte{0x5A});
+    auto decoded = std::get<Challenge>(decodeOne(v1));
+    EXPECT_FALSE(decoded.authRequired);
+    EXPECT_EQ(decoded.maxVersion, 1);
 }
 
 TEST(TunnelCodec, HelloWithoutMacGoldenBytes) {
     Buffer out;
-    encode(out, Hello{kVersion, "ab", std::nullopt});
-    EXPECT_EQ(out, bytes({0x54, 0x43, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,  //
-                          0x01, 0x02, 'a', 'b', 0x00}));
+    encode(out, Hello{kVersion, "ab", nonceFrom(0x20), std::nullopt});
+    Buffer expected = bytes({0x54, 0x43, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25,  //
+                             0x02, 0x02, 'a', 'b'});
+    for (int i = 0; i < 32; ++i) expected.push_back(static_cast<std::byte>(0x20 + i));
+    expected.push_back(std::byte{0x00});
+    EXPECT_EQ(out, expected);
     auto decoded = std::get<Hello>(decodeOne(out));
-    EXPECT_EQ(decoded.version, 1);
+    EXPECT_EQ(decoded.version, 2);
     EXPECT_EQ(decoded.instanceId, "ab");
+    EXPECT_EQ(decoded.nonce, nonceFrom(0x20));
     EXPECT_FALSE(decoded.mac.has_value());
 }
 
@@ -69,9 +125,11 @@ TEST(TunnelCodec, HelloWithMacGoldenBytes) {
     Mac mac;
     for (std::size_t i = 0; i < kMacSize; ++i) mac[i] = static_cast<std::byte>(0xA0 + i);
     Buffer out;
-    encode(out, Hello{kVersion, "x", mac});
-    Buffer expected = bytes({0x54, 0x43, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x24,  //
-                             0x01, 0x01, 'x', 0x20});
+    encode(out, Hello{kVersion, "x", nonceFrom(0x20), mac});
+    Buffer expected = bytes({0x54, 0x43, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x44,  //
+                             0x02, 0x01, 'x'});
+    for (int i = 0; i < 32; ++i) expected.push_back(static_cast<std::byte>(0x20 + i));
+    expected.push_back(std::byte{0x20});
     for (int i = 0; i < 32; ++i) expected.push_back(static_cast<std::byte>(0xA0 + i));
     EXPECT_EQ(out, expected);
     auto decoded = std::get<Hello>(decodeOne(out));
@@ -79,28 +137,53 @@ TEST(TunnelCodec, HelloWithMacGoldenBytes) {
     EXPECT_EQ(*decoded.mac, mac);
 }
 
+// A version 1 tcpcopy's HELLO (protocol_version 1, its own layout): only the version is read, so
+// intercept can answer BadVersion in a frame that tcpcopy understands.
+TEST(TunnelCodec, HelloOfAnotherVersionDecodesToItsVersionOnly) {
+    Buffer v1 =
+        bytes({0x54, 0x43, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x01, 0x02, 'a', 'b', 0x00});
+    auto decoded = std::get<Hello>(decodeOne(v1));
+    EXPECT_EQ(decoded.version, 1);
+    EXPECT_EQ(decoded.instanceId, "");
+}
+
 TEST(TunnelCodec, HelloAckGoldenBytes) {
     Buffer out;
-    encode(out, HelloAck{0x01020304});
-    EXPECT_EQ(out, bytes({0x54, 0x43, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01, 0x02, 0x03, 0x04}));
+    encode(out, HelloAck{0x01020304, std::nullopt});
+    EXPECT_EQ(out, bytes({0x54, 0x43, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x01, 0x02, 0x03, 0x04,
+                          0x00}));
     EXPECT_EQ(std::get<HelloAck>(decodeOne(out)).peerId, 0x01020304u);
+    Mac mac;
+    mac.fill(std::byte{0xCC});
+    Buffer withMac;
+    encode(withMac, HelloAck{9, mac});
+    Buffer expected =
+        bytes({0x54, 0x43, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x00, 0x00, 0x00, 0x09, 0x20});
+    expected.resize(expected.size() + 32, std::byte{0xCC});
+    EXPECT_EQ(withMac, expected);
+    EXPECT_EQ(std::get<HelloAck>(decodeOne(withMac)).mac, mac);
 }
 
 TEST(TunnelCodec, RejectGoldenBytes) {
     Buffer out;
     encode(out, Reject{RejectReason::AuthFailed, "no"});
-    EXPECT_EQ(out, bytes({0x54, 0x43, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,  //
+    EXPECT_EQ(out, bytes({0x54, 0x43, 0x02, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,  //
                           0x02, 0x00, 0x02, 'n', 'o'}));
     auto decoded = std::get<Reject>(decodeOne(out));
     EXPECT_EQ(decoded.reason, RejectReason::AuthFailed);
     EXPECT_EQ(decoded.text, "no");
+    // During the handshake a REJECT travels in a version 1 frame, like the rest of it.
+    Buffer early;
+    encode(early, Reject{RejectReason::TooManyConnections, ""}, kHandshakeFrameVersion);
+    EXPECT_EQ(early, bytes({0x54, 0x43, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x06, 0x00, 0x00}));
+    EXPECT_EQ(rejectReasonName(std::get<Reject>(decodeOne(early)).reason), "too many connections");
 }
 
 TEST(TunnelCodec, RouteAddAndDelGoldenBytes) {
     Buffer add;
     encode(add, RouteAdd{sampleFlow()});
-    EXPECT_EQ(add, bytes({0x54, 0x43, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0D,  //
-                          0x04, 192, 0, 2, 1, 0x9C, 0x40, 198, 18, 1, 2, 0x00, 0x50}));
+    EXPECT_EQ(add, bytes({0x54, 0x43, 0x02, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0D,  //
+                          0x04, 192,  0,    2,    1,    0x9C, 0x40, 198,  18,   1,    2, 0x00, 0x50}));
     EXPECT_EQ(std::get<RouteAdd>(decodeOne(add)).flow, sampleFlow());
 
     Buffer del;
@@ -112,7 +195,7 @@ TEST(TunnelCodec, RouteAddAndDelGoldenBytes) {
 }
 
 TEST(TunnelCodec, Ipv6RouteIsWellFormedButUnsupported) {
-    Buffer wire = bytes({0x54, 0x43, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x06});
+    Buffer wire = bytes({0x54, 0x43, 0x02, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x06});
     wire.resize(wire.size() + 36, std::byte{0x11});
     FrameDecoder decoder;
     decoder.feed(wire);
@@ -127,9 +210,9 @@ TEST(TunnelCodec, ResponsesGoldenBytesKeepItemsVerbatim) {
     Buffer b = bytes({0x01, 0x02, 0x03});
     Buffer out;
     EXPECT_EQ(encode(out, Responses{{net::Bytes(a), net::Bytes(b)}}), 2u);
-    EXPECT_EQ(out, bytes({0x54, 0x43, 0x01, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0D,  //
-                          0x00, 0x02,                                                 //
-                          0x00, 0x04, 0x45, 0x00, 0x05, 0xDC,                         //
+    EXPECT_EQ(out, bytes({0x54, 0x43, 0x02, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0D,  //
+                          0x00, 0x02,                                                  //
+                          0x00, 0x04, 0x45, 0x00, 0x05, 0xDC,                          //
                           0x00, 0x03, 0x01, 0x02, 0x03}));
     // Items are views into the decoder's buffer, so keep the decoder alive here.
     FrameDecoder decoder;
@@ -158,7 +241,7 @@ TEST(TunnelCodec, ResponseBatchProducesTheSameBytesAsEncode) {
     EXPECT_EQ(viaBatch, viaEncode);
     EXPECT_TRUE(batch.empty());
     Buffer empty = batch.finish();
-    EXPECT_EQ(empty, bytes({0x54, 0x43, 0x01, 0x07, 0, 0, 0, 0, 0, 2, 0, 0}));
+    EXPECT_EQ(empty, bytes({0x54, 0x43, 0x02, 0x07, 0, 0, 0, 0, 0, 2, 0, 0}));
 }
 
 TEST(TunnelCodec, ResponseBatchRefusesToGrowPastMaxPayload) {
@@ -178,21 +261,15 @@ TEST(TunnelCodec, ResponseBatchRefusesToGrowPastMaxPayload) {
     EXPECT_EQ(std::get<Responses>(m).items.size(), added);
 }
 
+// Session messages (frames of version 2); the handshake's are tested apart.
 std::vector<Message> sampleMessages() {
-    Challenge c;
-    c.nonce = randomNonce();
-    return {c,
-            Hello{kVersion, "tcpcopy@test", computeHelloMac("secret", c.nonce)},
-            HelloAck{7},
-            Reject{RejectReason::NotAllowed, "198.51.100.9 not allowed"},
-            RouteAdd{sampleFlow()},
-            RouteDel{sampleFlow()},
-            Heartbeat{}};
+    return {Reject{RejectReason::NotAllowed, "198.51.100.9 not allowed"}, RouteAdd{sampleFlow()},
+            RouteDel{sampleFlow()}, Heartbeat{}};
 }
 
 TEST(TunnelCodec, EveryFrameSplitAtEveryByteDecodesTheSame) {
     Buffer stream;
-    for (const Message& m : sampleMessages()) encode(stream, m);
+    for (const Message& m : sampleMessages()) encode(stream, m, kVersion);
     Buffer r1(40, std::byte{0x45}), r2(52, std::byte{0x46});
     encode(stream, Responses{{net::Bytes(r1), net::Bytes(r2)}});
     const std::size_t frames = sampleMessages().size() + 1;
@@ -209,7 +286,7 @@ TEST(TunnelCodec, EveryFrameSplitAtEveryByteDecodesTheSame) {
             while ((s = decoder.next(f)) == FrameDecoder::Status::Frame) {
                 Message m;
                 EXPECT_EQ(decodeMessage(f, m), MessageError::None);
-                encode(reencoded, m);
+                encode(reencoded, m, kVersion);
                 ++count;
             }
             EXPECT_EQ(s, FrameDecoder::Status::NeedMore);
@@ -261,26 +338,50 @@ TEST(TunnelCodec, GarbageIsRejectedAtTheFirstWrongByte) {
     EXPECT_EQ(http.error(), FrameError::BadMagic);
 }
 
-TEST(TunnelCodec, WrongVersionIsAnError) {
+TEST(TunnelCodec, WrongVersionIsAnErrorThatSaysWhichVersionCame) {
     Buffer out;
     encode(out, Heartbeat{});
-    out[2] = std::byte{2};
+    out[2] = std::byte{1};
     FrameDecoder decoder;
     decoder.feed(net::Bytes(out).first(3));
     Frame f;
     EXPECT_EQ(decoder.next(f), FrameDecoder::Status::Error);
     EXPECT_EQ(decoder.error(), FrameError::BadVersion);
+    EXPECT_EQ(decoder.receivedVersion(), 1);
+    EXPECT_EQ(decoder.expectedVersion(), 2);
+}
+
+// A decoder in the handshake expects version 1 frames of at most kMaxHandshakePayload bytes;
+// expect() moves it to the session's rules from the next frame on.
+TEST(TunnelCodec, HandshakeRulesThenSessionRules) {
+    FrameDecoder decoder(kMaxHandshakePayload, kHandshakeFrameVersion);
+    Buffer stream;
+    encode(stream, HelloAck{1, std::nullopt});
+    encode(stream, RouteAdd{sampleFlow()});
+    decoder.feed(stream);
+    Frame f;
+    ASSERT_EQ(decoder.next(f), FrameDecoder::Status::Frame);
+    EXPECT_EQ(f.type, MessageType::HelloAck);
+    decoder.expect(kVersion, kMaxPayload);
+    ASSERT_EQ(decoder.next(f), FrameDecoder::Status::Frame);
+    EXPECT_EQ(f.type, MessageType::RouteAdd);
+
+    // Before the handshake is over, a header announcing more than 512 bytes is an error at once.
+    FrameDecoder early(kMaxHandshakePayload, kHandshakeFrameVersion);
+    early.feed(bytes({0x54, 0x43, 0x01, 0x07, 0x00, 0x00, 0x00, 0x00, 0x02, 0x01}));
+    EXPECT_EQ(early.next(f), FrameDecoder::Status::Error);
+    EXPECT_EQ(early.error(), FrameError::Oversize);
 }
 
 TEST(TunnelCodec, OversizeLengthIsAnErrorBeforeThePayloadArrives) {
-    Buffer header = bytes({0x54, 0x43, 0x01, 0x07, 0x00, 0x00, 0x00, 0x10, 0x00, 0x01});  // 1 MiB + 1
+    Buffer header = bytes({0x54, 0x43, 0x02, 0x07, 0x00, 0x00, 0x00, 0x10, 0x00, 0x01});  // 1 MiB + 1
     FrameDecoder decoder;
     decoder.feed(header);
     Frame f;
     EXPECT_EQ(decoder.next(f), FrameDecoder::Status::Error);
     EXPECT_EQ(decoder.error(), FrameError::Oversize);
 
-    Buffer exact = bytes({0x54, 0x43, 0x01, 0x07, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00});  // exactly 1 MiB
+    Buffer exact = bytes({0x54, 0x43, 0x02, 0x07, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00});  // exactly 1 MiB
     FrameDecoder ok;
     ok.feed(exact);
     EXPECT_EQ(ok.next(f), FrameDecoder::Status::NeedMore);
@@ -307,9 +408,16 @@ TEST(TunnelCodec, CorruptPayloadsAreReportedNotOverRead) {
     Buffer r1(40, std::byte{0x45});
     std::vector<Message> all = sampleMessages();
     all.push_back(Responses{{net::Bytes(r1)}});
+    Mac mac;
+    mac.fill(std::byte{1});
+    all.push_back(Challenge{true, nonceFrom(0), kVersion});
+    all.push_back(Hello{kVersion, "tcpcopy@test", nonceFrom(1), mac});
+    all.push_back(Hello{kVersion, "", nonceFrom(1), std::nullopt});
+    all.push_back(HelloAck{7, mac});
+    all.push_back(HelloAck{7, std::nullopt});
     for (const Message& m : all) {
         Buffer wire;
-        encode(wire, m);
+        encode(wire, m, kVersion);
         auto type = static_cast<MessageType>(std::to_integer<int>(wire[3]));
         Buffer payload(wire.begin() + kHeaderSize, wire.end());
         for (std::size_t len = 0; len < payload.size(); ++len) {
@@ -326,7 +434,11 @@ TEST(TunnelCodec, CorruptPayloadsAreReportedNotOverRead) {
 TEST(TunnelCodec, ImpossibleFieldValuesAreBadValue) {
     EXPECT_EQ(decodePayload(MessageType::RouteAdd, bytes({0x05, 1, 2, 3, 4, 0, 1, 5, 6, 7, 8, 0, 2})),
               MessageError::BadValue);
-    EXPECT_EQ(decodePayload(MessageType::Hello, bytes({0x01, 0x00, 0x05, 1, 2, 3, 4, 5})), MessageError::BadValue);
+    Buffer helloBadMac = bytes({0x02, 0x00});
+    helloBadMac.resize(helloBadMac.size() + 32);
+    for (int b : {0x05, 1, 2, 3, 4, 5}) helloBadMac.push_back(static_cast<std::byte>(b));
+    EXPECT_EQ(decodePayload(MessageType::Hello, helloBadMac), MessageError::BadValue);
+    EXPECT_EQ(decodePayload(MessageType::HelloAck, bytes({0, 0, 0, 1, 0x10})), MessageError::BadValue);
     EXPECT_EQ(decodePayload(MessageType::Responses, bytes({0x00, 0x01, 0x00, 0x00})), MessageError::BadValue);
     Buffer challenge = bytes({0x02});
     challenge.resize(33);
@@ -334,16 +446,63 @@ TEST(TunnelCodec, ImpossibleFieldValuesAreBadValue) {
     EXPECT_EQ(decodePayload(static_cast<MessageType>(99), Buffer{}), MessageError::UnknownType);
 }
 
-TEST(TunnelCodec, HelloMacIsHmacSha256OfTheNonce) {
-    // Expected value computed independently (Python hmac): HMAC-SHA256("key", 32 x 0x00).
-    Nonce zero{};
-    Mac mac = computeHelloMac("key", zero);
-    Buffer expected = bytes({0xf7, 0xce, 0x44, 0x35, 0x54, 0xb6, 0x2f, 0x0a, 0x6a, 0xa1, 0x8c, 0xa2, 0xbd, 0xc2, 0x13, 0xa5,
-                             0xc4, 0xaf, 0x49, 0x5c, 0xca, 0x2a, 0xdb, 0xa7, 0xae, 0x1c, 0xc2, 0x97, 0x94, 0x45, 0x34, 0x4f});
-    EXPECT_TRUE(std::equal(mac.begin(), mac.end(), expected.begin(), expected.end()));
-    EXPECT_TRUE(macEquals(mac, computeHelloMac("key", zero)));
-    EXPECT_FALSE(macEquals(mac, computeHelloMac("other", zero)));
+// Expected values computed independently (Python hmac), intercept's nonce 00..1f, tcpcopy's
+// 20..3f:
+//   HMAC-SHA256("key", b"tcpcopy hello v2" + intercept_nonce + tcpcopy_nonce)
+//   HMAC-SHA256("key", b"intercept ack v2" + tcpcopy_nonce + intercept_nonce)
+TEST(TunnelCodec, BothProofsAreHmacSha256OverLabelAndBothNonces) {
+    const Nonce interceptNonce = nonceFrom(0), tcpcopyNonce = nonceFrom(0x20);
+    const auto hello = computeHelloMac("key", interceptNonce, tcpcopyNonce);
+    const auto ack = computeAckMac("key", interceptNonce, tcpcopyNonce);
+    ASSERT_TRUE(hello && ack);
+    Buffer helloExpected = bytes({0x6d, 0x3f, 0xc5, 0xc7, 0x04, 0x66, 0xa2, 0xa9, 0xf8, 0x62, 0xe3,
+                                  0x3a, 0xdc, 0x1f, 0xb8, 0x11, 0xbf, 0x79, 0xcd, 0x7f, 0xe6, 0x35,
+                                  0x48, 0x8f, 0xd6, 0x41, 0x2d, 0x34, 0x0d, 0x71, 0x96, 0x21});
+    Buffer ackExpected = bytes({0x2a, 0x22, 0x28, 0xfe, 0xd7, 0xaa, 0xda, 0x7e, 0x85, 0xa7, 0x89,
+                                0xc2, 0x3d, 0xc6, 0x8e, 0xaa, 0x4d, 0x63, 0xaa, 0x9c, 0x37, 0x23,
+                                0xe6, 0xbe, 0x64, 0x94, 0xac, 0xd1, 0x57, 0x60, 0x9c, 0x80});
+    EXPECT_TRUE(std::equal(hello->begin(), hello->end(), helloExpected.begin(), helloExpected.end()));
+    EXPECT_TRUE(std::equal(ack->begin(), ack->end(), ackExpected.begin(), ackExpected.end()));
+    EXPECT_TRUE(macMatches(hello, computeHelloMac("key", interceptNonce, tcpcopyNonce)));
+    EXPECT_FALSE(macMatches(hello, computeHelloMac("other", interceptNonce, tcpcopyNonce)));
+    // Neither proof answers for the other direction (no reflection), nor for other nonces.
+    EXPECT_FALSE(macMatches(hello, ack));
+    EXPECT_FALSE(macMatches(hello, computeHelloMac("key", interceptNonce, nonceFrom(0x21))));
     EXPECT_NE(randomNonce(), randomNonce());
+}
+
+// A MAC that could not be computed never matches, not even an all-zero MAC a peer sends (the value
+// an unchecked HMAC() failure would have left behind).
+TEST(TunnelCodec, AMacThatCannotBeComputedNeverMatches) {
+    const Nonce n = nonceFrom(0);
+    // HMAC() takes the key length as an int: a longer secret cannot be used (and is not read).
+    const char one = 'k';
+    const std::string_view tooLong(&one, static_cast<std::size_t>(INT_MAX) + 1);
+    EXPECT_FALSE(computeHelloMac(tooLong, n, n).has_value());
+    EXPECT_FALSE(computeAckMac(tooLong, n, n).has_value());
+    const Mac zero{};
+    EXPECT_FALSE(macMatches(std::nullopt, zero));
+    EXPECT_FALSE(macMatches(zero, std::nullopt));
+    EXPECT_FALSE(macMatches(std::nullopt, std::nullopt));
+}
+
+// A 12-byte RESPONSES frame announcing 65535 items makes the decoder reserve nothing like 1 MiB.
+TEST(TunnelCodec, AnItemCountThePayloadCannotHoldReservesNothing) {
+    Buffer payload = bytes({0xFF, 0xFF, 0x00, 0x01, 0x45, 0x00, 0x01, 0x46, 0x00, 0x01, 0x47, 0x00});
+    Frame f;
+    f.type = MessageType::Responses;
+    f.payload = payload;
+    Message m;
+    {
+        LargestAllocation watch;
+        EXPECT_EQ(decodeMessage(f, m), MessageError::Truncated);
+        EXPECT_LE(watch.bytes(), 4 * sizeof(net::Bytes))
+            << "a 12-byte frame made the decoder allocate " << watch.bytes();
+    }
+    Buffer two = bytes({0x00, 0x02, 0x00, 0x01, 0x45, 0x00, 0x01, 0x46});
+    f.payload = two;
+    ASSERT_EQ(decodeMessage(f, m), MessageError::None);
+    EXPECT_EQ(std::get<Responses>(m).items.size(), 2u);
 }
 
 // 198.18.1.2:80 -> 192.0.2.1:40000, PSH|ACK, 100 bytes of payload, TCP header with 12 option bytes.

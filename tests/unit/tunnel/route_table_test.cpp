@@ -160,14 +160,52 @@ TEST_F(RouteTableTest, HoldingQueueIsBounded) {
     EXPECT_EQ(table.counters().heldExpired, 3u);
 }
 
-TEST_F(RouteTableTest, ReAddingARouteMovesItToTheNewPeer) {
+// Another connection of the same tcpcopy (-C, or its reconnect racing the old connection's
+// close) may move a route; it is the same owner.
+TEST_F(RouteTableTest, AnotherConnectionOfTheSameTcpcopyMovesARoute) {
     RouteTable table(options());
-    table.peerUp(1);
-    table.peerUp(2);
+    table.peerUp(1, "198.18.3.1 tcpcopy pid 7");
+    table.peerUp(2, "198.18.3.1 tcpcopy pid 7");
     table.addRoute(flow(1), 1, now_);
     table.addRoute(flow(1), 2, now_);
     EXPECT_EQ(table.size(), 1u);
     EXPECT_EQ(table.resolve(flow(1), now_), 2u);
+    EXPECT_EQ(table.counters().conflicts, 0u);
+}
+
+// A route one tcpcopy owns cannot be taken by another peer, which would then receive the target's
+// responses (sequence numbers included) for a flow that is not its own.
+TEST_F(RouteTableTest, AnotherPeerCannotTakeARouteOver) {
+    RouteTable table(options());
+    table.peerUp(1, "198.18.3.1 tcpcopy pid 7");
+    table.peerUp(2, "198.18.3.9 intruder");
+    table.peerUp(3);  // no owner name: a tcpcopy of its own
+    ASSERT_TRUE(table.hold(flow(1), header(1), now_));
+    EXPECT_EQ(table.addRoute(flow(1), 1, now_).size(), 1u);
+    std::vector<Buffer> deliver;
+    EXPECT_FALSE(table.addRoute(flow(1), 2, now_, deliver));
+    EXPECT_FALSE(table.addRoute(flow(1), 3, now_, deliver));
+    EXPECT_TRUE(deliver.empty());
+    EXPECT_EQ(table.resolve(flow(1), now_), 1u);
+    EXPECT_EQ(table.counters().conflicts, 2u);
+    EXPECT_EQ(table.counters().routesAdded, 1u);
+    // The intruder cannot remove it either; once its owner is gone the flow is free again.
+    table.removeRoute(flow(1), 2);
+    EXPECT_EQ(table.resolve(flow(1), now_), 1u);
+    table.peerDown(1);
+    EXPECT_TRUE(table.addRoute(flow(1), 2, now_, deliver));
+    EXPECT_EQ(table.resolve(flow(1), now_), 2u);
+}
+
+// A route whose TTL ran out belongs to nobody, even before expire() swept it.
+TEST_F(RouteTableTest, AnExpiredRouteMayBeTakenByAnotherPeer) {
+    RouteTable table(options());
+    table.peerUp(1);
+    table.peerUp(2);
+    table.addRoute(flow(1), 1, now_);
+    std::vector<Buffer> deliver;
+    EXPECT_TRUE(table.addRoute(flow(1), 2, now_ + 10s, deliver));
+    EXPECT_EQ(table.resolve(flow(1), now_ + 10s), 2u);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "loopback.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
 #include "tcpcopy/tunnel/tunnel_server.h"
 
@@ -16,86 +17,7 @@ namespace tcpcopy::tunnel {
 namespace {
 
 using namespace std::chrono_literals;
-
-net::FlowKey flow(std::uint16_t clientPort) {
-    return net::FlowKey{{net::Ipv4Addr::fromOctets(192, 0, 2, 1), net::Port(clientPort)},
-                        {net::Ipv4Addr::fromOctets(198, 18, 1, 2), net::Port(80)}};
-}
-
-const net::Endpoint kLoopbackAnyPort{net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)};
-
-class Loop {
-public:
-    Loop() : base_(os::EventBase::create().value()) {}
-    os::EventBase& base() { return base_; }
-    // Runs the loop until `done` holds or `timeout` passes; returns done().
-    template <class Pred>
-    bool runUntil(Pred done, std::chrono::milliseconds timeout = 3000ms) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        auto tick = os::Event::timer(base_, [](short) {}, true).value();
-        tick.add(2ms);
-        // done() may consume what it checks, so call it once per iteration.
-        for (;;) {
-            if (done()) return true;
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            base_.runOnce(true);
-        }
-    }
-    void runFor(std::chrono::milliseconds d) {
-        auto until = std::chrono::steady_clock::now() + d;
-        runUntil([&] { return std::chrono::steady_clock::now() >= until; }, d + 1000ms);
-    }
-
-private:
-    os::EventBase base_;
-};
-
-struct ServerLog {
-    std::vector<PeerInfo> up;
-    std::vector<std::pair<PeerId, std::string>> down;
-    std::vector<std::pair<PeerId, net::FlowKey>> adds;
-    std::vector<std::pair<PeerId, net::FlowKey>> dels;
-    TunnelServerCallbacks callbacks() {
-        return TunnelServerCallbacks{
-            [this](const PeerInfo& p) { up.push_back(p); },
-            [this](const PeerInfo& p, const std::string& why) { down.emplace_back(p.id, why); },
-            [this](PeerId id, const net::FlowKey& f) { adds.emplace_back(id, f); },
-            [this](PeerId id, const net::FlowKey& f) { dels.emplace_back(id, f); }};
-    }
-};
-
-struct ClientLog {
-    std::vector<Buffer> responses;
-    int connected = 0;
-    std::vector<std::string> lost;
-    TunnelClientCallbacks callbacks() {
-        return TunnelClientCallbacks{
-            [this](net::Bytes b) { responses.emplace_back(b.begin(), b.end()); },
-            [this](const ConnectionInfo&) { ++connected; },
-            [this](const ConnectionInfo&, const std::string& why) { lost.push_back(why); }};
-    }
-};
-
-TunnelServerOptions serverOptions() {
-    TunnelServerOptions o;
-    o.listen = kLoopbackAnyPort;
-    return o;
-}
-
-TunnelClientOptions clientOptions(net::Endpoint server) {
-    TunnelClientOptions o;
-    o.intercepts = {server};
-    o.instanceId = "unit-test";
-    o.reconnectMin = 20ms;
-    o.reconnectMax = 100ms;
-    return o;
-}
-
-Buffer header(int tag, std::size_t size = 40) {
-    Buffer b(size, static_cast<std::byte>(tag));
-    b[0] = std::byte{0x45};
-    return b;
-}
+using namespace tcpcopy::tunnel::testing;
 
 TEST(TunnelLoopback, HandshakeRoutesAndResponsesFlowBothWays) {
     Loop loop;
@@ -222,76 +144,6 @@ TEST(TunnelLoopback, EndpointListParsing) {
     EXPECT_NE(parseEndpointList("1.2.3.4,x").error().find("'x'"), std::string::npos);
 }
 
-// A hand-driven peer on a blocking socket, to misbehave in ways TunnelClient never does.
-class RawPeer {
-public:
-    explicit RawPeer(net::Endpoint to) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(to.addr.value());
-        sin.sin_port = htons(to.port.value());
-        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
-    }
-    ~RawPeer() { ::close(fd_); }
-    bool connected() const { return connected_; }
-    void send(const Buffer& b) { ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size())); }
-    void send(const Message& m) {
-        Buffer b;
-        encode(b, m);
-        send(b);
-    }
-    // Reads what is available without blocking into the decoder.
-    void pump() {
-        std::byte buf[65536];
-        for (;;) {
-            ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-            if (n <= 0) {
-                eof_ = eof_ || n == 0;
-                return;
-            }
-            decoder_.feed(net::Bytes(buf, static_cast<std::size_t>(n)));
-        }
-    }
-    bool eof() const { return eof_; }
-    std::optional<Message> nextMessage(std::vector<Buffer>* keep = nullptr) {
-        Frame f;
-        if (decoder_.next(f) != FrameDecoder::Status::Frame) return std::nullopt;
-        Message m;
-        if (decodeMessage(f, m) != MessageError::None) return std::nullopt;
-        if (keep) keep->emplace_back(f.payload.begin(), f.payload.end());
-        return m;
-    }
-    int fd() const { return fd_; }
-
-private:
-    int fd_ = -1;
-    bool connected_ = false;
-    bool eof_ = false;
-    FrameDecoder decoder_;
-};
-
-// Performs the handshake of `peer` by hand while running the loop.
-bool rawHandshake(Loop& loop, RawPeer& peer, std::optional<Message>& last) {
-    std::optional<Message> challenge;
-    if (!loop.runUntil([&] {
-            peer.pump();
-            challenge = peer.nextMessage();
-            return challenge.has_value();
-        })) {
-        return false;
-    }
-    if (!std::holds_alternative<Challenge>(*challenge)) {
-        return false;
-    }
-    peer.send(Hello{kVersion, "raw", std::nullopt});
-    return loop.runUntil([&] {
-        peer.pump();
-        last = peer.nextMessage();
-        return last.has_value();
-    });
-}
-
 TEST(TunnelLoopback, MalformedFrameClosesOnlyThatConnection) {
     Loop loop;
     ServerLog slog;
@@ -309,7 +161,7 @@ TEST(TunnelLoopback, MalformedFrameClosesOnlyThatConnection) {
     ASSERT_TRUE(std::holds_alternative<HelloAck>(*ack));
     ASSERT_TRUE(loop.runUntil([&] { return slog.up.size() == 2; }));
     // A ROUTE_ADD with an impossible address family.
-    Buffer frame = {std::byte{0x54}, std::byte{0x43}, std::byte{1}, std::byte{5}, std::byte{0}, std::byte{0},
+    Buffer frame = {std::byte{0x54}, std::byte{0x43}, std::byte{2}, std::byte{5}, std::byte{0}, std::byte{0},
                     std::byte{0},    std::byte{0},    std::byte{0}, std::byte{1}, std::byte{9}};
     bad.send(frame);
     ASSERT_TRUE(loop.runUntil([&] {

@@ -1,0 +1,75 @@
+#include "tcpcopy/os/listener.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tcpcopy::os {
+
+Result<std::unique_ptr<Listener>> Listener::listen(EventBase& base, const net::Endpoint& at,
+                                                   AcceptFn onAccept, ErrorFn onError, Duration pause) {
+    using R = Result<std::unique_ptr<Listener>>;
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return R::fail(std::string("socket: ") + std::strerror(errno));
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(at.addr.value());
+    sin.sin_port = htons(at.port.value());
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0)
+        return R::fail(std::strerror(errno));
+    if (::listen(fd.get(), 128) != 0) return R::fail(std::string("listen: ") + std::strerror(errno));
+    socklen_t len = sizeof sin;
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+        return R::fail(std::string("getsockname: ") + std::strerror(errno));
+    }
+    const net::Endpoint local{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))};
+    std::unique_ptr<Listener> listener(
+        new Listener(std::move(fd), local, std::move(onAccept), std::move(onError), pause));
+    Listener* raw = listener.get();
+    auto readable = Event::fd(base, raw->fd_.get(), EV_READ, [raw](short) { raw->onReadable(); });
+    if (!readable) return R::fail(readable.error());
+    auto resume = Event::timer(base, [raw](short) { raw->readable_->add(); });
+    if (!resume) return R::fail(resume.error());
+    raw->readable_ = std::move(readable).value();
+    raw->resume_ = std::move(resume).value();
+    raw->readable_->add();
+    return R::ok(std::move(listener));
+}
+
+Listener::Listener(UniqueFd fd, net::Endpoint local, AcceptFn onAccept, ErrorFn onError, Duration pause)
+    : fd_(std::move(fd)),
+      local_(local),
+      onAccept_(std::move(onAccept)),
+      onError_(std::move(onError)),
+      pause_(pause) {}
+
+Listener::~Listener() = default;
+
+void Listener::onReadable() {
+    for (;;) {
+        sockaddr_in sin{};
+        socklen_t len = sizeof sin;
+        UniqueFd socket(
+            ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&sin), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!socket) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
+            // The connection is still pending: watching the socket now would wake us at once.
+            const std::string reason = std::strerror(errno);
+            ++errors_;
+            readable_->del();
+            resume_->add(pause_);
+            if (onError_) onError_(reason);
+            return;
+        }
+        onAccept_(std::move(socket),
+                  net::Endpoint{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))});
+    }
+}
+
+}  // namespace tcpcopy::os
