@@ -63,7 +63,7 @@ load_before=$(rate_load)
 lab_log "wrk -t $threads -c $conns -d ${secs}s from $LAB_CLIENT_IP (load $load_before)"
 rate_wrk "$LAB_NS_CLIENT" "$secs" "$conns" "$threads" "http://$LAB_ONLINE_IP/" "$LAB_DIR/wrk.txt"
 load_after=$(rate_load)
-lab_capture_stop "$cap_pid" "$LAB_DIR/capture.pcap" 2
+lab_capture_stop_quiet "$cap_pid" "$LAB_DIR/capture.pcap" 2
 grep -E 'packets (captured|received by filter|dropped by)' "$LAB_DIR/capture.tcpdump.log" >&2 || true
 kernel_dropped=$(sed -En 's/^([0-9]+) packets dropped by kernel$/\1/p' "$LAB_DIR/capture.tcpdump.log")
 if_dropped=$(sed -En 's/^([0-9]+) packets dropped by interface$/\1/p' "$LAB_DIR/capture.tcpdump.log")

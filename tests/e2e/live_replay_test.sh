@@ -292,14 +292,18 @@ drop_case() {
   local name=$1
   shift
   # tcpdump's own buffer (16 MiB) must hold the whole load: its count is the reference.
+  # A UDP datagram sent after the load ends marks the end of the reference capture: tcpdump -U
+  # writes in arrival order, so once it is in the file every client packet before it is too; it
+  # is not TCP, so it is neither counted nor taken by tcpcopy.
   lab_capture_start "$name.client" "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" -B 16384 \
-    "dst host $LAB_ONLINE_IP and (dst port 80 or dst port 6379)"
+    "dst host $LAB_ONLINE_IP and ((tcp and (dst port 80 or dst port 6379)) or (udp and dst port 9))"
   local cap_pid=$LAB_LAST_PID
   start_tcpcopy "$name" -B 1 "$@"
   kill -STOP "$tc_pid"
   client_load "$name"
   check_clients "$name" 65
-  lab_capture_stop "$cap_pid" "$LAB_DIR/$name.client.pcap"
+  ip netns exec "$LAB_NS_CLIENT" bash -c "echo end >/dev/udp/$LAB_ONLINE_IP/9"
+  lab_capture_stop "$cap_pid" "$LAB_DIR/$name.client.pcap" "udp and dst port 9"
   grep -q '^0 packets dropped by kernel' "$LAB_DIR/$name.client.tcpdump.log" ||
     fail "$name: the reference capture itself lost packets: $(grep dropped "$LAB_DIR/$name.client.tcpdump.log")"
   kill -CONT "$tc_pid"
@@ -308,7 +312,7 @@ drop_case() {
     fail "$name: no stats line reported the capture's drops"
   stop_tcpcopy "$name" >/dev/null
   local sent received dropped freezes
-  sent=$(lab_pcap_count "$LAB_DIR/$name.client.pcap")
+  sent=$(lab_pcap_count "$LAB_DIR/$name.client.pcap" tcp)
   received=$(json "$name" 'd["capture"]["received"]')
   dropped=$(json "$name" 'd["capture"]["kernel_dropped"]')
   freezes=$(json "$name" 'd["capture"]["queue_freezes"]')
