@@ -19,12 +19,16 @@ packages=(
   cmake g++ pkg-config make
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
+  # intercept's NFQUEUE mode
+  libnetfilter-queue-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
   help2man systemd dpkg-dev file
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
+  # NFQUEUE e2e (iptables -j NFQUEUE)
+  iptables
   # capsh (inject_test), setpriv (privileges_test), ab (bench/make_capture.sh, faults_test)
   libcap2-bin util-linux apache2-utils
   # fuzz smoke test (tests/fuzz/smoke.sh): clang with libFuzzer and the sanitizer runtimes

@@ -1,1 +1,1 @@
-target_link_libraries(tcpcopy_capture PUBLIC tcpcopy_net PkgConfig::PCAP)
+target_link_libraries(tcpcopy_capture PUBLIC tcpcopy_net PkgConfig::PCAP PkgConfig::NFQUEUE)

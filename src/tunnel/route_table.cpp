@@ -81,6 +81,12 @@ void RouteTable::removeRoute(const net::FlowKey& flow, PeerId peer) {
 }
 
 std::optional<PeerId> RouteTable::resolve(const net::FlowKey& flow, TimePoint now) {
+    if (auto peer = resolveRouted(flow, now)) return peer;
+    if (peers_.size() == 1) return peers_.begin()->first;
+    return std::nullopt;
+}
+
+std::optional<PeerId> RouteTable::resolveRouted(const net::FlowKey& flow, TimePoint now) {
     if (auto found = routes_.find(flow); found != routes_.end()) {
         Route& route = *found->second;
         if (now - route.lastUsed < options_.routeTtl) {
@@ -91,7 +97,6 @@ std::optional<PeerId> RouteTable::resolve(const net::FlowKey& flow, TimePoint no
         erase(found->second);
         ++counters_.routesExpired;
     }
-    if (peers_.size() == 1) return peers_.begin()->first;
     return std::nullopt;
 }
 
