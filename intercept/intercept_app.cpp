@@ -1,8 +1,7 @@
 #include "intercept_app.h"
 
-#include <signal.h>
-
 #include <event2/event.h>
+#include <signal.h>
 
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
@@ -28,7 +27,8 @@ InterceptApp::InterceptApp(os::EventBase& base, const InterceptConfig& config)
 
 InterceptApp::~InterceptApp() = default;
 
-os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& base, const InterceptConfig& config,
+os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& base,
+                                                               const InterceptConfig& config,
                                                                std::string secret) {
     using R = os::Result<std::unique_ptr<InterceptApp>>;
     std::unique_ptr<InterceptApp> app(new InterceptApp(base, config));
@@ -91,7 +91,9 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
             ++raw->counters_.forwarded;
         }
     };
-    callbacks.onRouteDel = [raw](tunnel::PeerId peer, const net::FlowKey& flow) { raw->routes_.removeRoute(flow, peer); };
+    callbacks.onRouteDel = [raw](tunnel::PeerId peer, const net::FlowKey& flow) {
+        raw->routes_.removeRoute(flow, peer);
+    };
     auto listening = tunnel::TunnelServer::listen(base, server, std::move(callbacks));
     if (!listening) return R::fail(listening.error());
     app->server_ = std::move(listening).value();
@@ -126,9 +128,8 @@ void InterceptApp::readCapture(std::size_t index) {
     capture::LiveCapture& capture = captures_[index];
     constexpr int kBatch = 256;
     for (int round = 0; round < 64; ++round) {
-        int n = capture.dispatch(kBatch, [this](const capture::CapturedFrame& f, net::LinkType link) {
-            onFrame(link, f.data);
-        });
+        int n = capture.dispatch(
+            kBatch, [this](const capture::CapturedFrame& f, net::LinkType link) { onFrame(link, f.data); });
         if (n < 0) {
             logger()->error("capture on {}: {}", capture.device(), capture.error());
             return;
@@ -168,13 +169,16 @@ std::string InterceptApp::arm() {
     }
     if (auto e = add(os::Event::signal(base_, SIGTERM, stop), std::nullopt); !e.empty()) return e;
     if (auto e = add(os::Event::signal(base_, SIGINT, stop), std::nullopt); !e.empty()) return e;
-    if (auto e = add(os::Event::signal(base_, SIGHUP, [](short) { log::reopen(); }), std::nullopt); !e.empty()) {
+    if (auto e = add(os::Event::signal(base_, SIGHUP, [](short) { log::reopen(); }), std::nullopt);
+        !e.empty()) {
         return e;
     }
-    auto expire = os::Event::timer(base_, [this](short) { routes_.expire(std::chrono::steady_clock::now()); }, true);
+    auto expire = os::Event::timer(
+        base_, [this](short) { routes_.expire(std::chrono::steady_clock::now()); }, true);
     if (auto e = add(std::move(expire), std::chrono::milliseconds(100)); !e.empty()) return e;
     if (config_.statsInterval > 0) {
-        auto stats = os::Event::timer(base_, [this](short) { logger()->info("{}", statsLine()); }, true);
+        auto stats = os::Event::timer(
+            base_, [this](short) { logger()->info("{}", statsLine()); }, true);
         if (auto e = add(std::move(stats), std::chrono::seconds(config_.statsInterval)); !e.empty()) return e;
     }
     logger()->info("intercept listening on {} for tcpcopy, capturing on {} with filter '{}'",

@@ -33,15 +33,15 @@ struct InterceptConfig {
     spdlog::level::level_enum logLevel = spdlog::level::info;
     std::string secretFile;
     std::string allow;
-    bool insecure = false;               // listen on a non-loopback address with no secret, no --allow
-    std::uint32_t maxConnections = 256;  // tunnel connections at once, handshakes included
-    std::uint32_t bufferSizeMb = 64;     // libpcap kernel buffer (ring) per device, MiB
-    std::uint32_t peerQueueMb = 8;       // responses queued per slow peer before oldest are dropped
-    std::uint32_t statsInterval = 60;    // seconds; 0: no periodic stats line
-    std::uint32_t routeTtl = 120;        // seconds without traffic before a route is forgotten
-    std::uint32_t holdMs = 1000;         // how long a response may wait for its route
-    std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
-    std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
+    bool insecure = false;                 // listen on a non-loopback address with no secret, no --allow
+    std::uint32_t maxConnections = 256;    // tunnel connections at once, handshakes included
+    std::uint32_t bufferSizeMb = 64;       // libpcap kernel buffer (ring) per device, MiB
+    std::uint32_t peerQueueMb = 8;         // responses queued per slow peer before oldest are dropped
+    std::uint32_t statsInterval = 60;      // seconds; 0: no periodic stats line
+    std::uint32_t routeTtl = 120;          // seconds without traffic before a route is forgotten
+    std::uint32_t holdMs = 1000;           // how long a response may wait for its route
+    std::uint32_t maxHeld = 8192;          // responses waiting for routes, all flows
+    std::uint32_t idleTimeout = 10;        // seconds of silence before a peer is dropped
     std::optional<net::Endpoint> metrics;  // --metrics ADDR:PORT: Prometheus /metrics
 };
 
@@ -51,17 +51,18 @@ struct InterceptConfig {
 bool tunnelOpenToAnyone(const InterceptConfig& config);
 
 struct InterceptCounters {
-    std::uint64_t captured = 0;      // frames handed over by libpcap
-    std::uint64_t notTcp = 0;        // frames that did not decode to IPv4/TCP
-    std::uint64_t forwarded = 0;     // headers sent to a peer (held ones included once delivered)
-    std::uint64_t unrouted = 0;      // headers with no route on arrival (put on hold or refused)
+    std::uint64_t captured = 0;   // frames handed over by libpcap
+    std::uint64_t notTcp = 0;     // frames that did not decode to IPv4/TCP
+    std::uint64_t forwarded = 0;  // headers sent to a peer (held ones included once delivered)
+    std::uint64_t unrouted = 0;   // headers with no route on arrival (put on hold or refused)
 };
 
 class InterceptApp {
-public:
+  public:
     // Opens every capture device and the tunnel listener. The error is one line naming the
     // device, filter, address or file at fault.
-    static os::Result<std::unique_ptr<InterceptApp>> create(os::EventBase& base, const InterceptConfig& config,
+    static os::Result<std::unique_ptr<InterceptApp>> create(os::EventBase& base,
+                                                            const InterceptConfig& config,
                                                             std::string secret);
     ~InterceptApp();
     InterceptApp(const InterceptApp&) = delete;
@@ -75,7 +76,7 @@ public:
     // error naming the address. Defined in intercept_metrics.cpp.
     std::string startMetrics();
 
-private:
+  private:
     InterceptApp(os::EventBase& base, const InterceptConfig& config);
     void onFrame(net::LinkType link, net::Bytes frame);
     void readCapture(std::size_t index);

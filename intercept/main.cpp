@@ -19,15 +19,19 @@ using tcpcopy::intercept::InterceptConfig;
 
 void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::string& user) {
     t.string('i', "device", c.devices, "Capture on these devices (comma-separated, or 'any')")
-        .valueName("DEV[,DEV]").group("Capture");
-    t.string('F', "filter", c.filter, "BPF filter selecting the target's responses").valueName("EXPR").group("Capture");
+        .valueName("DEV[,DEV]")
+        .group("Capture");
+    t.string('F', "filter", c.filter, "BPF filter selecting the target's responses")
+        .valueName("EXPR")
+        .group("Capture");
     // libpcap takes the size as an int: 2047 MiB is the most that fits.
     t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 1, 2047,
                              "Kernel capture buffer (libpcap's ring) per device in MiB")
         .valueName("MB")
         .group("Capture");
     t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
-        .valueName("PORT").group("Tunnel");
+        .valueName("PORT")
+        .group("Tunnel");
     t.string('b', "bind", c.bind, "Address the tunnel listens on").valueName("ADDR").group("Tunnel");
     t.string(
          '\0', "secret-file", c.secretFile,
@@ -35,7 +39,8 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::st
         .valueName("FILE")
         .group("Tunnel");
     t.string('\0', "allow", c.allow, "Accept tcpcopy connections only from these networks (empty: all)")
-        .valueName("CIDR[,CIDR]").group("Tunnel");
+        .valueName("CIDR[,CIDR]")
+        .group("Tunnel");
     t.flag('\0', "insecure", c.insecure,
            "Listen on a non-loopback address with neither --secret-file nor --allow (refused otherwise)")
         .group("Tunnel");
@@ -45,23 +50,33 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::st
         .group("Tunnel");
     t.integer<std::uint32_t>('\0', "peer-queue", c.peerQueueMb, 1, 1024,
                              "Responses queued per slow tcpcopy, in MiB, before the oldest are dropped")
-        .valueName("MB").group("Tunnel");
+        .valueName("MB")
+        .group("Tunnel");
     t.integer<std::uint32_t>('\0', "idle-timeout", c.idleTimeout, 1, 3600,
                              "Drop a tcpcopy that sent nothing (not even heartbeats) for this many seconds")
-        .valueName("SEC").group("Tunnel");
+        .valueName("SEC")
+        .group("Tunnel");
     t.integer<std::uint32_t>('s', "table-size", c.tableSize, 1, 10000000, "Maximum number of routes")
-        .valueName("N").group("Routing");
+        .valueName("N")
+        .group("Routing");
     t.integer<std::uint32_t>('\0', "route-ttl", c.routeTtl, 1, 86400,
                              "Forget a route after this many seconds without traffic")
-        .valueName("SEC").group("Routing");
+        .valueName("SEC")
+        .group("Routing");
     t.integer<std::uint32_t>('\0', "hold-ms", c.holdMs, 0, 60000,
                              "How long a response may wait for its route to arrive, in ms")
-        .valueName("MS").group("Routing");
-    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000, "Responses waiting for routes, at most")
-        .valueName("N").group("Routing");
-    t.string('l', "log-file", c.logFile, "Log to this file (default: stderr)").valueName("FILE").group("Process");
+        .valueName("MS")
+        .group("Routing");
+    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000,
+                             "Responses waiting for routes, at most")
+        .valueName("N")
+        .group("Routing");
+    t.string('l', "log-file", c.logFile, "Log to this file (default: stderr)")
+        .valueName("FILE")
+        .group("Process");
     t.string('P', "pid-file", c.pidFile, "Write the pid here; refuse to start if a live process holds it")
-        .valueName("FILE").group("Process");
+        .valueName("FILE")
+        .group("Process");
     t.flag('d', "daemon", c.daemon, "Run in the background").group("Process");
     t.custom(
          '\0', "log-level", "LEVEL", "info",
@@ -71,10 +86,12 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, std::st
         .group("Process");
     t.string('u', "user", user,
              "Once the captures and the tunnel socket are open, run as this user with no capabilities left")
-        .valueName("USER").group("Process");
+        .valueName("USER")
+        .group("Process");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
                              "Log one statistics line every SEC seconds (0: never)")
-        .valueName("SEC").group("Process");
+        .valueName("SEC")
+        .group("Process");
 }
 
 int fail(const std::string& line) {
@@ -111,9 +128,11 @@ int main(int argc, char** argv) {
     log::Options logOptions;
     logOptions.level = config.verbose ? spdlog::level::debug : config.logLevel;
     logOptions.file = config.logFile;
-    if (std::string error = log::configure(logOptions); !error.empty()) return fail("-l/--log-file: " + error);
+    if (std::string error = log::configure(logOptions); !error.empty())
+        return fail("-l/--log-file: " + error);
     // A daemon's log file must show each line when it happens, not when a buffer fills.
-    for (const char* component : {"intercept", "tunnel", "capture"}) log::component(component)->flush_on(spdlog::level::trace);
+    for (const char* component : {"intercept", "tunnel", "capture"})
+        log::component(component)->flush_on(spdlog::level::trace);
 
     if (ops.check) return intercept::runChecks(config);
 
@@ -152,7 +171,8 @@ int main(int argc, char** argv) {
     }
     if (!user.empty()) {
         // Everything privileged is open now (captures, the listening socket, pid and log files).
-        if (std::string error = os::dropPrivileges(user, {}); !error.empty()) return fail("-u/--user: " + error);
+        if (std::string error = os::dropPrivileges(user, {}); !error.empty())
+            return fail("-u/--user: " + error);
         log::component("intercept")->info("running as user {} without capabilities", user);
     }
     if (std::string error = app.value()->arm(); !error.empty()) return fail(error);

@@ -3,8 +3,8 @@
 #include <event2/event.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <array>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -396,7 +396,8 @@ class ReplayApp {
                     beginReplay();
                 } else {
                     std::string list;
-                    for (const auto& e : options_.intercepts) list += (list.empty() ? "" : ",") + e.toString();
+                    for (const auto& e : options_.intercepts)
+                        list += (list.empty() ? "" : ",") + e.toString();
                     failure_ = lastTunnelProblem_.empty()
                                    ? "intercept " + list + " unreachable after " +
                                          std::to_string(options_.interceptWait.count()) +

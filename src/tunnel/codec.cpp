@@ -64,7 +64,7 @@ void putRoute(Buffer& out, const net::FlowKey& flow) {
 
 // Bounds-checked big-endian reader over a payload. Every read fails once the data runs out.
 class Reader {
-public:
+  public:
     explicit Reader(net::Bytes data) : data_(data) {}
     bool u8(std::uint8_t& v) {
         if (!need(1)) return false;
@@ -94,7 +94,7 @@ public:
     }
     bool atEnd() const { return pos_ == data_.size(); }
 
-private:
+  private:
     bool need(std::size_t n) const { return data_.size() - pos_ >= n; }
     net::Bytes data_;
     std::size_t pos_ = 0;
@@ -163,25 +163,38 @@ MessageError readRoute(Reader& r, net::FlowKey& flow) {
 
 std::string_view messageTypeName(MessageType type) {
     switch (type) {
-        case MessageType::Challenge: return "CHALLENGE";
-        case MessageType::Hello: return "HELLO";
-        case MessageType::HelloAck: return "HELLO_ACK";
-        case MessageType::Reject: return "REJECT";
-        case MessageType::RouteAdd: return "ROUTE_ADD";
-        case MessageType::RouteDel: return "ROUTE_DEL";
-        case MessageType::Responses: return "RESPONSES";
-        case MessageType::Heartbeat: return "HEARTBEAT";
+        case MessageType::Challenge:
+            return "CHALLENGE";
+        case MessageType::Hello:
+            return "HELLO";
+        case MessageType::HelloAck:
+            return "HELLO_ACK";
+        case MessageType::Reject:
+            return "REJECT";
+        case MessageType::RouteAdd:
+            return "ROUTE_ADD";
+        case MessageType::RouteDel:
+            return "ROUTE_DEL";
+        case MessageType::Responses:
+            return "RESPONSES";
+        case MessageType::Heartbeat:
+            return "HEARTBEAT";
     }
     return "UNKNOWN";
 }
 
 std::string_view rejectReasonName(RejectReason reason) {
     switch (reason) {
-        case RejectReason::BadVersion: return "unsupported protocol version";
-        case RejectReason::AuthFailed: return "authentication failed";
-        case RejectReason::NotAllowed: return "address not allowed";
-        case RejectReason::Malformed: return "malformed frame";
-        case RejectReason::Protocol: return "protocol violation";
+        case RejectReason::BadVersion:
+            return "unsupported protocol version";
+        case RejectReason::AuthFailed:
+            return "authentication failed";
+        case RejectReason::NotAllowed:
+            return "address not allowed";
+        case RejectReason::Malformed:
+            return "malformed frame";
+        case RejectReason::Protocol:
+            return "protocol violation";
         case RejectReason::TooManyConnections:
             return "too many connections";
     }
@@ -190,22 +203,32 @@ std::string_view rejectReasonName(RejectReason reason) {
 
 std::string_view frameErrorName(FrameError error) {
     switch (error) {
-        case FrameError::None: return "none";
-        case FrameError::BadMagic: return "bad magic";
-        case FrameError::BadVersion: return "unsupported version";
-        case FrameError::Oversize: return "frame too large";
+        case FrameError::None:
+            return "none";
+        case FrameError::BadMagic:
+            return "bad magic";
+        case FrameError::BadVersion:
+            return "unsupported version";
+        case FrameError::Oversize:
+            return "frame too large";
     }
     return "unknown";
 }
 
 std::string_view messageErrorName(MessageError error) {
     switch (error) {
-        case MessageError::None: return "none";
-        case MessageError::UnknownType: return "unknown message type";
-        case MessageError::Truncated: return "truncated message";
-        case MessageError::TrailingBytes: return "trailing bytes after message";
-        case MessageError::BadValue: return "invalid field value";
-        case MessageError::UnsupportedFamily: return "unsupported address family";
+        case MessageError::None:
+            return "none";
+        case MessageError::UnknownType:
+            return "unknown message type";
+        case MessageError::Truncated:
+            return "truncated message";
+        case MessageError::TrailingBytes:
+            return "trailing bytes after message";
+        case MessageError::BadValue:
+            return "invalid field value";
+        case MessageError::UnsupportedFamily:
+            return "unsupported address family";
     }
     return "unknown";
 }

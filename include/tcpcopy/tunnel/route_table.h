@@ -23,26 +23,26 @@ using PeerId = std::uint32_t;
 using TimePoint = std::chrono::steady_clock::time_point;
 
 struct RouteTableOptions {
-    std::size_t maxRoutes = 65536;                            // -s; least recently used evicted
+    std::size_t maxRoutes = 65536;                                  // -s; least recently used evicted
     std::chrono::milliseconds routeTtl{std::chrono::seconds(120)};  // refreshed by traffic
-    std::chrono::milliseconds holdTime{1000};                 // how long a response may wait
-    std::size_t maxHeld = 4096;                               // responses waiting, all flows
+    std::chrono::milliseconds holdTime{1000};                       // how long a response may wait
+    std::size_t maxHeld = 4096;                                     // responses waiting, all flows
 };
 
 struct RouteTableCounters {
     std::uint64_t routesAdded = 0;
-    std::uint64_t routesRemoved = 0;   // ROUTE_DEL and peer departure
-    std::uint64_t routesExpired = 0;   // TTL ran out
-    std::uint64_t routesEvicted = 0;   // table full
-    std::uint64_t held = 0;            // responses put on hold
-    std::uint64_t heldDelivered = 0;   // ... delivered when their route arrived
-    std::uint64_t heldExpired = 0;     // ... dropped after holdTime
-    std::uint64_t heldOverflow = 0;    // ... refused because the holding queue was full
-    std::uint64_t conflicts = 0;       // ROUTE_ADDs refused: the flow belongs to another tcpcopy
+    std::uint64_t routesRemoved = 0;  // ROUTE_DEL and peer departure
+    std::uint64_t routesExpired = 0;  // TTL ran out
+    std::uint64_t routesEvicted = 0;  // table full
+    std::uint64_t held = 0;           // responses put on hold
+    std::uint64_t heldDelivered = 0;  // ... delivered when their route arrived
+    std::uint64_t heldExpired = 0;    // ... dropped after holdTime
+    std::uint64_t heldOverflow = 0;   // ... refused because the holding queue was full
+    std::uint64_t conflicts = 0;      // ROUTE_ADDs refused: the flow belongs to another tcpcopy
 };
 
 class RouteTable {
-public:
+  public:
     explicit RouteTable(RouteTableOptions options);
 
     // A peer finished its handshake / went away (its routes go with it). `owner` names the
@@ -75,7 +75,7 @@ public:
     std::size_t heldCount() const { return heldCount_; }
     const RouteTableCounters& counters() const { return counters_; }
 
-private:
+  private:
     struct Route {
         net::FlowKey flow;
         PeerId peer;
