@@ -1,1 +1,2 @@
-target_link_libraries(tcpcopy_capture PUBLIC tcpcopy_net PkgConfig::PCAP)
+# os: Result and UniqueFd (the packet ring's socket).
+target_link_libraries(tcpcopy_capture PUBLIC tcpcopy_net tcpcopy_os PkgConfig::PCAP)

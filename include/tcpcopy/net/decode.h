@@ -68,6 +68,10 @@ DecodeResult decodeFrame(LinkType link, Bytes frame);
 // other than their defined one (ignored, as Linux does), are counted in unknownCount (saturating).
 bool parseTcpOptions(Bytes optionArea, TcpOptions& out);
 
+// The length of the TCP header starting `tcp` (its data offset), or 0 when `tcp` does not hold a
+// whole one: shorter than 20 bytes, a data offset below 5, or options beyond its end.
+std::size_t tcpHeaderLength(Bytes tcp);
+
 // ---- Layer by layer (used by decodeFrame; public for callers that need one layer only) ----
 
 // The link layer stripped from a frame. status is Ok, TruncatedLink or NotIp; Ok only says the
@@ -91,6 +95,9 @@ struct IpLayer {
     Bytes packet;                     // the IP packet, cut to its stated length when that fits
     Bytes payload;                    // the upper-layer bytes present (may be short under snaplen)
     std::uint32_t payloadLength = 0;  // the upper-layer length the IP header states
+    // IPv4: the header length the IHL field states (set whenever the first 20 bytes are there,
+    // whatever the status); IPv6: the fixed header and the extension headers walked (when Ok).
+    std::size_t headerLength = 0;
 };
 IpLayer parseIpLayer(Bytes ipPacket);
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "tcpcopy/os/event.h"  // Result
+#include "tcpcopy/os/result.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::os {

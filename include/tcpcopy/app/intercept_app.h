@@ -1,6 +1,6 @@
 #pragma once
-// intercept's wiring: live captures on the assistant host feed response headers, looked up in
-// the route table, to the tcpcopy peers connected through the tunnel server.
+// The intercept application: live captures on the assistant host feed response headers, looked
+// up in the route table, to the tcpcopy peers connected through the tunnel server.
 
 #include <chrono>
 #include <cstdint>
@@ -17,32 +17,27 @@
 #include "tcpcopy/tunnel/route_table.h"
 #include "tcpcopy/tunnel/tunnel_server.h"
 
-namespace tcpcopy::intercept {
+namespace tcpcopy::app {
 
-// The immutable configuration, filled by the option table in main.cpp.
+// The immutable configuration, filled by the option table in intercept/main.cpp; the process
+// options (log, pid file, -d, -u, --metrics) are app::DaemonOptions.
 struct InterceptConfig {
     std::string devices = "any";
     std::string filter = "tcp and src port 80";
     std::uint16_t port = tunnel::kDefaultPort;
     std::string bind = "0.0.0.0";
     std::uint32_t tableSize = 65536;
-    std::string logFile;
-    std::string pidFile;
-    bool daemon = false;
-    bool verbose = false;  // --verbose: --log-level debug (config files of 0.1)
-    spdlog::level::level_enum logLevel = spdlog::level::info;
     std::string secretFile;
     std::string allow;
-    bool insecure = false;                 // listen on a non-loopback address with no secret, no --allow
-    std::uint32_t maxConnections = 256;    // tunnel connections at once, handshakes included
-    std::uint32_t bufferSizeMb = 64;       // libpcap kernel buffer (ring) per device, MiB
-    std::uint32_t peerQueueMb = 8;         // responses queued per slow peer before oldest are dropped
-    std::uint32_t statsInterval = 60;      // seconds; 0: no periodic stats line
-    std::uint32_t routeTtl = 120;          // seconds without traffic before a route is forgotten
-    std::uint32_t holdMs = 1000;           // how long a response may wait for its route
-    std::uint32_t maxHeld = 8192;          // responses waiting for routes, all flows
-    std::uint32_t idleTimeout = 10;        // seconds of silence before a peer is dropped
-    std::optional<net::Endpoint> metrics;  // --metrics ADDR:PORT: Prometheus /metrics
+    bool insecure = false;               // listen on a non-loopback address with no secret, no --allow
+    std::uint32_t maxConnections = 256;  // tunnel connections at once, handshakes included
+    std::uint32_t bufferSizeMb = 64;     // libpcap kernel buffer (ring) per device, MiB
+    std::uint32_t peerQueueMb = 8;       // responses queued per slow peer before oldest are dropped
+    std::uint32_t statsInterval = 60;    // seconds; 0: no periodic stats line
+    std::uint32_t routeTtl = 120;        // seconds without traffic before a route is forgotten
+    std::uint32_t holdMs = 1000;         // how long a response may wait for its route
+    std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
+    std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
 };
 
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
@@ -68,16 +63,21 @@ class InterceptApp {
     InterceptApp(const InterceptApp&) = delete;
     InterceptApp& operator=(const InterceptApp&) = delete;
 
+    // With --metrics (`metrics`), serves the counters on it; "" or the error naming the address.
+    std::string startMetrics(const std::optional<net::Endpoint>& metrics);
     // Registers signal handlers and timers; then the caller runs base.dispatch(). Returns an error
     // text when an event cannot be created.
     std::string arm();
-    std::string statsLine();
-    // Registers the counters (docs/metrics.md) and, with --metrics, serves them; "" or the
-    // error naming the address. Defined in intercept_metrics.cpp.
-    std::string startMetrics();
+    // The "stats: ..." line: the periodic log line, the last words and systemd's STATUS=.
+    std::string statsLine() const;
 
   private:
+    // A refused ROUTE_ADD (a flow another tcpcopy owns) is logged at most once per interval.
+    static constexpr std::chrono::seconds kConflictLogInterval{10};
+
     InterceptApp(os::EventBase& base, const InterceptConfig& config);
+    // Declares every counter on registry_ (docs/metrics.md); in intercept_metrics.cpp.
+    void registerMetrics();
     void onFrame(net::LinkType link, net::Bytes frame);
     void readCapture(std::size_t index);
 
@@ -89,9 +89,9 @@ class InterceptApp {
     tunnel::RouteTable routes_;
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
-    log::Throttle conflictLog_{std::chrono::seconds(10)};
-    std::unique_ptr<stats::Registry> registry_;
+    log::Throttle conflictLog_{kConflictLogInterval};
+    stats::Registry registry_{"intercept"};
     std::unique_ptr<stats::MetricsServer> metricsServer_;
 };
 
-}  // namespace tcpcopy::intercept
+}  // namespace tcpcopy::app
