@@ -67,7 +67,9 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
     auto cpuSeconds = [] {
         rusage ru{};
         ::getrusage(RUSAGE_SELF, &ru);
-        auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+        auto s = [](const timeval& tv) {
+            return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+        };
         return s(ru.ru_utime) + s(ru.ru_stime);
     };
     const double cpu0 = cpuSeconds();
@@ -87,11 +89,12 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = cpuSeconds() - cpu0;
-    std::printf("{\"mode\": \"%s\", \"offered\": %zu, \"sent\": %zu, \"errors\": %llu, \"calls\": %llu, "
-                "\"seconds\": %.4f, \"pps\": %.0f, \"cpu_s\": %.4f, \"cpu_ns_per_packet\": %.0f}\n",
-                mode.c_str(), offered, sent, static_cast<unsigned long long>(injector->counters().errors),
-                static_cast<unsigned long long>(injector->counters().calls), seconds,
-                static_cast<double>(sent) / seconds, cpu, sent > 0 ? cpu * 1e9 / static_cast<double>(sent) : 0.0);
+    std::printf(
+        "{\"mode\": \"%s\", \"offered\": %zu, \"sent\": %zu, \"errors\": %llu, \"calls\": %llu, "
+        "\"seconds\": %.4f, \"pps\": %.0f, \"cpu_s\": %.4f, \"cpu_ns_per_packet\": %.0f}\n",
+        mode.c_str(), offered, sent, static_cast<unsigned long long>(injector->counters().errors),
+        static_cast<unsigned long long>(injector->counters().calls), seconds,
+        static_cast<double>(sent) / seconds, cpu, sent > 0 ? cpu * 1e9 / static_cast<double>(sent) : 0.0);
     return sent > 0 ? 0 : 1;
 }
 
@@ -100,7 +103,8 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: inject_ceiling libnet|libnet-batch|raw|raw-batch COUNT DST_IP [PAYLOAD_BYTES]\n");
+        std::fprintf(
+            stderr, "usage: inject_ceiling libnet|libnet-batch|raw|raw-batch COUNT DST_IP [PAYLOAD_BYTES]\n");
         return 2;
     }
     auto dst = tcpcopy::net::Ipv4Addr::parse(argv[3]);

@@ -114,7 +114,8 @@ void forward(benchmark::State& state) {
     }
     tunnelBytes += batch.empty() ? 0 : batch.finish().size();
     if (forwarded != frames.size() * state.iterations()) state.SkipWithError("responses not routed");
-    state.counters["tunnel_bytes_per_response"] = static_cast<double>(tunnelBytes) / static_cast<double>(forwarded);
+    state.counters["tunnel_bytes_per_response"] =
+        static_cast<double>(tunnelBytes) / static_cast<double>(forwarded);
     state.SetItemsProcessed(static_cast<std::int64_t>(forwarded));
 }
 

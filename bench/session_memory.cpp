@@ -85,7 +85,8 @@ int run(std::size_t n) {
     const long rss2 = rssKib();
     const std::size_t heap2 = heapInUse();
     std::printf(
-        "{\"sessions\": %zu, \"synsent_heap_bytes_per_session\": %.1f, \"synsent_rss_bytes_per_session\": %.1f, "
+        "{\"sessions\": %zu, \"synsent_heap_bytes_per_session\": %.1f, \"synsent_rss_bytes_per_session\": "
+        "%.1f, "
         "\"established_heap_bytes_per_session\": %.1f, \"established_rss_bytes_per_session\": %.1f, "
         "\"established\": %llu}\n",
         n, static_cast<double>(heap1 - heap0) / static_cast<double>(n),

@@ -29,9 +29,12 @@ enum class Shape { HttpShort, HttpKeepAlive, RedisPipeline };
 
 inline std::string_view shapeName(Shape shape) {
     switch (shape) {
-        case Shape::HttpShort: return "http-short";
-        case Shape::HttpKeepAlive: return "http-keepalive";
-        case Shape::RedisPipeline: return "redis-pipeline";
+        case Shape::HttpShort:
+            return "http-short";
+        case Shape::HttpKeepAlive:
+            return "http-keepalive";
+        case Shape::RedisPipeline:
+            return "redis-pipeline";
     }
     return "?";
 }
@@ -53,9 +56,14 @@ inline constexpr const char* kTarget = "198.18.1.2";
 
 // One captured client connection being written out packet by packet.
 class ClientConn {
-public:
-    ClientConn(std::uint32_t clientAddr, std::uint16_t clientPort, std::uint16_t serverPort, std::uint32_t isn)
-        : clientAddr_(clientAddr), clientPort_(clientPort), serverPort_(serverPort), isn_(isn), seq_(isn + 1) {}
+  public:
+    ClientConn(std::uint32_t clientAddr, std::uint16_t clientPort, std::uint16_t serverPort,
+               std::uint32_t isn)
+        : clientAddr_(clientAddr),
+          clientPort_(clientPort),
+          serverPort_(serverPort),
+          isn_(isn),
+          seq_(isn + 1) {}
 
     void syn(Traffic& t) {
         net::TcpSegment s = base(tcpflag::kSyn);
@@ -80,7 +88,7 @@ public:
         seq_ += 1;
     }
 
-private:
+  private:
     net::TcpSegment base(std::uint8_t flags) {
         net::TcpSegment s;
         s.src = net::Ipv4Addr(clientAddr_);
@@ -142,8 +150,10 @@ inline Traffic makeTraffic(Shape shape, std::size_t connections, std::size_t con
     Traffic t;
     t.serverPort = shape == Shape::RedisPipeline ? 6379 : 80;
     t.connections = connections;
-    const std::size_t requestsPerConn = shape == Shape::HttpShort ? 1 : (shape == Shape::HttpKeepAlive ? 20 : 10);
-    const std::uint32_t responseBytes = shape == Shape::RedisPipeline ? kRedisResponseBytes : kHttpResponseBytes;
+    const std::size_t requestsPerConn =
+        shape == Shape::HttpShort ? 1 : (shape == Shape::HttpKeepAlive ? 20 : 10);
+    const std::uint32_t responseBytes =
+        shape == Shape::RedisPipeline ? kRedisResponseBytes : kHttpResponseBytes;
     // Steps of one connection: SYN, ACK, then per request data + ACK of the response, then FIN.
     const std::size_t steps = 2 + 2 * requestsPerConn + 1;
     struct Live {
@@ -156,7 +166,8 @@ inline Traffic makeTraffic(Shape shape, std::size_t connections, std::size_t con
     auto open = [&]() {
         const std::uint32_t addr = 0xC0000200u + 10 + static_cast<std::uint32_t>(next % 200);  // 192.0.2.10..
         const auto port = static_cast<std::uint16_t>(1024 + (next / 200) % 60000);
-        live.push_back(Live{ClientConn(addr, port, t.serverPort, static_cast<std::uint32_t>(next * 7919u + 1)), 0, 0});
+        live.push_back(
+            Live{ClientConn(addr, port, t.serverPort, static_cast<std::uint32_t>(next * 7919u + 1)), 0, 0});
         ++next;
     };
     while (next < connections && live.size() < concurrency) open();
@@ -196,7 +207,7 @@ inline Traffic makeTraffic(Shape shape, std::size_t connections, std::size_t con
 // `responseBytes` (header only, payloadLength set); a FIN gets a FIN-ACK. Responses are queued
 // and delivered by deliver() after the engine call returns, as a real event loop would.
 class StatelessTarget final : public session::Output {
-public:
+  public:
     explicit StatelessTarget(std::uint32_t responseBytes, bool answer = true)
         : responseBytes_(responseBytes), answer_(answer) {
         queue_.reserve(64);
@@ -211,7 +222,8 @@ public:
         r.dst = seg.src;
         r.dport = seg.sport;
         r.window = 512;  // scaled by 7: 64 KiB
-        if (seg.options.timestamps) r.options.timestamps = net::TcpTimestamps{tsval_++, seg.options.timestamps->value};
+        if (seg.options.timestamps)
+            r.options.timestamps = net::TcpTimestamps{tsval_++, seg.options.timestamps->value};
         if (seg.has(tcpflag::kSyn)) {
             r.flags = tcpflag::kSyn | tcpflag::kAck;
             r.seq = net::SeqNum(1'000'000);
@@ -254,7 +266,7 @@ public:
     std::uint64_t segments = 0;
     std::uint64_t routes = 0;
 
-private:
+  private:
     std::uint32_t responseBytes_;
     bool answer_;
     std::uint32_t tsval_ = 1;

@@ -1,15 +1,16 @@
 // tcpcopy: replays captured or live TCP client traffic against a target server.
-// This file is wiring only: the option table, then app::runReplay().
+// This file is wiring only: the option table, then the start-up both daemons share
+// (app/daemon.h) around app::runReplay().
 
 #include <cstdio>
-#include <optional>
 #include <string>
 
-#include "ops.h"
+#include "tcpcopy/app/checks.h"
+#include "tcpcopy/app/daemon.h"
 #include "tcpcopy/app/replay_app.h"
 #include "tcpcopy/app/replay_options.h"
 #include "tcpcopy/config/options.h"
-#include "tcpcopy/log/log.h"
+#include "tcpcopy/net/builder.h"
 #include "tcpcopy/os/privileges.h"
 #include "tcpcopy/os/process.h"
 #include "tcpcopy/tunnel/tunnel_client.h"
@@ -18,6 +19,7 @@ namespace {
 
 using tcpcopy::app::ReplayOptions;
 namespace config = tcpcopy::config;
+constexpr std::string_view kProgram = "tcpcopy";
 
 struct Settings {
     ReplayOptions replay;
@@ -45,10 +47,7 @@ struct Settings {
     bool noWait = false;
     bool onlyComplete = false;
     bool withoutIntercept = false;
-    bool daemon = false;
-    std::string logFile;
-    spdlog::level::level_enum logLevel = spdlog::level::info;
-    std::string pidFile;
+    tcpcopy::app::DaemonOptions process;
 };
 
 void declare(config::OptionTable& t, Settings& s) {
@@ -162,18 +161,6 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('\0', "stats-interval", s.statsIntervalS, 0u, 86400u,
               "Seconds between statistics lines (0: none)")
         .group("Output");
-    t.string('l', "log", s.logFile, "Log file (default: stderr)").group("Output");
-    t.custom(
-         '\0', "log-level", "LEVEL", "info",
-         [&s](std::string_view text) { return tcpcopy::log::parseLevel(text, s.logLevel); }, "Log level")
-        .group("Output");
-    t.string('P', "pid-file", s.pidFile, "Write the process id to this file").group("Output");
-    t.flag('d', "daemon", s.daemon, "Run in the background").group("Output");
-    t.string(
-         'u', "user", r.user,
-         "Once the injector, the capture and the tunnel are open, run as this user with no capabilities left")
-        .group("Output")
-        .valueName("USER");
 }
 
 // Moves the option values into the replay configuration; returns an error line or "".
@@ -185,14 +172,15 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
         if (!list) return "-s/--intercept: " + list.error();
         r.intercepts = std::move(list).value();
     }
-    if (!r.user.empty()) {
-        if (auto user = tcpcopy::os::lookupUser(r.user); !user) return "-u/--user: " + user.error();
+    if (!s.process.user.empty()) {
+        if (auto user = tcpcopy::os::lookupUser(s.process.user); !user) return "-u/--user: " + user.error();
     }
     if (r.intercepts.empty() && !s.withoutIntercept)
         return "-s/--intercept is required (or -L to replay without intercept)";
-    if (s.mss + 40 > s.mtu && t.isSet("mss")) {
+    if (constexpr unsigned kHeaders = tcpcopy::net::kIpv4HeaderLen + tcpcopy::net::kTcpHeaderLen;
+        s.mss + kHeaders > s.mtu && t.isSet("mss")) {
         return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) +
-               ") minus 40";
+               ") minus " + std::to_string(kHeaders);
     }
     auto& e = r.engine;
     e.copies = s.copies;
@@ -223,50 +211,28 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    namespace app = tcpcopy::app;
     // umask and SIGPIPE: the start-up both daemons share.
     tcpcopy::os::initDaemonProcess();
     Settings settings;
     config::OptionTable table(
-        "tcpcopy",
+        std::string(kProgram),
         "Replays TCP client traffic, from a capture file or live, against a target server.\n"
         "Responses come back through intercept on the assistant host.");
-    table.setVersion("tcpcopy 0.1.0");
     declare(table, settings);
-    tcpcopy::ops::OpsOptions ops;
-    tcpcopy::ops::declareOpsOptions(table, settings.replay, ops);
+    app::declareDaemonOptions(
+        table, kProgram, settings.process,
+        "Once the injector, the capture and the tunnel are open, run as this user with no capabilities left",
+        "Check the setup (privileges, input, filter, intercept reachable, route to the target), print one line "
+        "per problem and exit");
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
         return parsed.exitCode();
     }
-    if (std::string err = finalize(settings, table); !err.empty()) {
-        std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());
-        return 2;
-    }
-    if (ops.check) return tcpcopy::ops::runChecks(settings.replay);
-    tcpcopy::log::Options logOptions;
-    logOptions.level = settings.logLevel;
-    logOptions.file = settings.logFile;
-    if (std::string err = tcpcopy::log::configure(logOptions); !err.empty()) {
-        std::fprintf(stderr, "tcpcopy: %s\n", err.c_str());
-        return 2;
-    }
-    std::optional<tcpcopy::os::PidFile> pidFile;
-    if (!settings.pidFile.empty()) {
-        auto acquired = tcpcopy::os::PidFile::acquire(settings.pidFile);
-        if (!acquired) {
-            std::fprintf(stderr, "tcpcopy: %s\n", acquired.error().c_str());
-            return 2;
-        }
-        pidFile.emplace(std::move(acquired).value());
-    }
-    if (settings.daemon) {
-        if (auto d = tcpcopy::os::daemonize(); !d) {
-            std::fprintf(stderr, "tcpcopy: %s\n", d.error().c_str());
-            return 2;
-        }
-        if (pidFile) pidFile->rewrite();
-    }
-    const int rc = tcpcopy::app::runReplay(settings.replay);
-    return rc;
+    if (std::string err = finalize(settings, table); !err.empty()) return app::startError(kProgram, err);
+    if (settings.process.check) return app::runReplayChecks(settings.replay);
+    auto daemon = app::Daemon::start(std::string(kProgram), settings.process);
+    if (!daemon) return app::startError(kProgram, daemon.error());
+    return app::runReplay(settings.replay, daemon.value());
 }

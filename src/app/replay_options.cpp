@@ -73,7 +73,8 @@ std::string parseRules(std::string_view text, std::vector<session::AddressRule>&
 std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& out) {
     std::vector<net::Ipv4Addr> pool;
     for (std::string_view element : splitList(text)) {
-        const std::string bad = "bad client address " + quoted(element) + " (want a.b.c.d, a.b.c.d/n or a.b.c.x)";
+        const std::string bad =
+            "bad client address " + quoted(element) + " (want a.b.c.d, a.b.c.d/n or a.b.c.x)";
         if (element.ends_with(".x")) {
             auto base = net::Ipv4Addr::parse(std::string(element.substr(0, element.size() - 2)) + ".0");
             if (!base) return bad;

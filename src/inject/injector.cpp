@@ -10,20 +10,19 @@
 #include <cstring>
 
 #include "tcpcopy/log/log.h"
+#include "tcpcopy/net/builder.h"
+#include "tcpcopy/net/decode.h"
 
 namespace tcpcopy::inject {
 namespace {
 
-constexpr std::size_t kMinIpv4Header = 20;
 constexpr std::size_t kMaxIpv4Packet = 65535;
-// Slot in the once-per-kind bitmaps used for malformed packets (errno 0 is never a real error).
-constexpr int kMalformedSlot = 0;
-
-std::uint8_t byteAt(net::Bytes p, std::size_t i) { return std::to_integer<std::uint8_t>(p[i]); }
+// The errno bitmaps: one bit per errno below kErrnoSlots, larger ones share the last bit.
+constexpr int kErrnoSlots = 192;
 
 // True the first time `slot` is seen by this bitmap (slots past its end share the last bit).
 bool firstTime(std::uint64_t (&bits)[3], int slot) {
-    const auto s = static_cast<std::size_t>(slot < 0 || slot >= 191 ? 191 : slot);
+    const auto s = static_cast<std::size_t>(slot < 0 || slot >= kErrnoSlots - 1 ? kErrnoSlots - 1 : slot);
     const std::uint64_t mask = std::uint64_t{1} << (s % 64);
     if ((bits[s / 64] & mask) != 0) {
         return false;
@@ -38,15 +37,6 @@ sockaddr_in destinationOf(net::Bytes packet) {
     sin.sin_family = AF_INET;
     std::memcpy(&sin.sin_addr.s_addr, packet.data() + 16, 4);
     return sin;
-}
-
-void logMalformed(std::uint64_t (&bits)[3], std::string_view injector, std::string_view reason) {
-    if (firstTime(bits, kMalformedSlot)) {
-        log::component("inject")->warn(
-            "{}: refusing a packet that is not injectable IPv4: {} "
-            "(further ones are only counted)",
-            injector, reason);
-    }
 }
 
 // What a batch send reports back to its injector: every refusal and failed message.
@@ -120,25 +110,34 @@ std::size_t sendmmsgBatch(int fd, std::span<const net::Bytes> packets, InjectCou
 }  // namespace
 
 std::string_view checkIpv4Packet(net::Bytes packet) {
-    if (packet.size() < kMinIpv4Header) {
-        return "shorter than an IPv4 header";
-    }
-    if (packet.size() > kMaxIpv4Packet) {
-        return "longer than 65535 bytes";
-    }
-    const std::uint8_t versionIhl = byteAt(packet, 0);
-    if ((versionIhl >> 4) != 4) {
-        return "IP version is not 4";
-    }
-    const std::size_t headerLen = std::size_t{versionIhl & 0x0fu} * 4;
-    if (headerLen < kMinIpv4Header || headerLen > packet.size()) {
+    if (packet.size() < net::kIpv4HeaderLen) return "shorter than an IPv4 header";
+    if (packet.size() > kMaxIpv4Packet) return "longer than 65535 bytes";
+    const net::IpLayer ip = net::parseIpLayer(packet);
+    if (ip.version != 4) return "IP version is not 4";
+    if (ip.headerLength < net::kIpv4HeaderLen || ip.headerLength > packet.size()) {
         return "IPv4 header length is impossible";
     }
-    const std::size_t totalLen = (std::size_t{byteAt(packet, 2)} << 8) | byteAt(packet, 3);
-    if (totalLen != packet.size()) {
+    if (ip.status != net::DecodeStatus::Ok || ip.headerLength + ip.payloadLength != packet.size()) {
         return "IPv4 total length differs from the packet size";
     }
     return {};
+}
+
+bool Injector::admit(net::Bytes packet) {
+    const std::string_view reason = checkIpv4Packet(packet);
+    if (reason.empty()) return true;
+    ++counters_.errors;
+    ++counters_.malformed;
+    noteMalformed(reason);
+    return false;
+}
+
+void Injector::noteMalformed(std::string_view reason) {
+    lastMalformed_ = reason;
+    if (malformedLogged_) return;
+    malformedLogged_ = true;
+    log::component("inject")->warn(
+        "{}: refusing a packet that is not injectable IPv4: {} (further ones are only counted)", kind(), reason);
 }
 
 std::size_t Injector::sendBatch(std::span<const net::Bytes> packets) {
@@ -174,13 +173,7 @@ os::Result<std::unique_ptr<LibnetInjector>> LibnetInjector::create() {
 int LibnetInjector::fd() const { return libnet_getfd(libnet_.get()); }
 
 bool LibnetInjector::send(net::Bytes ipv4Packet) {
-    if (const std::string_view reason = checkIpv4Packet(ipv4Packet); !reason.empty()) {
-        ++counters_.errors;
-        ++counters_.malformed;
-        lastMalformed_ = reason;
-        logMalformed(loggedErrnos_, kind(), reason);
-        return false;
-    }
+    if (!admit(ipv4Packet)) return false;
     const auto size = static_cast<std::uint32_t>(ipv4Packet.size());
     const int written = libnet_adv_write_raw_ipv4(
         libnet_.get(), reinterpret_cast<const std::uint8_t*>(ipv4Packet.data()), size);
@@ -206,10 +199,7 @@ std::size_t LibnetInjector::sendBatch(std::span<const net::Bytes> packets) {
     struct Failures final : BatchFailures {
         LibnetInjector& self;
         explicit Failures(LibnetInjector& s) : self(s) {}
-        void malformed(std::string_view reason) override {
-            self.lastMalformed_ = reason;
-            logMalformed(self.loggedErrnos_, self.kind(), reason);
-        }
+        void malformed(std::string_view reason) override { self.noteMalformed(reason); }
         void failed(int error) override {
             self.failed_ = false;
             self.lastErrno_ = error;
@@ -276,13 +266,7 @@ void RawSocketInjector::noteErrno(int error) {
 }
 
 bool RawSocketInjector::send(net::Bytes ipv4Packet) {
-    if (const std::string_view reason = checkIpv4Packet(ipv4Packet); !reason.empty()) {
-        ++counters_.errors;
-        ++counters_.malformed;
-        lastMalformed_ = reason;
-        logMalformed(loggedErrnos_, kind(), reason);
-        return false;
-    }
+    if (!admit(ipv4Packet)) return false;
     const sockaddr_in to = destinationOf(ipv4Packet);
     ssize_t n = 0;
     do {
@@ -303,10 +287,7 @@ std::size_t RawSocketInjector::sendBatch(std::span<const net::Bytes> packets) {
     struct Failures final : BatchFailures {
         RawSocketInjector& self;
         explicit Failures(RawSocketInjector& s) : self(s) {}
-        void malformed(std::string_view reason) override {
-            self.lastMalformed_ = reason;
-            logMalformed(self.loggedErrnos_, self.kind(), reason);
-        }
+        void malformed(std::string_view reason) override { self.noteMalformed(reason); }
         void failed(int error) override { self.noteErrno(error); }
     } failures(*this);
     return sendmmsgBatch(fd_.get(), packets, counters_, failures);
@@ -327,15 +308,11 @@ std::size_t RecordingInjector::sendBatch(std::span<const net::Bytes> packets) {
 }
 
 bool RecordingInjector::send(net::Bytes ipv4Packet) {
-    if (const std::string_view reason = checkIpv4Packet(ipv4Packet); !reason.empty()) {
-        ++counters_.errors;
-        ++counters_.malformed;
-        lastError_ = reason;
-        return false;
-    }
+    if (!admit(ipv4Packet)) return false;
     if (failNext_ > 0) {
         --failNext_;
         ++counters_.errors;
+        lastMalformed_ = {};
         lastError_ = "injected failure";
         return false;
     }

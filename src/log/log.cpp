@@ -1,19 +1,18 @@
 #include "tcpcopy/log/log.h"
 
-#include <atomic>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cinttypes>
-#include <cstdlib>
-#include <cstdio>
-#include <cstring>
-#include <mutex>
-
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 namespace tcpcopy::log {
 namespace {
@@ -27,7 +26,8 @@ struct State {
     std::shared_ptr<spdlog::sinks::sink> extra;
     std::string file;
     spdlog::level::level_enum level = spdlog::level::info;
-    std::string pattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";  // configure() picks kPattern or kJournalPattern
+    std::string pattern =
+        "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";  // configure() picks kPattern or kJournalPattern
     // A log write failed (full disk, /dev/full, I/O error) and this was said on stderr; cleared
     // when the file is reopened, so a new episode is reported again.
     std::atomic<bool> writeFailureReported{false};
@@ -57,14 +57,17 @@ bool stderrIsJournal() {
     return static_cast<std::uintmax_t>(st.st_dev) == dev && static_cast<std::uintmax_t>(st.st_ino) == ino;
 }
 
-const char* patternFor(const std::string& file) { return file.empty() && stderrIsJournal() ? kJournalPattern : kPattern; }
+const char* patternFor(const std::string& file) {
+    return file.empty() && stderrIsJournal() ? kJournalPattern : kPattern;
+}
 
 // A log line that cannot be written must not stop the daemon: say so once on stderr (spdlog's
 // default handler repeats itself every second), drop the lines until the file works again.
 void onLogWriteError(const std::string& what) {
     State& s = state();
     if (s.writeFailureReported.exchange(true)) return;
-    std::fprintf(stderr, "%s: log: cannot write to %s (%s); going on, without the lines that cannot be written\n",
+    std::fprintf(stderr,
+                 "%s: log: cannot write to %s (%s); going on, without the lines that cannot be written\n",
                  program_invocation_short_name, s.file.empty() ? "stderr" : s.file.c_str(), what.c_str());
     std::fflush(stderr);
 }

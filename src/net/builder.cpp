@@ -4,7 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#include "wire.h"
+#include "tcpcopy/net/wire.h"
 
 namespace tcpcopy::net {
 namespace {
@@ -26,12 +26,6 @@ constexpr std::uint16_t byteSwap16(std::uint32_t v) {
     return static_cast<std::uint16_t>(((v & 0xFFu) << 8) | ((v >> 8) & 0xFFu));
 }
 
-constexpr std::uint8_t kTcpOptNop = 1;
-constexpr std::uint8_t kTcpOptMss = 2;
-constexpr std::uint8_t kTcpOptWindowScale = 3;
-constexpr std::uint8_t kTcpOptSackPermitted = 4;
-constexpr std::uint8_t kTcpOptSack = 5;
-constexpr std::uint8_t kTcpOptTimestamps = 8;
 
 }  // namespace
 
@@ -102,15 +96,19 @@ std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags
     // The layout Linux uses, so replayed segments look like the stack's own:
     //   SYN:     MSS, SACK-permitted + timestamps (or NOP NOP + either), NOP + window scale
     //   non-SYN: NOP NOP timestamps, NOP NOP SACK blocks (as many as still fit in 40 bytes)
+    namespace opt = tcpoption;
     std::array<std::byte, kMaxTcpOptionsLen> buf{};
     std::size_t n = 0;
+    auto head = [&](std::uint8_t kind, std::uint8_t length) {
+        put8(&buf[n++], kind);
+        put8(&buf[n++], length);
+    };
     auto nop2 = [&] {
-        put8(&buf[n++], kTcpOptNop);
-        put8(&buf[n++], kTcpOptNop);
+        put8(&buf[n++], opt::kNop);
+        put8(&buf[n++], opt::kNop);
     };
     auto timestamps = [&] {
-        put8(&buf[n++], kTcpOptTimestamps);
-        put8(&buf[n++], 10);
+        head(opt::kTimestamps, opt::kTimestampsLength);
         put32(&buf[n], options.timestamps->value);
         put32(&buf[n + 4], options.timestamps->echo);
         n += 8;
@@ -118,27 +116,23 @@ std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags
     const bool syn = (segmentFlags & tcpflag::kSyn) != 0;
     if (syn) {
         if (options.mss) {
-            put8(&buf[n++], kTcpOptMss);
-            put8(&buf[n++], 4);
+            head(opt::kMss, opt::kMssLength);
             put16(&buf[n], *options.mss);
             n += 2;
         }
         if (options.sackPermitted && options.timestamps) {
-            put8(&buf[n++], kTcpOptSackPermitted);
-            put8(&buf[n++], 2);
+            head(opt::kSackPermitted, opt::kSackPermittedLength);
             timestamps();
         } else if (options.timestamps) {
             nop2();
             timestamps();
         } else if (options.sackPermitted) {
             nop2();
-            put8(&buf[n++], kTcpOptSackPermitted);
-            put8(&buf[n++], 2);
+            head(opt::kSackPermitted, opt::kSackPermittedLength);
         }
         if (options.windowScale) {
-            put8(&buf[n++], kTcpOptNop);
-            put8(&buf[n++], kTcpOptWindowScale);
-            put8(&buf[n++], 3);
+            put8(&buf[n++], opt::kNop);
+            head(opt::kWindowScale, opt::kWindowScaleLength);
             put8(&buf[n++], *options.windowScale);
         }
     } else {
@@ -147,15 +141,14 @@ std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags
             timestamps();
         }
         std::size_t blocks = std::min<std::size_t>(options.sackCount, options.sack.size());
-        blocks = std::min(blocks, (kMaxTcpOptionsLen - n - 4) / 8);
+        blocks = std::min(blocks, (kMaxTcpOptionsLen - n - 4) / opt::kSackBlockLength);
         if (blocks > 0) {
             nop2();
-            put8(&buf[n++], kTcpOptSack);
-            put8(&buf[n++], static_cast<std::uint8_t>(2 + blocks * 8));
+            head(opt::kSack, static_cast<std::uint8_t>(2 + blocks * opt::kSackBlockLength));
             for (std::size_t b = 0; b < blocks; ++b) {
                 put32(&buf[n], options.sack[b].left.value());
                 put32(&buf[n + 4], options.sack[b].right.value());
-                n += 8;
+                n += opt::kSackBlockLength;
             }
         }
     }

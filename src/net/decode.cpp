@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "wire.h"
+#include "tcpcopy/net/wire.h"
 
 namespace tcpcopy::net {
 namespace {
@@ -69,6 +69,7 @@ IpLayer parseIpv4(Bytes packet) {
     const std::byte* h = packet.data();
     std::size_t headerLen = (std::size_t{u8(h)} & 0x0F) * 4;
     std::size_t totalLen = be16(h + 2);
+    ip.headerLength = headerLen;
     if ((u8(h) >> 4) != 4 || headerLen < kIpv4MinHeaderLen || totalLen < headerLen) {
         ip.status = DecodeStatus::BadIpHeader;
         return ip;
@@ -137,6 +138,7 @@ IpLayer parseIpv6(Bytes packet) {
         offset += extLen;
     }
     ip.protocol = next;
+    ip.headerLength = offset;
     ip.packet = packet.first(std::min(packet.size(), statedLen));
     ip.payload = ip.packet.subspan(offset);
     ip.payloadLength = static_cast<std::uint32_t>(statedLen - offset);
@@ -265,6 +267,42 @@ IpLayer parseIpLayer(Bytes ipPacket) {
     }
 }
 
+namespace {
+
+// The length a modelled option of `kind` has (SACK, whose length varies, apart); 0 for the kinds
+// not modelled.
+constexpr std::size_t modelledOptionLength(std::uint8_t kind) {
+    switch (kind) {
+        case tcpoption::kMss:
+            return tcpoption::kMssLength;
+        case tcpoption::kWindowScale:
+            return tcpoption::kWindowScaleLength;
+        case tcpoption::kSackPermitted:
+            return tcpoption::kSackPermittedLength;
+        case tcpoption::kTimestamps:
+            return tcpoption::kTimestampsLength;
+        default:
+            return 0;
+    }
+}
+
+// Reads SACK blocks from an option of `len` bytes; false when the length holds no whole block.
+bool readSackBlocks(const std::byte* body, std::size_t len, TcpOptions& out) {
+    constexpr std::size_t kHead = 2;
+    if (len < kHead + tcpoption::kSackBlockLength || (len - kHead) % tcpoption::kSackBlockLength != 0) {
+        return false;
+    }
+    const std::size_t blocks = std::min<std::size_t>((len - kHead) / tcpoption::kSackBlockLength, out.sack.size());
+    for (std::size_t b = 0; b < blocks; ++b) {
+        const std::byte* block = body + b * tcpoption::kSackBlockLength;
+        out.sack[b] = SackBlock{SeqNum(be32(block)), SeqNum(be32(block + 4))};
+    }
+    out.sackCount = static_cast<std::uint8_t>(blocks);
+    return true;
+}
+
+}  // namespace
+
 bool parseTcpOptions(Bytes area, TcpOptions& out) {
     out = TcpOptions{};
     out.raw = area;
@@ -275,59 +313,51 @@ bool parseTcpOptions(Bytes area, TcpOptions& out) {
     };
     std::size_t i = 0;
     while (i < n) {
-        std::uint8_t kind = u8(p + i);
-        if (kind == 0) break;  // EOL: the rest is padding
-        if (kind == 1) {       // NOP
+        const std::uint8_t kind = u8(p + i);
+        if (kind == tcpoption::kEol) break;  // the rest is padding
+        if (kind == tcpoption::kNop) {
             ++i;
             continue;
         }
         if (i + 1 >= n) return false;
-        std::size_t len = u8(p + i + 1);
+        const std::size_t len = u8(p + i + 1);
         if (len < 2 || len > n - i) return false;
         const std::byte* body = p + i + 2;
+        i += len;
+        if (kind == tcpoption::kSack) {
+            if (!readSackBlocks(body, len, out)) countUnknown();
+            continue;
+        }
+        // Unmodelled kinds, and modelled ones of another length (ignored, as Linux does).
+        if (len != modelledOptionLength(kind)) {
+            countUnknown();
+            continue;
+        }
         switch (kind) {
-            case 2:
-                if (len == 4)
-                    out.mss = be16(body);
-                else
-                    countUnknown();
+            case tcpoption::kMss:
+                out.mss = be16(body);
                 break;
-            case 3:
-                if (len == 3)
-                    out.windowScale = u8(body);
-                else
-                    countUnknown();
+            case tcpoption::kWindowScale:
+                out.windowScale = u8(body);
                 break;
-            case 4:
-                if (len == 2)
-                    out.sackPermitted = true;
-                else
-                    countUnknown();
+            case tcpoption::kSackPermitted:
+                out.sackPermitted = true;
                 break;
-            case 5:
-                if (len >= 10 && (len - 2) % 8 == 0) {
-                    std::size_t blocks = std::min<std::size_t>((len - 2) / 8, out.sack.size());
-                    for (std::size_t b = 0; b < blocks; ++b) {
-                        out.sack[b] = SackBlock{SeqNum(be32(body + b * 8)), SeqNum(be32(body + b * 8 + 4))};
-                    }
-                    out.sackCount = static_cast<std::uint8_t>(blocks);
-                } else {
-                    countUnknown();
-                }
-                break;
-            case 8:
-                if (len == 10)
-                    out.timestamps = TcpTimestamps{be32(body), be32(body + 4)};
-                else
-                    countUnknown();
+            case tcpoption::kTimestamps:
+                out.timestamps = TcpTimestamps{be32(body), be32(body + 4)};
                 break;
             default:
-                countUnknown();
                 break;
         }
-        i += len;
     }
     return true;
+}
+
+std::size_t tcpHeaderLength(Bytes tcp) {
+    if (tcp.size() < kTcpMinHeaderLen) return 0;
+    const std::size_t dataOffset = std::size_t{u8(tcp.data() + 12)} >> 4 << 2;
+    if (dataOffset < kTcpMinHeaderLen || dataOffset > tcp.size()) return 0;
+    return dataOffset;
 }
 
 DecodeResult decodeIpv4Tcp(Bytes ipPacket) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "wire.h"
+#include "tcpcopy/net/wire.h"
 
 namespace tcpcopy::net {
 

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string>
 
+#include "tcpcopy/os/socket_address.h"
+
 namespace tcpcopy::os {
 namespace {
 
@@ -167,10 +169,7 @@ Result<BufferEvent> BufferEvent::connect(EventBase& base, const net::Endpoint& t
     auto state = std::make_unique<State>();
     state->bev = bufferevent_socket_new(base.get(), -1, BEV_OPT_CLOSE_ON_FREE);
     if (state->bev == nullptr) return Result<BufferEvent>::fail("bufferevent_socket_new failed");
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(to.addr.value());
-    sin.sin_port = htons(to.port.value());
+    sockaddr_in sin = toSockaddr(to);
     if (bufferevent_socket_connect(state->bev, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
         return Result<BufferEvent>::fail("connect to " + to.toString() + ": " + lastSocketError());
     }

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tcpcopy/os/socket_address.h"
+
 namespace tcpcopy::os {
 
 Result<std::unique_ptr<Listener>> Listener::listen(EventBase& base, const net::Endpoint& at,
@@ -17,10 +19,7 @@ Result<std::unique_ptr<Listener>> Listener::listen(EventBase& base, const net::E
     if (!fd) return R::fail(std::string("socket: ") + std::strerror(errno));
     const int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(at.addr.value());
-    sin.sin_port = htons(at.port.value());
+    sockaddr_in sin = toSockaddr(at);
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0)
         return R::fail(std::strerror(errno));
     if (::listen(fd.get(), 128) != 0) return R::fail(std::string("listen: ") + std::strerror(errno));
@@ -28,7 +27,7 @@ Result<std::unique_ptr<Listener>> Listener::listen(EventBase& base, const net::E
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
         return R::fail(std::string("getsockname: ") + std::strerror(errno));
     }
-    const net::Endpoint local{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))};
+    const net::Endpoint local = fromSockaddr(sin);
     std::unique_ptr<Listener> listener(
         new Listener(std::move(fd), local, std::move(onAccept), std::move(onError), pause));
     Listener* raw = listener.get();
@@ -67,8 +66,7 @@ void Listener::onReadable() {
             if (onError_) onError_(reason);
             return;
         }
-        onAccept_(std::move(socket),
-                  net::Endpoint{net::Ipv4Addr(ntohl(sin.sin_addr.s_addr)), net::Port(ntohs(sin.sin_port))});
+        onAccept_(std::move(socket), fromSockaddr(sin));
     }
 }
 

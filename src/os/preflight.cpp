@@ -15,20 +15,10 @@
 #include <sstream>
 #include <vector>
 
+#include "tcpcopy/os/socket_address.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::os {
-namespace {
-
-sockaddr_in toSockaddr(const net::Endpoint& e) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(e.addr.value());
-    sin.sin_port = htons(e.port.value());
-    return sin;
-}
-
-}  // namespace
 
 void Preflight::ok(std::string_view line) {
     std::fprintf(out_, "ok: %.*s\n", static_cast<int>(line.size()), line.data());
@@ -125,7 +115,7 @@ Result<RouteInfo> routeTo(net::Ipv4Addr to) {
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
         return R::fail(std::string("getsockname: ") + std::strerror(errno));
     }
-    RouteInfo info{net::Ipv4Addr(ntohl(local.sin_addr.s_addr)), {}};
+    RouteInfo info{fromSockaddr(local).addr, {}};
     int bestBits = -1;
     for (const auto& r : readRoutes()) {
         if ((to.value() & r.mask) != (r.destination & r.mask)) continue;

@@ -9,6 +9,9 @@
 #include <climits>
 #include <cstring>
 
+#include "tcpcopy/net/decode.h"
+#include "tcpcopy/net/wire.h"
+
 namespace tcpcopy::tunnel {
 namespace {
 
@@ -19,25 +22,19 @@ constexpr std::size_t kMaxItems = 0xFFFF;
 
 void putU8(Buffer& out, std::uint8_t v) { out.push_back(static_cast<std::byte>(v)); }
 void putU16(Buffer& out, std::uint16_t v) {
-    putU8(out, static_cast<std::uint8_t>(v >> 8));
-    putU8(out, static_cast<std::uint8_t>(v));
+    out.resize(out.size() + 2);
+    net::wire::put16(out.data() + out.size() - 2, v);
 }
 void putU32(Buffer& out, std::uint32_t v) {
-    putU16(out, static_cast<std::uint16_t>(v >> 16));
-    putU16(out, static_cast<std::uint16_t>(v));
+    out.resize(out.size() + 4);
+    net::wire::put32(out.data() + out.size() - 4, v);
 }
 void putBytes(Buffer& out, net::Bytes bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
 void putText(Buffer& out, std::string_view text) {
     putBytes(out, std::as_bytes(std::span(text.data(), text.size())));
 }
-void patchU16(Buffer& out, std::size_t at, std::uint16_t v) {
-    out[at] = static_cast<std::byte>(v >> 8);
-    out[at + 1] = static_cast<std::byte>(v);
-}
-void patchU32(Buffer& out, std::size_t at, std::uint32_t v) {
-    patchU16(out, at, static_cast<std::uint16_t>(v >> 16));
-    patchU16(out, at + 2, static_cast<std::uint16_t>(v));
-}
+void patchU16(Buffer& out, std::size_t at, std::uint16_t v) { net::wire::put16(out.data() + at, v); }
+void patchU32(Buffer& out, std::size_t at, std::uint32_t v) { net::wire::put32(out.data() + at, v); }
 
 // Writes a header with a zero length and returns the offset of the frame, for patching.
 std::size_t beginFrame(Buffer& out, MessageType type, std::uint8_t version = kVersion,
@@ -64,26 +61,24 @@ void putRoute(Buffer& out, const net::FlowKey& flow) {
 
 // Bounds-checked big-endian reader over a payload. Every read fails once the data runs out.
 class Reader {
-public:
+  public:
     explicit Reader(net::Bytes data) : data_(data) {}
     bool u8(std::uint8_t& v) {
         if (!need(1)) return false;
-        v = std::to_integer<std::uint8_t>(data_[pos_++]);
+        v = net::wire::u8(data_.data() + pos_);
+        pos_ += 1;
         return true;
     }
     bool u16(std::uint16_t& v) {
         if (!need(2)) return false;
-        v = static_cast<std::uint16_t>((std::to_integer<unsigned>(data_[pos_]) << 8) |
-                                       std::to_integer<unsigned>(data_[pos_ + 1]));
+        v = net::wire::be16(data_.data() + pos_);
         pos_ += 2;
         return true;
     }
     bool u32(std::uint32_t& v) {
-        std::uint16_t hi = 0, lo = 0;
         if (!need(4)) return false;
-        u16(hi);
-        u16(lo);
-        v = (std::uint32_t{hi} << 16) | lo;
+        v = net::wire::be32(data_.data() + pos_);
+        pos_ += 4;
         return true;
     }
     bool bytes(std::size_t n, net::Bytes& v) {
@@ -94,7 +89,7 @@ public:
     }
     bool atEnd() const { return pos_ == data_.size(); }
 
-private:
+  private:
     bool need(std::size_t n) const { return data_.size() - pos_ >= n; }
     net::Bytes data_;
     std::size_t pos_ = 0;
@@ -163,25 +158,38 @@ MessageError readRoute(Reader& r, net::FlowKey& flow) {
 
 std::string_view messageTypeName(MessageType type) {
     switch (type) {
-        case MessageType::Challenge: return "CHALLENGE";
-        case MessageType::Hello: return "HELLO";
-        case MessageType::HelloAck: return "HELLO_ACK";
-        case MessageType::Reject: return "REJECT";
-        case MessageType::RouteAdd: return "ROUTE_ADD";
-        case MessageType::RouteDel: return "ROUTE_DEL";
-        case MessageType::Responses: return "RESPONSES";
-        case MessageType::Heartbeat: return "HEARTBEAT";
+        case MessageType::Challenge:
+            return "CHALLENGE";
+        case MessageType::Hello:
+            return "HELLO";
+        case MessageType::HelloAck:
+            return "HELLO_ACK";
+        case MessageType::Reject:
+            return "REJECT";
+        case MessageType::RouteAdd:
+            return "ROUTE_ADD";
+        case MessageType::RouteDel:
+            return "ROUTE_DEL";
+        case MessageType::Responses:
+            return "RESPONSES";
+        case MessageType::Heartbeat:
+            return "HEARTBEAT";
     }
     return "UNKNOWN";
 }
 
 std::string_view rejectReasonName(RejectReason reason) {
     switch (reason) {
-        case RejectReason::BadVersion: return "unsupported protocol version";
-        case RejectReason::AuthFailed: return "authentication failed";
-        case RejectReason::NotAllowed: return "address not allowed";
-        case RejectReason::Malformed: return "malformed frame";
-        case RejectReason::Protocol: return "protocol violation";
+        case RejectReason::BadVersion:
+            return "unsupported protocol version";
+        case RejectReason::AuthFailed:
+            return "authentication failed";
+        case RejectReason::NotAllowed:
+            return "address not allowed";
+        case RejectReason::Malformed:
+            return "malformed frame";
+        case RejectReason::Protocol:
+            return "protocol violation";
         case RejectReason::TooManyConnections:
             return "too many connections";
     }
@@ -190,33 +198,42 @@ std::string_view rejectReasonName(RejectReason reason) {
 
 std::string_view frameErrorName(FrameError error) {
     switch (error) {
-        case FrameError::None: return "none";
-        case FrameError::BadMagic: return "bad magic";
-        case FrameError::BadVersion: return "unsupported version";
-        case FrameError::Oversize: return "frame too large";
+        case FrameError::None:
+            return "none";
+        case FrameError::BadMagic:
+            return "bad magic";
+        case FrameError::BadVersion:
+            return "unsupported version";
+        case FrameError::Oversize:
+            return "frame too large";
     }
     return "unknown";
 }
 
 std::string_view messageErrorName(MessageError error) {
     switch (error) {
-        case MessageError::None: return "none";
-        case MessageError::UnknownType: return "unknown message type";
-        case MessageError::Truncated: return "truncated message";
-        case MessageError::TrailingBytes: return "trailing bytes after message";
-        case MessageError::BadValue: return "invalid field value";
-        case MessageError::UnsupportedFamily: return "unsupported address family";
+        case MessageError::None:
+            return "none";
+        case MessageError::UnknownType:
+            return "unknown message type";
+        case MessageError::Truncated:
+            return "truncated message";
+        case MessageError::TrailingBytes:
+            return "trailing bytes after message";
+        case MessageError::BadValue:
+            return "invalid field value";
+        case MessageError::UnsupportedFamily:
+            return "unsupported address family";
     }
     return "unknown";
 }
 
 net::Bytes responseHeaderBytes(net::Bytes ipPacket) {
-    if (ipPacket.size() < 20 || (std::to_integer<unsigned>(ipPacket[0]) >> 4) != 4) return {};
-    std::size_t ipLen = (std::to_integer<std::size_t>(ipPacket[0]) & 0x0F) * 4;
-    if (ipLen < 20 || ipPacket.size() < ipLen + 20) return {};
-    std::size_t tcpLen = (std::to_integer<std::size_t>(ipPacket[ipLen + 12]) >> 4) * 4;
-    if (tcpLen < 20 || ipPacket.size() < ipLen + tcpLen) return {};
-    return ipPacket.first(ipLen + tcpLen);
+    const net::IpLayer ip = net::parseIpLayer(ipPacket);
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4) return {};
+    const std::size_t tcpLength = net::tcpHeaderLength(ip.payload);
+    if (tcpLength == 0) return {};
+    return ip.packet.first(ip.headerLength + tcpLength);
 }
 
 void putMac(Buffer& out, const std::optional<Mac>& mac) {

@@ -1,12 +1,11 @@
 #include "connection.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace tcpcopy::tunnel::detail {
 
@@ -26,10 +25,12 @@ Connection::Connection(os::EventBase& base, os::BufferEvent bev, std::string pee
         const int on = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
-    bev_.setCallbacks([this] { onReadable(); }, [this] { onWritable(); }, [this](short what) { onEvent(what); });
+    bev_.setCallbacks([this] { onReadable(); }, [this] { onWritable(); },
+                      [this](short what) { onEvent(what); });
     bev_.setWriteWatermark(limits_.socketHighWater / 2);
     if (!awaitConnect) bev_.enable(EV_READ | EV_WRITE);
-    auto tick = os::Event::timer(base_, [this](short) { onTick(); }, true);
+    auto tick = os::Event::timer(
+        base_, [this](short) { onTick(); }, true);
     if (tick) {
         tick_ = std::move(tick).value();
         // Tick at a quarter of the shorter interval so idleness is noticed without much delay.
@@ -86,8 +87,8 @@ void Connection::onReadable() {
             MessageError error = decodeMessage(frame, message);
             if (error != MessageError::None) {
                 send(Reject{RejectReason::Malformed, std::string(messageErrorName(error))});
-                close("malformed " + std::string(messageTypeName(frame.type)) + " frame: " +
-                      std::string(messageErrorName(error)),
+                close("malformed " + std::string(messageTypeName(frame.type)) +
+                          " frame: " + std::string(messageErrorName(error)),
                       CloseKind::Malformed);
                 return;
             }
@@ -123,7 +124,8 @@ void Connection::onWritable() {
 void Connection::sendFrame(const Buffer& frame) {
     if (closed_) return;
     if (bev_.outputLength() > limits_.maxOutput) {
-        close("peer not reading: " + std::to_string(bev_.outputLength()) + " bytes unsent", CloseKind::Overflow);
+        close("peer not reading: " + std::to_string(bev_.outputLength()) + " bytes unsent",
+              CloseKind::Overflow);
         return;
     }
     bev_.write(frame);
@@ -173,8 +175,9 @@ void Connection::onTick() {
     auto now = base_.now();
     if (now - lastReceived_ > limits_.idleTimeout) {
         close("idle for " +
-              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - lastReceived_).count()) +
-              " ms",
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - lastReceived_).count()) +
+                  " ms",
               CloseKind::Idle);
         return;
     }

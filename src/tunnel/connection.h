@@ -45,17 +45,17 @@ using TypeSet = std::uint32_t;
 constexpr TypeSet typeBit(MessageType type) { return TypeSet{1} << static_cast<unsigned>(type); }
 
 class Connection {
-public:
+  public:
     struct Handlers {
-        std::function<void()> onConnected;                      // client side: connect() finished
-        std::function<void(const Message&)> onMessage;          // one decoded message
+        std::function<void()> onConnected;                                  // client side: connect() finished
+        std::function<void(const Message&)> onMessage;                      // one decoded message
         std::function<void(CloseKind, const std::string& reason)> onClose;  // exactly once
     };
     struct Limits {
         os::Duration idleTimeout = std::chrono::seconds(10);
         os::Duration heartbeatInterval = std::chrono::seconds(2);
-        std::size_t maxOutput = 16u << 20;    // control frames: above this the connection is reset
-        std::size_t maxQueued = 8u << 20;     // droppable frames queued beyond the socket buffer
+        std::size_t maxOutput = 16u << 20;         // control frames: above this the connection is reset
+        std::size_t maxQueued = 8u << 20;          // droppable frames queued beyond the socket buffer
         std::size_t socketHighWater = 256u << 10;  // bytes handed to libevent before queueing
     };
 
@@ -84,7 +84,7 @@ public:
     const ConnectionStats& stats() const { return stats_; }
     std::size_t queuedBytes() const { return queuedBytes_; }
 
-private:
+  private:
     void onReadable();
     void onWritable();
     void onEvent(short what);
@@ -114,12 +114,12 @@ private:
 // Connections closed from inside their own callbacks are parked here and destroyed on the next
 // loop iteration.
 class Graveyard {
-public:
+  public:
     explicit Graveyard(os::EventBase& base);
     // Anything owning a Connection or an Event whose callback is running right now.
     void bury(std::shared_ptr<void> object);
 
-private:
+  private:
     std::vector<std::shared_ptr<void>> dead_;
     std::optional<os::Event> reaper_;
 };

@@ -16,7 +16,8 @@ os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, 
     std::size_t start = 0;
     for (;;) {
         std::size_t comma = text.find(',', start);
-        std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+        std::string_view item =
+            text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
         if (item.empty()) return R::fail("empty element in address list '" + std::string(text) + "'");
@@ -27,8 +28,8 @@ os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, 
             std::string_view portText = item.substr(colon + 1);
             unsigned value = 0;
             auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-            if (portText.empty() || ec != std::errc() || ptr != portText.data() + portText.size() || value == 0 ||
-                value > 65535) {
+            if (portText.empty() || ec != std::errc() || ptr != portText.data() + portText.size() ||
+                value == 0 || value > 65535) {
                 return R::fail("bad port in '" + std::string(item) + "' (expected 1-65535)");
             }
             port = static_cast<std::uint16_t>(value);
@@ -68,9 +69,12 @@ class RouteLinks {
 }  // namespace
 
 class TunnelClient::Impl {
-public:
+  public:
     Impl(os::EventBase& base, TunnelClientOptions options, TunnelClientCallbacks callbacks)
-        : base_(base), options_(std::move(options)), callbacks_(std::move(callbacks)), graveyard_(base),
+        : base_(base),
+          options_(std::move(options)),
+          callbacks_(std::move(callbacks)),
+          graveyard_(base),
           log_(log::component("tunnel")) {
         auto notify = os::Event::timer(base_, [this](short) { deliverLost(); });
         if (notify) notifyTimer_ = std::move(notify).value();
@@ -165,7 +169,7 @@ public:
         return snapshot_;
     }
 
-private:
+  private:
     enum class State : std::uint8_t { Idle, Connecting, AwaitChallenge, AwaitAck, Ready };
     struct Link {
         ConnectionInfo info{};
@@ -308,7 +312,8 @@ private:
         } else if (std::holds_alternative<Heartbeat>(message)) {
             // Liveness only; the connection noted the bytes.
         } else {
-            link.conn->close("unexpected " + std::string(messageTypeName(static_cast<MessageType>(message.index() + 1))) +
+            link.conn->close("unexpected " +
+                             std::string(messageTypeName(static_cast<MessageType>(message.index() + 1))) +
                              " from intercept");
         }
     }
@@ -390,7 +395,8 @@ private:
 std::string TunnelClient::validate(const TunnelClientOptions& options) {
     if (options.intercepts.empty()) return "no intercept address given (-s ip[:port],...)";
     if (options.connectionsPerIntercept < 1 || options.connectionsPerIntercept > 64) {
-        return "connections per intercept (-C) must be 1-64, got " + std::to_string(options.connectionsPerIntercept);
+        return "connections per intercept (-C) must be 1-64, got " +
+               std::to_string(options.connectionsPerIntercept);
     }
     if (options.reconnectMin.count() <= 0 || options.reconnectMax < options.reconnectMin) {
         return "reconnect backoff must be positive with max >= min";
@@ -398,7 +404,8 @@ std::string TunnelClient::validate(const TunnelClientOptions& options) {
     return {};
 }
 
-TunnelClient::TunnelClient(os::EventBase& base, TunnelClientOptions options, TunnelClientCallbacks callbacks) {
+TunnelClient::TunnelClient(os::EventBase& base, TunnelClientOptions options,
+                           TunnelClientCallbacks callbacks) {
     if (std::string error = validate(options); !error.empty()) {
         // Callers must validate first: this is a programming error, not bad input.
         log::component("tunnel")->critical("TunnelClient: {}", error);

@@ -42,7 +42,8 @@ os::Result<std::vector<Cidr>> parseCidrList(std::string_view text) {
     std::size_t start = 0;
     while (start <= text.size()) {
         std::size_t comma = text.find(',', start);
-        std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+        std::string_view item =
+            text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
         if (item.empty()) return R::fail("empty element in CIDR list '" + std::string(text) + "'");
@@ -69,15 +70,15 @@ os::Result<std::vector<Cidr>> parseCidrList(std::string_view text) {
 }
 
 class TunnelServer::Impl {
-public:
-  Impl(os::EventBase& base, TunnelServerOptions options, TunnelServerCallbacks callbacks)
-      : base_(base),
-        options_(std::move(options)),
-        callbacks_(std::move(callbacks)),
-        graveyard_(base),
-        log_(log::component("tunnel")) {
-      if (options_.maxConnections == 0) options_.maxConnections = 1;
-  }
+  public:
+    Impl(os::EventBase& base, TunnelServerOptions options, TunnelServerCallbacks callbacks)
+        : base_(base),
+          options_(std::move(options)),
+          callbacks_(std::move(callbacks)),
+          graveyard_(base),
+          log_(log::component("tunnel")) {
+        if (options_.maxConnections == 0) options_.maxConnections = 1;
+    }
 
     std::string start() {
         auto listener = os::Listener::listen(
@@ -131,7 +132,7 @@ public:
         return c;
     }
 
-private:
+  private:
     struct Peer {
         PeerInfo info;
         bool ready = false;
@@ -213,7 +214,9 @@ private:
         limits.maxQueued = options_.maxQueuedBytes;
         detail::Connection::Handlers handlers;
         handlers.onMessage = [this, id](const Message& m) { onMessage(id, m); };
-        handlers.onClose = [this, id](detail::CloseKind kind, const std::string& reason) { onClose(id, kind, reason); };
+        handlers.onClose = [this, id](detail::CloseKind kind, const std::string& reason) {
+            onClose(id, kind, reason);
+        };
         peer->conn = std::make_unique<detail::Connection>(
             base_, std::move(bev).value(), from.toString(), limits, std::move(handlers), false,
             detail::typeBit(MessageType::Hello) | detail::typeBit(MessageType::Heartbeat));
@@ -337,7 +340,8 @@ private:
     TunnelServerCounters counters_;
 };
 
-os::Result<std::unique_ptr<TunnelServer>> TunnelServer::listen(os::EventBase& base, TunnelServerOptions options,
+os::Result<std::unique_ptr<TunnelServer>> TunnelServer::listen(os::EventBase& base,
+                                                               TunnelServerOptions options,
                                                                TunnelServerCallbacks callbacks) {
     using R = os::Result<std::unique_ptr<TunnelServer>>;
     auto impl = std::make_unique<Impl>(base, std::move(options), std::move(callbacks));

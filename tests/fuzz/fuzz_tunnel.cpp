@@ -28,7 +28,8 @@ void require(bool condition) {
 
 // Decodes the one frame in `bytes` (which must hold exactly one) into `out`, whose views point
 // into `decoder`'s buffer.
-tunnel::MessageError decodeSingle(tunnel::FrameDecoder& decoder, const tunnel::Buffer& bytes, tunnel::Message& out) {
+tunnel::MessageError decodeSingle(tunnel::FrameDecoder& decoder, const tunnel::Buffer& bytes,
+                                  tunnel::Message& out) {
     decoder.feed(Bytes(bytes));
     tunnel::Frame frame;
     require(decoder.next(frame) == tunnel::FrameDecoder::Status::Frame);

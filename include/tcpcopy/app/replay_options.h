@@ -9,32 +9,29 @@
 #include <vector>
 
 #include "tcpcopy/net/types.h"
-#include "tcpcopy/os/event.h"
 #include "tcpcopy/session/engine.h"
 
 namespace tcpcopy::app {
 
-// Everything `tcpcopy` needs to run, filled from the option table (see tcpcopy/main.cpp).
+// Everything `tcpcopy` needs to run, filled from the option table (see tcpcopy/main.cpp); the
+// process options (log, pid file, -d, -u, --metrics) are app::DaemonOptions.
 struct ReplayOptions {
-    std::vector<session::AddressRule> rules;     // -x
-    std::vector<net::Endpoint> intercepts;       // -s
-    unsigned tunnelConnections = 1;              // -C
-    std::string secretFile;                      // --secret-file
-    std::string input;                           // -i: a capture file, or device(s) for live capture
-    std::string filter;                          // -F
-    double accelerate = 1.0;                     // -a
-    std::chrono::milliseconds idleSkip{0};       // -I: gaps longer than this are cut to it (0: keep)
-    unsigned loops = 1;                          // -T
-    bool withoutIntercept = false;               // -L
-    std::chrono::seconds interceptWait{10};      // how long to wait for intercept before replaying
-    std::string injector = "libnet";             // --injector libnet|raw
-    std::string reportFile;                      // --report
-    std::optional<net::Endpoint> metrics;        // --metrics ADDR:PORT: Prometheus /metrics
-    std::chrono::seconds statsInterval{5};       // --stats-interval (0: off)
-    int bufferMb = 64;                           // -B: live capture ring/buffer, MiB
-    int snaplen = 65535;                         // -S
-    std::size_t memoryLimitMb = 0;               // -m (0: no limit)
-    std::string user;                            // -u: run as this user once everything is open
+    std::vector<net::Endpoint> intercepts;   // -s
+    unsigned tunnelConnections = 1;          // -C
+    std::string secretFile;                  // --secret-file
+    std::string input;                       // -i: a capture file, or device(s) for live capture
+    std::string filter;                      // -F
+    double accelerate = 1.0;                 // -a
+    std::chrono::milliseconds idleSkip{0};   // -I: gaps longer than this are cut to it (0: keep)
+    unsigned loops = 1;                      // -T
+    bool withoutIntercept = false;           // -L
+    std::chrono::seconds interceptWait{10};  // how long to wait for intercept before replaying
+    std::string injector = "libnet";         // --injector libnet|raw
+    std::string reportFile;                  // --report
+    std::chrono::seconds statsInterval{5};   // --stats-interval (0: off)
+    int bufferMb = 64;                       // -B: live capture ring/buffer, MiB
+    int snaplen = 65535;                     // -S
+    std::size_t memoryLimitMb = 0;           // -m (0: no limit)
     session::EngineConfig engine;
 };
 

@@ -29,7 +29,7 @@
 
 #include "tcpcopy/capture/captured_frame.h"
 #include "tcpcopy/net/decode.h"
-#include "tcpcopy/os/event.h"  // os::Result
+#include "tcpcopy/os/result.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::capture {

@@ -10,7 +10,7 @@
 #include "tcpcopy/capture/captured_frame.h"
 #include "tcpcopy/capture/pcap_handle.h"
 #include "tcpcopy/net/decode.h"
-#include "tcpcopy/os/event.h"  // os::Result
+#include "tcpcopy/os/result.h"
 
 namespace tcpcopy::capture {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "tcpcopy/net/types.h"
-#include "tcpcopy/os/event.h"  // os::Result
+#include "tcpcopy/os/result.h"
 #include "tcpcopy/os/unique_fd.h"
 
 struct libnet_context;
@@ -66,7 +66,17 @@ class Injector {
     Injector(const Injector&) = default;
     Injector& operator=(const Injector&) = default;
 
+    // The check every send() starts with: a packet checkIpv4Packet refuses is counted (errors,
+    // malformed) and handed to noteMalformed(). False for such a packet.
+    bool admit(net::Bytes packet);
+    // Keeps the reason a packet was refused for lastError() and logs the first one.
+    void noteMalformed(std::string_view reason);
+
     InjectCounters counters_;
+    std::string_view lastMalformed_;  // a checkIpv4Packet reason (static text), or empty
+
+  private:
+    bool malformedLogged_ = false;
 };
 
 // ---- libnet ------------------------------------------------------------------------------
@@ -99,7 +109,6 @@ class LibnetInjector final : public Injector {
     std::unique_ptr<libnet_context, Deleter> libnet_;
     bool failed_ = false;                 // the last failure is libnet's (libnet_geterror)
     int lastErrno_ = 0;                   // the last failure is a sendmmsg errno
-    std::string_view lastMalformed_;      // a checkIpv4Packet reason (static text), or empty
     std::uint64_t loggedErrnos_[3] = {};  // bit per errno below 192, logged once each
 };
 
@@ -134,7 +143,6 @@ class RawSocketInjector final : public Injector {
 
     os::UniqueFd fd_;
     int lastErrno_ = 0;
-    std::string_view lastMalformed_;      // a checkIpv4Packet reason (static text), or empty
     std::uint64_t loggedErrnos_[3] = {};  // bit per errno below 192, logged once each
 };
 
@@ -148,7 +156,9 @@ class RecordingInjector final : public Injector {
     bool send(net::Bytes ipv4Packet) override;
     // Records the batch's size in batches(), then sends each packet as send() does.
     std::size_t sendBatch(std::span<const net::Bytes> packets) override;
-    std::string lastError() const override { return lastError_; }
+    std::string lastError() const override {
+        return lastMalformed_.empty() ? lastError_ : std::string(lastMalformed_);
+    }
     std::string_view kind() const override { return "recording"; }
 
     // The next `count` well-formed packets fail as if the kernel refused them (errno text "injected

@@ -31,16 +31,16 @@ std::string_view linkTypeName(LinkType type);
 
 enum class DecodeStatus : std::uint8_t {
     Ok,
-    TruncatedLink,     // frame shorter than its link header
-    NotIp,             // link payload is not IPv4/IPv6 (ARP, LLDP, ...)
-    TruncatedIp,       // shorter than the IP header, or header length field impossible
-    BadIpHeader,       // version/IHL/total-length inconsistent
-    Ipv6,              // a valid IPv6 packet (the engine is IPv4-only for now)
-    Fragment,          // an IPv4 fragment (recognised and counted, not reassembled)
-    NotTcp,            // IP payload is not TCP
-    TruncatedTcp,      // shorter than the TCP header / data offset
-    BadTcpHeader,      // data offset < 5 or beyond the IP payload
-    BadTcpOptions,     // an option length that runs past the option area
+    TruncatedLink,  // frame shorter than its link header
+    NotIp,          // link payload is not IPv4/IPv6 (ARP, LLDP, ...)
+    TruncatedIp,    // shorter than the IP header, or header length field impossible
+    BadIpHeader,    // version/IHL/total-length inconsistent
+    Ipv6,           // a valid IPv6 packet (the engine is IPv4-only for now)
+    Fragment,       // an IPv4 fragment (recognised and counted, not reassembled)
+    NotTcp,         // IP payload is not TCP
+    TruncatedTcp,   // shorter than the TCP header / data offset
+    BadTcpHeader,   // data offset < 5 or beyond the IP payload
+    BadTcpOptions,  // an option length that runs past the option area
 };
 std::string_view decodeStatusName(DecodeStatus status);
 
@@ -68,6 +68,10 @@ DecodeResult decodeFrame(LinkType link, Bytes frame);
 // other than their defined one (ignored, as Linux does), are counted in unknownCount (saturating).
 bool parseTcpOptions(Bytes optionArea, TcpOptions& out);
 
+// The length of the TCP header starting `tcp` (its data offset), or 0 when `tcp` does not hold a
+// whole one: shorter than 20 bytes, a data offset below 5, or options beyond its end.
+std::size_t tcpHeaderLength(Bytes tcp);
+
 // ---- Layer by layer (used by decodeFrame; public for callers that need one layer only) ----
 
 // The link layer stripped from a frame. status is Ok, TruncatedLink or NotIp; Ok only says the
@@ -75,7 +79,7 @@ bool parseTcpOptions(Bytes optionArea, TcpOptions& out);
 // For RawIp, Ipv4 and Ipv6 there is no link header: the whole frame is the IP packet.
 struct LinkLayer {
     DecodeStatus status = DecodeStatus::NotIp;
-    Bytes ipPacket;  // view into the frame, starting at the IP header; valid when status == Ok
+    Bytes ipPacket;              // view into the frame, starting at the IP header; valid when status == Ok
     std::uint8_t ipVersion = 0;  // the IP version the link header announces (4/6); 0: it does not
 };
 LinkLayer stripLinkLayer(LinkType link, Bytes frame);
@@ -85,12 +89,15 @@ LinkLayer stripLinkLayer(LinkType link, Bytes frame);
 // destination options, AH) are skipped; a non-first IPv6 fragment stops the walk there.
 struct IpLayer {
     DecodeStatus status = DecodeStatus::TruncatedIp;
-    std::uint8_t version = 0;   // 4 or 6
-    std::uint8_t protocol = 0;  // upper-layer protocol number (IPPROTO_TCP = 6, UDP = 17, ...)
-    bool fragment = false;      // IPv4 MF set or offset != 0; IPv6 fragment header present
-    Bytes packet;               // the IP packet, cut to its stated length when that fits
-    Bytes payload;              // the upper-layer bytes present (may be short under snaplen)
+    std::uint8_t version = 0;         // 4 or 6
+    std::uint8_t protocol = 0;        // upper-layer protocol number (IPPROTO_TCP = 6, UDP = 17, ...)
+    bool fragment = false;            // IPv4 MF set or offset != 0; IPv6 fragment header present
+    Bytes packet;                     // the IP packet, cut to its stated length when that fits
+    Bytes payload;                    // the upper-layer bytes present (may be short under snaplen)
     std::uint32_t payloadLength = 0;  // the upper-layer length the IP header states
+    // IPv4: the header length the IHL field states (set whenever the first 20 bytes are there,
+    // whatever the status); IPv6: the fixed header and the extension headers walked (when Ok).
+    std::size_t headerLength = 0;
 };
 IpLayer parseIpLayer(Bytes ipPacket);
 

@@ -21,6 +21,23 @@ inline constexpr std::uint8_t kEce = 0x40;
 inline constexpr std::uint8_t kCwr = 0x80;
 }  // namespace tcpflag
 
+// TCP option kinds (RFC 9293, 7323, 2018), and the length each modelled option has on the wire
+// (kind and length bytes included), shared by the decoder and the builder.
+namespace tcpoption {
+inline constexpr std::uint8_t kEol = 0;
+inline constexpr std::uint8_t kNop = 1;
+inline constexpr std::uint8_t kMss = 2;
+inline constexpr std::uint8_t kWindowScale = 3;
+inline constexpr std::uint8_t kSackPermitted = 4;
+inline constexpr std::uint8_t kSack = 5;
+inline constexpr std::uint8_t kTimestamps = 8;
+inline constexpr std::uint8_t kMssLength = 4;
+inline constexpr std::uint8_t kWindowScaleLength = 3;
+inline constexpr std::uint8_t kSackPermittedLength = 2;
+inline constexpr std::uint8_t kTimestampsLength = 10;
+inline constexpr std::uint8_t kSackBlockLength = 8;  // per block; the option is 2 + 8 * blocks
+}  // namespace tcpoption
+
 struct SackBlock {
     SeqNum left;
     SeqNum right;

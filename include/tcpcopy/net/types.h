@@ -21,7 +21,7 @@ inline constexpr std::uint8_t kIpProtoUdp = 17;
 
 // An IPv4 address, stored in host byte order (198.18.0.1 is 0xC6120001).
 class Ipv4Addr {
-public:
+  public:
     constexpr Ipv4Addr() = default;
     constexpr explicit Ipv4Addr(std::uint32_t hostOrder) : value_(hostOrder) {}
     static constexpr Ipv4Addr fromOctets(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
@@ -35,19 +35,19 @@ public:
     constexpr bool isLoopback() const { return (value_ >> 24) == 127; }
     constexpr auto operator<=>(const Ipv4Addr&) const = default;
 
-private:
+  private:
     std::uint32_t value_ = 0;
 };
 
 // A TCP or UDP port in host byte order.
 class Port {
-public:
+  public:
     constexpr Port() = default;
     constexpr explicit Port(std::uint16_t hostOrder) : value_(hostOrder) {}
     constexpr std::uint16_t value() const { return value_; }
     constexpr auto operator<=>(const Port&) const = default;
 
-private:
+  private:
     std::uint16_t value_ = 0;
 };
 
@@ -55,21 +55,24 @@ private:
 // (a < b when b - a, taken mod 2^32, lies in (0, 2^31)), so it is not a total order and
 // deliberately has no operator<; use the named comparisons.
 class SeqNum {
-public:
+  public:
     constexpr SeqNum() = default;
     constexpr explicit SeqNum(std::uint32_t value) : value_(value) {}
     constexpr std::uint32_t value() const { return value_; }
 
     constexpr SeqNum operator+(std::uint32_t n) const { return SeqNum(value_ + n); }
     constexpr SeqNum operator-(std::uint32_t n) const { return SeqNum(value_ - n); }
-    constexpr SeqNum& operator+=(std::uint32_t n) { value_ += n; return *this; }
+    constexpr SeqNum& operator+=(std::uint32_t n) {
+        value_ += n;
+        return *this;
+    }
     // Signed distance from `from` to this (positive when this is after `from`).
     constexpr std::int32_t distanceFrom(SeqNum from) const {
         return static_cast<std::int32_t>(value_ - from.value_);
     }
     constexpr bool operator==(const SeqNum&) const = default;
 
-private:
+  private:
     std::uint32_t value_ = 0;
 };
 

@@ -1,6 +1,6 @@
 #pragma once
 // RAII owners for libevent: EventBase (event_base), Event (timers, fd readiness, signals) and
-// BufferEvent (a buffered socket). Factories return a Result carrying libevent's or the
+// BufferEvent (a buffered socket). Factories return a Result (os/result.h) carrying libevent's or the
 // system's error text instead of a half-open object. Callbacks are std::function objects owned
 // by the wrapper; an owner must outlive neither its EventBase nor be destroyed from another
 // thread. Everything here is single-threaded: one loop, one thread.
@@ -12,10 +12,10 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "tcpcopy/net/types.h"
+#include "tcpcopy/os/result.h"
 
 struct event_base;
 struct event;
@@ -23,27 +23,6 @@ struct bufferevent;
 struct evbuffer;
 
 namespace tcpcopy::os {
-
-// A value or the error text explaining why there is none.
-template <class T>
-class Result {
-  public:
-    static Result ok(T value) { return Result(std::move(value)); }
-    static Result fail(std::string error) { return Result(Error{std::move(error)}); }
-
-    explicit operator bool() const { return std::holds_alternative<T>(state_); }
-    T& value() & { return std::get<T>(state_); }
-    T&& value() && { return std::get<T>(std::move(state_)); }
-    const std::string& error() const { return std::get<Error>(state_).text; }
-
-  private:
-    struct Error {
-        std::string text;
-    };
-    explicit Result(T value) : state_(std::move(value)) {}
-    explicit Result(Error error) : state_(std::move(error)) {}
-    std::variant<T, Error> state_;
-};
 
 using Duration = std::chrono::microseconds;
 

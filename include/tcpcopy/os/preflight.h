@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tcpcopy/net/types.h"
-#include "tcpcopy/os/event.h"
+#include "tcpcopy/os/result.h"
 
 namespace tcpcopy::os {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "tcpcopy/os/event.h"  // os::Result
+#include "tcpcopy/os/result.h"
 
 namespace tcpcopy::os {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "tcpcopy/os/event.h"  // Result
+#include "tcpcopy/os/result.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::os {
@@ -26,7 +26,7 @@ void initDaemonProcess();
 // The lock is an open-file-description lock, so it survives daemonize()'s fork: call
 // rewrite() in the child to record the new pid.
 class PidFile {
-public:
+  public:
     static Result<PidFile> acquire(const std::string& path);
 
     PidFile(PidFile&& other) noexcept;
@@ -37,7 +37,7 @@ public:
     bool rewrite();
     const std::string& path() const { return path_; }
 
-private:
+  private:
     PidFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
     void release();
     std::string path_;

@@ -26,8 +26,8 @@ namespace tcpcopy::tunnel {
 
 using Buffer = std::vector<std::byte>;
 
-inline constexpr std::uint16_t kMagic = 0x5443;  // "TC"
-inline constexpr std::uint8_t kVersion = 2;      // the protocol this build speaks
+inline constexpr std::uint16_t kMagic = 0x5443;            // "TC"
+inline constexpr std::uint8_t kVersion = 2;                // the protocol this build speaks
 inline constexpr std::uint8_t kHandshakeFrameVersion = 1;  // header version of handshake frames
 inline constexpr std::size_t kHeaderSize = 10;
 inline constexpr std::uint32_t kMaxPayload = 1u << 20;  // 1 MiB; larger frames are an error
@@ -125,7 +125,7 @@ void encode(Buffer& out, const Message& message, std::uint8_t frameVersion);
 
 // Builds one RESPONSES frame item by item, without copying the items twice.
 class ResponseBatch {
-public:
+  public:
     ResponseBatch();
     // Appends one header; false (and nothing added) when it is empty, longer than 65535 bytes, or
     // would push the frame past kMaxPayload or 65535 items: flush first, then add again.
@@ -137,7 +137,7 @@ public:
     // Completes the frame and hands it over; the batch is empty afterwards.
     Buffer finish();
 
-private:
+  private:
     Buffer frame_;
     std::size_t count_ = 0;
 };
@@ -158,7 +158,7 @@ std::string_view frameErrorName(FrameError error);
 
 // Reassembles frames from a byte stream cut at arbitrary boundaries.
 class FrameDecoder {
-public:
+  public:
     enum class Status : std::uint8_t { NeedMore, Frame, Error };
 
     explicit FrameDecoder(std::uint32_t maxPayload = kMaxPayload, std::uint8_t version = kVersion)
@@ -182,7 +182,7 @@ public:
     // Bytes received but not yet returned as frames.
     std::size_t buffered() const { return buffer_.size() - consumed_; }
 
-private:
+  private:
     Buffer buffer_;
     std::size_t consumed_ = 0;
     std::uint32_t maxPayload_;

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "tcpcopy/os/event.h"  // os::Result
+#include "tcpcopy/os/result.h"
 
 namespace tcpcopy::tunnel {
 

@@ -42,11 +42,11 @@ struct TunnelClientOptions {
     unsigned connectionsPerIntercept = 1;   // -C; 1..64
     std::string secret;                     // shared secret for HMAC authentication; empty: none
     std::string instanceId;                 // free text identifying this tcpcopy in intercept logs
-    os::Duration reconnectMin = std::chrono::milliseconds(100);   // first retry delay
-    os::Duration reconnectMax = std::chrono::seconds(5);          // backoff doubles up to this
-    os::Duration handshakeTimeout = std::chrono::seconds(5);      // connect + challenge + ack
-    os::Duration heartbeatInterval = std::chrono::seconds(2);     // we send one this often
-    os::Duration idleTimeout = std::chrono::seconds(10);          // nothing received: reconnect
+    os::Duration reconnectMin = std::chrono::milliseconds(100);  // first retry delay
+    os::Duration reconnectMax = std::chrono::seconds(5);         // backoff doubles up to this
+    os::Duration handshakeTimeout = std::chrono::seconds(5);     // connect + challenge + ack
+    os::Duration heartbeatInterval = std::chrono::seconds(2);    // we send one this often
+    os::Duration idleTimeout = std::chrono::seconds(10);         // nothing received: reconnect
     std::size_t maxPendingOutput = 16u << 20;  // bytes queued on one connection before it is reset
 };
 
@@ -69,23 +69,23 @@ struct TunnelClientCallbacks {
 };
 
 struct TunnelClientCounters {
-    std::uint64_t connected = 0;          // connections currently past the handshake
-    std::uint64_t connects = 0;           // handshakes completed, ever
-    std::uint64_t reconnects = 0;         // connection attempts after the first per connection
-    std::uint64_t rejected = 0;           // REJECT frames received
+    std::uint64_t connected = 0;   // connections currently past the handshake
+    std::uint64_t connects = 0;    // handshakes completed, ever
+    std::uint64_t reconnects = 0;  // connection attempts after the first per connection
+    std::uint64_t rejected = 0;    // REJECT frames received
     std::uint64_t framesIn = 0;
     std::uint64_t framesOut = 0;
     std::uint64_t bytesIn = 0;
     std::uint64_t bytesOut = 0;
-    std::uint64_t routesSent = 0;         // ROUTE_ADD frames sent (re-sends included)
-    std::uint64_t routeDelsSent = 0;      // ROUTE_DEL frames sent
-    std::uint64_t responses = 0;          // response headers delivered to onResponse
-    std::uint64_t malformed = 0;          // frames or messages we could not decode
-    std::uint64_t liveRoutes = 0;         // routes added and not yet removed
+    std::uint64_t routesSent = 0;     // ROUTE_ADD frames sent (re-sends included)
+    std::uint64_t routeDelsSent = 0;  // ROUTE_DEL frames sent
+    std::uint64_t responses = 0;      // response headers delivered to onResponse
+    std::uint64_t malformed = 0;      // frames or messages we could not decode
+    std::uint64_t liveRoutes = 0;     // routes added and not yet removed
 };
 
 class TunnelClient {
-public:
+  public:
     // Does not connect yet; see start(). Precondition: validate(options) is empty (aborts
     // otherwise: check user input with validate() first).
     TunnelClient(os::EventBase& base, TunnelClientOptions options, TunnelClientCallbacks callbacks);
@@ -114,7 +114,7 @@ public:
     bool allInterceptsConnected() const;
     const TunnelClientCounters& counters() const;
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

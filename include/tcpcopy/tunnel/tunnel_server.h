@@ -45,8 +45,8 @@ os::Result<std::vector<Cidr>> parseCidrList(std::string_view text);
 
 struct TunnelServerOptions {
     net::Endpoint listen{net::Ipv4Addr(0), net::Port(kDefaultPort)};  // -b / -p; port 0: any
-    std::string secret;         // non-empty: both sides must prove it (HMAC-SHA256, both ways)
-    std::vector<Cidr> allow;    // empty: everyone
+    std::string secret;                // non-empty: both sides must prove it (HMAC-SHA256, both ways)
+    std::vector<Cidr> allow;           // empty: everyone
     std::size_t maxConnections = 256;  // --max-connections: at once, handshakes included
     os::Duration acceptPause = std::chrono::milliseconds(100);  // after EMFILE/ENFILE/ENOMEM
     os::Duration handshakeTimeout = std::chrono::seconds(5);
@@ -74,24 +74,24 @@ struct TunnelServerCallbacks {
 
 struct TunnelServerCounters {
     std::uint64_t accepted = 0;
-    std::uint64_t refused = 0;         // outside --allow
-    std::uint64_t refusedBusy = 0;     // beyond maxConnections
-    std::uint64_t acceptErrors = 0;    // accept() failures (out of descriptors, memory)
-    std::uint64_t connections = 0;     // open now, handshakes included
-    std::uint64_t authFailures = 0;    // wrong or missing HMAC, wrong version
-    std::uint64_t malformed = 0;       // connections closed for malformed frames
+    std::uint64_t refused = 0;       // outside --allow
+    std::uint64_t refusedBusy = 0;   // beyond maxConnections
+    std::uint64_t acceptErrors = 0;  // accept() failures (out of descriptors, memory)
+    std::uint64_t connections = 0;   // open now, handshakes included
+    std::uint64_t authFailures = 0;  // wrong or missing HMAC, wrong version
+    std::uint64_t malformed = 0;     // connections closed for malformed frames
     std::uint64_t idleDropped = 0;
-    std::uint64_t peers = 0;           // currently past the handshake
+    std::uint64_t peers = 0;  // currently past the handshake
     std::uint64_t routeAdds = 0;
     std::uint64_t routeDels = 0;
-    std::uint64_t responsesSent = 0;   // items handed to peers' connections
+    std::uint64_t responsesSent = 0;  // items handed to peers' connections
     std::uint64_t batchesSent = 0;
-    std::uint64_t queueDrops = 0;      // response items dropped because a peer fell behind
-    std::uint64_t unknownPeer = 0;     // sendResponse for a peer that is gone
+    std::uint64_t queueDrops = 0;   // response items dropped because a peer fell behind
+    std::uint64_t unknownPeer = 0;  // sendResponse for a peer that is gone
 };
 
 class TunnelServer {
-public:
+  public:
     // Binds and listens; the error names the address.
     static os::Result<std::unique_ptr<TunnelServer>> listen(os::EventBase& base, TunnelServerOptions options,
                                                             TunnelServerCallbacks callbacks);
@@ -108,7 +108,7 @@ public:
     std::size_t peerCount() const;
     TunnelServerCounters counters() const;
 
-private:
+  private:
     class Impl;
     explicit TunnelServer(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

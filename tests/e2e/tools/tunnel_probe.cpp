@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
     app.add_option("--intercept", interceptText, "intercept ip:port")->required();
     app.add_option("--route", routeText, "client_ip:port,server_ip:port")->required();
     app.add_option("--secret-file", secretFile, "file holding the shared secret");
-    app.add_option("--expect-flags", expectFlags, "TCP flags the awaited header must carry (FSRPAUEC letters)");
+    app.add_option("--expect-flags", expectFlags,
+                   "TCP flags the awaited header must carry (FSRPAUEC letters)");
     app.add_option("--timeout", timeoutSec, "seconds to wait");
     app.add_option("--ready-file", readyFile, "touched once connected and the route is sent");
     CLI11_PARSE(app, argc, argv);

@@ -19,7 +19,8 @@ TEST(ParseRules, AcceptsPortOnlyAndAddressQualifiedRules) {
 TEST(ParseRules, RejectsMalformedElementsNamingThem) {
     std::vector<session::AddressRule> rules;
     EXPECT_EQ(parseRules("80", rules), "bad rule '80' (want [onlineIP:]port-targetIP:port)");
-    EXPECT_EQ(parseRules("80-198.18.1.2", rules), "bad rule '80-198.18.1.2' (want [onlineIP:]port-targetIP:port)");
+    EXPECT_EQ(parseRules("80-198.18.1.2", rules),
+              "bad rule '80-198.18.1.2' (want [onlineIP:]port-targetIP:port)");
     EXPECT_NE(parseRules("0-198.18.1.2:80", rules), "");
     EXPECT_NE(parseRules("80-198.18.1.2:65536", rules), "");
     EXPECT_NE(parseRules("80-300.1.1.1:80", rules), "");

@@ -14,7 +14,8 @@ namespace tcpcopy::os {
 namespace {
 
 std::string tempPath(const char* name) {
-    return (std::filesystem::temp_directory_path() / (std::string(name) + std::to_string(::getpid()))).string();
+    return (std::filesystem::temp_directory_path() / (std::string(name) + std::to_string(::getpid())))
+        .string();
 }
 
 std::string slurp(const std::string& path) {
@@ -51,7 +52,8 @@ TEST(PidFile, RefusesAFileHeldByALiveProcess) {
     ASSERT_EQ(c, 'y');
     auto second = PidFile::acquire(path);
     ASSERT_FALSE(second);
-    EXPECT_NE(second.error().find("held by pid " + std::to_string(child)), std::string::npos) << second.error();
+    EXPECT_NE(second.error().find("held by pid " + std::to_string(child)), std::string::npos)
+        << second.error();
     EXPECT_NE(second.error().find(path), std::string::npos);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);

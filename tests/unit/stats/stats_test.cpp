@@ -72,13 +72,6 @@ TEST(Registry, SnapshotKeepsRegistrationOrderAndTypes) {
     EXPECT_EQ(samples[3].type, MetricType::Counter);
 }
 
-TEST(Renderers, SummaryLine) {
-    Fixture f;
-    EXPECT_EQ(renderSummary(f.registry),
-              "packets_injected=42 sessions_active=8 bytes_injected=123456789012 inject_errors=5");
-    EXPECT_EQ(renderSummary(Registry("empty")), "");
-}
-
 TEST(Renderers, Json) {
     Fixture f;
     EXPECT_EQ(renderJson(f.registry),
@@ -89,6 +82,29 @@ TEST(Renderers, Json) {
               "  \"inject_errors\": 5\n"
               "}\n");
     EXPECT_EQ(renderJson(Registry("empty")), "{}\n");
+}
+
+TEST(Renderers, JsonNestsDottedNamesPutsLabelsFirstAndLeavesOutWhatHasNoValue) {
+    Registry registry("tcpcopy");
+    std::optional<std::uint64_t> dropped;  // no live capture in this run
+    registry.counterFn("frames", "Frames read", [] { return 7; });
+    registry.add({"sessions.started", "Sessions", MetricType::Counter, Unit::None, std::nullopt}, [] { return 3; });
+    registry.add({"capture.kernel_dropped", "Dropped", MetricType::Counter, Unit::None, std::nullopt}, [&] { return dropped; });
+    registry.add({"sessions.active", "Open", MetricType::Gauge, Unit::None, std::nullopt}, [] { return 1; });
+    registry.add({"seconds", "Run time", MetricType::Gauge, Unit::Nanoseconds, std::nullopt}, [] { return 1'500'000'000; });
+    EXPECT_EQ(renderJson(registry, {{"input", "a.pcap"}}),
+              "{\n"
+              "  \"input\": \"a.pcap\",\n"
+              "  \"frames\": 7,\n"
+              "  \"sessions\": {\n"
+              "    \"started\": 3,\n"
+              "    \"active\": 1\n"
+              "  },\n"
+              "  \"seconds\": 1.5\n"
+              "}\n");
+    dropped = 4;
+    EXPECT_THAT(renderJson(registry, {{"capture.backend", "packet-ring"}}),
+                HasSubstr("\"capture\": {\n    \"backend\": \"packet-ring\",\n    \"kernel_dropped\": 4\n  }"));
 }
 
 TEST(Renderers, Prometheus) {
@@ -108,30 +124,41 @@ TEST(Renderers, Prometheus) {
               "tcpcopy_inject_errors_total 5\n");
 }
 
+TEST(Renderers, PrometheusServesOnlyExposedMetricsUnderTheirExposedNames) {
+    Registry registry("tcpcopy");
+    std::optional<std::uint64_t> received;
+    registry.add({"frames", "Frames read", MetricType::Counter, Unit::None, "frames_read"}, [] { return 7; });
+    registry.add({"capture.received", "Received", MetricType::Counter, Unit::None, std::nullopt}, [&] { return received; });
+    registry.add({"packets_in", "Offered", MetricType::Counter, Unit::None, ""}, [] { return 9; });
+    EXPECT_EQ(renderPrometheus(registry),
+              "# HELP tcpcopy_frames_read_total Frames read\n"
+              "# TYPE tcpcopy_frames_read_total counter\n"
+              "tcpcopy_frames_read_total 7\n"
+              "# HELP tcpcopy_capture_received_total Received\n"
+              "# TYPE tcpcopy_capture_received_total counter\n"
+              "tcpcopy_capture_received_total 0\n");
+}
+
 TEST(Renderers, PrometheusWithoutPrefix) {
     Registry registry("");
     registry.gauge("up", "Always one").set(1);
     EXPECT_EQ(renderPrometheus(registry), "# HELP up Always one\n# TYPE up gauge\nup 1\n");
 }
 
-TEST(JsonReport, WritesTheFileAndReplacesAnOldOne) {
+TEST(Renderers, TextTemplatesNameMetricsLabelsAndUnits) {
     Fixture f;
-    char dir[] = "/tmp/stats_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    const std::string path = std::string(dir) + "/report.json";
-    std::ofstream(path) << "old contents that are longer than the new report, to see truncation ...........";
-    ASSERT_EQ(writeJsonReport(f.registry, path), "");
-    std::stringstream content;
-    content << std::ifstream(path).rdbuf();
-    EXPECT_EQ(content.str(), renderJson(f.registry));
-    std::remove(path.c_str());
-    ::rmdir(dir);
-}
-
-TEST(JsonReport, NamesThePathOnFailure) {
-    Fixture f;
-    EXPECT_EQ(writeJsonReport(f.registry, "/nonexistent-dir/report.json"),
-              "/nonexistent-dir/report.json: cannot write: No such file or directory");
+    std::optional<std::uint64_t> tunnelConnects;
+    f.registry.add({"path_rtt.smoothed_us", "RTT", MetricType::Gauge, Unit::Microseconds, std::nullopt}, [] { return 1234; });
+    f.registry.add({"seconds", "Run time", MetricType::Gauge, Unit::Nanoseconds, std::nullopt}, [] { return 450'000'000; });
+    f.registry.add({"tunnel.connects", "Connects", MetricType::Counter, Unit::None, std::nullopt}, [&] { return tunnelConnects; });
+    EXPECT_EQ(renderText(f.registry,
+                         "stats: injected={packets_injected} sessions active={sessions_active} tunnel={tunnel} "
+                         "connects={tunnel.connects} rtt {path_rtt.smoothed_us:ms} ms in {seconds:s}s {{x}}",
+                         {{"tunnel", "none"}}),
+              "stats: injected=42 sessions active=8 tunnel=none connects=0 rtt 1.2 ms in 0.45s {x}");
+    tunnelConnects = 2;
+    EXPECT_EQ(renderText(f.registry, "{tunnel.connects} connects"), "2 connects");
+    EXPECT_EQ(renderText(f.registry, "no field"), "no field");
 }
 
 TEST(ParseListenAddress, AcceptsAddrPortAndExplainsRefusals) {
@@ -162,6 +189,20 @@ TEST(RegistryDeathTest, RefusesBadAndRepeatedNames) {
             r.counter("bad-name", "");
         },
         "invalid name 'bad-name'");
+    EXPECT_DEATH(
+        {
+            Registry r("x");
+            r.counter("a..b", "");
+        },
+        "invalid name 'a..b'");
+}
+
+TEST(RegistryDeathTest, RefusesTemplatesNamingNoMetricOrAFormatItsUnitHasNot) {
+    Registry r("x");
+    r.counter("frames", "");
+    EXPECT_DEATH(renderText(r, "{frame}"), "names 'frame', which is not a metric");
+    EXPECT_DEATH(renderText(r, "{frames:ms}"), "asks for 'frames:ms'");
+    EXPECT_DEATH(renderText(r, "{frames"), "unclosed");
 }
 
 // ---- the HTTP endpoint, over loopback on an event loop -------------------------------------

@@ -508,11 +508,11 @@ TEST(TunnelCodec, AnItemCountThePayloadCannotHoldReservesNothing) {
 // 198.18.1.2:80 -> 192.0.2.1:40000, PSH|ACK, 100 bytes of payload, TCP header with 12 option bytes.
 Buffer responsePacket() {
     Buffer p = bytes({0x45, 0x00, 0x00, 0x94,  // IPv4, IHL 5, total length 148 = 20 + 32 + 96
-                      0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 198, 18, 1, 2, 192, 0, 2, 1,
-                      0x00, 0x50, 0x9C, 0x40,                          // ports
+                      0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 198, 18, 1, 2,
+                      192,  0,    2,    1,    0x00, 0x50, 0x9C, 0x40,  // ports
                       0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,  // seq, ack
                       0x80, 0x18, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00,  // data offset 8 (32 bytes), PSH|ACK
-                      0x01, 0x01, 0x08, 0x0A, 0, 0, 0, 1, 0, 0, 0, 2});  // NOP NOP timestamps
+                      0x01, 0x01, 0x08, 0x0A, 0,    0,    0,    1,    0,   0,  0, 2});  // NOP NOP timestamps
     p.resize(20 + 32 + 96, std::byte{'x'});
     return p;
 }

@@ -15,7 +15,7 @@ net::FlowKey flow(std::uint16_t clientPort) {
 Buffer header(int tag) { return Buffer(40, static_cast<std::byte>(tag)); }
 
 class RouteTableTest : public ::testing::Test {
-protected:
+  protected:
     RouteTableOptions options() {
         RouteTableOptions o;
         o.maxRoutes = 4;

@@ -1,6 +1,7 @@
 #pragma once
-// Big-endian loads and stores over std::byte buffers. Internal to the net module: callers check
-// bounds before calling; these never do.
+// Big-endian (network order) loads and stores over std::byte buffers: the one place every module
+// that reads or writes a wire format (packets, the tunnel protocol) converts byte order. Callers
+// check bounds before calling; these never do.
 
 #include <cstddef>
 #include <cstdint>

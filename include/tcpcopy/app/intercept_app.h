@@ -1,6 +1,6 @@
 #pragma once
-// intercept's wiring: live captures on the assistant host feed response headers, looked up in
-// the route table, to the tcpcopy peers connected through the tunnel server.
+// The intercept application: live captures on the assistant host feed response headers, looked
+// up in the route table, to the tcpcopy peers connected through the tunnel server.
 
 #include <chrono>
 #include <cstdint>
@@ -17,20 +17,16 @@
 #include "tcpcopy/tunnel/route_table.h"
 #include "tcpcopy/tunnel/tunnel_server.h"
 
-namespace tcpcopy::intercept {
+namespace tcpcopy::app {
 
-// The immutable configuration, filled by the option table in main.cpp.
+// The immutable configuration, filled by the option table in intercept/main.cpp; the process
+// options (log, pid file, -d, -u, --metrics) are app::DaemonOptions.
 struct InterceptConfig {
     std::string devices = "any";
     std::string filter = "tcp and src port 80";
     std::uint16_t port = tunnel::kDefaultPort;
     std::string bind = "0.0.0.0";
     std::uint32_t tableSize = 65536;
-    std::string logFile;
-    std::string pidFile;
-    bool daemon = false;
-    bool verbose = false;  // --verbose: --log-level debug (config files of 0.1)
-    spdlog::level::level_enum logLevel = spdlog::level::info;
     std::string secretFile;
     std::string allow;
     bool insecure = false;               // listen on a non-loopback address with no secret, no --allow
@@ -42,7 +38,6 @@ struct InterceptConfig {
     std::uint32_t holdMs = 1000;         // how long a response may wait for its route
     std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
     std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
-    std::optional<net::Endpoint> metrics;  // --metrics ADDR:PORT: Prometheus /metrics
 };
 
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
@@ -51,32 +46,38 @@ struct InterceptConfig {
 bool tunnelOpenToAnyone(const InterceptConfig& config);
 
 struct InterceptCounters {
-    std::uint64_t captured = 0;      // frames handed over by libpcap
-    std::uint64_t notTcp = 0;        // frames that did not decode to IPv4/TCP
-    std::uint64_t forwarded = 0;     // headers sent to a peer (held ones included once delivered)
-    std::uint64_t unrouted = 0;      // headers with no route on arrival (put on hold or refused)
+    std::uint64_t captured = 0;   // frames handed over by libpcap
+    std::uint64_t notTcp = 0;     // frames that did not decode to IPv4/TCP
+    std::uint64_t forwarded = 0;  // headers sent to a peer (held ones included once delivered)
+    std::uint64_t unrouted = 0;   // headers with no route on arrival (put on hold or refused)
 };
 
 class InterceptApp {
-public:
+  public:
     // Opens every capture device and the tunnel listener. The error is one line naming the
     // device, filter, address or file at fault.
-    static os::Result<std::unique_ptr<InterceptApp>> create(os::EventBase& base, const InterceptConfig& config,
+    static os::Result<std::unique_ptr<InterceptApp>> create(os::EventBase& base,
+                                                            const InterceptConfig& config,
                                                             std::string secret);
     ~InterceptApp();
     InterceptApp(const InterceptApp&) = delete;
     InterceptApp& operator=(const InterceptApp&) = delete;
 
+    // With --metrics (`metrics`), serves the counters on it; "" or the error naming the address.
+    std::string startMetrics(const std::optional<net::Endpoint>& metrics);
     // Registers signal handlers and timers; then the caller runs base.dispatch(). Returns an error
     // text when an event cannot be created.
     std::string arm();
-    std::string statsLine();
-    // Registers the counters (docs/metrics.md) and, with --metrics, serves them; "" or the
-    // error naming the address. Defined in intercept_metrics.cpp.
-    std::string startMetrics();
+    // The "stats: ..." line: the periodic log line, the last words and systemd's STATUS=.
+    std::string statsLine() const;
 
-private:
+  private:
+    // A refused ROUTE_ADD (a flow another tcpcopy owns) is logged at most once per interval.
+    static constexpr std::chrono::seconds kConflictLogInterval{10};
+
     InterceptApp(os::EventBase& base, const InterceptConfig& config);
+    // Declares every counter on registry_ (docs/metrics.md); in intercept_metrics.cpp.
+    void registerMetrics();
     void onFrame(net::LinkType link, net::Bytes frame);
     void readCapture(std::size_t index);
 
@@ -88,9 +89,9 @@ private:
     tunnel::RouteTable routes_;
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
-    log::Throttle conflictLog_{std::chrono::seconds(10)};
-    std::unique_ptr<stats::Registry> registry_;
+    log::Throttle conflictLog_{kConflictLogInterval};
+    stats::Registry registry_{"intercept"};
     std::unique_ptr<stats::MetricsServer> metricsServer_;
 };
 
-}  // namespace tcpcopy::intercept
+}  // namespace tcpcopy::app

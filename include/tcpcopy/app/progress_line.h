@@ -1,37 +1,14 @@
 #pragma once
-// The operations side of a replay: the statistics registry behind --metrics (names documented
-// in docs/metrics.md) and the progress line an offline replay shows on a terminal.
+// The progress line an offline replay shows on a terminal.
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <optional>
 #include <string>
 
-#include "tcpcopy/capture/captured_frame.h"
-#include "tcpcopy/inject/injector.h"
-#include "tcpcopy/session/engine.h"
-#include "tcpcopy/stats/registry.h"
-#include "tcpcopy/tunnel/tunnel_client.h"
 
 namespace tcpcopy::app {
-
-// Where the replay's numbers live; each getter is called when the registry is rendered and must
-// stay callable while it lives. `tunnel` may return nullptr (-L without intercept).
-struct ReplaySources {
-    std::function<const session::EngineStats&()> engine;
-    std::function<const inject::InjectCounters&()> injector;
-    std::function<const tunnel::TunnelClient*()> tunnel;
-    std::function<std::uint64_t()> frames;
-    // The live capture's counters; nullopt offline (the capture metrics then stay 0).
-    std::function<std::optional<capture::CaptureStats>()> capture;
-    // sendBatch calls made by the end-of-turn output batch.
-    std::function<std::uint64_t()> injectBatches;
-};
-
-// Registers tcpcopy's metrics (prefix "tcpcopy") on `registry`.
-void registerReplayMetrics(stats::Registry& registry, ReplaySources sources);
 
 // One progress line, redrawn in place with \r:
 //   "replay  42.0% | sessions 3 active, 17 done | 250.0 req/s | ETA 0:12"

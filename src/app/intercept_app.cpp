@@ -1,14 +1,30 @@
-#include "intercept_app.h"
-
-#include <signal.h>
+#include "tcpcopy/app/intercept_app.h"
 
 #include <event2/event.h>
 
+#include "tcpcopy/app/daemon.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
 
-namespace tcpcopy::intercept {
+namespace tcpcopy::app {
 namespace {
+
+using namespace std::chrono_literals;
+
+// What libpcap keeps of each response: link, IP and TCP headers with options (the payload is
+// never needed, only its length, which the IP header states).
+constexpr int kResponseSnaplen = 256;
+// Frames read per dispatch, and dispatches per readable capture before yielding to the loop.
+constexpr int kCaptureBatch = 256;
+constexpr int kCaptureRoundsPerTurn = 64;
+// A capture is also read this often when its descriptor stays quiet: libpcap buffers packets
+// (TPACKET_V3 blocks) that do not make it readable.
+constexpr auto kCapturePoll = 100ms;
+// How often routes past their TTL and responses held past --hold-ms are dropped.
+constexpr auto kRouteExpiry = 100ms;
+// Heartbeats go out five times per --idle-timeout, but not more often than this.
+constexpr auto kMinHeartbeat = 200ms;
+constexpr int kHeartbeatsPerIdleTimeout = 5;
 
 auto logger() { return log::component("intercept"); }
 
@@ -16,7 +32,7 @@ auto logger() { return log::component("intercept"); }
 
 bool tunnelOpenToAnyone(const InterceptConfig& config) {
     const auto bind = net::Ipv4Addr::parse(config.bind);
-    const bool loopback = bind && (bind->value() >> 24) == 127;
+    const bool loopback = bind && bind->isLoopback();
     return !loopback && config.secretFile.empty() && config.allow.empty();
 }
 
@@ -28,10 +44,12 @@ InterceptApp::InterceptApp(os::EventBase& base, const InterceptConfig& config)
 
 InterceptApp::~InterceptApp() = default;
 
-os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& base, const InterceptConfig& config,
+os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& base,
+                                                               const InterceptConfig& config,
                                                                std::string secret) {
     using R = os::Result<std::unique_ptr<InterceptApp>>;
     std::unique_ptr<InterceptApp> app(new InterceptApp(base, config));
+    app->registerMetrics();  // read when rendered: after create() returned
 
     auto devices = capture::parseDeviceList(config.devices);
     if (!devices) return R::fail("-i/--device: " + devices.error());
@@ -39,7 +57,7 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
         capture::LiveOptions options;
         options.device = device;
         options.filter = config.filter;
-        options.snaplen = 256;  // link + IP + TCP headers with options; payload is never needed
+        options.snaplen = kResponseSnaplen;
         options.bufferBytes = static_cast<int>(std::size_t{config.bufferSizeMb} << 20);  // <= 2047 MiB: fits
         auto capture = capture::LiveCapture::open(options);
         if (!capture) {
@@ -63,7 +81,7 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
     server.maxQueuedBytes = std::size_t{config.peerQueueMb} << 20;
     server.maxConnections = config.maxConnections;
     server.idleTimeout = std::chrono::seconds(config.idleTimeout);
-    server.heartbeatInterval = std::max<os::Duration>(std::chrono::milliseconds(200), server.idleTimeout / 5);
+    server.heartbeatInterval = std::max<os::Duration>(kMinHeartbeat, server.idleTimeout / kHeartbeatsPerIdleTimeout);
 
     InterceptApp* raw = app.get();
     tunnel::TunnelServerCallbacks callbacks;
@@ -91,7 +109,9 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
             ++raw->counters_.forwarded;
         }
     };
-    callbacks.onRouteDel = [raw](tunnel::PeerId peer, const net::FlowKey& flow) { raw->routes_.removeRoute(flow, peer); };
+    callbacks.onRouteDel = [raw](tunnel::PeerId peer, const net::FlowKey& flow) {
+        raw->routes_.removeRoute(flow, peer);
+    };
     auto listening = tunnel::TunnelServer::listen(base, server, std::move(callbacks));
     if (!listening) return R::fail(listening.error());
     app->server_ = std::move(listening).value();
@@ -124,16 +144,15 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
 
 void InterceptApp::readCapture(std::size_t index) {
     capture::LiveCapture& capture = captures_[index];
-    constexpr int kBatch = 256;
-    for (int round = 0; round < 64; ++round) {
-        int n = capture.dispatch(kBatch, [this](const capture::CapturedFrame& f, net::LinkType link) {
+    for (int round = 0; round < kCaptureRoundsPerTurn; ++round) {
+        int n = capture.dispatch(kCaptureBatch, [this](const capture::CapturedFrame& f, net::LinkType link) {
             onFrame(link, f.data);
         });
         if (n < 0) {
             logger()->error("capture on {}: {}", capture.device(), capture.error());
             return;
         }
-        if (n < kBatch) return;
+        if (n < kCaptureBatch) return;
     }
 }
 
@@ -141,7 +160,7 @@ std::string InterceptApp::arm() {
     for (std::size_t i = 0; i < captures_.size(); ++i) {
         auto ev = os::Event::fd(base_, captures_[i].fd(), EV_READ, [this, i](short) { readCapture(i); });
         if (!ev) return ev.error();
-        ev.value().add(std::chrono::milliseconds(100));  // also wakes up for libpcap's buffered packets
+        ev.value().add(kCapturePoll);
         captureEvents_.push_back(std::move(ev).value());
     }
     auto add = [this](os::Result<os::Event> ev, std::optional<os::Duration> period) -> std::string {
@@ -149,10 +168,6 @@ std::string InterceptApp::arm() {
         if (!ev.value().add(period)) return "cannot arm event";
         timers_.push_back(std::move(ev).value());
         return {};
-    };
-    auto stop = [this](short) {
-        logger()->info("shutting down: {}", statsLine());
-        base_.loopExit();
     };
     if (tunnelOpenToAnyone(config_)) {
         // Only with --insecure (main refuses otherwise): say it where operators look.
@@ -166,15 +181,18 @@ std::string InterceptApp::arm() {
             "tcpcopy peers are not authenticated (no --secret-file): any host inside --allow {} can connect",
             config_.allow.empty() ? std::string("(loopback only)") : config_.allow);
     }
-    if (auto e = add(os::Event::signal(base_, SIGTERM, stop), std::nullopt); !e.empty()) return e;
-    if (auto e = add(os::Event::signal(base_, SIGINT, stop), std::nullopt); !e.empty()) return e;
-    if (auto e = add(os::Event::signal(base_, SIGHUP, [](short) { log::reopen(); }), std::nullopt); !e.empty()) {
-        return e;
-    }
-    auto expire = os::Event::timer(base_, [this](short) { routes_.expire(std::chrono::steady_clock::now()); }, true);
-    if (auto e = add(std::move(expire), std::chrono::milliseconds(100)); !e.empty()) return e;
+    auto signals = handleSignals(base_, "intercept", [this](int) {
+        logger()->info("shutting down: {}", statsLine());
+        base_.loopExit();
+    });
+    if (!signals) return signals.error();
+    for (os::Event& event : signals.value()) timers_.push_back(std::move(event));
+    auto expire = os::Event::timer(
+        base_, [this](short) { routes_.expire(std::chrono::steady_clock::now()); }, true);
+    if (auto e = add(std::move(expire), kRouteExpiry); !e.empty()) return e;
     if (config_.statsInterval > 0) {
-        auto stats = os::Event::timer(base_, [this](short) { logger()->info("{}", statsLine()); }, true);
+        auto stats = os::Event::timer(
+            base_, [this](short) { logger()->info("{}", statsLine()); }, true);
         if (auto e = add(std::move(stats), std::chrono::seconds(config_.statsInterval)); !e.empty()) return e;
     }
     logger()->info("intercept listening on {} for tcpcopy, capturing on {} with filter '{}'",
@@ -182,22 +200,4 @@ std::string InterceptApp::arm() {
     return {};
 }
 
-std::string InterceptApp::statsLine() {
-    std::uint64_t kernelDropped = 0;
-    for (auto& capture : captures_) {
-        if (auto s = capture.stats()) kernelDropped += s->kernelDropped + s->interfaceDropped;
-    }
-    const auto& r = routes_.counters();
-    auto s = server_->counters();
-    return fmt::format(
-        "stats: captured={} forwarded={} unrouted={} held={} held-delivered={} held-dropped={} not-tcp={} "
-        "kernel-dropped={} queue-dropped={} peers={} routes={} route-adds={} route-dels={} "
-        "route-conflicts={} "
-        "connections={} refused={} refused-busy={} auth-failures={} accept-errors={}",
-        counters_.captured, counters_.forwarded, counters_.unrouted, routes_.heldCount(), r.heldDelivered,
-        r.heldExpired + r.heldOverflow, counters_.notTcp, kernelDropped, s.queueDrops, s.peers,
-        routes_.size(), s.routeAdds, s.routeDels, r.conflicts, s.connections, s.refused, s.refusedBusy,
-        s.authFailures, s.acceptErrors);
-}
-
-}  // namespace tcpcopy::intercept
+}  // namespace tcpcopy::app

@@ -1,0 +1,37 @@
+#include "tcpcopy/app/replay_exit.h"
+
+#include <fmt/format.h>
+
+#include "tcpcopy/app/daemon.h"
+
+namespace tcpcopy::app {
+
+ExitStatus replayExitStatus(const ReplayEnd& end) {
+    const session::EngineStats& s = end.stats;
+    if (!end.inputError.empty()) return {kExitFailure, ""};
+    if (end.interrupted) return {s.sessionsEstablished > 0 ? kExitOk : kExitFailure, ""};
+    if (s.sessionsStarted == 0) {
+        return {kExitFailure, "nothing replayed: no connection in " + end.input + " matched -x"};
+    }
+    if (s.sessionsEstablished == 0 && s.sessionsResetByTarget > 0) {
+        return {kExitFailure,
+                "nothing replayed: the target refused every connection with a reset (is the server "
+                "listening on the -x target address and port?)"};
+    }
+    if (s.sessionsEstablished == 0) {
+        return {kExitFailure,
+                "nothing replayed: no SYN-ACK came back from the target through intercept (check the "
+                "target's route for client addresses to the assistant, and intercept's filter)"};
+    }
+    // Some sessions went through and others did not: the target stopped or broke mid-replay.
+    if (const std::uint64_t lost = s.sessionsResetByTarget + s.sessionsTimedOut + s.sessionsFailed; lost > 0) {
+        return {kExitFailure,
+                fmt::format("{} of {} sessions did not complete: {} reset by the target, {} timed out, {} failed "
+                            "({} without SYN-ACK, {} over --max-session-buffer)",
+                            lost, s.sessionsStarted, s.sessionsResetByTarget, s.sessionsTimedOut,
+                            s.sessionsFailed, s.sessionsNoSynAck, s.sessionsOverBuffer)};
+    }
+    return {kExitOk, ""};
+}
+
+}  // namespace tcpcopy::app

@@ -1,0 +1,231 @@
+#include "tcpcopy/app/replay_metrics.h"
+
+#include <utility>
+#include <vector>
+
+namespace tcpcopy::app {
+namespace {
+
+using stats::MetricType;
+using stats::Unit;
+using ReadFn = stats::Registry::ReadFn;
+
+constexpr MetricType kCounter = MetricType::Counter;
+constexpr MetricType kGauge = MetricType::Gauge;
+
+// One counter: its name in the report (dots nest), its name on /metrics ("" for none), what it
+// counts and where its value comes from.
+struct Row {
+    const char* name;
+    const char* exposedAs;
+    MetricType type;
+    Unit unit;
+    const char* help;
+    ReadFn read;
+};
+
+// Readers of one field of a module's counters: `from(&S::field)`.
+template <class Get>
+auto fieldsOf(Get get) {
+    return [get](auto field) -> ReadFn {
+        return [get, field]() -> std::optional<std::uint64_t> { return get().*field; };
+    };
+}
+
+std::vector<Row> rows(const ReplaySources& src) {
+    using S = session::EngineStats;
+    using F = FrameCounters;
+    using I = inject::InjectCounters;
+    using C = capture::CaptureStats;
+    using T = tunnel::TunnelClientCounters;
+    const auto engine = fieldsOf(src.engine);
+    const auto frames = fieldsOf(src.frames);
+    const auto injector = fieldsOf(src.injector);
+    const auto capture = [get = src.capture](auto field) -> ReadFn {
+        return [get, field]() -> std::optional<std::uint64_t> {
+            const std::optional<C> c = get();
+            if (!c) return std::nullopt;
+            return (*c).*field;
+        };
+    };
+    const auto tunnel = [get = src.tunnel](auto field) -> ReadFn {
+        return [get, field]() -> std::optional<std::uint64_t> {
+            const tunnel::TunnelClient* t = get();
+            if (t == nullptr) return std::nullopt;
+            return t->counters().*field;
+        };
+    };
+    const auto nanoseconds = [](std::function<std::chrono::nanoseconds()> get) -> ReadFn {
+        return [get]() -> std::optional<std::uint64_t> { return static_cast<std::uint64_t>(get().count()); };
+    };
+    // clang-format off
+    return {
+        {"seconds", "", kGauge, Unit::Nanoseconds, "Time since tcpcopy started", nanoseconds(src.elapsed)},
+        {"frames", "frames_read", kCounter, Unit::None, "Frames read from the capture file or the live capture", frames(&F::frames)},
+        {"frames_not_tcp", "", kCounter, Unit::None, "Frames that were neither IPv4 nor IPv6 TCP", frames(&F::notTcp)},
+        {"frames_ipv6", "", kCounter, Unit::None, "IPv6 frames (not replayed)", frames(&F::ipv6)},
+        {"frames_fragments", "", kCounter, Unit::None, "IPv4 fragments (not reassembled)", frames(&F::fragments)},
+        {"frames_malformed", "", kCounter, Unit::None, "Frames that did not decode", frames(&F::malformed)},
+        {"packets_in", "", kCounter, Unit::None, "Captured TCP packets offered to the engine", engine(&S::packetsIn)},
+        {"packets_ignored", "", kCounter, Unit::None, "Packets matching no rule, server-side, or of a skipped session", engine(&S::packetsIgnored)},
+        {"idle_skipped_seconds", "", kCounter, Unit::Nanoseconds, "Capture time cut out of the replay by -I, every pass", nanoseconds(src.idleSkipped)},
+        {"sessions.captured", "", kCounter, Unit::None, "Captured connections seen", engine(&S::sessionsCaptured)},
+        {"sessions.started", "sessions_started", kCounter, Unit::None, "Sessions replayed (each copy counts)", engine(&S::sessionsStarted)},
+        {"sessions.established", "sessions_established", kCounter, Unit::None, "Replayed sessions the target accepted", engine(&S::sessionsEstablished)},
+        {"sessions.completed", "sessions_completed", kCounter, Unit::None, "Sessions closed as the capture closed them", engine(&S::sessionsCompleted)},
+        {"sessions.ended_by_replay", "", kCounter, Unit::None, "Sessions reset by tcpcopy once the input was over and they were idle", engine(&S::sessionsEndedByReplay)},
+        {"sessions.reset_by_target", "sessions_reset_by_target", kCounter, Unit::None, "Sessions the target reset", engine(&S::sessionsResetByTarget)},
+        {"sessions.timed_out", "sessions_timed_out", kCounter, Unit::None, "Sessions reset for lack of progress", engine(&S::sessionsTimedOut)},
+        {"sessions.failed", "sessions_failed", kCounter, Unit::None, "Sessions that got no SYN-ACK or ran out of retransmissions", engine(&S::sessionsFailed)},
+        {"sessions.aborted", "", kCounter, Unit::None, "Sessions still open at SIGINT/SIGTERM, reset by tcpcopy", engine(&S::sessionsAborted)},
+        {"sessions.active", "sessions_active", kGauge, Unit::None, "Sessions being replayed now", engine(&S::activeSessions)},
+        {"sessions.no_syn_ack", "", kCounter, Unit::None, "Sessions that got no SYN-ACK", engine(&S::sessionsNoSynAck)},
+        {"sessions.midstream", "", kCounter, Unit::None, "Sessions captured without their handshake, started with a fabricated one", engine(&S::sessionsMidstream)},
+        {"sessions.sampled_out", "", kCounter, Unit::None, "Sessions left out by -r", engine(&S::sessionsSampledOut)},
+        {"sessions.ramped_out", "", kCounter, Unit::None, "Sessions left out while the -g ramp was below 100%", engine(&S::sessionsRampedOut)},
+        {"sessions.skipped_midstream", "", kCounter, Unit::None, "Sessions captured without their handshake, left out by -O", engine(&S::sessionsSkippedMidstream)},
+        {"sessions.shed", "sessions_shed", kCounter, Unit::None, "Sessions not replayed because of the memory limit", engine(&S::sessionsShed)},
+        {"sessions.deferred", "", kCounter, Unit::None, "Connections that waited for a free slot (--max-active)", engine(&S::sessionsDeferred)},
+        {"sessions.port_reuses", "port_reuses", kCounter, Unit::None, "Connections that waited for the replayed previous one on their client port", engine(&S::portReuses)},
+        {"sessions.port_remaps", "", kCounter, Unit::None, "Connections moved to another port because the mapped one was taken (-n, -c, -H, -f)", engine(&S::portRemaps)},
+        {"sessions.over_buffer", "", kCounter, Unit::None, "Sessions reset for holding more than --max-session-buffer", engine(&S::sessionsOverBuffer)},
+        {"requests_sent", "requests_sent", kCounter, Unit::None, "Client requests (data runs) sent to the target", engine(&S::requestsSent)},
+        {"segments_sent", "segments_sent", kCounter, Unit::None, "TCP segments with data sent to the target", engine(&S::segmentsSent)},
+        {"bytes_sent", "bytes_sent", kCounter, Unit::Bytes, "Client payload bytes sent to the target", engine(&S::bytesSent)},
+        {"retransmissions", "retransmissions", kCounter, Unit::None, "Segments sent again", engine(&S::retransmissions)},
+        {"capture_retransmissions", "", kCounter, Unit::None, "Duplicate or overlapping data in the capture", engine(&S::captureRetransmissions)},
+        {"capture_out_of_order", "", kCounter, Unit::None, "Captured segments that arrived out of order", engine(&S::captureOutOfOrder)},
+        {"capture_gaps", "", kCounter, Unit::None, "Holes in captured streams closed over (data never captured)", engine(&S::captureGapsSkipped)},
+        {"resegmented", "", kCounter, Unit::None, "Captured segments larger than the MSS, split", engine(&S::resegmented)},
+        {"responses_seen", "responses_seen", kCounter, Unit::None, "Target segments received through intercept", engine(&S::responsesSeen)},
+        {"response_bytes", "response_bytes", kCounter, Unit::Bytes, "Target payload bytes acknowledged", engine(&S::responseBytes)},
+        {"responses_unknown", "", kCounter, Unit::None, "Target segments for no session", engine(&S::responsesUnknown)},
+        {"responses_malformed", "", kCounter, Unit::None, "Response headers from the tunnel that did not decode", frames(&F::responsesMalformed)},
+        {"gate_timeouts", "", kCounter, Unit::None, "Requests released by timeout rather than by the response", engine(&S::gateTimeouts)},
+        {"timer_wakeups", "", kCounter, Unit::None, "Session timers that fired", engine(&S::timerWakeups)},
+        {"path_rtt.samples", "", kCounter, Unit::None, "Round-trip samples of the replay path", engine(&S::rttSamples)},
+        {"path_rtt.smoothed_us", "path_rtt_microseconds", kGauge, Unit::Microseconds, "Smoothed round trip of the replay path (RFC 6298, all sessions)", engine(&S::rttSmoothedUs)},
+        {"path_rtt.variation_us", "", kGauge, Unit::Microseconds, "Round-trip variation of the replay path (RFC 6298)", engine(&S::rttVariationUs)},
+        {"flows_remembered", "", kGauge, Unit::None, "Skipped and idle flows remembered without a session", engine(&S::flowsRemembered)},
+        {"flows_forgotten", "", kCounter, Unit::None, "Remembered flows forgotten early because --max-sessions were remembered", engine(&S::flowsForgotten)},
+        {"resets_sent", "resets_sent", kCounter, Unit::None, "Resets sent to the target", engine(&S::resetsSent)},
+        {"memory.limit_bytes", "", kGauge, Unit::Bytes, "The -m limit (0: none)", [limit = src.memoryLimitBytes]() -> std::optional<std::uint64_t> { return limit; }},
+        {"memory.buffered_bytes", "bytes_buffered", kGauge, Unit::Bytes, "Bytes the engine holds (sessions, waiting connections, remembered flows)", engine(&S::bytesBuffered)},
+        {"memory.buffered_peak_bytes", "", kGauge, Unit::Bytes, "The most bytes the engine held", engine(&S::bytesBufferedPeak)},
+        {"injected_packets", "packets_injected", kCounter, Unit::None, "IP packets handed to the kernel", injector(&I::packets)},
+        {"injected_bytes", "", kCounter, Unit::Bytes, "Their IP bytes", injector(&I::bytes)},
+        {"inject_errors", "inject_errors", kCounter, Unit::None, "IP packets the injector failed to send", injector(&I::errors)},
+        {"inject_malformed", "", kCounter, Unit::None, "Packets the injector refused before any system call", injector(&I::malformed)},
+        {"inject_calls", "inject_calls", kCounter, Unit::None, "System calls that sent packets (sendmmsg sends up to 64 per call)", injector(&I::calls)},
+        {"inject_batches", "inject_batches", kCounter, Unit::None, "Output batches handed to the injector (one per event-loop turn that sent)", [get = src.injectBatches]() -> std::optional<std::uint64_t> { return get(); }},
+        {"capture.received", "capture_received", kCounter, Unit::None, "Packets the live capture handed over", capture(&C::received)},
+        {"capture.kernel_dropped", "capture_kernel_dropped", kCounter, Unit::None, "Packets the live capture lost because its ring or buffer was full", capture(&C::kernelDropped)},
+        {"capture.interface_dropped", "capture_interface_dropped", kCounter, Unit::None, "Packets the interface dropped (libpcap capture)", capture(&C::interfaceDropped)},
+        {"capture.queue_freezes", "capture_queue_freezes", kCounter, Unit::None, "Times the packet ring was found full", capture(&C::queueFreezes)},
+        {"capture.dropped", "", kCounter, Unit::None, "Packets the live capture lost, by the kernel or the interface", [get = src.capture]() -> std::optional<std::uint64_t> {
+             const std::optional<C> c = get();
+             if (!c) return std::nullopt;
+             return c->kernelDropped + c->interfaceDropped;
+         }},
+        {"tunnel.connects", "", kCounter, Unit::None, "Tunnel handshakes completed", tunnel(&T::connects)},
+        {"tunnel.reconnects", "tunnel_reconnects", kCounter, Unit::None, "Tunnel connection attempts after the first", tunnel(&T::reconnects)},
+        {"tunnel.connected", "tunnel_connected", kGauge, Unit::None, "Tunnel connections past the handshake", tunnel(&T::connected)},
+        {"tunnel.rejected", "", kCounter, Unit::None, "REJECT frames received from intercept", tunnel(&T::rejected)},
+        {"tunnel.responses", "tunnel_responses", kCounter, Unit::None, "Response headers received from intercept", tunnel(&T::responses)},
+        {"tunnel.routes_sent", "", kCounter, Unit::None, "ROUTE_ADD frames sent (re-sends included)", tunnel(&T::routesSent)},
+        {"tunnel.route_dels_sent", "", kCounter, Unit::None, "ROUTE_DEL frames sent", tunnel(&T::routeDelsSent)},
+        {"tunnel.frames_in", "", kCounter, Unit::None, "Tunnel frames received", tunnel(&T::framesIn)},
+        {"tunnel.frames_out", "", kCounter, Unit::None, "Tunnel frames sent", tunnel(&T::framesOut)},
+        {"tunnel.bytes_in", "", kCounter, Unit::Bytes, "Tunnel bytes received", tunnel(&T::bytesIn)},
+        {"tunnel.bytes_out", "", kCounter, Unit::Bytes, "Tunnel bytes sent", tunnel(&T::bytesOut)},
+        {"tunnel.malformed", "", kCounter, Unit::None, "Tunnel frames or messages that did not decode", tunnel(&T::malformed)},
+    };
+    // clang-format on
+}
+
+// The summary at exit, line by line (tests/e2e and bench/ read some of these lines).
+constexpr const char* kSummary =
+    "tcpcopy summary: {seconds:s}s, {frames} frames read\n"
+    "  sessions: {sessions.started} started ({sessions.midstream} mid-stream), {sessions.established} "
+    "established, {sessions.completed} completed, {sessions.ended_by_replay} ended by replay, "
+    "{sessions.reset_by_target} reset by target, {sessions.timed_out} timed out, {sessions.failed} failed "
+    "({sessions.no_syn_ack} without SYN-ACK)\n"
+    "  skipped: {sessions.sampled_out} sampled out, {sessions.ramped_out} ramped out (-g), "
+    "{sessions.skipped_midstream} mid-stream (-O), {sessions.shed} shed; {sessions.deferred} waited for a slot "
+    "(--max-active); {packets_ignored} ignored packets\n"
+    "  requests sent: {requests_sent}, segments {segments_sent}, bytes {bytes_sent}, retransmissions "
+    "{retransmissions}\n"
+    "  capture: {capture_retransmissions} retransmitted/duplicate, {capture_out_of_order} out of order, "
+    "{resegmented} resegmented\n"
+    "  responses seen: {responses_seen} ({response_bytes} bytes), gate timeouts {gate_timeouts}, resets sent "
+    "{resets_sent}; path RTT {path_rtt.smoothed_us:ms} ms (+- {path_rtt.variation_us:ms})\n"
+    "  captured connections {sessions.captured}, aborted at exit {sessions.aborted}, still active "
+    "{sessions.active}; buffered peak {memory.buffered_peak_bytes} bytes\n";
+constexpr const char* kSummaryCapture =
+    "  live capture ({capture.backend}): {capture.received} received, {capture.kernel_dropped} dropped by the "
+    "kernel (ring full {capture.queue_freezes} times), {capture.interface_dropped} by the interface\n";
+constexpr const char* kSummaryInjected =
+    "  injected: {injected_packets} packets in {inject_calls} system calls ({inject_batches} batches), "
+    "{inject_errors} errors\n";
+constexpr const char* kSummaryTunnel =
+    "  tunnel: {tunnel.connects} connects, {tunnel.reconnects} reconnects, {tunnel.responses} responses, "
+    "{tunnel.routes_sent} routes sent\n";
+
+constexpr const char* kStatsLine =
+    "stats: frames={frames} sessions active={sessions.active} captured={sessions.captured} "
+    "started={sessions.started} established={sessions.established} completed={sessions.completed} "
+    "failed={sessions.failed} shed={sessions.shed} requests={requests_sent} retrans={retransmissions} "
+    "responses={responses_seen} injected={injected_packets} inject_errors={inject_errors} "
+    "buffered={memory.buffered_bytes} tunnel={tunnel} tunnel_connects={tunnel.connects} "
+    "tunnel_reconnects={tunnel.reconnects} capture_dropped={capture.dropped}";
+
+constexpr const char* kStatus =
+    "sessions active={sessions.active} started={sessions.started} established={sessions.established} "
+    "requests={requests_sent} responses={responses_seen}";
+
+}  // namespace
+
+void FrameCounters::count(const net::DecodeResult& decoded) {
+    ++frames;
+    switch (decoded.status) {
+        case net::DecodeStatus::Ok:
+            break;
+        case net::DecodeStatus::NotIp:
+        case net::DecodeStatus::NotTcp:
+            ++notTcp;
+            break;
+        case net::DecodeStatus::Ipv6:
+            ++ipv6;
+            break;
+        case net::DecodeStatus::Fragment:
+            ++fragments;
+            break;
+        default:
+            ++malformed;
+            break;
+    }
+}
+
+void registerReplayMetrics(stats::Registry& registry, ReplaySources sources) {
+    for (Row& row : rows(sources)) {
+        registry.add(stats::MetricInfo{row.name, row.help, row.type, row.unit, std::string(row.exposedAs)},
+                     std::move(row.read));
+    }
+}
+
+std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
+                                bool tunnel) {
+    std::string text = stats::renderText(registry, kSummary, labels);
+    if (live) text += stats::renderText(registry, kSummaryCapture, labels);
+    text += stats::renderText(registry, kSummaryInjected, labels);
+    if (tunnel) text += stats::renderText(registry, kSummaryTunnel, labels);
+    return text;
+}
+
+std::string renderReplayStatsLine(const stats::Registry& registry, const stats::Labels& labels) {
+    return stats::renderText(registry, kStatsLine, labels);
+}
+
+std::string renderReplayStatus(const stats::Registry& registry) { return stats::renderText(registry, kStatus); }
+
+}  // namespace tcpcopy::app
