@@ -2,6 +2,7 @@
 // ships their IP+TCP headers to tcpcopy over the tunnel. This file is wiring only: the option
 // table, then the start-up both daemons share (app/daemon.h) around app::InterceptApp.
 
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -21,7 +22,7 @@ constexpr std::string_view kProgram = "intercept";
 
 // Options kept so that configuration files of 0.1 still load.
 struct Compatibility {
-    std::string logFile;  // --log-file: -l/--log
+    std::string logFile;   // --log-file: -l/--log
     bool verbose = false;  // --verbose: --log-level debug
 };
 
@@ -33,10 +34,39 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
         .valueName("EXPR")
         .group("Capture");
     // libpcap takes the size as an int: 2047 MiB is the most that fits.
-    t.integer<std::uint32_t>('\0', "buffer-size", c.bufferSizeMb, 1, 2047,
-                             "Kernel capture buffer (libpcap's ring) per device in MiB")
+    t.integer<std::uint32_t>(
+         '\0', "buffer-size", c.bufferSizeMb, 1, 2047,
+         "Kernel capture buffer (libpcap's ring) per device, or the NFQUEUE socket's receive buffer, in MiB")
         .valueName("MB")
         .group("Capture");
+    // On the target itself: an NFQUEUE rule queues the responses (docs/nfqueue.md).
+    t.custom(
+         '\0', "nfqueue", "N", "",
+         [&c](std::string_view text) -> std::string {
+             unsigned value = 0;
+             const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+             if (ec != std::errc() || end != text.data() + text.size() || value > 65535) {
+                 return "expected a queue number 0..65535, got '" + std::string(text) + "'";
+             }
+             c.nfqueue = static_cast<std::uint16_t>(value);
+             return {};
+         },
+         "Read the responses an NFQUEUE rule queued (-j NFQUEUE --queue-num N) instead of capturing with "
+         "libpcap: drop those of replayed clients, accept the rest (-i and -F are not used)")
+        .group("Queue");
+    t.integer<std::uint32_t>('q', "queue-length", c.queueLength, 1, 1000000,
+                             "NFQUEUE: packets the kernel keeps waiting for intercept's verdict")
+        .valueName("N")
+        .group("Queue");
+    t.string(
+         'x', "pass", c.passList,
+         "NFQUEUE: responses to these clients are accepted at once, never taken (real clients of the target)")
+        .valueName("IP[,CIDR]")
+        .group("Queue");
+    t.flag('\0', "fail-open", c.failOpen,
+           "NFQUEUE: when the queue is full the kernel lets packets through instead of dropping them; give "
+           "the rule --queue-bypass as well, so they also pass while intercept is not running")
+        .group("Queue");
     t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
         .valueName("PORT")
         .group("Tunnel");
@@ -75,7 +105,8 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
                              "How long a response may wait for its route to arrive, in ms")
         .valueName("MS")
         .group("Routing");
-    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000, "Responses waiting for routes, at most")
+    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000,
+                             "Responses waiting for routes, at most")
         .valueName("N")
         .group("Routing");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
@@ -105,7 +136,8 @@ int main(int argc, char** argv) {
     app::declareDaemonOptions(
         table, kProgram, process,
         "Once the captures and the tunnel socket are open, run as this user with no capabilities left",
-        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes), print "
+        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes), "
+        "print "
         "one line per problem and exit");
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
@@ -115,16 +147,17 @@ int main(int argc, char** argv) {
     if (process.logFile.empty()) process.logFile = old.logFile;
     if (old.verbose) process.logLevel = spdlog::level::debug;
     if (!process.user.empty()) {
-        if (auto ids = os::lookupUser(process.user); !ids) return app::startError(kProgram, "-u/--user: " + ids.error());
+        if (auto ids = os::lookupUser(process.user); !ids)
+            return app::startError(kProgram, "-u/--user: " + ids.error());
     }
     if (process.check) return app::runInterceptChecks(config);
 
     if (app::tunnelOpenToAnyone(config) && !config.insecure) {
-        return app::startError(kProgram, "the tunnel would listen on " + config.bind + ":" +
-                                             std::to_string(config.port) +
-                                             " open to any host that reaches it: give --secret-file FILE (the "
-                                             "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
-                                             "--insecure to run it open");
+        return app::startError(
+            kProgram, "the tunnel would listen on " + config.bind + ":" + std::to_string(config.port) +
+                          " open to any host that reaches it: give --secret-file FILE (the "
+                          "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
+                          "--insecure to run it open");
     }
     std::string secret;
     if (!config.secretFile.empty()) {
@@ -145,7 +178,8 @@ int main(int argc, char** argv) {
     if (std::string error = daemon.value().detach(base.value()); !error.empty()) {
         return app::startError(kProgram, error);
     }
-    if (std::string error = daemon.value().dropPrivileges(); !error.empty()) return app::startError(kProgram, error);
+    if (std::string error = daemon.value().dropPrivileges(); !error.empty())
+        return app::startError(kProgram, error);
     if (std::string error = intercept.value()->arm(); !error.empty()) return app::startError(kProgram, error);
     // Under systemd (Type=notify): ready once captures and the tunnel listener are up.
     auto service =

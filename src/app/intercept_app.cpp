@@ -40,9 +40,12 @@ InterceptApp::InterceptApp(os::EventBase& base, const InterceptConfig& config)
     : base_(base),
       config_(config),
       routes_(tunnel::RouteTableOptions{config.tableSize, std::chrono::seconds(config.routeTtl),
-                                        std::chrono::milliseconds(config.holdMs), config.maxHeld}) {}
+                                        std::chrono::milliseconds(config.holdMs), config.maxHeld}),
+      verdicts_(std::chrono::milliseconds(config.holdMs), config.maxHeld) {}
 
-InterceptApp::~InterceptApp() = default;
+// Packets still waiting for a verdict go on their way: the target's traffic is never held back
+// by an intercept that stops.
+InterceptApp::~InterceptApp() { acceptAllHeld(); }
 
 os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& base,
                                                                const InterceptConfig& config,
@@ -51,9 +54,12 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
     std::unique_ptr<InterceptApp> app(new InterceptApp(base, config));
     app->registerMetrics();  // read when rendered: after create() returned
 
+    if (config.nfqueue) {
+        if (std::string error = app->openQueue(); !error.empty()) return R::fail(error);
+    }
     auto devices = capture::parseDeviceList(config.devices);
     if (!devices) return R::fail("-i/--device: " + devices.error());
-    for (const std::string& device : devices.value()) {
+    for (const std::string& device : config.nfqueue ? std::vector<std::string>{} : devices.value()) {
         capture::LiveOptions options;
         options.device = device;
         options.filter = config.filter;
@@ -81,7 +87,8 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
     server.maxQueuedBytes = std::size_t{config.peerQueueMb} << 20;
     server.maxConnections = config.maxConnections;
     server.idleTimeout = std::chrono::seconds(config.idleTimeout);
-    server.heartbeatInterval = std::max<os::Duration>(kMinHeartbeat, server.idleTimeout / kHeartbeatsPerIdleTimeout);
+    server.heartbeatInterval =
+        std::max<os::Duration>(kMinHeartbeat, server.idleTimeout / kHeartbeatsPerIdleTimeout);
 
     InterceptApp* raw = app.get();
     tunnel::TunnelServerCallbacks callbacks;
@@ -108,6 +115,7 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
             raw->server_->sendResponse(peer, header);
             ++raw->counters_.forwarded;
         }
+        raw->routeArrived(flow);
     };
     callbacks.onRouteDel = [raw](tunnel::PeerId peer, const net::FlowKey& flow) {
         raw->routes_.removeRoute(flow, peer);
@@ -181,22 +189,38 @@ std::string InterceptApp::arm() {
             "tcpcopy peers are not authenticated (no --secret-file): any host inside --allow {} can connect",
             config_.allow.empty() ? std::string("(loopback only)") : config_.allow);
     }
+    if (queue_) {
+        if (std::string error = armQueue(); !error.empty()) return error;
+    }
     auto signals = handleSignals(base_, "intercept", [this](int) {
+        acceptAllHeld();
         logger()->info("shutting down: {}", statsLine());
         base_.loopExit();
     });
     if (!signals) return signals.error();
     for (os::Event& event : signals.value()) timers_.push_back(std::move(event));
     auto expire = os::Event::timer(
-        base_, [this](short) { routes_.expire(std::chrono::steady_clock::now()); }, true);
+        base_,
+        [this](short) {
+            routes_.expire(std::chrono::steady_clock::now());
+            expireHeldVerdicts();
+        },
+        true);
     if (auto e = add(std::move(expire), kRouteExpiry); !e.empty()) return e;
     if (config_.statsInterval > 0) {
         auto stats = os::Event::timer(
             base_, [this](short) { logger()->info("{}", statsLine()); }, true);
         if (auto e = add(std::move(stats), std::chrono::seconds(config_.statsInterval)); !e.empty()) return e;
     }
-    logger()->info("intercept listening on {} for tcpcopy, capturing on {} with filter '{}'",
-                   server_->localEndpoint().toString(), config_.devices, config_.filter);
+    if (queue_) {
+        logger()->info("intercept listening on {} for tcpcopy, reading NFQUEUE {} (pass list: {}{})",
+                       server_->localEndpoint().toString(), queue_->queue(),
+                       config_.passList.empty() ? std::string("none") : config_.passList,
+                       config_.failOpen ? "; fail-open" : "");
+    } else {
+        logger()->info("intercept listening on {} for tcpcopy, capturing on {} with filter '{}'",
+                       server_->localEndpoint().toString(), config_.devices, config_.filter);
+    }
     return {};
 }
 

@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "tcpcopy/capture/live_capture.h"
+#include "tcpcopy/capture/nfqueue.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/os/event.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/stats/registry.h"
 #include "tcpcopy/tunnel/route_table.h"
 #include "tcpcopy/tunnel/tunnel_server.h"
+#include "tcpcopy/tunnel/verdict_hold.h"
 
 namespace tcpcopy::app {
 
@@ -38,6 +40,12 @@ struct InterceptConfig {
     std::uint32_t holdMs = 1000;         // how long a response may wait for its route
     std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
     std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
+    // On the target itself (--nfqueue N): read the responses an NFQUEUE rule queued instead of
+    // capturing with libpcap; drop those of replayed clients, accept the rest (docs/nfqueue.md).
+    std::optional<std::uint16_t> nfqueue;
+    std::uint32_t queueLength = 1024;  // -q: packets the kernel keeps waiting for our verdict
+    std::string passList;              // -x: clients whose responses are always accepted at once
+    bool failOpen = false;             // the kernel accepts instead of dropping when the queue is full
 };
 
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
@@ -50,6 +58,7 @@ struct InterceptCounters {
     std::uint64_t notTcp = 0;     // frames that did not decode to IPv4/TCP
     std::uint64_t forwarded = 0;  // headers sent to a peer (held ones included once delivered)
     std::uint64_t unrouted = 0;   // headers with no route on arrival (put on hold or refused)
+    std::uint64_t passed = 0;     // NFQUEUE: packets accepted (pass list, not TCP, no route in time)
 };
 
 class InterceptApp {
@@ -80,13 +89,26 @@ class InterceptApp {
     void registerMetrics();
     void onFrame(net::LinkType link, net::Bytes frame);
     void readCapture(std::size_t index);
+    // NFQUEUE mode (intercept_queue.cpp).
+    std::string openQueue();
+    std::string armQueue();
+    void readQueue();
+    void onQueued(std::uint32_t id, net::Bytes packet);
+    void verdict(std::uint32_t id, capture::Verdict verdict);
+    void routeArrived(const net::FlowKey& flow);
+    void expireHeldVerdicts();
+    void acceptAllHeld();
+    std::uint64_t queueKernelDrops() const;
 
     os::EventBase& base_;
     const InterceptConfig& config_;
     std::vector<capture::LiveCapture> captures_;
     std::vector<os::Event> captureEvents_;
     std::unique_ptr<tunnel::TunnelServer> server_;
+    std::unique_ptr<capture::NfQueue> queue_;
+    std::vector<tunnel::Cidr> pass_;
     tunnel::RouteTable routes_;
+    tunnel::VerdictHold verdicts_;
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
     log::Throttle conflictLog_{kConflictLogInterval};

@@ -20,7 +20,7 @@
 #include <type_traits>
 
 #include "tcpcopy/net/types.h"
-#include "tcpcopy/os/event.h"  // os::Result
+#include "tcpcopy/os/result.h"
 
 struct nfq_handle;
 struct nfq_q_handle;
