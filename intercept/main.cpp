@@ -21,7 +21,7 @@ constexpr std::string_view kProgram = "intercept";
 
 // Options kept so that configuration files of 0.1 still load.
 struct Compatibility {
-    std::string logFile;  // --log-file: -l/--log
+    std::string logFile;   // --log-file: -l/--log
     bool verbose = false;  // --verbose: --log-level debug
 };
 
@@ -75,7 +75,8 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
                              "How long a response may wait for its route to arrive, in ms")
         .valueName("MS")
         .group("Routing");
-    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000, "Responses waiting for routes, at most")
+    t.integer<std::uint32_t>('\0', "max-held", c.maxHeld, 0, 10000000,
+                             "Responses waiting for routes, at most")
         .valueName("N")
         .group("Routing");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
@@ -105,8 +106,8 @@ int main(int argc, char** argv) {
     app::declareDaemonOptions(
         table, kProgram, process,
         "Once the captures and the tunnel socket are open, run as this user with no capabilities left",
-        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes), print "
-        "one line per problem and exit");
+        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes), "
+        "print one line per problem and exit");
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
@@ -115,16 +116,17 @@ int main(int argc, char** argv) {
     if (process.logFile.empty()) process.logFile = old.logFile;
     if (old.verbose) process.logLevel = spdlog::level::debug;
     if (!process.user.empty()) {
-        if (auto ids = os::lookupUser(process.user); !ids) return app::startError(kProgram, "-u/--user: " + ids.error());
+        if (auto ids = os::lookupUser(process.user); !ids)
+            return app::startError(kProgram, "-u/--user: " + ids.error());
     }
     if (process.check) return app::runInterceptChecks(config);
 
     if (app::tunnelOpenToAnyone(config) && !config.insecure) {
-        return app::startError(kProgram, "the tunnel would listen on " + config.bind + ":" +
-                                             std::to_string(config.port) +
-                                             " open to any host that reaches it: give --secret-file FILE (the "
-                                             "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
-                                             "--insecure to run it open");
+        return app::startError(
+            kProgram, "the tunnel would listen on " + config.bind + ":" + std::to_string(config.port) +
+                          " open to any host that reaches it: give --secret-file FILE (the "
+                          "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
+                          "--insecure to run it open");
     }
     std::string secret;
     if (!config.secretFile.empty()) {
@@ -145,7 +147,8 @@ int main(int argc, char** argv) {
     if (std::string error = daemon.value().detach(base.value()); !error.empty()) {
         return app::startError(kProgram, error);
     }
-    if (std::string error = daemon.value().dropPrivileges(); !error.empty()) return app::startError(kProgram, error);
+    if (std::string error = daemon.value().dropPrivileges(); !error.empty())
+        return app::startError(kProgram, error);
     if (std::string error = intercept.value()->arm(); !error.empty()) return app::startError(kProgram, error);
     // Under systemd (Type=notify): ready once captures and the tunnel listener are up.
     auto service =

@@ -81,7 +81,8 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
     server.maxQueuedBytes = std::size_t{config.peerQueueMb} << 20;
     server.maxConnections = config.maxConnections;
     server.idleTimeout = std::chrono::seconds(config.idleTimeout);
-    server.heartbeatInterval = std::max<os::Duration>(kMinHeartbeat, server.idleTimeout / kHeartbeatsPerIdleTimeout);
+    server.heartbeatInterval =
+        std::max<os::Duration>(kMinHeartbeat, server.idleTimeout / kHeartbeatsPerIdleTimeout);
 
     InterceptApp* raw = app.get();
     tunnel::TunnelServerCallbacks callbacks;
@@ -173,8 +174,7 @@ std::string InterceptApp::arm() {
         // Only with --insecure (main refuses otherwise): say it where operators look.
         logger()->warn(
             "the tunnel on {} is open to any host that reaches it (--insecure, no --secret-file, no "
-            "--allow): "
-            "any of them can connect as tcpcopy and receive the target's responses to its flows",
+            "--allow): any of them can connect as tcpcopy and receive the target's responses to its flows",
             server_->localEndpoint().toString());
     } else if (config_.secretFile.empty()) {
         logger()->info(

@@ -11,7 +11,8 @@ namespace {
 constexpr const char* kStatsLine =
     "stats: captured={frames_captured} forwarded={responses_forwarded} unrouted={responses_unrouted} "
     "held={responses_held} held-delivered={responses_held_delivered} held-dropped={responses_held_dropped} "
-    "not-tcp={frames_not_tcp} kernel-dropped={kernel_dropped} queue-dropped={tunnel_queue_drops} peers={peers} "
+    "not-tcp={frames_not_tcp} kernel-dropped={kernel_dropped} queue-dropped={tunnel_queue_drops} "
+    "peers={peers} "
     "routes={routes} route-adds={route_adds} route-dels={route_dels} route-conflicts={route_conflicts} "
     "connections={tunnel_connections} refused={tunnel_refused} refused-busy={tunnel_refused_busy} "
     "auth-failures={tunnel_auth_failures} accept-errors={tunnel_accept_errors}";
@@ -35,25 +36,29 @@ void InterceptApp::registerMetrics() {
                 routes(&R::heldDelivered));
     r.counterFn("responses_held_dropped", "Held responses dropped (hold time over or queue full)",
                 [this] { return routes_.counters().heldExpired + routes_.counters().heldOverflow; });
-    r.counterFn("kernel_dropped", "Frames the kernel or the interface dropped before libpcap read them", [this] {
-        std::uint64_t dropped = 0;
-        for (auto& capture : captures_) {
-            if (auto s = capture.stats()) dropped += s->kernelDropped + s->interfaceDropped;
-        }
-        return dropped;
-    });
+    r.counterFn("kernel_dropped", "Frames the kernel or the interface dropped before libpcap read them",
+                [this] {
+                    std::uint64_t dropped = 0;
+                    for (auto& capture : captures_) {
+                        if (auto s = capture.stats()) dropped += s->kernelDropped + s->interfaceDropped;
+                    }
+                    return dropped;
+                });
     r.counterFn("tunnel_accepted", "tcpcopy connections accepted", server(&S::accepted));
     r.counterFn("tunnel_refused", "tcpcopy connections refused by --allow", server(&S::refused));
-    r.counterFn("tunnel_refused_busy", "tcpcopy connections refused at --max-connections", server(&S::refusedBusy));
+    r.counterFn("tunnel_refused_busy", "tcpcopy connections refused at --max-connections",
+                server(&S::refusedBusy));
     r.counterFn("tunnel_accept_errors", "accept() failures on the tunnel port (out of descriptors or memory)",
                 server(&S::acceptErrors));
     r.counterFn("route_conflicts", "ROUTE_ADDs refused because the flow belongs to another tcpcopy",
                 routes(&R::conflicts));
-    r.gaugeFn("tunnel_connections", "Tunnel connections open, handshakes included (bounded by --max-connections)",
+    r.gaugeFn("tunnel_connections",
+              "Tunnel connections open, handshakes included (bounded by --max-connections)",
               server(&S::connections));
     r.counterFn("tunnel_auth_failures", "tcpcopy connections that failed the handshake (secret, version)",
                 server(&S::authFailures));
-    r.counterFn("tunnel_queue_drops", "Responses dropped because a tcpcopy fell behind", server(&S::queueDrops));
+    r.counterFn("tunnel_queue_drops", "Responses dropped because a tcpcopy fell behind",
+                server(&S::queueDrops));
     r.counterFn("route_adds", "Routes announced by tcpcopy", server(&S::routeAdds));
     r.counterFn("route_dels", "Routes withdrawn by tcpcopy", server(&S::routeDels));
     r.gaugeFn("peers", "tcpcopy instances connected past the handshake", server(&S::peers));
