@@ -33,6 +33,8 @@ packages=(
   libcap2-bin util-linux apache2-utils
   # fuzz smoke test (tests/fuzz/smoke.sh): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
+  # static checks (scripts/check-static.sh, run by test.sh)
+  clang-format clang-tidy
 )
 
 log() { printf 'setup: %s\n' "$*"; }

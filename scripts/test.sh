@@ -3,6 +3,9 @@
 # registered test, unit and end-to-end, with ctest. Run as root: the end-to-end tests build
 # network namespaces. Closing line: "tests: N passed, N failed, N skipped".
 #
+# Before the tests, scripts/check-static.sh: clang-format over the sources and clang-tidy over the
+# application, statistics and tunnel code; a finding fails the run (counted as one failed test).
+#
 # A second tree, built with the asan preset (ASan+UBSan), runs the unit tests and the offline
 # end-to-end test again; any sanitizer report from any process there (leak, overflow, UB) fails
 # the run, and the reports are printed.
@@ -22,6 +25,8 @@ if ((EUID != 0)); then
 fi
 
 bash scripts/setup.sh
+static_rc=0
+bash scripts/check-static.sh || static_rc=$?
 asan_dir=${ASAN_BUILD_DIR:-build-asan}
 echo "test.sh: configuring and building $asan_dir (asan preset)"
 cmake --preset asan -B "$asan_dir" >/dev/null
@@ -72,6 +77,11 @@ if [[ -e ${reports[0]} ]]; then
   done
   failed=$((failed + 1))
   total=$((total + 1))
+fi
+total=$((total + 1))
+if ((static_rc != 0)); then
+  echo "test.sh: scripts/check-static.sh found formatting or clang-tidy problems (above)" >&2
+  failed=$((failed + 1))
 fi
 passed=$((total - failed - skipped))
 ((passed < 0)) && passed=0

@@ -223,8 +223,8 @@ int main(int argc, char** argv) {
     app::declareDaemonOptions(
         table, kProgram, settings.process,
         "Once the injector, the capture and the tunnel are open, run as this user with no capabilities left",
-        "Check the setup (privileges, input, filter, intercept reachable, route to the target), print one line "
-        "per problem and exit");
+        "Check the setup (privileges, input, filter, intercept reachable, route to the target), print one "
+        "line per problem and exit");
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();

@@ -143,10 +143,10 @@ class LiveSource final : public CaptureSource {
 
   private:
     void read() {
-        const int n = capture_.dispatch(kFramesPerTurn, [this](const capture::CapturedFrame& frame,
-                                                               net::LinkType link) {
-            sink_.onFrame(link, frame.data, clock_.now(), 0);
-        });
+        const int n = capture_.dispatch(kFramesPerTurn,
+                                        [this](const capture::CapturedFrame& frame, net::LinkType link) {
+                                            sink_.onFrame(link, frame.data, clock_.now(), 0);
+                                        });
         if (n < 0) logger()->warn("capture: {}", capture_.error());  // only libpcap can fail here
     }
 
@@ -177,7 +177,8 @@ Source openFile(const ReplayOptions& options, os::EventBase& base, const os::Clo
     if (!options.filter.empty()) {
         if (auto err = reader.value().setFilter(options.filter); !err.empty()) return Source::fail(err);
     }
-    logger()->info("input: capture file {} ({})", options.input, net::linkTypeName(reader.value().linkType()));
+    logger()->info("input: capture file {} ({})", options.input,
+                   net::linkTypeName(reader.value().linkType()));
     return Source::ok(std::make_unique<FileSource>(options, base, clock, sink, std::move(reader).value()));
 }
 
@@ -195,7 +196,8 @@ Source openRing(const ReplayOptions& options, os::EventBase& base, const os::Clo
         base, clock, sink, std::move(capture).value(), "packet-ring"));
 }
 
-Source openDevices(const ReplayOptions& options, os::EventBase& base, const os::Clock& clock, FrameSink& sink) {
+Source openDevices(const ReplayOptions& options, os::EventBase& base, const os::Clock& clock,
+                   FrameSink& sink) {
     capture::LiveOptions live;
     live.device = options.input;
     live.filter = options.filter.empty() ? defaultLiveFilter(options) : options.filter;
@@ -211,8 +213,8 @@ Source openDevices(const ReplayOptions& options, os::EventBase& base, const os::
     auto capture = capture::LiveCapture::open(live);
     if (!capture) return Source::fail(capture.error());
     logger()->info("input: live capture on device {} filter '{}'", options.input, live.filter);
-    return Source::ok(std::make_unique<LiveSource<capture::LiveCapture>>(base, clock, sink,
-                                                                         std::move(capture).value(), "libpcap"));
+    return Source::ok(std::make_unique<LiveSource<capture::LiveCapture>>(
+        base, clock, sink, std::move(capture).value(), "libpcap"));
 }
 
 }  // namespace

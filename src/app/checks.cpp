@@ -38,7 +38,7 @@ void checkCapability(os::Preflight& report, std::string_view allowed, std::strin
 
 // Each device of `list` exists here; returns the devices, or nullopt when the list is malformed.
 std::optional<std::vector<std::string>> checkDevices(std::string_view flag, const std::string& list,
-                                                      std::string_view fix, os::Preflight& report) {
+                                                     std::string_view fix, os::Preflight& report) {
     auto devices = capture::parseDeviceList(list);
     if (!devices) {
         report.problem(std::string(flag) + ": " + devices.error());
@@ -56,7 +56,8 @@ std::optional<std::vector<std::string>> checkDevices(std::string_view flag, cons
 
 void checkFilter(const std::string& filter, os::Preflight& report) {
     if (std::string error = capture::checkFilter(filter); !error.empty()) {
-        report.problem("-F/--filter '" + filter + "': " + error + " -> fix the BPF expression (see pcap-filter(7))");
+        report.problem("-F/--filter '" + filter + "': " + error +
+                       " -> fix the BPF expression (see pcap-filter(7))");
     } else {
         report.ok("filter '" + filter + "' compiles");
     }
@@ -176,7 +177,8 @@ void checkIntercepts(const ReplayOptions& r, os::Preflight& report) {
             auto it = lost.find(name);
             report.problem(
                 "intercept " + name + " accepts TCP but the tunnel handshake failed" +
-                (it != lost.end() ? ": " + it->second : " within " + std::to_string(kHandshakeTimeout.count()) + " s") +
+                (it != lost.end() ? ": " + it->second
+                                  : " within " + std::to_string(kHandshakeTimeout.count()) + " s") +
                 " -> same --secret-file on both sides? is it intercept listening there? (--allow)");
         }
     }
@@ -228,7 +230,8 @@ int runReplayChecks(const ReplayOptions& r) {
 int runInterceptChecks(const InterceptConfig& config) {
     os::Preflight report(stdout);
     checkCapability(report, "live capture is", "intercept cannot capture");
-    const auto devices = checkDevices("-i/--device", config.devices, "pick one from `ip link` (-i/--device)", report);
+    const auto devices =
+        checkDevices("-i/--device", config.devices, "pick one from `ip link` (-i/--device)", report);
     checkFilter(config.filter, report);
 
     // The assistant must not forward the target's responses to the (non-existent) clients.

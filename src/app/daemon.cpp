@@ -31,7 +31,8 @@ void declareDaemonOptions(config::OptionTable& t, std::string_view program, Daem
          '\0', "metrics", "ADDR:PORT", "",
          [&o](std::string_view text) -> std::string {
              net::Endpoint endpoint;
-             if (std::string reason = stats::parseListenAddress(text, endpoint); !reason.empty()) return reason;
+             if (std::string reason = stats::parseListenAddress(text, endpoint); !reason.empty())
+                 return reason;
              o.metrics = endpoint;
              return {};
          },
@@ -71,13 +72,14 @@ std::string Daemon::detach(os::EventBase& base) {
 
 std::string Daemon::dropPrivileges() {
     if (options_.user.empty()) return {};
-    if (std::string error = os::dropPrivileges(options_.user, {}); !error.empty()) return "-u/--user: " + error;
+    if (std::string error = os::dropPrivileges(options_.user, {}); !error.empty())
+        return "-u/--user: " + error;
     log::component(program_)->info("running as user {} without capabilities", options_.user);
     return {};
 }
 
 os::Result<std::vector<os::Event>> handleSignals(os::EventBase& base, std::string_view program,
-                                                 std::function<void(int signo)> onStop) {
+                                                 const std::function<void(int signo)>& onStop) {
     using R = os::Result<std::vector<os::Event>>;
     std::vector<os::Event> events;
     auto reopen = os::Event::signal(base, SIGHUP, [logger = log::component(program)](short) {

@@ -181,8 +181,7 @@ std::string InterceptApp::arm() {
         // Only with --insecure (main refuses otherwise): say it where operators look.
         logger()->warn(
             "the tunnel on {} is open to any host that reaches it (--insecure, no --secret-file, no "
-            "--allow): "
-            "any of them can connect as tcpcopy and receive the target's responses to its flows",
+            "--allow): any of them can connect as tcpcopy and receive the target's responses to its flows",
             server_->localEndpoint().toString());
     } else if (config_.secretFile.empty()) {
         logger()->info(

@@ -118,7 +118,8 @@ class ReplayApp final : public FrameSink {
     int openTunnel() {
         if (options_.intercepts.empty()) {
             if (!options_.withoutIntercept) {
-                return startError(kProgram, "no intercept given (-s ip[:port]); use -L to replay without one");
+                return startError(kProgram,
+                                  "no intercept given (-s ip[:port]); use -L to replay without one");
             }
             log_->warn("replaying without intercept (-L): responses cannot be followed");
             return kExitOk;
@@ -177,13 +178,14 @@ class ReplayApp final : public FrameSink {
     int startOps() {
         registerReplayMetrics(
             registry_,
-            ReplaySources{[this]() -> const session::EngineStats& { return engine_->stats(); },
-                          [this]() -> const inject::InjectCounters& { return injector_->counters(); },
-                          [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
-                          [this]() -> const FrameCounters& { return frames_; },
-                          [this] { return source_->stats(); }, [this] { return output_->batchCounters().flushes; },
-                          [this] { return source_->idleSkipped(); },
-                          [this] { return finishedAt_.value_or(clock_.now()) - startedAt_; }, memoryLimitBytes()});
+            ReplaySources{
+                [this]() -> const session::EngineStats& { return engine_->stats(); },
+                [this]() -> const inject::InjectCounters& { return injector_->counters(); },
+                [this]() -> const tunnel::TunnelClient* { return tunnel_.get(); },
+                [this]() -> const FrameCounters& { return frames_; }, [this] { return source_->stats(); },
+                [this] { return output_->batchCounters().flushes; },
+                [this] { return source_->idleSkipped(); },
+                [this] { return finishedAt_.value_or(clock_.now()) - startedAt_; }, memoryLimitBytes()});
         if (const auto& metrics = daemon_.options().metrics) {
             auto server = stats::MetricsServer::start(base_, registry_, *metrics);
             if (!server) return startError(kProgram, "--metrics: " + server.error());
@@ -271,8 +273,8 @@ class ReplayApp final : public FrameSink {
         const auto& s = engine_->stats();
         const auto now = ProgressLine::Clock::time_point(
             std::chrono::duration_cast<ProgressLine::Clock::duration>(clock_.now()));
-        progress_->update(source_->progress().value_or(0.0), s.activeSessions, s.sessionsStarted - s.activeSessions,
-                          s.requestsSent, now);
+        progress_->update(source_->progress().value_or(0.0), s.activeSessions,
+                          s.sessionsStarted - s.activeSessions, s.requestsSent, now);
     }
 
     int finish() {
@@ -297,7 +299,8 @@ class ReplayApp final : public FrameSink {
                 log_->error("--report: {}", error);
             }
         }
-        const ExitStatus status = replayExitStatus({options_.input, inputError_, interrupted_, engine_->stats()});
+        const ExitStatus status =
+            replayExitStatus({options_.input, inputError_, interrupted_, engine_->stats()});
         if (!status.message.empty()) std::fprintf(stderr, "tcpcopy: %s\n", status.message.c_str());
         return status.code;
     }

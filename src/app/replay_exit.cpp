@@ -24,12 +24,14 @@ ExitStatus replayExitStatus(const ReplayEnd& end) {
                 "target's route for client addresses to the assistant, and intercept's filter)"};
     }
     // Some sessions went through and others did not: the target stopped or broke mid-replay.
-    if (const std::uint64_t lost = s.sessionsResetByTarget + s.sessionsTimedOut + s.sessionsFailed; lost > 0) {
-        return {kExitFailure,
-                fmt::format("{} of {} sessions did not complete: {} reset by the target, {} timed out, {} failed "
-                            "({} without SYN-ACK, {} over --max-session-buffer)",
-                            lost, s.sessionsStarted, s.sessionsResetByTarget, s.sessionsTimedOut,
-                            s.sessionsFailed, s.sessionsNoSynAck, s.sessionsOverBuffer)};
+    if (const std::uint64_t lost = s.sessionsResetByTarget + s.sessionsTimedOut + s.sessionsFailed;
+        lost > 0) {
+        return {
+            kExitFailure,
+            fmt::format("{} of {} sessions did not complete: {} reset by the target, {} timed out, {} failed "
+                        "({} without SYN-ACK, {} over --max-session-buffer)",
+                        lost, s.sessionsStarted, s.sessionsResetByTarget, s.sessionsTimedOut,
+                        s.sessionsFailed, s.sessionsNoSynAck, s.sessionsOverBuffer)};
     }
     return {kExitOk, ""};
 }

@@ -55,7 +55,7 @@ std::vector<Row> rows(const ReplaySources& src) {
             return t->counters().*field;
         };
     };
-    const auto nanoseconds = [](std::function<std::chrono::nanoseconds()> get) -> ReadFn {
+    const auto nanoseconds = [](const std::function<std::chrono::nanoseconds()>& get) -> ReadFn {
         return [get]() -> std::optional<std::uint64_t> { return static_cast<std::uint64_t>(get().count()); };
     };
     // clang-format off
@@ -151,8 +151,8 @@ constexpr const char* kSummary =
     "{sessions.reset_by_target} reset by target, {sessions.timed_out} timed out, {sessions.failed} failed "
     "({sessions.no_syn_ack} without SYN-ACK)\n"
     "  skipped: {sessions.sampled_out} sampled out, {sessions.ramped_out} ramped out (-g), "
-    "{sessions.skipped_midstream} mid-stream (-O), {sessions.shed} shed; {sessions.deferred} waited for a slot "
-    "(--max-active); {packets_ignored} ignored packets\n"
+    "{sessions.skipped_midstream} mid-stream (-O), {sessions.shed} shed; {sessions.deferred} waited for a "
+    "slot (--max-active); {packets_ignored} ignored packets\n"
     "  requests sent: {requests_sent}, segments {segments_sent}, bytes {bytes_sent}, retransmissions "
     "{retransmissions}\n"
     "  capture: {capture_retransmissions} retransmitted/duplicate, {capture_out_of_order} out of order, "
@@ -162,8 +162,8 @@ constexpr const char* kSummary =
     "  captured connections {sessions.captured}, aborted at exit {sessions.aborted}, still active "
     "{sessions.active}; buffered peak {memory.buffered_peak_bytes} bytes\n";
 constexpr const char* kSummaryCapture =
-    "  live capture ({capture.backend}): {capture.received} received, {capture.kernel_dropped} dropped by the "
-    "kernel (ring full {capture.queue_freezes} times), {capture.interface_dropped} by the interface\n";
+    "  live capture ({capture.backend}): {capture.received} received, {capture.kernel_dropped} dropped by "
+    "the kernel (ring full {capture.queue_freezes} times), {capture.interface_dropped} by the interface\n";
 constexpr const char* kSummaryInjected =
     "  injected: {injected_packets} packets in {inject_calls} system calls ({inject_batches} batches), "
     "{inject_errors} errors\n";
@@ -206,7 +206,7 @@ void FrameCounters::count(const net::DecodeResult& decoded) {
     }
 }
 
-void registerReplayMetrics(stats::Registry& registry, ReplaySources sources) {
+void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources) {
     for (Row& row : rows(sources)) {
         registry.add(stats::MetricInfo{row.name, row.help, row.type, row.unit, std::string(row.exposedAs)},
                      std::move(row.read));
@@ -226,6 +226,8 @@ std::string renderReplayStatsLine(const stats::Registry& registry, const stats::
     return stats::renderText(registry, kStatsLine, labels);
 }
 
-std::string renderReplayStatus(const stats::Registry& registry) { return stats::renderText(registry, kStatus); }
+std::string renderReplayStatus(const stats::Registry& registry) {
+    return stats::renderText(registry, kStatus);
+}
 
 }  // namespace tcpcopy::app

@@ -41,7 +41,7 @@ std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"
 std::string parseRules(std::string_view text, std::vector<session::AddressRule>& out) {
     std::vector<session::AddressRule> rules;
     for (std::string_view element : splitList(text)) {
-        const std::string bad = "bad rule " + quoted(element) + " (want [onlineIP:]port-targetIP:port)";
+        std::string bad = "bad rule " + quoted(element) + " (want [onlineIP:]port-targetIP:port)";
         const auto dash = element.find('-');
         if (dash == std::string_view::npos) return bad;
         std::string_view online = element.substr(0, dash);
@@ -73,8 +73,7 @@ std::string parseRules(std::string_view text, std::vector<session::AddressRule>&
 std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& out) {
     std::vector<net::Ipv4Addr> pool;
     for (std::string_view element : splitList(text)) {
-        const std::string bad =
-            "bad client address " + quoted(element) + " (want a.b.c.d, a.b.c.d/n or a.b.c.x)";
+        std::string bad = "bad client address " + quoted(element) + " (want a.b.c.d, a.b.c.d/n or a.b.c.x)";
         if (element.ends_with(".x")) {
             auto base = net::Ipv4Addr::parse(std::string(element.substr(0, element.size() - 2)) + ".0");
             if (!base) return bad;

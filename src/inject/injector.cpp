@@ -137,7 +137,8 @@ void Injector::noteMalformed(std::string_view reason) {
     if (malformedLogged_) return;
     malformedLogged_ = true;
     log::component("inject")->warn(
-        "{}: refusing a packet that is not injectable IPv4: {} (further ones are only counted)", kind(), reason);
+        "{}: refusing a packet that is not injectable IPv4: {} (further ones are only counted)", kind(),
+        reason);
 }
 
 std::size_t Injector::sendBatch(std::span<const net::Bytes> packets) {

@@ -26,7 +26,6 @@ constexpr std::uint16_t byteSwap16(std::uint32_t v) {
     return static_cast<std::uint16_t>(((v & 0xFFu) << 8) | ((v >> 8) & 0xFFu));
 }
 
-
 }  // namespace
 
 std::uint16_t onesComplementSum(Bytes data, std::uint32_t initial) {

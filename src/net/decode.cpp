@@ -292,7 +292,8 @@ bool readSackBlocks(const std::byte* body, std::size_t len, TcpOptions& out) {
     if (len < kHead + tcpoption::kSackBlockLength || (len - kHead) % tcpoption::kSackBlockLength != 0) {
         return false;
     }
-    const std::size_t blocks = std::min<std::size_t>((len - kHead) / tcpoption::kSackBlockLength, out.sack.size());
+    const std::size_t blocks =
+        std::min<std::size_t>((len - kHead) / tcpoption::kSackBlockLength, out.sack.size());
     for (std::size_t b = 0; b < blocks; ++b) {
         const std::byte* block = body + b * tcpoption::kSackBlockLength;
         out.sack[b] = SackBlock{SeqNum(be32(block)), SeqNum(be32(block + 4))};

@@ -112,7 +112,8 @@ Registry::Registry(std::string prefix) : prefix_(std::move(prefix)) {
 Registry::~Registry() = default;
 
 Registry::Entry& Registry::add(MetricInfo info) {
-    if (!isValidName(info.name)) programmingError("bad metric registration: invalid name '" + info.name + "'");
+    if (!isValidName(info.name))
+        programmingError("bad metric registration: invalid name '" + info.name + "'");
     if (find(info.name) != nullptr) {
         programmingError("bad metric registration: '" + info.name + "' registered twice");
     }
@@ -139,11 +140,15 @@ const Registry::Entry* Registry::find(std::string_view name) const {
 }
 
 Counter Registry::counter(std::string name, std::string help) {
-    return Counter(&add(MetricInfo{std::move(name), std::move(help), MetricType::Counter, Unit::None, std::nullopt}).value);
+    return Counter(
+        &add(MetricInfo{std::move(name), std::move(help), MetricType::Counter, Unit::None, std::nullopt})
+             .value);
 }
 
 Gauge Registry::gauge(std::string name, std::string help) {
-    return Gauge(&add(MetricInfo{std::move(name), std::move(help), MetricType::Gauge, Unit::None, std::nullopt}).value);
+    return Gauge(
+        &add(MetricInfo{std::move(name), std::move(help), MetricType::Gauge, Unit::None, std::nullopt})
+             .value);
 }
 
 void Registry::counterFn(std::string name, std::string help, std::function<std::uint64_t()> read) {

@@ -26,6 +26,8 @@ fixtures=$(realpath "$here/../fixtures")
 pcaptool=$(realpath "$here/../tools/pcaptool.py")
 # shellcheck source=lib/lab.sh
 source "$here/lib/lab.sh"
+# shellcheck source=lib/checks.sh
+source "$here/lib/checks.sh"
 
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
@@ -34,16 +36,7 @@ lab_require_cmd python3
 lab_init badin
 lab_up
 
-failures=0
-passed=0
-fail() {
-  printf 'bad_input_test: FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-ok() {
-  printf 'bad_input_test: ok: %s\n' "$*"
-  passed=$((passed + 1))
-}
+e2e_begin bad_input_test
 
 printf 'bad-input-secret-%s\n' "$$" >"$LAB_DIR/secret"
 chmod 600 "$LAB_DIR/secret"
@@ -119,20 +112,10 @@ intercept_pid=$LAB_LAST_PID
 ilog=$LAB_DIR/intercept-file.log
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
-# run_tcpcopy NAME ARGS... : one replay in the tc namespace; exit status in $tc_rc. The secret
-# file is $tc_secret.
-tc_secret=$LAB_DIR/secret
-run_tcpcopy() {
-  local name=$1
-  shift
-  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --secret-file "$tc_secret" \
-    --stats-interval 0 --report "$LAB_DIR/$name.json" -x "80-$LAB_TARGET_IP:80" "$@"
-  tc_rc=0
-  lab_wait_exit "$LAB_LAST_PID" 120 || tc_rc=$?
-  if ((tc_rc == 124)); then
-    lab_stop "$LAB_LAST_PID" 5
-  fi
-}
+# use_secret FILE : the secret file of the replays that follow (run_tcpcopy, lib/checks.sh), all
+# of them to nginx on the target.
+use_secret() { run_tcpcopy_args=(--secret-file "$1" -x "80-$LAB_TARGET_IP:80"); }
+use_secret "$LAB_DIR/secret"
 
 # got_requests NAME : the target's requests, sorted, in $LAB_DIR/NAME.got, once nginx has logged
 # everything it received.
@@ -143,9 +126,9 @@ got_requests() {
 
 # A wrong secret: tcpcopy's exit line says why there is no tunnel, not merely "unreachable".
 printf 'not-the-secret\n' >"$LAB_DIR/wrong.secret"
-tc_secret=$LAB_DIR/wrong.secret
+use_secret "$LAB_DIR/wrong.secret"
 run_tcpcopy wrong-secret -i "$fixtures/http_short.pcap" --intercept-wait 3
-tc_secret=$LAB_DIR/secret
+use_secret "$LAB_DIR/secret"
 last=$(tail -n 1 "$LAB_DIR/tcpcopy-wrong-secret.log")
 if ((tc_rc != 0 && tc_rc != 124)) && [[ $last == "tcpcopy: no tunnel to intercept "*"authentication failed (wrong secret)"* ]]; then
   ok "wrong secret: exit $tc_rc, '$last'"
@@ -177,7 +160,7 @@ LC_ALL=C sort "$fixtures/http_short.requests.txt" >"$LAB_DIR/malformed.golden"
 : >"$nginx_log"
 run_tcpcopy malformed -i "$LAB_DIR/malformed.pcap" -a 1000
 got_requests malformed
-counted=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frames_malformed"])' "$LAB_DIR/malformed.json" 2>/dev/null || echo none)
+counted=$(report_value malformed frames_malformed)
 if ((tc_rc != 0)); then
   fail "malformed: tcpcopy exited $tc_rc"
 elif [[ $counted != "$bad" ]]; then
@@ -282,7 +265,7 @@ fi
 # secret with CRLF line ends (intercept's has LF): the same secret for both. Its --report path
 # is a symbolic link to a file it must not touch: the link is replaced by the report.
 sed 's/$/\r/' "$LAB_DIR/secret" >"$LAB_DIR/secret.crlf"
-tc_secret=$LAB_DIR/secret.crlf
+use_secret "$LAB_DIR/secret.crlf"
 printf 'precious\n' >"$LAB_DIR/victim"
 ln -s "$LAB_DIR/victim" "$LAB_DIR/after.json"
 : >"$nginx_log"
@@ -302,5 +285,4 @@ else
 fi
 
 lab_alive "$intercept_pid" || fail "intercept died during the test"
-echo "bad_input_test: $passed passed, $failures failed"
-((failures == 0))
+e2e_end

@@ -23,6 +23,8 @@ build=$(realpath "${1:-$here/../../build}")
 fixtures=$(realpath "$here/../fixtures")
 # shellcheck source=lib/lab.sh
 source "$here/lib/lab.sh"
+# shellcheck source=lib/checks.sh
+source "$here/lib/checks.sh"
 
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
@@ -31,37 +33,9 @@ lab_require_cmd python3 ab prlimit
 lab_init faults
 lab_up
 
-failures=0
-passed=0
-fail() {
-  printf 'faults_test: FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-ok() {
-  printf 'faults_test: ok: %s\n' "$*"
-  passed=$((passed + 1))
-}
-# report_value NAME KEY.PATH : one value of a --report JSON file.
-report_value() {
-  python3 -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): v = v[k]
-print(v)' "$LAB_DIR/$1.json" "$2" 2>/dev/null || echo none
-}
-
-# run_tcpcopy NAME ARGS... : one replay in the tc namespace; exit status in $tc_rc.
-run_tcpcopy() {
-  local name=$1
-  shift
-  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 \
-    --report "$LAB_DIR/$name.json" -x "80-$LAB_TARGET_IP:80" "$@"
-  tc_pid=$LAB_LAST_PID
-  tc_rc=0
-  lab_wait_exit "$tc_pid" 120 || tc_rc=$?
-  if ((tc_rc == 124)); then
-    lab_stop "$tc_pid" 5
-  fi
-}
+e2e_begin faults_test
+# Every replay here (run_tcpcopy, lib/checks.sh) goes to nginx on the target.
+run_tcpcopy_args=(-x "80-$LAB_TARGET_IP:80")
 
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 nginx_log=$LAB_NGINX_ACCESS_LOG
@@ -260,5 +234,4 @@ else
   ok "out of descriptors: ${cpu_ms} ms of CPU in ${wall_ms} ms, $lines log line ('$(grep -m1 'cannot accept' "$ilog" | sed 's/^.*\] //')'), serves again after"
 fi
 
-echo "faults_test: $passed passed, $failures failed"
-((failures == 0))
+e2e_end

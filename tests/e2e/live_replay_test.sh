@@ -17,6 +17,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=$(realpath "${1:-$here/../../build}")
 # shellcheck source=lib/lab.sh
 source "$here/lib/lab.sh"
+# shellcheck source=lib/checks.sh
+source "$here/lib/checks.sh"
 
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
@@ -47,16 +49,7 @@ start_intercept() {
 }
 start_intercept
 
-failures=0
-passed=0
-fail() {
-  printf 'live_replay_test: FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-ok() {
-  printf 'live_replay_test: ok: %s\n' "$*"
-  passed=$((passed + 1))
-}
+e2e_begin live_replay_test
 
 # count_lines FILE : lines in FILE, 0 when it does not exist.
 count_lines() {
@@ -399,5 +392,4 @@ check_accounting "$name"
 (($(json "$name" 's["aborted"]') == 0)) || fail "$name: sessions were still open at SIGTERM"
 
 lab_alive "$intercept_pid" || fail "intercept died during the test"
-echo "live_replay_test: $passed passed, $failures failed"
-((failures == 0))
+e2e_end

@@ -10,6 +10,8 @@ build=$(realpath "${1:-$here/../../build}")
 fixtures=$(realpath "$here/../fixtures")
 # shellcheck source=lib/lab.sh
 source "$here/lib/lab.sh"
+# shellcheck source=lib/checks.sh
+source "$here/lib/checks.sh"
 
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
@@ -26,29 +28,12 @@ lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
 intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
-failures=0
-passed=0
-fail() {
-  printf 'offline_replay_test: FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-ok() {
-  printf 'offline_replay_test: ok: %s\n' "$*"
-  passed=$((passed + 1))
-}
+e2e_begin offline_replay_test
 
-# run_tcpcopy NAME ARGS... : one tcpcopy run in the tc namespace; its exit status in $tc_rc.
-run_tcpcopy() {
-  local name=$1
-  shift
-  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 \
-    --report "$LAB_DIR/$name.json" "$@"
-  tc_rc=0
-  lab_wait_exit "$LAB_LAST_PID" 120 || tc_rc=$?
-  if ((tc_rc == 124)); then
-    lab_stop "$LAB_LAST_PID" 5
-  fi
-  sed -n '/tcpcopy summary/,$p' "$LAB_DIR/tcpcopy-$name.log"
+# replay NAME ARGS... : run_tcpcopy (lib/checks.sh), then its summary.
+replay() {
+  run_tcpcopy "$@"
+  tcpcopy_summary "$1"
 }
 
 # http_case NAME PCAP GOLDEN_MULTIPLIER TCPCOPY_ARGS... : replay against nginx, compare.
@@ -56,7 +41,7 @@ http_case() {
   local name=$1 pcap=$2 times=$3
   shift 3
   : >"$nginx_log"
-  run_tcpcopy "$name" -x "80-$LAB_TARGET_IP:80" -i "$fixtures/$pcap" "$@"
+  replay "$name" -x "80-$LAB_TARGET_IP:80" -i "$fixtures/$pcap" "$@"
   local golden="$LAB_DIR/$name.golden"
   for ((k = 0; k < times; k++)); do cat "$fixtures/${pcap%.pcap}.requests.txt"; done | LC_ALL=C sort >"$golden"
   lab_nginx_settle "$nginx_log"
@@ -75,7 +60,7 @@ redis_case() {
   local name=$1 pcap=$2
   shift 2
   lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB_TARGET_IP" 6379 "$LAB_DIR/$name.monitor"
-  run_tcpcopy "$name" -x "6379-$LAB_TARGET_IP:6379" -i "$fixtures/$pcap" "$@"
+  replay "$name" -x "6379-$LAB_TARGET_IP:6379" -i "$fixtures/$pcap" "$@"
   lab_redis_monitor_stop
   lab_requests_redis "$LAB_DIR/$name.monitor" >"$LAB_DIR/$name.got"
   if ((tc_rc != 0)); then
@@ -103,7 +88,7 @@ redis_case redis-a1000 redis_pipeline.pcap -a 1000
 
 # --max-active: a burst (all 20 connections at -a 1000) waits for free slots; nothing is lost.
 http_case max-active http_short.pcap 1 -a 1000 --max-active 2
-deferred=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sessions"]["deferred"])' "$LAB_DIR/max-active.json")
+deferred=$(report_value max-active sessions.deferred)
 if ((deferred > 0)); then
   ok "max-active: $deferred connections waited for a slot"
 else
@@ -115,7 +100,7 @@ fi
 # idle_skipped_seconds must be the sum over the capture's gaps of (gap - 5 ms), as computed
 # here from the file itself.
 http_case idle-skip http_short.pcap 1 -I 5
-skipped=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["idle_skipped_seconds"])' "$LAB_DIR/idle-skip.json")
+skipped=$(report_value idle-skip idle_skipped_seconds)
 expected=$(python3 -c '
 import sys
 sys.path.insert(0, sys.argv[2])
@@ -133,7 +118,7 @@ fi
 # -r 50: about half of the sessions, and the same ones on every run.
 for run in 1 2; do
   : >"$nginx_log"
-  run_tcpcopy "sample$run" -x "80-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000 -r 50
+  replay "sample$run" -x "80-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000 -r 50
   lab_nginx_settle "$nginx_log"
   lab_requests_nginx "$nginx_log" >"$LAB_DIR/sample$run.got"
 done
@@ -159,7 +144,7 @@ else
 fi
 
 # Nothing to replay: a capture with no traffic for the -x port is an error, with the reason.
-run_tcpcopy noport -x "8080-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000
+replay noport -x "8080-$LAB_TARGET_IP:80" -i "$fixtures/http_short.pcap" -a 1000
 if ((tc_rc != 0)) && grep -q "matched -x" "$LAB_DIR/tcpcopy-noport.log"; then
   ok "noport: exit $tc_rc with the reason"
 else
@@ -167,5 +152,4 @@ else
 fi
 
 lab_alive "$intercept_pid" || fail "intercept died during the test"
-echo "offline_replay_test: $passed passed, $failures failed"
-((failures == 0))
+e2e_end

@@ -17,6 +17,8 @@ build=$(realpath "${1:-$here/../../build}")
 fixtures=$(realpath "$here/../fixtures")
 # shellcheck source=lib/lab.sh
 source "$here/lib/lab.sh"
+# shellcheck source=lib/checks.sh
+source "$here/lib/checks.sh"
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
 lab_require_cmd curl script python3
@@ -25,9 +27,7 @@ lab_init ops
 lab_up
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 
-failures=0
-fail() { printf 'ops_lab_test: FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
-ok() { printf 'ops_lab_test: ok: %s\n' "$*"; }
+e2e_begin ops_lab_test
 
 intercept_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP"
   --allow "$LAB_TUNNEL_ALLOW")
@@ -173,5 +173,4 @@ expect_check tcpcopy-noroute 1 "^problem: no route to the target 198.19.9.9" "$L
 lab_stop "$intercept_pid"
 expect_check tcpcopy-nointercept 1 "^problem: intercept $LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT unreachable: Connection refused" "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}"
 
-echo "ops_lab_test: $failures failure(s)"
-((failures == 0))
+e2e_end

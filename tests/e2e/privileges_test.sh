@@ -15,22 +15,15 @@ build=$(realpath "${1:-$here/../../build}")
 fixtures=$(realpath "$here/../fixtures")
 # shellcheck source=lib/lab.sh
 source "$here/lib/lab.sh"
+# shellcheck source=lib/checks.sh
+source "$here/lib/checks.sh"
 
 tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
 user=nobody
 id "$user" >/dev/null 2>&1 || lab_die "user $user does not exist"
 
-failures=0
-passed=0
-fail() {
-  printf 'privileges_test: FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-ok() {
-  printf 'privileges_test: ok: %s\n' "$*"
-  passed=$((passed + 1))
-}
+e2e_begin privileges_test
 
 # --- no shell-outs in the daemons' code -------------------------------------------------------------
 shellouts=$(grep -rnE '(^|[^A-Za-z0-9_.>:])(std::)?(system|popen|execl|execlp|execle|execv|execvp|execvpe|posix_spawnp?|wordexp)[[:space:]]*\(' \
@@ -150,5 +143,4 @@ else
 fi
 
 lab_alive "$intercept_pid" || fail "intercept died during the test"
-echo "privileges_test: $passed passed, $failures failed"
-((failures == 0))
+e2e_end

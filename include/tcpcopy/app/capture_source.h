@@ -34,7 +34,8 @@ class FrameSink {
   public:
     // One captured frame (valid during the call) at monotonic time `now`. `pass` counts the passes
     // over a capture file (-T), from 0; a live capture's frames are all of pass 0.
-    virtual void onFrame(net::LinkType link, net::Bytes frame, std::chrono::nanoseconds now, unsigned pass) = 0;
+    virtual void onFrame(net::LinkType link, net::Bytes frame, std::chrono::nanoseconds now,
+                         unsigned pass) = 0;
     // A capture file has been read to its end, every pass: "" when it ended cleanly, otherwise
     // the reason naming the file (already logged).
     virtual void onInputEnd(const std::string& error) = 0;
@@ -72,7 +73,8 @@ bool isCaptureFile(const std::string& input);
 // Opens the input the options name: the capture file, live capture with libpcap on the -i
 // devices, or the packet ring when -i is empty. The error is one line naming the input. `base`,
 // `clock` and `sink` must outlive the source; frames flow once start() is called.
-os::Result<std::unique_ptr<CaptureSource>> openCaptureSource(const ReplayOptions& options, os::EventBase& base,
-                                                             const os::Clock& clock, FrameSink& sink);
+os::Result<std::unique_ptr<CaptureSource>> openCaptureSource(const ReplayOptions& options,
+                                                             os::EventBase& base, const os::Clock& clock,
+                                                             FrameSink& sink);
 
 }  // namespace tcpcopy::app

@@ -85,6 +85,6 @@ class Daemon {
 // SIGHUP reopens the log file (after rotation) and says so; SIGINT and SIGTERM call
 // `onStop(signo)`. The events live as long as the returned vector.
 os::Result<std::vector<os::Event>> handleSignals(os::EventBase& base, std::string_view program,
-                                                 std::function<void(int signo)> onStop);
+                                                 const std::function<void(int signo)>& onStop);
 
 }  // namespace tcpcopy::app

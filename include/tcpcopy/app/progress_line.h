@@ -7,7 +7,6 @@
 #include <optional>
 #include <string>
 
-
 namespace tcpcopy::app {
 
 // One progress line, redrawn in place with \r:

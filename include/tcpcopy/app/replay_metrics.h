@@ -54,7 +54,7 @@ struct ReplaySources {
 };
 
 // Declares every counter of tcpcopy on `registry` (prefix "tcpcopy").
-void registerReplayMetrics(stats::Registry& registry, ReplaySources sources);
+void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources);
 
 // The summary printed at exit. `live` adds the capture's line and `tunnel` the tunnel's.
 // Labels: "capture.backend".

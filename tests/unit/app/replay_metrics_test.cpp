@@ -33,15 +33,36 @@ struct Replay {
 };
 
 // The names docs/metrics.md documents for tcpcopy, without the prefix and _total.
-const std::set<std::string> kDocumentedMetrics = {
-    "frames_read",          "sessions_started",       "sessions_established",      "sessions_completed",
-    "sessions_reset_by_target", "sessions_timed_out", "sessions_failed",           "sessions_shed",
-    "requests_sent",        "segments_sent",          "bytes_sent",                "retransmissions",
-    "responses_seen",       "response_bytes",         "resets_sent",               "packets_injected",
-    "inject_errors",        "inject_calls",           "inject_batches",            "capture_received",
-    "capture_kernel_dropped", "capture_interface_dropped", "capture_queue_freezes", "tunnel_responses",
-    "tunnel_reconnects",    "port_reuses",            "sessions_active",           "bytes_buffered",
-    "path_rtt_microseconds", "tunnel_connected"};
+const std::set<std::string> kDocumentedMetrics = {"frames_read",
+                                                  "sessions_started",
+                                                  "sessions_established",
+                                                  "sessions_completed",
+                                                  "sessions_reset_by_target",
+                                                  "sessions_timed_out",
+                                                  "sessions_failed",
+                                                  "sessions_shed",
+                                                  "requests_sent",
+                                                  "segments_sent",
+                                                  "bytes_sent",
+                                                  "retransmissions",
+                                                  "responses_seen",
+                                                  "response_bytes",
+                                                  "resets_sent",
+                                                  "packets_injected",
+                                                  "inject_errors",
+                                                  "inject_calls",
+                                                  "inject_batches",
+                                                  "capture_received",
+                                                  "capture_kernel_dropped",
+                                                  "capture_interface_dropped",
+                                                  "capture_queue_freezes",
+                                                  "tunnel_responses",
+                                                  "tunnel_reconnects",
+                                                  "port_reuses",
+                                                  "sessions_active",
+                                                  "bytes_buffered",
+                                                  "path_rtt_microseconds",
+                                                  "tunnel_connected"};
 
 TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
     Replay r;
@@ -57,7 +78,8 @@ TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
     r.injector.calls = 9;
     r.frames.frames = 7;
     const std::string text = stats::renderPrometheus(r.registry);
-    EXPECT_THAT(text, HasSubstr("# TYPE tcpcopy_requests_sent_total counter\ntcpcopy_requests_sent_total 12\n"));
+    EXPECT_THAT(text,
+                HasSubstr("# TYPE tcpcopy_requests_sent_total counter\ntcpcopy_requests_sent_total 12\n"));
     EXPECT_THAT(text, HasSubstr("# TYPE tcpcopy_sessions_active gauge\ntcpcopy_sessions_active 3\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_packets_injected_total 40\n"));
     EXPECT_THAT(text, HasSubstr("tcpcopy_frames_read_total 7\n"));
@@ -81,21 +103,66 @@ TEST(ReplayMetrics, TheReportKeepsTheFieldsItsReadersUse) {
     r.capture = capture::CaptureStats{100, 3, 1, 2};
     const auto json = nlohmann::json::parse(stats::renderJson(r.registry, {{"input", "x.pcap"}}));
     // Every field the report had before the registry rendered it (bench/, tests/e2e read them).
-    for (const char* path :
-         {"/input", "/seconds", "/frames", "/frames_not_tcp", "/frames_ipv6", "/frames_fragments",
-          "/frames_malformed", "/packets_ignored", "/idle_skipped_seconds", "/sessions/captured", "/sessions/started",
-          "/sessions/established", "/sessions/completed", "/sessions/ended_by_replay", "/sessions/reset_by_target",
-          "/sessions/timed_out", "/sessions/failed", "/sessions/aborted", "/sessions/active",
-          "/sessions/no_syn_ack", "/sessions/midstream", "/sessions/sampled_out", "/sessions/ramped_out",
-          "/sessions/skipped_midstream", "/sessions/shed", "/sessions/deferred", "/sessions/port_reuses",
-          "/sessions/port_remaps", "/sessions/over_buffer", "/requests_sent", "/segments_sent", "/bytes_sent",
-          "/retransmissions", "/capture_retransmissions", "/capture_out_of_order", "/capture_gaps",
-          "/resegmented", "/responses_seen", "/response_bytes", "/responses_unknown", "/responses_malformed",
-          "/gate_timeouts", "/timer_wakeups", "/path_rtt/samples", "/path_rtt/smoothed_us",
-          "/path_rtt/variation_us", "/flows_remembered", "/flows_forgotten", "/resets_sent",
-          "/memory/limit_bytes", "/memory/buffered_bytes", "/memory/buffered_peak_bytes", "/injected_packets",
-          "/inject_errors", "/inject_calls", "/inject_batches", "/capture/received", "/capture/kernel_dropped",
-          "/capture/interface_dropped", "/capture/queue_freezes"}) {
+    for (const char* path : {"/input",
+                             "/seconds",
+                             "/frames",
+                             "/frames_not_tcp",
+                             "/frames_ipv6",
+                             "/frames_fragments",
+                             "/frames_malformed",
+                             "/packets_ignored",
+                             "/idle_skipped_seconds",
+                             "/sessions/captured",
+                             "/sessions/started",
+                             "/sessions/established",
+                             "/sessions/completed",
+                             "/sessions/ended_by_replay",
+                             "/sessions/reset_by_target",
+                             "/sessions/timed_out",
+                             "/sessions/failed",
+                             "/sessions/aborted",
+                             "/sessions/active",
+                             "/sessions/no_syn_ack",
+                             "/sessions/midstream",
+                             "/sessions/sampled_out",
+                             "/sessions/ramped_out",
+                             "/sessions/skipped_midstream",
+                             "/sessions/shed",
+                             "/sessions/deferred",
+                             "/sessions/port_reuses",
+                             "/sessions/port_remaps",
+                             "/sessions/over_buffer",
+                             "/requests_sent",
+                             "/segments_sent",
+                             "/bytes_sent",
+                             "/retransmissions",
+                             "/capture_retransmissions",
+                             "/capture_out_of_order",
+                             "/capture_gaps",
+                             "/resegmented",
+                             "/responses_seen",
+                             "/response_bytes",
+                             "/responses_unknown",
+                             "/responses_malformed",
+                             "/gate_timeouts",
+                             "/timer_wakeups",
+                             "/path_rtt/samples",
+                             "/path_rtt/smoothed_us",
+                             "/path_rtt/variation_us",
+                             "/flows_remembered",
+                             "/flows_forgotten",
+                             "/resets_sent",
+                             "/memory/limit_bytes",
+                             "/memory/buffered_bytes",
+                             "/memory/buffered_peak_bytes",
+                             "/injected_packets",
+                             "/inject_errors",
+                             "/inject_calls",
+                             "/inject_batches",
+                             "/capture/received",
+                             "/capture/kernel_dropped",
+                             "/capture/interface_dropped",
+                             "/capture/queue_freezes"}) {
         EXPECT_TRUE(json.contains(nlohmann::json::json_pointer(path))) << path;
     }
     EXPECT_EQ(json["sessions"]["started"], 3);
@@ -121,22 +188,24 @@ TEST(ReplayMetrics, TheSummaryReadsAsBefore) {
     r.engine.rttVariationUs = 560;
     r.injector.packets = 120;
     r.injector.calls = 20;
-    EXPECT_EQ(renderReplaySummary(r.registry, {}, false, false),
-              "tcpcopy summary: 0.45s, 84 frames read\n"
-              "  sessions: 3 started (0 mid-stream), 3 established, 3 completed, 0 ended by replay, 0 reset by "
-              "target, 0 timed out, 0 failed (0 without SYN-ACK)\n"
-              "  skipped: 0 sampled out, 0 ramped out (-g), 0 mid-stream (-O), 0 shed; 0 waited for a slot "
-              "(--max-active); 0 ignored packets\n"
-              "  requests sent: 30, segments 42, bytes 2604, retransmissions 0\n"
-              "  capture: 0 retransmitted/duplicate, 0 out of order, 0 resegmented\n"
-              "  responses seen: 0 (0 bytes), gate timeouts 0, resets sent 0; path RTT 1.2 ms (+- 0.6)\n"
-              "  captured connections 3, aborted at exit 0, still active 0; buffered peak 0 bytes\n"
-              "  injected: 120 packets in 20 system calls (5 batches), 0 errors\n");
+    EXPECT_EQ(
+        renderReplaySummary(r.registry, {}, false, false),
+        "tcpcopy summary: 0.45s, 84 frames read\n"
+        "  sessions: 3 started (0 mid-stream), 3 established, 3 completed, 0 ended by replay, 0 reset by "
+        "target, 0 timed out, 0 failed (0 without SYN-ACK)\n"
+        "  skipped: 0 sampled out, 0 ramped out (-g), 0 mid-stream (-O), 0 shed; 0 waited for a slot "
+        "(--max-active); 0 ignored packets\n"
+        "  requests sent: 30, segments 42, bytes 2604, retransmissions 0\n"
+        "  capture: 0 retransmitted/duplicate, 0 out of order, 0 resegmented\n"
+        "  responses seen: 0 (0 bytes), gate timeouts 0, resets sent 0; path RTT 1.2 ms (+- 0.6)\n"
+        "  captured connections 3, aborted at exit 0, still active 0; buffered peak 0 bytes\n"
+        "  injected: 120 packets in 20 system calls (5 batches), 0 errors\n");
     r.capture = capture::CaptureStats{100, 3, 1, 2};
-    EXPECT_THAT(renderReplaySummary(r.registry, {{"capture.backend", "packet-ring"}}, true, true),
-                HasSubstr("\n  live capture (packet-ring): 100 received, 3 dropped by the kernel (ring full 2 "
-                          "times), 1 by the interface\n  injected: 120 packets in 20 system calls (5 batches), 0 "
-                          "errors\n  tunnel: 0 connects, 0 reconnects, 0 responses, 0 routes sent\n"));
+    EXPECT_THAT(
+        renderReplaySummary(r.registry, {{"capture.backend", "packet-ring"}}, true, true),
+        HasSubstr("\n  live capture (packet-ring): 100 received, 3 dropped by the kernel (ring full 2 "
+                  "times), 1 by the interface\n  injected: 120 packets in 20 system calls (5 batches), 0 "
+                  "errors\n  tunnel: 0 connects, 0 reconnects, 0 responses, 0 routes sent\n"));
 }
 
 TEST(ReplayMetrics, TheStatsLineAndStatusReadAsBefore) {
@@ -145,19 +214,20 @@ TEST(ReplayMetrics, TheStatsLineAndStatusReadAsBefore) {
     r.engine.activeSessions = 2;
     r.engine.sessionsStarted = 4;
     r.capture = capture::CaptureStats{100, 3, 1, 2};
-    EXPECT_EQ(renderReplayStatsLine(r.registry, {{"tunnel", "none"}}),
-              "stats: frames=9 sessions active=2 captured=0 started=4 established=0 completed=0 failed=0 shed=0 "
-              "requests=0 retrans=0 responses=0 injected=0 inject_errors=0 buffered=0 tunnel=none "
-              "tunnel_connects=0 tunnel_reconnects=0 capture_dropped=4");
+    EXPECT_EQ(
+        renderReplayStatsLine(r.registry, {{"tunnel", "none"}}),
+        "stats: frames=9 sessions active=2 captured=0 started=4 established=0 completed=0 failed=0 shed=0 "
+        "requests=0 retrans=0 responses=0 injected=0 inject_errors=0 buffered=0 tunnel=none "
+        "tunnel_connects=0 tunnel_reconnects=0 capture_dropped=4");
     EXPECT_EQ(renderReplayStatus(r.registry),
               "sessions active=2 started=4 established=0 requests=0 responses=0");
 }
 
 TEST(FrameCounters, CountEveryFrameByWhatDecodingMadeOfIt) {
     FrameCounters c;
-    for (net::DecodeStatus status : {net::DecodeStatus::Ok, net::DecodeStatus::NotIp, net::DecodeStatus::NotTcp,
-                                     net::DecodeStatus::Ipv6, net::DecodeStatus::Fragment,
-                                     net::DecodeStatus::TruncatedTcp, net::DecodeStatus::BadIpHeader}) {
+    for (net::DecodeStatus status :
+         {net::DecodeStatus::Ok, net::DecodeStatus::NotIp, net::DecodeStatus::NotTcp, net::DecodeStatus::Ipv6,
+          net::DecodeStatus::Fragment, net::DecodeStatus::TruncatedTcp, net::DecodeStatus::BadIpHeader}) {
         net::DecodeResult decoded;
         decoded.status = status;
         c.count(decoded);

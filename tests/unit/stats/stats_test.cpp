@@ -88,10 +88,13 @@ TEST(Renderers, JsonNestsDottedNamesPutsLabelsFirstAndLeavesOutWhatHasNoValue) {
     Registry registry("tcpcopy");
     std::optional<std::uint64_t> dropped;  // no live capture in this run
     registry.counterFn("frames", "Frames read", [] { return 7; });
-    registry.add({"sessions.started", "Sessions", MetricType::Counter, Unit::None, std::nullopt}, [] { return 3; });
-    registry.add({"capture.kernel_dropped", "Dropped", MetricType::Counter, Unit::None, std::nullopt}, [&] { return dropped; });
+    registry.add({"sessions.started", "Sessions", MetricType::Counter, Unit::None, std::nullopt},
+                 [] { return 3; });
+    registry.add({"capture.kernel_dropped", "Dropped", MetricType::Counter, Unit::None, std::nullopt},
+                 [&] { return dropped; });
     registry.add({"sessions.active", "Open", MetricType::Gauge, Unit::None, std::nullopt}, [] { return 1; });
-    registry.add({"seconds", "Run time", MetricType::Gauge, Unit::Nanoseconds, std::nullopt}, [] { return 1'500'000'000; });
+    registry.add({"seconds", "Run time", MetricType::Gauge, Unit::Nanoseconds, std::nullopt},
+                 [] { return 1'500'000'000; });
     EXPECT_EQ(renderJson(registry, {{"input", "a.pcap"}}),
               "{\n"
               "  \"input\": \"a.pcap\",\n"
@@ -103,8 +106,9 @@ TEST(Renderers, JsonNestsDottedNamesPutsLabelsFirstAndLeavesOutWhatHasNoValue) {
               "  \"seconds\": 1.5\n"
               "}\n");
     dropped = 4;
-    EXPECT_THAT(renderJson(registry, {{"capture.backend", "packet-ring"}}),
-                HasSubstr("\"capture\": {\n    \"backend\": \"packet-ring\",\n    \"kernel_dropped\": 4\n  }"));
+    EXPECT_THAT(
+        renderJson(registry, {{"capture.backend", "packet-ring"}}),
+        HasSubstr("\"capture\": {\n    \"backend\": \"packet-ring\",\n    \"kernel_dropped\": 4\n  }"));
 }
 
 TEST(Renderers, Prometheus) {
@@ -128,7 +132,8 @@ TEST(Renderers, PrometheusServesOnlyExposedMetricsUnderTheirExposedNames) {
     Registry registry("tcpcopy");
     std::optional<std::uint64_t> received;
     registry.add({"frames", "Frames read", MetricType::Counter, Unit::None, "frames_read"}, [] { return 7; });
-    registry.add({"capture.received", "Received", MetricType::Counter, Unit::None, std::nullopt}, [&] { return received; });
+    registry.add({"capture.received", "Received", MetricType::Counter, Unit::None, std::nullopt},
+                 [&] { return received; });
     registry.add({"packets_in", "Offered", MetricType::Counter, Unit::None, ""}, [] { return 9; });
     EXPECT_EQ(renderPrometheus(registry),
               "# HELP tcpcopy_frames_read_total Frames read\n"
@@ -148,14 +153,18 @@ TEST(Renderers, PrometheusWithoutPrefix) {
 TEST(Renderers, TextTemplatesNameMetricsLabelsAndUnits) {
     Fixture f;
     std::optional<std::uint64_t> tunnelConnects;
-    f.registry.add({"path_rtt.smoothed_us", "RTT", MetricType::Gauge, Unit::Microseconds, std::nullopt}, [] { return 1234; });
-    f.registry.add({"seconds", "Run time", MetricType::Gauge, Unit::Nanoseconds, std::nullopt}, [] { return 450'000'000; });
-    f.registry.add({"tunnel.connects", "Connects", MetricType::Counter, Unit::None, std::nullopt}, [&] { return tunnelConnects; });
-    EXPECT_EQ(renderText(f.registry,
-                         "stats: injected={packets_injected} sessions active={sessions_active} tunnel={tunnel} "
-                         "connects={tunnel.connects} rtt {path_rtt.smoothed_us:ms} ms in {seconds:s}s {{x}}",
-                         {{"tunnel", "none"}}),
-              "stats: injected=42 sessions active=8 tunnel=none connects=0 rtt 1.2 ms in 0.45s {x}");
+    f.registry.add({"path_rtt.smoothed_us", "RTT", MetricType::Gauge, Unit::Microseconds, std::nullopt},
+                   [] { return 1234; });
+    f.registry.add({"seconds", "Run time", MetricType::Gauge, Unit::Nanoseconds, std::nullopt},
+                   [] { return 450'000'000; });
+    f.registry.add({"tunnel.connects", "Connects", MetricType::Counter, Unit::None, std::nullopt},
+                   [&] { return tunnelConnects; });
+    EXPECT_EQ(
+        renderText(f.registry,
+                   "stats: injected={packets_injected} sessions active={sessions_active} tunnel={tunnel} "
+                   "connects={tunnel.connects} rtt {path_rtt.smoothed_us:ms} ms in {seconds:s}s {{x}}",
+                   {{"tunnel", "none"}}),
+        "stats: injected=42 sessions active=8 tunnel=none connects=0 rtt 1.2 ms in 0.45s {x}");
     tunnelConnects = 2;
     EXPECT_EQ(renderText(f.registry, "{tunnel.connects} connects"), "2 connects");
     EXPECT_EQ(renderText(f.registry, "no field"), "no field");

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# What the end-to-end scripts share beyond the lab: their pass/fail tally, one tcpcopy replay in
+# the lab, and reading its --report. Source it after lib/lab.sh:
+#
+#   source "$here/lib/checks.sh"
+#   e2e_begin offline_replay_test      # the name its lines start with; failures=0 passed=0
+#   run_tcpcopy http -i x.pcap -x ...  # $tcpcopy_bin in the tc namespace; exit status in $tc_rc
+#   (( tc_rc == 0 )) && ok "http: replayed" || fail "http: exit $tc_rc"
+#   report_value http sessions.started # a value of $LAB_DIR/http.json, "none" when absent
+#   e2e_end                            # "NAME: N passed, N failed"; fails the script on a failure
+
+# e2e_begin NAME : starts the tally.
+e2e_begin() {
+  E2E_NAME=$1
+  failures=0
+  passed=0
+}
+
+# fail TEXT / ok TEXT : one check's outcome, on stderr / stdout.
+fail() {
+  printf '%s: FAIL: %s\n' "$E2E_NAME" "$*" >&2
+  failures=$((failures + 1))
+}
+ok() {
+  printf '%s: ok: %s\n' "$E2E_NAME" "$*"
+  passed=$((passed + 1))
+}
+
+# e2e_end : the closing line; returns non-zero when a check failed (under set -e, the exit status).
+e2e_end() {
+  echo "$E2E_NAME: $passed passed, $failures failed"
+  ((failures == 0))
+}
+
+# run_tcpcopy NAME ARGS... : one replay by $tcpcopy_bin in the tc namespace, towards the intercept
+# on the assistant's tunnel address, without the periodic stats line, its report in
+# $LAB_DIR/NAME.json and its output in $LAB_DIR/tcpcopy-NAME.log. The array run_tcpcopy_args, when
+# set, comes before ARGS (what every replay of a script has: -x, --secret-file). Waits up to 120 s;
+# a replay still running then is stopped. Sets tc_pid and tc_rc (124: it had to be stopped).
+# shellcheck disable=SC2154 # tcpcopy_bin and run_tcpcopy_args are the calling script's
+run_tcpcopy() {
+  local name=$1
+  shift
+  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 \
+    --report "$LAB_DIR/$name.json" ${run_tcpcopy_args[@]+"${run_tcpcopy_args[@]}"} "$@"
+  tc_pid=$LAB_LAST_PID
+  tc_rc=0
+  lab_wait_exit "$tc_pid" 120 || tc_rc=$?
+  if ((tc_rc == 124)); then
+    lab_stop "$tc_pid" 5
+  fi
+}
+
+# tcpcopy_summary NAME : the summary run_tcpcopy NAME printed at exit.
+tcpcopy_summary() { sed -n '/tcpcopy summary/,$p' "$LAB_DIR/tcpcopy-$1.log"; }
+
+# report_value NAME KEY.PATH : one value of the report $LAB_DIR/NAME.json (dots walk into
+# objects: sessions.started); "none" when the file or the key is missing.
+report_value() {
+  python3 -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v = v[k]
+print(v)' "$LAB_DIR/$1.json" "$2" 2>/dev/null || echo none
+}
