@@ -136,13 +136,8 @@ int main(int argc, char** argv) {
     app::declareDaemonOptions(
         table, kProgram, process,
         "Once the captures and the tunnel socket are open, run as this user with no capabilities left",
-        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes), "
-<<<<<<< HEAD
-        "print "
-        "one line per problem and exit");
-=======
-        "print one line per problem and exit");
->>>>>>> structure
+        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes; with "
+        "--nfqueue the queue rule), print one line per problem and exit");
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
