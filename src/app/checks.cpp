@@ -227,8 +227,18 @@ int runReplayChecks(const ReplayOptions& r) {
     return report.finish("tcpcopy");
 }
 
+namespace {
+void checkListenAndAccess(const InterceptConfig& config, os::Preflight& report);
+}  // namespace
+
 int runInterceptChecks(const InterceptConfig& config) {
     os::Preflight report(stdout);
+    if (config.nfqueue) {
+        checkCapability(report, "reading an NFQUEUE is", "intercept cannot read the queue");
+        checkQueue(config, report);
+        checkListenAndAccess(config, report);
+        return report.finish("intercept");
+    }
     checkCapability(report, "live capture is", "intercept cannot capture");
     const auto devices =
         checkDevices("-i/--device", config.devices, "pick one from `ip link` (-i/--device)", report);
@@ -266,6 +276,13 @@ int runInterceptChecks(const InterceptConfig& config) {
         report.info("no default route: responses to client addresses can only be captured, never forwarded");
     }
 
+    checkListenAndAccess(config, report);
+    return report.finish("intercept");
+}
+
+namespace {
+
+void checkListenAndAccess(const InterceptConfig& config, os::Preflight& report) {
     if (auto bind = net::Ipv4Addr::parse(config.bind); !bind) {
         report.problem("-b/--bind: not an IPv4 address: '" + config.bind + "'");
     } else if (std::string error = os::checkListen(net::Endpoint{*bind, net::Port(config.port)});
@@ -277,7 +294,8 @@ int runInterceptChecks(const InterceptConfig& config) {
         report.ok("tunnel port " + config.bind + ":" + std::to_string(config.port) + " is free");
     }
     checkTunnelAccess(config, report);
-    return report.finish("intercept");
 }
+
+}  // namespace
 
 }  // namespace tcpcopy::app

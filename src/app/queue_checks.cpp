@@ -1,0 +1,72 @@
+// `intercept --nfqueue N --check`: is there a rule that queues to N, is the queue free, does the
+// pass list parse. The rules are read from `nft list ruleset` and `iptables-save` (iptables-nft
+// rules appear in both; legacy iptables only in the second).
+
+#include <cstdio>
+#include <regex>
+#include <string>
+
+#include "tcpcopy/app/checks.h"
+#include "tcpcopy/capture/nfqueue.h"
+
+namespace tcpcopy::app {
+namespace {
+
+// The standard output of `command` (its errors discarded), "" when it cannot run.
+std::string commandOutput(const char* command) {
+    std::string out;
+    if (FILE* pipe = popen(command, "r")) {
+        char buffer[4096];
+        std::size_t n = 0;
+        while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+        pclose(pipe);
+    }
+    return out;
+}
+
+}  // namespace
+
+bool rulesetQueuesTo(std::string_view ruleset, std::uint16_t queue) {
+    const std::string n = std::to_string(queue);
+    const std::string text(ruleset);
+    // nft: "queue num 7", "queue num 7 bypass", "queue flags bypass to 7", "queue to 7".
+    // iptables-save: "-j NFQUEUE --queue-num 7"; "-j NFQUEUE" alone is queue 0.
+    const std::regex pattern("(queue num " + n + "\\b)|(queue (flags [a-z,]+ )?to " + n +
+                                 "\\b)|(--queue-num " + n + "\\b)" + (queue == 0 ? "|(-j NFQUEUE\\s*$)" : ""),
+                             std::regex::multiline);
+    return std::regex_search(text, pattern);
+}
+
+void checkQueue(const InterceptConfig& config, os::Preflight& report) {
+    const std::uint16_t queue = *config.nfqueue;
+    const std::string name = "NFQUEUE " + std::to_string(queue);
+    const std::string rules = commandOutput("nft list ruleset 2>/dev/null") + "\n" +
+                              commandOutput("iptables-save 2>/dev/null") + "\n" +
+                              commandOutput("ip6tables-save 2>/dev/null");
+    if (rulesetQueuesTo(rules, queue)) {
+        report.ok("a netfilter rule queues packets to " + name);
+    } else {
+        report.problem(
+            "no netfilter rule queues packets to " + name +
+            " (nft list ruleset, iptables-save) -> iptables -I OUTPUT -p tcp --sport PORT -j NFQUEUE "
+            "--queue-num " +
+            std::to_string(queue) + " --queue-bypass (docs/nfqueue.md)");
+    }
+    if (auto bound = capture::readKernelQueueCounters(queue)) {
+        report.problem(name + " is already read by another program (" + std::to_string(bound->waiting) +
+                       " packets waiting) -> stop it, or pick another --nfqueue");
+    } else {
+        report.ok(name + " is free");
+    }
+    if (!config.passList.empty()) {
+        if (auto pass = tunnel::parseCidrList(config.passList); !pass) {
+            report.problem("-x/--pass: " + pass.error());
+        } else {
+            report.ok("pass list: responses to " + config.passList + " are always let through");
+        }
+    } else {
+        report.info("no pass list (-x): the target's real clients get their answers after --hold-ms");
+    }
+}
+
+}  // namespace tcpcopy::app
