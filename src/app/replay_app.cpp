@@ -71,7 +71,9 @@ class ReplayApp final : public FrameSink {
     void onInputEnd(const std::string& error) override {
         inputError_ = error;
         if (progress_) {
-            // The whole file is read: no more redraws, and the log line starts at column 0.
+            // The whole file is read: one last redraw shows where the input ended (whatever the
+            // redraw period caught before), then no more, and the log line starts at column 0.
+            drawProgress();
             progressTimer_.reset();
             progress_->clear();
         }
