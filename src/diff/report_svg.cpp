@@ -17,6 +17,13 @@ std::string fmt(double v) {
     return buf;
 }
 
+// Appends " x,y" to an SVG points list (snprintf: chains of string + trip GCC 12's -Wrestrict).
+void point(std::string& points, double x, double y) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " %.1f,%.1f", x, y);
+    points += buf;
+}
+
 // Microseconds a bucket spans: [lower, upper].
 double lowerUs(std::size_t i) {
     return i == 0 ? 0.5 : static_cast<double>(LatencyHistogram::upperBound(i - 1).count()) / 1000.0;
@@ -88,10 +95,10 @@ std::string latencyCdfSvg(const LatencyHistogram& online, const LatencyHistogram
             const double before = static_cast<double>(seen) / static_cast<double>(h->count());
             seen += h->bucketCount(i);
             const double after = static_cast<double>(seen) / static_cast<double>(h->count());
-            points += " " + fmt(x(lowerUs(i))) + "," + fmt(y(before)) + " " + fmt(x(upperUs(i, *h))) + "," +
-                      fmt(y(after));
+            point(points, x(lowerUs(i)), y(before));
+            point(points, x(upperUs(i, *h)), y(after));
         }
-        points += " " + fmt(kLeft + kPlotW) + "," + fmt(y(1));
+        point(points, kLeft + kPlotW, y(1));
         svg += "<polyline class=\"" + std::string(name) + "\" fill=\"none\" stroke-width=\"2\" stroke=\"" +
                std::string(color) + "\" points=\"" + points + "\"/>\n";
     }

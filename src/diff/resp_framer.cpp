@@ -245,8 +245,10 @@ void RespFramer::complete(std::uint64_t end) {
     Message& m = builder_.message();
     if (role_ == Role::Requests) {
         m.method = displayLine(upperAscii(words_[0]), 64);
-        if (isContainerCommand(m.method) && !words_[1].empty())
-            m.method += " " + displayLine(upperAscii(words_[1]), 64);
+        if (isContainerCommand(m.method) && !words_[1].empty()) {
+            m.method += ' ';  // not " " + string: that trips GCC 12's -Wrestrict at -O3
+            m.method += displayLine(upperAscii(words_[1]), 64);
+        }
         RequestTraits traits;
         const std::string_view name = m.method;
         traits.endsPairing = name == "SUBSCRIBE" || name == "PSUBSCRIBE" || name == "SSUBSCRIBE" ||
