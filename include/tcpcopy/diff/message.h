@@ -73,7 +73,9 @@ struct Message {
     Time last{0};
     bool gaps = false;  // some of its bytes are unknown (payload truncated)
     bool cut = false;   // the stream ended, or its framing was lost, before the message did
-    bool lost = false;  // cut because its framing was lost inside it (not comparable)
+    bool lost = false;  // cut because its framing was lost inside it (not comparable): then
+                        // `end` and the body fields say how far the framer had read when it gave
+                        // up, which depends on how the stream was split; `begin` does not
 
     // Requests. HTTP: method and request target as sent. RESP: the command in upper case, with the
     // subcommand of container commands ("CONFIG GET"), as `method`. Generic: both empty.
