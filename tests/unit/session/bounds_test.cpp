@@ -82,14 +82,6 @@ TEST(EngineBounds, NoCapMeansNoLimit) {
     EXPECT_EQ(engine.activeSessions(), 1u);
 }
 
-}  // namespace
-}  // namespace tcpcopy::session
-
-namespace tcpcopy::session {
-namespace {
-
-using namespace testing;
-
 TEST(EngineBounds, RememberedFlowsAreBoundedAndTheForgottenCounted) {
     // -r 1: nearly every connection is sampled out and remembered so its packets are dropped.
     EngineConfig c = config();
