@@ -71,6 +71,9 @@ font-size:12px;max-height:360px;overflow:auto}
 </html>
 )";
 
+// Rows of the endpoint table before only endpoints with mismatches are listed.
+constexpr std::size_t kEndpointRows = 25;
+
 using detail::kOnlineColor;
 using detail::kTargetColor;
 
@@ -128,10 +131,15 @@ std::string facts(const ReportInfo& info) {
     return out + "</table>";
 }
 
+std::uint64_t notCompared(const Totals& t) {
+    std::uint64_t n = 0;
+    for (std::size_t i = 1; i < kSkipCount; ++i) n += t.notCompared[i];
+    return n;
+}
+
 std::string summary(const DiffReport& r) {
     const Totals& t = r.totals();
-    std::uint64_t skipped = 0;
-    for (std::size_t i = 1; i < kSkipCount; ++i) skipped += t.notCompared[i];
+    const std::uint64_t skipped = notCompared(t);
     std::string out = "<p class=\"" + std::string(t.differ == 0 ? "ok" : "differ") +
                       "\">responses: " + num(t.compared) + " compared, " + num(t.differ) +
                       " differ</p>\n<table>\n";
@@ -176,7 +184,14 @@ std::string mismatches(const DiffReport& r) {
         "<table class=\"endpoints\">\n<tr><th>protocol</th><th>endpoint</th><th class=\"n\">requests</th>"
         "<th class=\"n\">differ</th><th class=\"n\">matched</th><th class=\"n\">not compared</th>"
         "<th class=\"n\">slower</th><th class=\"n\">p50 online</th><th class=\"n\">p50 target</th></tr>\n";
-    for (const EndpointStats* e : endpoints) {
+    std::size_t hidden = 0;
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+        const EndpointStats* e = endpoints[i];
+        // Endpoints come most mismatches first: past kEndpointRows, only those that differ.
+        if (i >= kEndpointRows && e->differ == 0) {
+            ++hidden;
+            continue;
+        }
         out += "<tr data-endpoint=\"" + htmlEscape(e->name) + "\"><td>" + protocolLabel(*e) + "</td><td>" +
                htmlEscape(e->name) + "</td><td class=\"n\">" + num(e->exchanges) + "</td><td class=\"n" +
                (e->differ ? " differ" : "") + "\">" + num(e->differ) + "</td><td class=\"n\">" +
@@ -184,6 +199,11 @@ std::string mismatches(const DiffReport& r) {
                num(e->slower) + "</td><td class=\"n\">" +
                (e->online.count() ? duration(e->online.quantile(0.5)) : "-") + "</td><td class=\"n\">" +
                (e->target.count() ? duration(e->target.quantile(0.5)) : "-") + "</td></tr>\n";
+    }
+    if (hidden != 0) {
+        out += "<tr class=\"hidden-endpoints\"><td colspan=\"9\" data-hidden=\"" + num(hidden) + "\">" +
+               num(hidden) +
+               " more endpoints without mismatches (the JSON report lists every endpoint)</td></tr>\n";
     }
     out += "</table>\n";
     bool any = false;
@@ -258,14 +278,20 @@ std::string statusChart(const DiffReport& r) {
 
 std::string skipped(const DiffReport& r) {
     const Totals& t = r.totals();
-    std::string out = "<table class=\"skipped\">\n<tr><th>reason</th><th class=\"n\">requests</th></tr>\n";
+    const std::uint64_t skippedRequests = notCompared(t);
+    std::string out;
+    if (skippedRequests == 0) {
+        out = "<p class=\"ok\">Every request was compared.</p>\n";
+    } else {
+        out = "<table class=\"skipped\">\n<tr><th>reason</th><th class=\"n\">requests</th></tr>\n";
+    }
     for (std::size_t i = 1; i < kSkipCount; ++i) {
         if (t.notCompared[i] == 0) continue;
         const std::string name(skipName(static_cast<Skip>(i)));
         out += "<tr><td>" + name + "</td><td class=\"n\" data-skip=\"" + name + "\">" +
                num(t.notCompared[i]) + "</td></tr>\n";
     }
-    out += "</table>\n";
+    if (skippedRequests != 0) out += "</table>\n";
     if (!r.framingLost().empty()) {
         out += "<table class=\"lost\">\n<tr><th>framing lost</th><th class=\"n\">sessions</th></tr>\n";
         for (const auto& [reason, n] : r.framingLost()) {

@@ -182,6 +182,31 @@ TEST(RenderHtml, HasTheSectionsCountsAndSamplesAndNothingToFetch) {
     EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
 }
 
+TEST(RenderHtml, ListsEveryEndpointWithMismatchesButOnlyTheFirstOfTheOthers) {
+    DiffReport report;
+    const std::string_view ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    const std::string_view gone = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno";
+    // 40 endpoints ("/page-N" is not collapsed into a template), of which 2 differ.
+    for (int i = 0; i < 40; ++i) {
+        const std::string request = "GET /page-" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+        report.add(http(request, ok, i == 5 || i == 33 ? gone : ok, 1ms, 1ms));
+    }
+    const std::string html = renderHtml(report);
+    bool balanced = false;
+    const auto els = elements(html, balanced);
+    EXPECT_TRUE(balanced);
+    std::size_t rows = 0, articles = 0;
+    for (const Element& e : els) {
+        if (e.name == "tr" && e.attributes.contains("data-endpoint")) ++rows;
+        if (e.name == "article") ++articles;
+    }
+    EXPECT_EQ(rows, 25u);  // the two that differ first, then 23 of the 38 others
+    EXPECT_EQ(articles, 2u);
+    EXPECT_NE(html.find("data-hidden=\"15\">15 more endpoints without mismatches"), std::string::npos);
+    EXPECT_NE(html.find("<tr data-endpoint=\"GET /page-33\">"), std::string::npos);
+    EXPECT_NE(html.find("Every request was compared."), std::string::npos);
+}
+
 TEST(RenderHtml, AnEmptyReportStillRendersEverySection) {
     const DiffReport report;
     const std::string html = renderHtml(report);
