@@ -14,6 +14,7 @@
 # Builds Release with the benchmarks (the `release` preset's settings, in $BENCH_BUILD), runs:
 #   engine_bench     session engine packets/s, three traffic shapes    vs the decode loop alone
 #   intercept_bench  intercept response headers/s to a tunnel peer     vs the decode loop alone
+#   diff_bench       regression diff ns per compared response          vs digesting the bytes once
 #   session_memory   bytes per open session at 100k and 1M sessions
 #   inject_ceiling   prebuilt packets/s through libnet / raw / sendmmsg vs tcpreplay --topspeed
 #   offline replay   tcpcopy at full speed against nginx+redis         vs tcpreplay --topspeed
@@ -42,7 +43,7 @@ fi
 
 log "building Release in $build"
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTCPCOPY_BUILD_BENCH=ON -DTCPCOPY_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j2 --target engine_bench intercept_bench session_memory inject_ceiling tcpcopy intercept >/dev/null
+cmake --build "$build" -j2 --target engine_bench intercept_bench diff_bench session_memory inject_ceiling tcpcopy intercept >/dev/null
 rm -rf "$results"
 mkdir -p "$results"
 bin="$build/bench"
@@ -51,6 +52,8 @@ log "engine throughput (Google Benchmark, CPU time, one core)"
 "$bin/engine_bench" --benchmark_min_time="$min_time" --benchmark_format=json >"$results/engine.json"
 log "intercept hot path"
 "$bin/intercept_bench" --benchmark_min_time="$min_time" --benchmark_format=json >"$results/intercept.json"
+log "regression diff per compared response (table: $results/diff.txt)"
+"$bin/diff_bench" --benchmark_min_time="$min_time" --benchmark_color=false >"$results/diff.txt"
 for n in ${BENCH_MEMORY_SESSIONS:-100000 1000000}; do
   log "memory: $n open sessions"
   "$bin/session_memory" "$n" >"$results/memory-$n.json"
