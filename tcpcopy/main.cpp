@@ -20,12 +20,14 @@ namespace {
 using tcpcopy::app::ReplayOptions;
 namespace config = tcpcopy::config;
 constexpr std::string_view kProgram = "tcpcopy";
+// -g alone: the original ramped up over about 100 s.
+constexpr unsigned kBareRampS = 100;
 
 struct Settings {
     ReplayOptions replay;
     std::string interceptList;
     unsigned interceptPort = 36524;
-    unsigned sessionTimeoutS = 120;
+    unsigned sessionTimeoutS = 600;  // -t: the original's default
     unsigned keepaliveTimeoutS = 3600;
     unsigned rttMs = 200;
     unsigned idleSkipMs = 0;
@@ -38,7 +40,7 @@ struct Settings {
     unsigned sample = 100;
     unsigned rampS = 0;
     unsigned loops = 1;
-    unsigned connections = 1;
+    unsigned connections = 2;  // -C: the original's default
     unsigned memoryMb = 0;
     unsigned maxSessions = 1'000'000;
     unsigned maxActive = 0;
@@ -103,7 +105,9 @@ void declare(config::OptionTable& t, Settings& s) {
               "Port-shift factor separating several tcpcopy instances replaying the same traffic")
         .group("Sessions");
     t.integer('g', "ramp", s.rampS, 0u, 86400u,
-              "Ramp up over N s: the share of new sessions replayed grows from 0 to 100% (0: off)")
+              "Ramp up over N s: the share of new sessions replayed grows from 0 to 100% (0: off; -g "
+              "alone: 100 s, as the original's -g)")
+        .implicitValue(std::to_string(kBareRampS))
         .group("Sessions");
     t.integer('r', "sample", s.sample, 1u, 100u,
               "Replay this percentage of sessions (consistent per connection)")

@@ -178,6 +178,11 @@ Option& Option::required() {
     return *this;
 }
 
+Option& Option::implicitValue(std::string text) {
+    implicit_ = std::move(text);
+    return *this;
+}
+
 std::string Option::flagNames() const {
     if (shortName_ == '\0') {
         return "--" + longName_;
@@ -521,7 +526,12 @@ std::unique_ptr<OptionTable::CliApp> OptionTable::buildCli() const {
                 c = app.add_option(names)->description(help);
                 c->type_name(o->valueName_.empty() ? "TEXT" : o->valueName_);
                 c->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-                if (!o->defaultText().empty()) {
+                if (!o->implicit_.empty()) {
+                    // CLI11 would hand a bare flag its default text: no default_str here (parse()
+                    // puts the implicit value in), and "N=default" in the help by hand.
+                    c->expected(0, 1);
+                    c->type_name((o->valueName_.empty() ? "TEXT" : o->valueName_) + "=" + o->defaultText());
+                } else if (!o->defaultText().empty()) {
                     c->default_str(o->defaultText());
                 }
             }
@@ -585,7 +595,14 @@ ParseResult OptionTable::parse(int argc, const char* const* argv) {
         if (c->count() == 0) {
             continue;
         }
-        const auto& values = c->results();
+        std::vector<std::string> values = c->results();
+        if (!option->implicit_.empty()) {
+            // A bare flag leaves no value, or an empty one.
+            if (values.empty()) values.emplace_back();
+            for (auto& v : values) {
+                if (v.empty()) v = option->implicit_;
+            }
+        }
         if (option->kind() == ValueKind::List) {
             option->list_->clear();  // the command line's list replaces the file's
         } else if (values.size() != 1) {

@@ -51,6 +51,14 @@ got=$("$tcpcopy" --config "$tmp/tc.conf" -a 5 --dump-config | grep -E '^(acceler
 [[ $got == "accelerate = 5 loops = 2 " ]] && ok "tcpcopy: -a overrides the file, loops comes from it" ||
   fail "tcpcopy --config with -a 5: expected accelerate 5, loops 2; got '$got'"
 
+# The original's letters and defaults: -g alone ramps over 100 s; -C 2 and -t 600 by default.
+got=$("$tcpcopy" -g -W --dump-config | grep -E '^(ramp|no-wait|connections|session-timeout) =' | tr '\n' ' ')
+[[ $got == "connections = 2 ramp = 100 no-wait = true session-timeout = 600 " ]] &&
+  ok "tcpcopy: bare -g is a 100 s ramp, -C 2 and -t 600 by default" ||
+  fail "tcpcopy -g -W: expected connections 2, ramp 100, no-wait, session-timeout 600; got '$got'"
+got=$("$tcpcopy" -g 30 --dump-config | grep -E '^ramp =')
+[[ $got == "ramp = 30" ]] && ok "tcpcopy: -g 30 is a 30 s ramp" || fail "tcpcopy -g 30: got '$got'"
+
 # expect_refused NAME BIN FILE_CONTENT EXPECTED_STDERR_REGEX
 expect_refused() {
   local name=$1 bin=$2 content=$3 want=$4 rc=0

@@ -76,6 +76,10 @@ class Option {
     Option& group(std::string name);      // section in --help and --dump-config
     Option& valueName(std::string name);  // placeholder in --help ("N", "FILE", "ADDR:PORT")
     Option& required();                   // must come from the command line or the file
+    // On the command line the value may be left out ("-g" alone): then it is `text`. For letters
+    // the original tools gave without a value. Not for the short-flag bundles ("-gx"): a value
+    // must follow as a separate word or after "=".
+    Option& implicitValue(std::string text);
 
     char shortName() const { return shortName_; }  // '\0' when the option has none
     const std::string& longName() const { return longName_; }
@@ -100,6 +104,7 @@ class Option {
     std::string group_;
     std::string valueName_;
     std::string defaultText_;
+    std::string implicit_;  // the value of the bare flag on the command line; "" when it needs one
     ValueKind kind_ = ValueKind::String;
     bool required_ = false;
 

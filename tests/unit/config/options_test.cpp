@@ -521,5 +521,34 @@ TEST(OptionTable, VersionWithoutShortFlagLeavesMinusVToTheDaemon) {
     EXPECT_THAT(table.helpText(), HasSubstr("--version"));
 }
 
+TEST(OptionTable, ImplicitValueFillsABareFlagOnly) {
+    unsigned ramp = 0;
+    bool wait = false;
+    auto parseRamp = [&](std::vector<std::string> args) {
+        ramp = 0;
+        wait = false;
+        OptionTable t("toy", "");
+        t.integer('g', "ramp", ramp, 0u, 86400u, "Ramp").implicitValue("100");
+        t.flag('W', "no-wait", wait, "No wait");
+        return t.parse(args);
+    };
+    EXPECT_EQ(parseRamp({}).outcome, Outcome::Run);
+    EXPECT_EQ(ramp, 0u);  // the default, not the implicit value
+    EXPECT_EQ(parseRamp({"-g"}).outcome, Outcome::Run);
+    EXPECT_EQ(ramp, 100u);
+    EXPECT_EQ(parseRamp({"-g", "-W"}).outcome, Outcome::Run);  // the next flag is not its value
+    EXPECT_EQ(ramp, 100u);
+    EXPECT_TRUE(wait);
+    EXPECT_EQ(parseRamp({"--ramp"}).outcome, Outcome::Run);
+    EXPECT_EQ(ramp, 100u);
+    EXPECT_EQ(parseRamp({"-g", "5"}).outcome, Outcome::Run);
+    EXPECT_EQ(ramp, 5u);
+    EXPECT_EQ(parseRamp({"-g", "0"}).outcome, Outcome::Run);
+    EXPECT_EQ(ramp, 0u);
+    const ParseResult bad = parseRamp({"-g", "x"});
+    EXPECT_EQ(bad.outcome, Outcome::Error);
+    EXPECT_THAT(bad.text, HasSubstr("-g/--ramp"));
+}
+
 }  // namespace
 }  // namespace tcpcopy::config
