@@ -56,8 +56,15 @@ void declare(config::OptionTable& t, Settings& s) {
     ReplayOptions& r = s.replay;
     t.custom(
          'x', "transfer", "RULES", "",
-         [&r](std::string_view text) { return tcpcopy::app::parseRules(text, r.engine.rules); },
-         "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]")
+         [&r](std::string_view text) {
+             std::string rules;
+             if (std::string error = tcpcopy::app::splitLinkMacs(text, rules, r.linkMacs); !error.empty()) {
+                 return error;
+             }
+             return tcpcopy::app::parseRules(rules, r.engine.rules);
+         },
+         "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]; with -o, MACs may follow "
+         "each side: port@SRC_MAC-targetIP:port@DST_MAC")
         .group("Replay")
         .required();
     t.string('s', "intercept", s.interceptList, "intercept address(es): ip[:port][,ip[:port]...]")
@@ -152,6 +159,12 @@ void declare(config::OptionTable& t, Settings& s) {
               "Seconds to wait for intercept before replaying")
         .group("Replay");
     t.string('\0', "secret-file", r.secretFile, "File holding the tunnel's shared secret").group("Replay");
+    t.string(
+         'o', "output-device", r.linkDevice,
+         "Send whole Ethernet frames out of this device instead of IP packets through the kernel's routing "
+         "(MACs from -x, else DEV's own and the next hop's, resolved by ARP)")
+        .valueName("DEV")
+        .group("Replay");
     t.custom(
          '\0', "injector", "KIND", "libnet",
          [&r](std::string_view text) -> std::string {

@@ -8,6 +8,7 @@
 
 #include "tcpcopy/app/capture_source.h"
 #include "tcpcopy/app/engine_output.h"
+#include "tcpcopy/app/link_output.h"
 #include "tcpcopy/app/progress_line.h"
 #include "tcpcopy/app/replay_exit.h"
 #include "tcpcopy/app/replay_metrics.h"
@@ -105,7 +106,11 @@ class ReplayApp final : public FrameSink {
     std::size_t memoryLimitBytes() const { return options_.memoryLimitMb << 20; }
 
     int openInjector() {
-        if (options_.injector == "raw") {
+        if (!options_.linkDevice.empty()) {
+            auto r = openLinkInjector(options_);
+            if (!r) return startError(kProgram, r.error());
+            injector_ = std::move(r).value();
+        } else if (options_.injector == "raw") {
             auto r = inject::RawSocketInjector::create();
             if (!r) return startError(kProgram, "cannot open the raw injection socket: " + r.error());
             injector_ = std::move(r).value();

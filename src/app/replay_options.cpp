@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "tcpcopy/inject/link_injector.h"
+
 namespace tcpcopy::app {
 namespace {
 
@@ -37,6 +39,53 @@ bool parsePort(std::string_view text, net::Port& out) {
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 }  // namespace
+
+std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector<LinkRuleMacs>& macs) {
+    constexpr std::size_t kMacText = 17;  // "00:11:22:33:44:55"
+    std::vector<LinkRuleMacs> found;
+    std::string stripped;
+    bool firstElement = true;
+    for (std::string_view element : splitList(text)) {
+        std::string rule;
+        LinkRuleMacs entry;
+        bool pastDash = false;
+        for (std::size_t i = 0; i < element.size(); ++i) {
+            const char c = element[i];
+            if (c == '@') {
+                const std::string_view macText = element.substr(i + 1, kMacText);
+                auto mac = inject::parseMac(macText);
+                if (!mac) {
+                    return "bad MAC address " + quoted(macText) + " in rule " + quoted(element) +
+                           " (want [onlineIP:]port@SRC_MAC-targetIP:port@DST_MAC, MACs as 00:11:22:33:44:55)";
+                }
+                (pastDash ? entry.nextHop : entry.source) = *mac;
+                i += kMacText;
+                continue;
+            }
+            if (c == '-') pastDash = true;
+            rule += c;
+        }
+        if (entry.source || entry.nextHop) {
+            const auto colon = rule.rfind(':');
+            const auto dash = rule.find('-');
+            auto target =
+                colon != std::string::npos && dash != std::string::npos && colon > dash
+                    ? net::Ipv4Addr::parse(std::string_view(rule).substr(dash + 1, colon - dash - 1))
+                    : std::nullopt;
+            if (!target)
+                return "bad rule " + quoted(element) +
+                       " (want [onlineIP:]port@SRC_MAC-targetIP:port@DST_MAC)";
+            entry.target = *target;
+            found.push_back(entry);
+        }
+        if (!firstElement) stripped += ',';
+        stripped += rule;
+        firstElement = false;
+    }
+    rules = std::move(stripped);
+    macs.insert(macs.end(), found.begin(), found.end());
+    return {};
+}
 
 std::string parseRules(std::string_view text, std::vector<session::AddressRule>& out) {
     std::vector<session::AddressRule> rules;

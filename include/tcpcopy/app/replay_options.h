@@ -1,6 +1,7 @@
 #pragma once
 // tcpcopy's run-time configuration and the parsers for its structured option values.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -13,6 +14,13 @@
 
 namespace tcpcopy::app {
 
+// The MAC addresses a -x rule may carry for -o, as the original's link-layer build wrote them:
+// "[onlineIP:]port@SRC_MAC-targetIP:port@DST_MAC".
+struct LinkRuleMacs {
+    net::Ipv4Addr target;
+    std::optional<std::array<std::uint8_t, 6>> source;   // the frame's source (DEV's own if absent)
+    std::optional<std::array<std::uint8_t, 6>> nextHop;  // the frame's destination (resolved if absent)
+};
 // Everything `tcpcopy` needs to run, filled from the option table (see tcpcopy/main.cpp); the
 // process options (log, pid file, -d, -u, --metrics) are app::DaemonOptions.
 struct ReplayOptions {
@@ -27,6 +35,8 @@ struct ReplayOptions {
     bool withoutIntercept = false;           // -L
     std::chrono::seconds interceptWait{10};  // how long to wait for intercept before replaying
     std::string injector = "libnet";         // --injector libnet|raw
+    std::string linkDevice;                  // -o DEV: whole frames out of DEV (link_output.h)
+    std::vector<LinkRuleMacs> linkMacs;      // MACs the -x rules named (original's -o form)
     std::string reportFile;                  // --report
     std::chrono::seconds statsInterval{5};   // --stats-interval (0: off)
     int bufferMb = 64;                       // -B: live capture ring/buffer, MiB
@@ -34,6 +44,10 @@ struct ReplayOptions {
     std::size_t memoryLimitMb = 0;           // -m (0: no limit)
     session::EngineConfig engine;
 };
+
+// Takes the "@MAC" parts out of -x rules: the rules without them go to `rules`, the MACs to `macs`
+// (one entry per rule that named any). Returns "" or the reason naming the rule.
+std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector<LinkRuleMacs>& macs);
 
 // "[onlineIP:]port-targetIP:port[,...]" -> rules. Returns "" or the reason naming the element.
 std::string parseRules(std::string_view text, std::vector<session::AddressRule>& out);
