@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "tcpcopy/net/types.h"
+
 namespace tcpcopy::diff {
 namespace {
 
@@ -14,16 +16,6 @@ std::uint64_t load64(const std::byte* p) {
     std::memcpy(&v, p, sizeof v);
     if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
     return v;
-}
-
-// The final avalanche of MurmurHash3 (fmix64).
-std::uint64_t finalMix(std::uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 33;
-    return h;
 }
 
 }  // namespace
@@ -54,7 +46,7 @@ void StreamDigest::update(net::Bytes bytes) {
 std::uint64_t StreamDigest::value() const {
     std::uint64_t h = state_;
     if (tailBytes_ != 0) h = std::rotl(h ^ (tail_ * kPrime1), 27) * kPrime2;
-    return finalMix(h ^ total_);
+    return net::mix64(h ^ total_);
 }
 
 std::uint64_t digestOf(net::Bytes bytes) {

@@ -30,16 +30,7 @@ constexpr std::uint64_t kRampSalt = 0x5bd1e995u;
 // How often the remembered-flow sets are swept (their entries live sessionTimeout).
 constexpr Time kSweepInterval = std::chrono::seconds(1);
 
-std::uint64_t mixHash(std::uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-std::uint64_t flowHash(const FlowKey& flow) { return mixHash(net::FlowKeyHash{}(flow)); }
+std::uint64_t flowHash(const FlowKey& flow) { return net::mix64(net::FlowKeyHash{}(flow)); }
 
 }  // namespace
 
@@ -141,7 +132,7 @@ class Engine::Impl {
         net::Ipv4Addr addr = captured.addr;
         if (addr.isLoopback() && config_.loopbackRewrite) addr = *config_.loopbackRewrite;
         if (!config_.clientPool.empty()) {
-            addr = config_.clientPool[mixHash(addr.value()) % config_.clientPool.size()];
+            addr = config_.clientPool[net::mix64(addr.value()) % config_.clientPool.size()];
         }
         const std::uint32_t original = captured.port.value();
         std::uint32_t desired = original;
@@ -263,7 +254,7 @@ class Engine::Impl {
             now - *firstPacketAt_ < config_.rampDuration) {
             const auto share = static_cast<std::uint64_t>(100 * (now - *firstPacketAt_).count() /
                                                           config_.rampDuration.count());
-            if (mixHash(net::FlowKeyHash{}(captured) ^ kRampSalt) % 100 >= share) {
+            if (net::mix64(net::FlowKeyHash{}(captured) ^ kRampSalt) % 100 >= share) {
                 ++stats_.sessionsRampedOut;
                 return true;
             }

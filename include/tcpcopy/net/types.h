@@ -98,6 +98,17 @@ struct FlowKey {
     std::string toString() const;  // "192.0.2.1:40000>198.18.1.2:80"
 };
 
+// The final avalanche of MurmurHash3 (fmix64): every input bit moves every output bit. For
+// sampling decisions and digests that must spread well, not only hash-table buckets.
+constexpr std::uint64_t mix64(std::uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 struct FlowKeyHash {
     std::size_t operator()(const FlowKey& k) const noexcept {
         std::uint64_t a = (std::uint64_t{k.client.addr.value()} << 16) | k.client.port.value();
