@@ -154,7 +154,7 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
 net::Bytes InterceptApp::untranslate(net::Bytes headers, net::FlowKey& flow) {
     if (config_.nat.empty()) return headers;
     const net::Bytes out = config_.nat.apply(headers, flow, natScratch_);
-    if (out.data() != headers.data()) ++counters_.natRewritten;
+    if (out.data() != headers.data()) ++counters_.rewritten;
     return out;
 }
 

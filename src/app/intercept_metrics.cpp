@@ -35,7 +35,7 @@ void InterceptApp::registerMetrics() {
                 ours(&C::unrouted));
     r.counterFn("responses_nat_rewritten",
                 "Responses whose source -D/--nat turned back into the address tcpcopy sent to",
-                ours(&C::natRewritten));
+                ours(&C::rewritten));
     r.counterFn("responses_held_delivered", "Held responses delivered once their route arrived",
                 routes(&R::heldDelivered));
     r.counterFn("responses_held_dropped", "Held responses dropped (hold time over or queue full)",

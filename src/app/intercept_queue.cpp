@@ -73,13 +73,13 @@ void InterceptApp::onQueued(std::uint32_t id, net::Bytes packet) {
     }
     // A response travels server -> client: its destination is the (replayed or real) client.
     net::FlowKey flow = decoded.segment.serverToClientKey();
-    headers = untranslate(headers, flow);
     for (const tunnel::Cidr& cidr : pass_) {
         if (cidr.contains(flow.client.addr)) {
             verdict(id, capture::Verdict::Accept);
             return;
         }
     }
+    headers = untranslate(headers, flow);
     const auto now = std::chrono::steady_clock::now();
     if (auto peer = routes_.resolveRouted(flow, now)) {
         server_->sendResponse(*peer, headers);

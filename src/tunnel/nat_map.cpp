@@ -19,7 +19,7 @@ struct Side {
     std::optional<net::Port> port;
 };
 
-// "IP" or "IP:PORT"; the reason in `error` when it is neither.
+// "IP" or "IP:PORT"; the reason appended to `error` when it is neither.
 std::optional<Side> parseSide(std::string_view text, std::string& error) {
     Side side;
     std::string_view addr = text;
@@ -30,14 +30,14 @@ std::optional<Side> parseSide(std::string_view text, std::string& error) {
         const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
         if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
             value > 65535) {
-            error = "'" + std::string(port) + "' is not a port 1..65535";
+            error.append("'").append(port).append("' is not a port 1..65535");
             return std::nullopt;
         }
         side.port = net::Port(static_cast<std::uint16_t>(value));
     }
     auto parsed = net::Ipv4Addr::parse(addr);
     if (!parsed) {
-        error = "'" + std::string(addr) + "' is not an IPv4 address";
+        error.append("'").append(addr).append("' is not an IPv4 address");
         return std::nullopt;
     }
     side.addr = *parsed;
@@ -68,11 +68,11 @@ os::Result<NatMap> NatMap::parse(std::string_view text) {
                 "one tcpcopy sent to), got " +
                 quoted + (item == text ? "" : " in '" + std::string(text) + "'"));
         }
-        std::string error;
+        std::string error = quoted + ": ";
         auto seen = parseSide(trim(item.substr(0, dash)), error);
-        if (!seen) return R::fail(quoted + ": " + error);
+        if (!seen) return R::fail(error);
         auto sent = parseSide(trim(item.substr(dash + 1)), error);
-        if (!sent) return R::fail(quoted + ": " + error);
+        if (!sent) return R::fail(error);
         if (sent->port && !seen->port) {
             return R::fail(quoted + ": a port on the SENT side needs one on the SEEN side");
         }

@@ -58,12 +58,12 @@ struct InterceptConfig {
 bool tunnelOpenToAnyone(const InterceptConfig& config);
 
 struct InterceptCounters {
-    std::uint64_t captured = 0;      // frames handed over by libpcap
-    std::uint64_t notTcp = 0;        // frames that did not decode to IPv4/TCP
-    std::uint64_t forwarded = 0;     // headers sent to a peer (held ones included once delivered)
-    std::uint64_t unrouted = 0;      // headers with no route on arrival (put on hold or refused)
-    std::uint64_t passed = 0;        // NFQUEUE: packets accepted (pass list, not TCP, no route in time)
-    std::uint64_t natRewritten = 0;  // responses whose source -D/--nat turned back into tcpcopy's
+    std::uint64_t captured = 0;   // frames handed over by libpcap
+    std::uint64_t notTcp = 0;     // frames that did not decode to IPv4/TCP
+    std::uint64_t forwarded = 0;  // headers sent to a peer (held ones included once delivered)
+    std::uint64_t unrouted = 0;   // headers with no route on arrival (put on hold or refused)
+    std::uint64_t passed = 0;     // NFQUEUE: packets accepted (pass list, not TCP, no route in time)
+    std::uint64_t rewritten = 0;  // -D/--nat: responses whose source was mapped back to tcpcopy's
 };
 
 class InterceptApp {
