@@ -151,7 +151,7 @@ expect_rewritten() {
 }
 
 # --- without -D: the responses match no flow ---------------------------------------------------
-start_intercept intercept-plain "$LAB_NS_ASSIST" "${assist_args[@]}" --hold-ms 300
+start_intercept intercept-plain "$LAB_NS_ASSIST" "${assist_args[@]}"
 replay plain -f 1 --syn-retries 1
 stats=$(stop_intercept intercept-plain)
 started=$(report_value plain sessions.started)
@@ -184,8 +184,9 @@ expect_rewritten "libpcap" "$stats"
 # --- with -D on the target (NFQUEUE) -------------------------------------------------------------
 lab_ns_exec "$LAB_NS_TARGET" iptables -A OUTPUT -p tcp --sport "$real_port" -j NFQUEUE --queue-num "$queue" \
   --queue-bypass || lab_die "cannot add the NFQUEUE rule in the target namespace"
-start_intercept intercept-queue "$LAB_NS_TARGET" --nfqueue "$queue" -b "$LAB_TARGET_IP" -p "$LAB_TUNNEL_PORT" \
-  --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0 -D "$nat"
+# (-x: nginx's answers to lab_nginx_settle's request, sent from the target itself, pass at once)
+start_intercept intercept-queue "$LAB_NS_TARGET" --nfqueue "$queue" -x "$real_ip" -b "$LAB_TARGET_IP" \
+  -p "$LAB_TUNNEL_PORT" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0 -D "$nat"
 tcpcopy_intercept=$LAB_TARGET_IP
 replay queue -f 3
 stats=$(stop_intercept intercept-queue)
