@@ -109,6 +109,18 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
                              "Responses waiting for routes, at most")
         .valueName("N")
         .group("Routing");
+    // Targets behind DNAT (docs/usage.md "NATed targets"); the original's -D ip-ip is the portless form.
+    t.custom(
+         'D', "nat", "SEEN[:PORT]-SENT[:PORT][,...]", "",
+         [&c](std::string_view text) -> std::string {
+             auto nat = tcpcopy::tunnel::NatMap::parse(text);
+             if (!nat) return nat.error();
+             c.nat = std::move(nat).value();
+             return {};
+         },
+         "Target behind DNAT: responses from SEEN (the address[:port] they come from as captured) are "
+         "matched and forwarded as from SENT (the address[:port] tcpcopy sent to)")
+        .group("Routing");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
                              "Log one statistics line every SEC seconds (0: never)")
         .valueName("SEC")

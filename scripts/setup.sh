@@ -27,8 +27,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
-  # NFQUEUE e2e (iptables -j NFQUEUE)
-  iptables
+  # NFQUEUE e2e (iptables -j NFQUEUE); the NAT e2e's load balancer (nft stateless DNAT)
+  iptables nftables
   # capsh (inject_test), setpriv (privileges_test), ab (bench/make_capture.sh, faults_test)
   libcap2-bin util-linux apache2-utils
   # fuzz smoke test (tests/fuzz/smoke.sh): clang with libFuzzer and the sanitizer runtimes

@@ -140,6 +140,7 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
     }
     // A response travels server -> client: its destination is the replayed client.
     net::FlowKey flow = decoded.segment.serverToClientKey();
+    headers = untranslate(headers, flow);
     auto now = std::chrono::steady_clock::now();
     if (auto peer = routes_.resolve(flow, now)) {
         server_->sendResponse(*peer, headers);
@@ -148,6 +149,13 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
     }
     ++counters_.unrouted;
     routes_.hold(flow, headers, now);
+}
+
+net::Bytes InterceptApp::untranslate(net::Bytes headers, net::FlowKey& flow) {
+    if (config_.nat.empty()) return headers;
+    const net::Bytes out = config_.nat.apply(headers, flow, natScratch_);
+    if (out.data() != headers.data()) ++counters_.rewritten;
+    return out;
 }
 
 void InterceptApp::readCapture(std::size_t index) {

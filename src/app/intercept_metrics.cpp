@@ -10,6 +10,7 @@ namespace {
 // The periodic log line, the last words at SIGTERM and systemd's STATUS= (tests/e2e read it).
 constexpr const char* kStatsLine =
     "stats: captured={frames_captured} forwarded={responses_forwarded} unrouted={responses_unrouted} "
+    "nat-rewritten={responses_nat_rewritten} "
     "held={responses_held} held-delivered={responses_held_delivered} held-dropped={responses_held_dropped} "
     "not-tcp={frames_not_tcp} kernel-dropped={kernel_dropped} queue-dropped={tunnel_queue_drops} "
     "peers={peers} "
@@ -32,6 +33,9 @@ void InterceptApp::registerMetrics() {
     r.counterFn("responses_forwarded", "Response headers sent to a tcpcopy", ours(&C::forwarded));
     r.counterFn("responses_unrouted", "Response headers without a route on arrival (held or refused)",
                 ours(&C::unrouted));
+    r.counterFn("responses_nat_rewritten",
+                "Responses whose source -D/--nat turned back into the address tcpcopy sent to",
+                ours(&C::rewritten));
     r.counterFn("responses_held_delivered", "Held responses delivered once their route arrived",
                 routes(&R::heldDelivered));
     r.counterFn("responses_held_dropped", "Held responses dropped (hold time over or queue full)",

@@ -63,22 +63,23 @@ void InterceptApp::verdict(std::uint32_t id, capture::Verdict verdict) {
 void InterceptApp::onQueued(std::uint32_t id, net::Bytes packet) {
     ++counters_.captured;
     const net::DecodeResult decoded = net::decodeFrame(net::LinkType::RawIp, packet);
-    const net::Bytes headers = decoded.status == net::DecodeStatus::Ok
-                                   ? tunnel::responseHeaderBytes(decoded.ipPacket)
-                                   : net::Bytes{};
+    net::Bytes headers = decoded.status == net::DecodeStatus::Ok
+                             ? tunnel::responseHeaderBytes(decoded.ipPacket)
+                             : net::Bytes{};
     if (headers.empty()) {  // not IPv4/TCP: none of ours
         ++counters_.notTcp;
         verdict(id, capture::Verdict::Accept);
         return;
     }
     // A response travels server -> client: its destination is the (replayed or real) client.
-    const net::FlowKey flow = decoded.segment.serverToClientKey();
+    net::FlowKey flow = decoded.segment.serverToClientKey();
     for (const tunnel::Cidr& cidr : pass_) {
         if (cidr.contains(flow.client.addr)) {
             verdict(id, capture::Verdict::Accept);
             return;
         }
     }
+    headers = untranslate(headers, flow);
     const auto now = std::chrono::steady_clock::now();
     if (auto peer = routes_.resolveRouted(flow, now)) {
         server_->sendResponse(*peer, headers);

@@ -15,6 +15,7 @@
 #include "tcpcopy/os/event.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/stats/registry.h"
+#include "tcpcopy/tunnel/nat_map.h"
 #include "tcpcopy/tunnel/route_table.h"
 #include "tcpcopy/tunnel/tunnel_server.h"
 #include "tcpcopy/tunnel/verdict_hold.h"
@@ -46,6 +47,9 @@ struct InterceptConfig {
     std::uint32_t queueLength = 1024;  // -q: packets the kernel keeps waiting for our verdict
     std::string passList;              // -x: clients whose responses are always accepted at once
     bool failOpen = false;             // the kernel accepts instead of dropping when the queue is full
+    // -D/--nat: responses from a DNAT'ed address[:port] get back the one tcpcopy sent to, in both
+    // modes, before their route is looked up (tunnel/nat_map.h).
+    tunnel::NatMap nat;
 };
 
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
@@ -59,6 +63,7 @@ struct InterceptCounters {
     std::uint64_t forwarded = 0;  // headers sent to a peer (held ones included once delivered)
     std::uint64_t unrouted = 0;   // headers with no route on arrival (put on hold or refused)
     std::uint64_t passed = 0;     // NFQUEUE: packets accepted (pass list, not TCP, no route in time)
+    std::uint64_t rewritten = 0;  // -D/--nat: responses whose source was mapped back to tcpcopy's
 };
 
 class InterceptApp {
@@ -88,6 +93,9 @@ class InterceptApp {
     // Declares every counter on registry_ (docs/metrics.md); in intercept_metrics.cpp.
     void registerMetrics();
     void onFrame(net::LinkType link, net::Bytes frame);
+    // -D/--nat: the headers to forward and `flow` with the source tcpcopy sent to (copied into
+    // natScratch_ when rewritten).
+    net::Bytes untranslate(net::Bytes headers, net::FlowKey& flow);
     void readCapture(std::size_t index);
     // NFQUEUE mode (intercept_queue.cpp).
     std::string openQueue();
@@ -111,6 +119,7 @@ class InterceptApp {
     tunnel::VerdictHold verdicts_;
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
+    tunnel::NatScratch natScratch_{};
     log::Throttle conflictLog_{kConflictLogInterval};
     stats::Registry registry_{"intercept"};
     std::unique_ptr<stats::MetricsServer> metricsServer_;

@@ -1,0 +1,137 @@
+#include "tcpcopy/tunnel/nat_map.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string>
+
+#include "tcpcopy/net/wire.h"
+
+namespace tcpcopy::tunnel {
+namespace {
+
+constexpr std::size_t kIpChecksumOffset = 10;
+constexpr std::size_t kIpSourceOffset = 12;
+constexpr std::size_t kTcpChecksumOffset = 16;
+
+struct Side {
+    net::Ipv4Addr addr;
+    std::optional<net::Port> port;
+};
+
+// "IP" or "IP:PORT"; the reason appended to `error` when it is neither.
+std::optional<Side> parseSide(std::string_view text, std::string& error) {
+    Side side;
+    std::string_view addr = text;
+    if (std::size_t colon = text.find(':'); colon != text.npos) {
+        addr = text.substr(0, colon);
+        std::string_view port = text.substr(colon + 1);
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+            value > 65535) {
+            error.append("'").append(port).append("' is not a port 1..65535");
+            return std::nullopt;
+        }
+        side.port = net::Port(static_cast<std::uint16_t>(value));
+    }
+    auto parsed = net::Ipv4Addr::parse(addr);
+    if (!parsed) {
+        error.append("'").append(addr).append("' is not an IPv4 address");
+        return std::nullopt;
+    }
+    side.addr = *parsed;
+    return side;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+}
+
+}  // namespace
+
+os::Result<NatMap> NatMap::parse(std::string_view text) {
+    using R = os::Result<NatMap>;
+    NatMap map;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = text.find(',', start);
+        const std::string_view item =
+            trim(text.substr(start, comma == text.npos ? text.npos : comma - start));
+        const std::string quoted = "'" + std::string(item) + "'";
+        const std::size_t dash = item.find('-');
+        if (dash == item.npos) {
+            return R::fail(
+                "expected SEEN[:PORT]-SENT[:PORT] (the address responses come from, then the "
+                "one tcpcopy sent to), got " +
+                quoted + (item == text ? "" : " in '" + std::string(text) + "'"));
+        }
+        std::string error = quoted + ": ";
+        auto seen = parseSide(trim(item.substr(0, dash)), error);
+        if (!seen) return R::fail(error);
+        auto sent = parseSide(trim(item.substr(dash + 1)), error);
+        if (!sent) return R::fail(error);
+        if (sent->port && !seen->port) {
+            return R::fail(quoted + ": a port on the SENT side needs one on the SEEN side");
+        }
+        NatMapping mapping{seen->addr, seen->port, sent->addr, sent->port};
+        const bool twice = std::any_of(map.mappings_.begin(), map.mappings_.end(), [&](const NatMapping& m) {
+            return m.seenAddr == mapping.seenAddr && m.seenPort == mapping.seenPort;
+        });
+        if (twice) return R::fail(quoted + ": its SEEN side is mapped twice");
+        map.mappings_.push_back(mapping);
+        if (comma == text.npos) break;
+        start = comma + 1;
+    }
+    return R::ok(std::move(map));
+}
+
+std::optional<net::Endpoint> NatMap::sentFor(net::Endpoint seen) const {
+    const NatMapping* wholeAddress = nullptr;
+    for (const NatMapping& m : mappings_) {
+        if (m.seenAddr != seen.addr) continue;
+        if (m.seenPort == seen.port) return net::Endpoint{m.sentAddr, m.sentPort.value_or(seen.port)};
+        if (!m.seenPort) wholeAddress = &m;
+    }
+    if (wholeAddress) return net::Endpoint{wholeAddress->sentAddr, seen.port};
+    return std::nullopt;
+}
+
+net::Bytes NatMap::apply(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const {
+    const auto sent = sentFor(flow.server);
+    if (!sent || headers.size() > scratch.size()) return headers;
+    std::memcpy(scratch.data(), headers.data(), headers.size());
+    const net::MutableBytes copy(scratch.data(), headers.size());
+    if (!rewriteSource(copy, *sent)) return headers;
+    flow.server = *sent;
+    return copy;
+}
+
+bool rewriteSource(net::MutableBytes packet, net::Endpoint source) {
+    namespace wire = net::wire;
+    if (packet.size() < net::kIpv4HeaderLen) return false;
+    std::byte* ip = packet.data();
+    const std::size_t ihl = std::size_t{wire::u8(ip) & 0x0fu} * 4;
+    if ((wire::u8(ip) >> 4) != 4 || ihl < net::kIpv4HeaderLen || packet.size() < ihl + net::kTcpHeaderLen) {
+        return false;
+    }
+    std::byte* tcp = ip + ihl;
+    const std::uint32_t oldAddr = wire::be32(ip + kIpSourceOffset);
+    const std::uint16_t oldPort = wire::be16(tcp);
+    const std::uint32_t newAddr = source.addr.value();
+    const std::uint16_t newPort = source.port.value();
+
+    wire::put32(ip + kIpSourceOffset, newAddr);
+    wire::put16(ip + kIpChecksumOffset,
+                net::checksumUpdate32(wire::be16(ip + kIpChecksumOffset), oldAddr, newAddr));
+    // The TCP checksum covers the source address through the pseudo-header, and the port.
+    std::uint16_t tcpSum = net::checksumUpdate32(wire::be16(tcp + kTcpChecksumOffset), oldAddr, newAddr);
+    tcpSum = net::checksumUpdate16(tcpSum, oldPort, newPort);
+    wire::put16(tcp, newPort);
+    wire::put16(tcp + kTcpChecksumOffset, tcpSum);
+    return true;
+}
+
+}  // namespace tcpcopy::tunnel
