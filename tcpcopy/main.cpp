@@ -54,8 +54,9 @@ void declare(config::OptionTable& t, Settings& s) {
     ReplayOptions& r = s.replay;
     t.custom(
          'x', "transfer", "RULES", "",
-         [&r](std::string_view text) { return tcpcopy::app::parseRules(text, r.engine.rules); },
-         "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]")
+         [&r](std::string_view text) { return tcpcopy::app::parseRules(text, r.engine.rules, r.udpRules); },
+         "Where to send what: [tcp:|udp:][onlineIP:]onlinePort-targetIP:targetPort[,...] (udp: copies "
+         "datagrams, no intercept needed for them)")
         .group("Replay")
         .required();
     t.string('s', "intercept", s.interceptList, "intercept address(es): ip[:port][,ip[:port]...]")
@@ -175,7 +176,8 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     if (!s.process.user.empty()) {
         if (auto user = tcpcopy::os::lookupUser(s.process.user); !user) return "-u/--user: " + user.error();
     }
-    if (r.intercepts.empty() && !s.withoutIntercept)
+    // UDP copy (-x udp:) follows no response: only TCP rules need an intercept.
+    if (r.intercepts.empty() && !s.withoutIntercept && !r.engine.rules.empty())
         return "-s/--intercept is required (or -L to replay without intercept)";
     if (constexpr unsigned kHeaders = tcpcopy::net::kIpv4HeaderLen + tcpcopy::net::kTcpHeaderLen;
         s.mss + kHeaders > s.mtu && t.isSet("mss")) {

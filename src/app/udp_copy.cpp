@@ -1,0 +1,146 @@
+#include "tcpcopy/app/udp_copy.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "tcpcopy/net/builder.h"
+#include "tcpcopy/net/udp.h"
+#include "tcpcopy/net/wire.h"
+
+namespace tcpcopy::app {
+namespace {
+
+constexpr std::uint8_t kIpProtoUdp = 17;
+constexpr std::uint16_t kDontFragment = 0x4000;
+constexpr std::uint16_t kFragmentBits = 0x3fff;  // MF and the offset
+constexpr std::size_t kMaxIpv4Packet = 65535;
+// The TCP engine's client port mapping (src/session/engine.cpp), so that a UDP copy lands on the
+// port a TCP copy of the same client would: ports below 1024 are left alone, copies and -f
+// instances shift by primes far from neighbouring ports.
+constexpr std::uint32_t kPortFloor = 1024;
+constexpr std::uint32_t kPortRange = 65536 - kPortFloor;
+constexpr std::uint32_t kCopyPortStride = 4099;
+constexpr std::uint32_t kInstancePortStride = 16411;
+
+std::uint64_t mixHash(std::uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+std::uint32_t addressSum(net::Ipv4Addr addr) { return (addr.value() >> 16) + (addr.value() & 0xffffu); }
+
+}  // namespace
+
+UdpCopyConfig UdpCopyConfig::from(const session::EngineConfig& engine,
+                                  std::vector<session::AddressRule> rules) {
+    UdpCopyConfig c;
+    c.rules = std::move(rules);
+    c.clientPool = engine.clientPool;
+    c.loopbackRewrite = engine.loopbackRewrite;
+    c.copies = std::max(1u, engine.copies);
+    c.portShiftFactor = engine.portShiftFactor;
+    c.samplePercent = engine.samplePercent;
+    c.ttl = engine.ttl;
+    return c;
+}
+
+UdpCopier::UdpCopier(UdpCopyConfig config, Send send)
+    : config_(std::move(config)), send_(std::move(send)), packet_(kMaxIpv4Packet) {
+    config_.copies = std::max(1u, config_.copies);
+}
+
+const session::AddressRule* UdpCopier::matchRule(net::Ipv4Addr dst, net::Port dport) const {
+    for (const session::AddressRule& rule : config_.rules) {
+        if (rule.onlinePort != dport) continue;
+        if (rule.onlineAddr && *rule.onlineAddr != dst) continue;
+        return &rule;
+    }
+    return nullptr;
+}
+
+net::Endpoint UdpCopier::replayClient(const net::Endpoint& captured, unsigned copy) const {
+    net::Ipv4Addr addr = captured.addr;
+    if (addr.isLoopback() && config_.loopbackRewrite) addr = *config_.loopbackRewrite;
+    if (!config_.clientPool.empty()) {
+        addr = config_.clientPool[mixHash(addr.value()) % config_.clientPool.size()];
+    }
+    std::uint32_t port = captured.port.value();
+    if (copy != 0 || config_.portShiftFactor != 0) {
+        const std::uint32_t base = port >= kPortFloor ? port - kPortFloor : port;
+        port = kPortFloor +
+               (base + copy * kCopyPortStride + config_.portShiftFactor * kInstancePortStride) % kPortRange;
+    }
+    return net::Endpoint{addr, net::Port(static_cast<std::uint16_t>(port))};
+}
+
+bool UdpCopier::onPacket(const net::IpLayer& ip) {
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != kIpProtoUdp) return false;
+    if (ip.fragment) {
+        ++stats_.fragments;
+        return true;
+    }
+    const net::UdpParseResult parsed = net::parseUdp(ip.payload, ip.payloadLength);
+    if (parsed.status != net::UdpStatus::Ok) {
+        ++stats_.malformed;
+        return true;
+    }
+    const net::UdpDatagram& udp = parsed.datagram;
+    const std::byte* header = ip.packet.data();
+    const net::Endpoint client{net::Ipv4Addr(net::wire::be32(header + 12)), udp.sport};
+    const net::Endpoint server{net::Ipv4Addr(net::wire::be32(header + 16)), udp.dport};
+    const session::AddressRule* rule = matchRule(server.addr, server.port);
+    if (rule == nullptr) return true;
+    ++stats_.matched;
+    if (config_.samplePercent < 100 &&
+        mixHash(net::FlowKeyHash{}(net::FlowKey{client, server})) % 100 >= config_.samplePercent) {
+        ++stats_.sampledOut;
+        return true;
+    }
+    if (udp.payload.size() < udp.payloadLength) {
+        ++stats_.truncated;
+        return true;
+    }
+    const std::uint8_t tos = net::wire::u8(header + 1);
+    const std::uint16_t id = net::wire::be16(header + 4);
+    const std::uint16_t flags = net::wire::be16(header + 6) & kDontFragment;
+    const std::size_t udpLength = net::kUdpHeaderLen + udp.payload.size();
+    const std::size_t total = net::kIpv4HeaderLen + udpLength;
+    std::byte* out = packet_.data();
+    std::byte* udpOut = out + net::kIpv4HeaderLen;
+    std::copy(udp.payload.begin(), udp.payload.end(), udpOut + net::kUdpHeaderLen);
+    for (unsigned copy = 0; copy < config_.copies; ++copy) {
+        const net::Endpoint source = replayClient(client, copy);
+        const net::Endpoint& target = rule->target;
+        net::wire::put8(out, 0x45);
+        net::wire::put8(out + 1, tos);
+        net::wire::put16(out + 2, static_cast<std::uint16_t>(total));
+        net::wire::put16(out + 4, static_cast<std::uint16_t>(id + copy));
+        net::wire::put16(out + 6, flags);
+        net::wire::put8(out + 8, config_.ttl);
+        net::wire::put8(out + 9, kIpProtoUdp);
+        net::wire::put16(out + 10, 0);
+        net::wire::put32(out + 12, source.addr.value());
+        net::wire::put32(out + 16, target.addr.value());
+        net::wire::put16(out + 10, net::internetChecksum(net::Bytes(out, net::kIpv4HeaderLen)));
+        net::wire::put16(udpOut, source.port.value());
+        net::wire::put16(udpOut + 2, target.port.value());
+        net::wire::put16(udpOut + 4, static_cast<std::uint16_t>(udpLength));
+        net::wire::put16(udpOut + 6, 0);
+        const std::uint32_t pseudo = addressSum(source.addr) + addressSum(target.addr) + kIpProtoUdp +
+                                     static_cast<std::uint32_t>(udpLength);
+        std::uint16_t checksum =
+            static_cast<std::uint16_t>(~net::onesComplementSum(net::Bytes(udpOut, udpLength), pseudo));
+        if (checksum == 0) checksum = 0xffff;  // RFC 768: 0 means "no checksum"
+        net::wire::put16(udpOut + 6, checksum);
+        ++stats_.copied;
+        stats_.bytes += udp.payload.size();
+        send_(net::Bytes(out, total));
+    }
+    return true;
+}
+
+}  // namespace tcpcopy::app
