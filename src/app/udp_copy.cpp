@@ -12,7 +12,6 @@ namespace {
 
 constexpr std::uint8_t kIpProtoUdp = 17;
 constexpr std::uint16_t kDontFragment = 0x4000;
-constexpr std::uint16_t kFragmentBits = 0x3fff;  // MF and the offset
 constexpr std::size_t kMaxIpv4Packet = 65535;
 // The TCP engine's client port mapping (src/session/engine.cpp), so that a UDP copy lands on the
 // port a TCP copy of the same client would: ports below 1024 are left alone, copies and -f
