@@ -34,7 +34,7 @@ start_dnsmasq() {
   local name=$1 ns=$2 ip=$3
   lab_bg "$name.out" "$ns" dnsmasq --no-daemon --user=root --group=root --no-resolv --no-hosts \
     --bind-interfaces --listen-address="$ip" --port=53 --pid-file="$LAB_DIR/$name.pid" \
-    --log-queries --log-facility="$LAB_DIR/$name.log" \
+    --log-queries=extra --log-facility="$LAB_DIR/$name.log" \
     --address=/www.example.test/198.18.9.1 --host-record=db.example.test,198.18.9.2,2001:db8::2 \
     --mx-host=example.test,mail.example.test,10 --txt-record=example.test,udp-copy-test
   lab_wait_port "$ns" "$ip" 53 15
@@ -45,6 +45,28 @@ queries() {
     LC_ALL=C sort
 }
 count_queries() { queries "$@" | wc -l; }
+# copies_apart ONLINE_LOG TARGET_LOG FROM_LINE : with -n 2, each captured query (one per type,
+# name and client in a round) reached the target twice, from two client ports, one of them the
+# captured port (--log-queries=extra logs the port). Prints what does not hold; empty when all do.
+copies_apart() {
+  python3 - "$@" <<'PY'
+import collections, re, sys
+line = re.compile(r" ([0-9.]+)/([0-9]+) query\[(\w+)\] (\S+) from ")
+def read(path, start=1):
+    out = collections.defaultdict(list)
+    with open(path) as f:
+        for n, text in enumerate(f, 1):
+            m = line.search(text)
+            if n >= start and m:
+                out[(m[3], m[4], m[1])].append(int(m[2]))
+    return out
+online, target = read(sys.argv[1]), read(sys.argv[2], int(sys.argv[3]))
+for key, ports in online.items():
+    got = target.get(key, [])
+    if len(ports) != 1 or len(got) != 2 or len(set(got)) != 2 or ports[0] not in got:
+        print(key, "captured from", ports, "target saw", got)
+PY
+}
 lines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 # twice FILE : every line of FILE twice, sorted.
 twice() { LC_ALL=C sort "$1" "$1"; }
@@ -137,7 +159,14 @@ grep -q "udp: $expected_count datagrams matched" "$LAB_DIR/tcpcopy-offline-1x.lo
 grep -q "intercept is not used" "$LAB_DIR/tcpcopy-offline-1x.log" &&
   ok "offline-1x: only udp: rules, no tunnel" || fail "offline-1x: tcpcopy did not skip intercept"
 
+n2_from=$(($(lines "$LAB_DIR/dns-target.log") + 1))
 offline_case offline-n2 2 -x "udp:53-$LAB_TARGET_IP:53" -n 2 -a 100
+apart=$(copies_apart "$LAB_DIR/dns-online.log" "$LAB_DIR/dns-target.log" "$n2_from")
+if [[ -z $apart ]]; then
+  ok "offline-n2: each query came twice, from its captured client port and another one"
+else
+  fail "offline-n2: copies not told apart by port: $apart"
+fi
 
 nginx_from=$(($(lines "$target_nginx_log") + 1))
 offline_case mixed 1 -x "tcp:80-$LAB_TARGET_IP:80,udp:53-$LAB_TARGET_IP:53" -a 10
