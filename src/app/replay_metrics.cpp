@@ -32,6 +32,19 @@ auto fieldsOf(Get get) {
     };
 }
 
+// The same for counters that may be absent: `get` returns a pointer, null (or unset) for none,
+// and the field then has no value.
+template <class Get>
+auto optionalFieldsOf(Get get) {
+    return [get](auto field) -> ReadFn {
+        return [get, field]() -> std::optional<std::uint64_t> {
+            const auto* counters = get ? get() : nullptr;
+            if (counters == nullptr) return std::nullopt;
+            return counters->*field;
+        };
+    };
+}
+
 std::vector<Row> rows(const ReplaySources& src) {
     using S = session::EngineStats;
     using F = FrameCounters;
@@ -56,20 +69,8 @@ std::vector<Row> rows(const ReplaySources& src) {
             return t->counters().*field;
         };
     };
-    const auto udp = [get = src.udp](auto field) -> ReadFn {
-        return [get, field]() -> std::optional<std::uint64_t> {
-            const UdpCopyStats* u = get ? get() : nullptr;
-            if (u == nullptr) return std::nullopt;
-            return u->*field;
-        };
-    };
-    const auto udpInjector = [get = src.udpInjector](auto field) -> ReadFn {
-        return [get, field]() -> std::optional<std::uint64_t> {
-            const inject::InjectCounters* c = get ? get() : nullptr;
-            if (c == nullptr) return std::nullopt;
-            return c->*field;
-        };
-    };
+    const auto udp = optionalFieldsOf(src.udp);
+    const auto udpInjector = optionalFieldsOf(src.udpInjector);
     const auto nanoseconds = [](const std::function<std::chrono::nanoseconds()>& get) -> ReadFn {
         return [get]() -> std::optional<std::uint64_t> { return static_cast<std::uint64_t>(get().count()); };
     };
