@@ -28,9 +28,9 @@ sock_filter jump(std::uint16_t code, std::uint32_t k, std::uint8_t jt, std::uint
 // Classic BPF over a SOCK_DGRAM packet (offset 0 = the IPv4 header):
 //   pkttype == PACKET_HOST && version == 4 &&
 //   ((keepTcp && protocol == TCP && (later fragment || no tcpPorts || destination port in tcpPorts)) ||
-//    (udpPorts given && protocol == UDP && (later fragment || destination port in udpPorts)))
+//    (keepUdp && protocol == UDP && (later fragment || no udpPorts || destination port in udpPorts)))
 // The ports together are at most kMaxFilterPorts, so that every jump reaches its target.
-std::vector<sock_filter> inboundFilter(bool keepTcp, const std::vector<std::uint16_t>& tcpPorts,
+std::vector<sock_filter> inboundFilter(bool keepTcp, const std::vector<std::uint16_t>& tcpPorts, bool keepUdp,
                                        const std::vector<std::uint16_t>& udpPorts) {
     std::vector<sock_filter> prog;
     // Each `reject` / `accept` / `udp` placeholder is patched once the program's length is known.
@@ -61,7 +61,7 @@ std::vector<sock_filter> inboundFilter(bool keepTcp, const std::vector<std::uint
     prog.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0));
     jeqElseReject(0x40);
     prog.push_back(stmt(BPF_LD | BPF_B | BPF_ABS, 9));
-    if (!udpPorts.empty()) {
+    if (keepUdp) {
         toUdp.push_back(prog.size());
         prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 0));
     }
@@ -78,7 +78,12 @@ std::vector<sock_filter> inboundFilter(bool keepTcp, const std::vector<std::uint
         prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
     }
     const std::size_t udp = prog.size();
-    if (!udpPorts.empty()) portBlock(udpPorts);
+    if (keepUdp && udpPorts.empty()) {
+        toAccept.push_back(prog.size());
+        prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
+    } else if (keepUdp) {
+        portBlock(udpPorts);
+    }
     const std::size_t accept = prog.size();
     prog.push_back(stmt(BPF_RET | BPF_K, kKeepWhole));
     const std::size_t reject = prog.size();
@@ -121,13 +126,14 @@ void returnToKernel(tpacket_block_desc* block) {
 
 PacketRingCapture::Result PacketRingCapture::open(const PacketRingOptions& options) {
     // Conditional jumps in classic BPF reach at most 255 instructions ahead: beyond 200 ports
-    // the filter keeps every TCP (and UDP) packet, and the rules select later.
+    // the filter keeps every TCP (and, with UDP ports, every UDP) packet; the rules select later.
     std::vector<std::uint16_t> ports = sortedUnique(options.dstPorts);
     std::vector<std::uint16_t> udpPorts = sortedUnique(options.udpDstPorts);
+    const bool keepUdp = !udpPorts.empty();
     constexpr std::size_t kMaxFilterPorts = 200;
     if (ports.size() + udpPorts.size() > kMaxFilterPorts) {
         ports.clear();
-        if (!udpPorts.empty()) udpPorts.assign(1, 0);  // port 0 never matches; later fragments do
+        udpPorts.clear();
     }
     const long page = ::sysconf(_SC_PAGESIZE);
     const std::size_t blockBytes = options.blockBytes;
@@ -147,7 +153,7 @@ PacketRingCapture::Result PacketRingCapture::open(const PacketRingOptions& optio
     if (::setsockopt(fd.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) {
         return Result::fail(systemError("packet socket: PACKET_VERSION TPACKET_V3"));
     }
-    std::vector<sock_filter> code = inboundFilter(options.keepTcp, ports, udpPorts);
+    std::vector<sock_filter> code = inboundFilter(options.keepTcp, ports, keepUdp, udpPorts);
     sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
         return Result::fail(systemError("packet socket: SO_ATTACH_FILTER"));
