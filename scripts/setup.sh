@@ -27,6 +27,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
+  # UDP copy e2e (udp_copy_test.sh): a real resolver and a real DNS client
+  dnsmasq-base bind9-dnsutils
   # NFQUEUE e2e (iptables -j NFQUEUE); the NAT e2e's load balancer (nft stateless DNAT)
   iptables nftables
   # capsh (inject_test), setpriv (privileges_test), ab (bench/make_capture.sh, faults_test)

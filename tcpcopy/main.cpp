@@ -61,10 +61,11 @@ void declare(config::OptionTable& t, Settings& s) {
              if (std::string error = tcpcopy::app::splitLinkMacs(text, rules, r.linkMacs); !error.empty()) {
                  return error;
              }
-             return tcpcopy::app::parseRules(rules, r.engine.rules);
+             return tcpcopy::app::parseRules(rules, r.engine.rules, r.udpRules);
          },
-         "Where to send what: [onlineIP:]onlinePort-targetIP:targetPort[,...]; with -o, MACs may follow "
-         "each side: port@SRC_MAC-targetIP:port@DST_MAC")
+         "Where to send what: [tcp:|udp:][onlineIP:]onlinePort-targetIP:targetPort[,...] (udp: copies "
+         "datagrams, no intercept needed for them); with -o, MACs may follow each side: "
+         "port@SRC_MAC-targetIP:port@DST_MAC")
         .group("Replay")
         .required();
     t.string('s', "intercept", s.interceptList, "intercept address(es): ip[:port][,ip[:port]...]")
@@ -192,7 +193,8 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     if (!s.process.user.empty()) {
         if (auto user = tcpcopy::os::lookupUser(s.process.user); !user) return "-u/--user: " + user.error();
     }
-    if (r.intercepts.empty() && !s.withoutIntercept)
+    // UDP copy (-x udp:) follows no response: only TCP rules need an intercept.
+    if (r.intercepts.empty() && !s.withoutIntercept && !r.engine.rules.empty())
         return "-s/--intercept is required (or -L to replay without intercept)";
     if (constexpr unsigned kHeaders = tcpcopy::net::kIpv4HeaderLen + tcpcopy::net::kTcpHeaderLen;
         s.mss + kHeaders > s.mtu && t.isSet("mss")) {

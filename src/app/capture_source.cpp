@@ -158,17 +158,29 @@ class LiveSource final : public CaptureSource {
     std::optional<os::Event> readable_;
 };
 
-// libpcap's filter for -i DEV without -F: TCP to the -x ports (and addresses).
-std::string defaultLiveFilter(const ReplayOptions& options) {
-    std::string filter = "tcp and (";
-    for (std::size_t i = 0; i < options.engine.rules.size(); ++i) {
-        const auto& rule = options.engine.rules[i];
+// "proto and ((dst port P [and dst host A]) or ...)" for one protocol's -x rules.
+std::string protocolFilter(std::string_view protocol, const std::vector<session::AddressRule>& rules) {
+    std::string filter = std::string(protocol) + " and (";
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        const auto& rule = rules[i];
         if (i) filter += " or ";
         filter += "(dst port " + std::to_string(rule.onlinePort.value());
         if (rule.onlineAddr) filter += " and dst host " + rule.onlineAddr->toString();
         filter += ")";
     }
     return filter + ")";
+}
+
+// libpcap's filter for -i DEV without -F: TCP to the -x ports (and addresses), UDP to the
+// -x udp: ones.
+std::string defaultLiveFilter(const ReplayOptions& options) {
+    const bool tcp = !options.engine.rules.empty();
+    const bool udp = !options.udpRules.empty();
+    if (tcp && udp) {
+        return "(" + protocolFilter("tcp", options.engine.rules) + ") or (" +
+               protocolFilter("udp", options.udpRules) + ")";
+    }
+    return udp ? protocolFilter("udp", options.udpRules) : protocolFilter("tcp", options.engine.rules);
 }
 
 Source openFile(const ReplayOptions& options, os::EventBase& base, const os::Clock& clock, FrameSink& sink) {
@@ -188,9 +200,12 @@ Source openRing(const ReplayOptions& options, os::EventBase& base, const os::Clo
     capture::PacketRingOptions ring;
     ring.ringBytes = static_cast<std::size_t>(options.bufferMb) << 20;
     for (const auto& rule : options.engine.rules) ring.dstPorts.push_back(rule.onlinePort.value());
+    for (const auto& rule : options.udpRules) ring.udpDstPorts.push_back(rule.onlinePort.value());
+    ring.keepTcp = !options.engine.rules.empty();
     auto capture = capture::PacketRingCapture::open(ring);
     if (!capture) return Source::fail("cannot open the live capture: " + capture.error());
-    logger()->info("input: live capture of incoming TCP on every interface ({} MiB packet ring)",
+    logger()->info("input: live capture of incoming {} on every interface ({} MiB packet ring)",
+                   ring.udpDstPorts.empty() ? "TCP" : (ring.keepTcp ? "TCP and UDP" : "UDP"),
                    capture.value().ringBytes() >> 20);
     return Source::ok(std::make_unique<LiveSource<capture::PacketRingCapture>>(
         base, clock, sink, std::move(capture).value(), "packet-ring"));

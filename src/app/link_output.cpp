@@ -16,6 +16,7 @@ os::Result<std::unique_ptr<inject::LinkInjector>> openLinkInjector(const ReplayO
     routes << std::ifstream("/proc/net/route").rdbuf();
     std::set<std::uint32_t> targets;
     for (const session::AddressRule& rule : options.engine.rules) targets.insert(rule.target.addr.value());
+    for (const session::AddressRule& rule : options.udpRules) targets.insert(rule.target.addr.value());
     std::vector<inject::LinkPeer> peers;
     for (std::uint32_t value : targets) {
         const net::Ipv4Addr target(value);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -12,7 +13,9 @@
 #include "tcpcopy/app/progress_line.h"
 #include "tcpcopy/app/replay_exit.h"
 #include "tcpcopy/app/replay_metrics.h"
+#include "tcpcopy/app/udp_copy.h"
 #include "tcpcopy/inject/injector.h"
+#include "tcpcopy/inject/packet_batch.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/os/clock.h"
@@ -64,6 +67,10 @@ class ReplayApp final : public FrameSink {
     void onFrame(net::LinkType link, net::Bytes frame, Time now, unsigned pass) override {
         net::DecodeResult decoded = net::decodeFrame(link, frame);
         frames_.count(decoded);
+        if (decoded.status == net::DecodeStatus::NotTcp && udp_) {
+            udp_->onPacket(net::parseIpLayer(decoded.ipPacket));
+            return;
+        }
         if (decoded.status != net::DecodeStatus::Ok) return;
         decoded.segment.seq += pass * kPassSequenceShift;
         engine_->onCaptured(decoded.segment, now);
@@ -88,6 +95,7 @@ class ReplayApp final : public FrameSink {
     // Everything that needs root or can fail, before the daemon detaches and drops privileges.
     int open() {
         if (int rc = openInjector(); rc != kExitOk) return rc;
+        if (int rc = openUdp(); rc != kExitOk) return rc;
         auto source = openCaptureSource(options_, base_, clock_, *this);
         if (!source) return startError(kProgram, source.error());
         source_ = std::move(source).value();
@@ -106,23 +114,56 @@ class ReplayApp final : public FrameSink {
     std::size_t memoryLimitBytes() const { return options_.memoryLimitMb << 20; }
 
     int openInjector() {
+        auto injector = openInjectorOfKind();
+        if (!injector) return startError(kProgram, injector.error());
+        injector_ = std::move(injector).value();
+        return kExitOk;
+    }
+
+    os::Result<std::unique_ptr<inject::Injector>> openInjectorOfKind() const {
+        using R = os::Result<std::unique_ptr<inject::Injector>>;
         if (!options_.linkDevice.empty()) {
             auto r = openLinkInjector(options_);
-            if (!r) return startError(kProgram, r.error());
-            injector_ = std::move(r).value();
-        } else if (options_.injector == "raw") {
-            auto r = inject::RawSocketInjector::create();
-            if (!r) return startError(kProgram, "cannot open the raw injection socket: " + r.error());
-            injector_ = std::move(r).value();
-        } else {
-            auto r = inject::LibnetInjector::create();
-            if (!r) return startError(kProgram, "cannot open libnet for injection: " + r.error());
-            injector_ = std::move(r).value();
+            if (!r) return R::fail(r.error());
+            return R::ok(std::move(r).value());
         }
+        if (options_.injector == "raw") {
+            auto r = inject::RawSocketInjector::create();
+            if (!r) return R::fail("cannot open the raw injection socket: " + r.error());
+            return R::ok(std::move(r).value());
+        }
+        auto r = inject::LibnetInjector::create();
+        if (!r) return R::fail("cannot open libnet for injection: " + r.error());
+        return R::ok(std::move(r).value());
+    }
+
+    // -x udp: datagrams are copied as they come (UdpCopier), through an injector of their own so
+    // that their counters are theirs, one batch per loop turn like the engine's packets.
+    int openUdp() {
+        if (options_.udpRules.empty()) return kExitOk;
+        auto injector = openInjectorOfKind();
+        if (!injector) return startError(kProgram, "UDP copy: " + injector.error());
+        udpInjector_ = std::move(injector).value();
+        udpBatch_.emplace(*udpInjector_);
+        auto flush = os::Event::timer(base_, [this](short) { udpBatch_->flush(); });
+        if (!flush) return startError(kProgram, "UDP copy: " + flush.error());
+        udpFlush_.emplace(std::move(flush).value());
+        udp_.emplace(UdpCopyConfig::from(options_.engine, options_.udpRules), [this](net::Bytes packet) {
+            const net::MutableBytes room = udpBatch_->reserve(packet.size());
+            if (room.size() < packet.size()) return;  // larger than the arena: cannot be
+            if (udpBatch_->empty()) udpFlush_->activate();
+            std::copy(packet.begin(), packet.end(), room.begin());
+            udpBatch_->commit(packet.size());
+        });
         return kExitOk;
     }
 
     int openTunnel() {
+        // UDP copy needs no intercept: with only udp: rules there is no response to follow.
+        if (options_.engine.rules.empty()) {
+            if (!options_.intercepts.empty()) log_->info("-x has only udp: rules: intercept is not used");
+            return kExitOk;
+        }
         if (options_.intercepts.empty()) {
             if (!options_.withoutIntercept) {
                 return startError(kProgram,
@@ -192,7 +233,11 @@ class ReplayApp final : public FrameSink {
                 [this]() -> const FrameCounters& { return frames_; }, [this] { return source_->stats(); },
                 [this] { return output_->batchCounters().flushes; },
                 [this] { return source_->idleSkipped(); },
-                [this] { return finishedAt_.value_or(clock_.now()) - startedAt_; }, memoryLimitBytes()});
+                [this] { return finishedAt_.value_or(clock_.now()) - startedAt_; }, memoryLimitBytes(),
+                [this]() -> const UdpCopyStats* { return udp_ ? &udp_->stats() : nullptr; },
+                [this]() -> const inject::InjectCounters* {
+                    return udpInjector_ ? &udpInjector_->counters() : nullptr;
+                }});
         if (const auto& metrics = daemon_.options().metrics) {
             auto server = stats::MetricsServer::start(base_, registry_, *metrics);
             if (!server) return startError(kProgram, "--metrics: " + server.error());
@@ -287,6 +332,7 @@ class ReplayApp final : public FrameSink {
     int finish() {
         // The loop may have stopped (loopBreak) before the end-of-turn flush ran.
         output_->flush();
+        if (udpBatch_) udpBatch_->flush();
         if (progress_) progress_->clear();
         finishedAt_ = clock_.now();
         if (!failure_.empty()) {
@@ -297,7 +343,8 @@ class ReplayApp final : public FrameSink {
         const bool live = source_->stats().has_value();
         stats::Labels labels{{"input", options_.input}};
         if (live) labels.emplace_back("capture.backend", std::string(source_->backend()));
-        std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr).c_str(), stdout);
+        std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr, udp_.has_value()).c_str(),
+                   stdout);
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {
             // A fresh unpredictable temporary file in the report's directory, renamed over it.
@@ -306,8 +353,18 @@ class ReplayApp final : public FrameSink {
                 log_->error("--report: {}", error);
             }
         }
-        const ExitStatus status =
-            replayExitStatus({options_.input, inputError_, interrupted_, engine_->stats()});
+        ReplayEnd end;
+        end.input = options_.input;
+        end.inputError = inputError_;
+        end.interrupted = interrupted_;
+        end.stats = engine_->stats();
+        end.tcpRules = !options_.engine.rules.empty();
+        end.udpRules = udp_.has_value();
+        if (udpInjector_) {
+            end.udpSent = udpInjector_->counters().packets;
+            end.udpSendErrors = udpInjector_->counters().errors;
+        }
+        const ExitStatus status = replayExitStatus(end);
         if (!status.message.empty()) std::fprintf(stderr, "tcpcopy: %s\n", status.message.c_str());
         return status.code;
     }
@@ -325,6 +382,10 @@ class ReplayApp final : public FrameSink {
     std::unique_ptr<tunnel::TunnelClient> tunnel_;
     std::unique_ptr<EngineOutput> output_;
     std::unique_ptr<session::Engine> engine_;
+    std::unique_ptr<inject::Injector> udpInjector_;
+    std::optional<inject::PacketBatch> udpBatch_;
+    std::optional<os::Event> udpFlush_;
+    std::optional<UdpCopier> udp_;
     std::optional<os::Event> tick_;
     std::optional<os::Event> stats_;
     std::vector<os::Event> signals_;

@@ -6,10 +6,30 @@
 
 namespace tcpcopy::app {
 
+namespace {
+
+// What the UDP rules say once the TCP ones (if any) are content.
+ExitStatus udpExitStatus(const ReplayEnd& end) {
+    if (!end.udpRules) return {kExitOk, ""};
+    if (end.udpSendErrors > 0) {
+        return {kExitFailure, fmt::format("{} UDP packets could not be sent to the target ({} were)",
+                                          end.udpSendErrors, end.udpSent)};
+    }
+    if (end.udpSent == 0) {
+        return {kExitFailure, "nothing replayed: no UDP datagram in " + end.input + " matched -x udp:"};
+    }
+    return {kExitOk, ""};
+}
+
+}  // namespace
+
 ExitStatus replayExitStatus(const ReplayEnd& end) {
     const session::EngineStats& s = end.stats;
     if (!end.inputError.empty()) return {kExitFailure, ""};
-    if (end.interrupted) return {s.sessionsEstablished > 0 ? kExitOk : kExitFailure, ""};
+    if (end.interrupted) {
+        return {s.sessionsEstablished > 0 || end.udpSent > 0 ? kExitOk : kExitFailure, ""};
+    }
+    if (!end.tcpRules) return udpExitStatus(end);
     if (s.sessionsStarted == 0) {
         return {kExitFailure, "nothing replayed: no connection in " + end.input + " matched -x"};
     }
@@ -33,7 +53,7 @@ ExitStatus replayExitStatus(const ReplayEnd& end) {
                         lost, s.sessionsStarted, s.sessionsResetByTarget, s.sessionsTimedOut,
                         s.sessionsFailed, s.sessionsNoSynAck, s.sessionsOverBuffer)};
     }
-    return {kExitOk, ""};
+    return udpExitStatus(end);
 }
 
 }  // namespace tcpcopy::app

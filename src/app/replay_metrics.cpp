@@ -32,12 +32,26 @@ auto fieldsOf(Get get) {
     };
 }
 
+// The same for counters that may be absent: `get` returns a pointer, null (or unset) for none,
+// and the field then has no value.
+template <class Get>
+auto optionalFieldsOf(Get get) {
+    return [get](auto field) -> ReadFn {
+        return [get, field]() -> std::optional<std::uint64_t> {
+            const auto* counters = get ? get() : nullptr;
+            if (counters == nullptr) return std::nullopt;
+            return counters->*field;
+        };
+    };
+}
+
 std::vector<Row> rows(const ReplaySources& src) {
     using S = session::EngineStats;
     using F = FrameCounters;
     using I = inject::InjectCounters;
     using C = capture::CaptureStats;
     using T = tunnel::TunnelClientCounters;
+    using U = UdpCopyStats;
     const auto engine = fieldsOf(src.engine);
     const auto frames = fieldsOf(src.frames);
     const auto injector = fieldsOf(src.injector);
@@ -55,6 +69,8 @@ std::vector<Row> rows(const ReplaySources& src) {
             return t->counters().*field;
         };
     };
+    const auto udp = optionalFieldsOf(src.udp);
+    const auto udpInjector = optionalFieldsOf(src.udpInjector);
     const auto nanoseconds = [](const std::function<std::chrono::nanoseconds()>& get) -> ReadFn {
         return [get]() -> std::optional<std::uint64_t> { return static_cast<std::uint64_t>(get().count()); };
     };
@@ -177,6 +193,22 @@ std::vector<Row> rows(const ReplaySources& src) {
         {"inject_batches", "inject_batches", kCounter, Unit::None,
          "Output batches handed to the injector (one per event-loop turn that sent)",
          [get = src.injectBatches]() -> std::optional<std::uint64_t> { return get(); }},
+        {"udp.matched", "udp_datagrams_matched", kCounter, Unit::None,
+         "Captured UDP datagrams matching a -x udp: rule", udp(&U::matched)},
+        {"udp.sampled_out", "", kCounter, Unit::None, "Of them, left out by -r", udp(&U::sampledOut)},
+        {"udp.truncated", "", kCounter, Unit::None,
+         "Of them, not copied: the capture holds less than the datagram (snaplen)", udp(&U::truncated)},
+        {"udp.fragments", "", kCounter, Unit::None, "IPv4 UDP fragments (not reassembled, not copied)",
+         udp(&U::fragments)},
+        {"udp.malformed", "", kCounter, Unit::None, "UDP headers too short or with an impossible length",
+         udp(&U::malformed)},
+        {"udp.copied", "udp_packets_copied", kCounter, Unit::None,
+         "UDP packets built for the target (each -n copy counts)", udp(&U::copied)},
+        {"udp.bytes", "", kCounter, Unit::Bytes, "Their UDP payload bytes", udp(&U::bytes)},
+        {"udp.sent", "udp_packets_sent", kCounter, Unit::None, "UDP packets handed to the kernel",
+         udpInjector(&I::packets)},
+        {"udp.send_errors", "udp_send_errors", kCounter, Unit::None,
+         "UDP packets the injector failed to send", udpInjector(&I::errors)},
         {"capture.received", "capture_received", kCounter, Unit::None, "Packets the live capture handed over",
          capture(&C::received)},
         {"capture.kernel_dropped", "capture_kernel_dropped", kCounter, Unit::None,
@@ -238,6 +270,10 @@ constexpr const char* kSummaryCapture =
 constexpr const char* kSummaryInjected =
     "  injected: {injected_packets} packets in {inject_calls} system calls ({inject_batches} batches), "
     "{inject_errors} errors\n";
+constexpr const char* kSummaryUdp =
+    "  udp: {udp.matched} datagrams matched ({udp.sampled_out} sampled out, {udp.truncated} truncated), "
+    "{udp.copied} copies, {udp.sent} sent, {udp.send_errors} send errors; {udp.fragments} fragments, "
+    "{udp.malformed} malformed\n";
 constexpr const char* kSummaryTunnel =
     "  tunnel: {tunnel.connects} connects, {tunnel.reconnects} reconnects, {tunnel.responses} responses, "
     "{tunnel.routes_sent} routes sent\n";
@@ -285,10 +321,11 @@ void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sourc
 }
 
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel) {
+                                bool tunnel, bool udp) {
     std::string text = stats::renderText(registry, kSummary, labels);
     if (live) text += stats::renderText(registry, kSummaryCapture, labels);
     text += stats::renderText(registry, kSummaryInjected, labels);
+    if (udp) text += stats::renderText(registry, kSummaryUdp, labels);
     if (tunnel) text += stats::renderText(registry, kSummaryTunnel, labels);
     return text;
 }

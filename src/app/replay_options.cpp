@@ -87,14 +87,24 @@ std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector
     return {};
 }
 
-std::string parseRules(std::string_view text, std::vector<session::AddressRule>& out) {
-    std::vector<session::AddressRule> rules;
-    for (std::string_view element : splitList(text)) {
-        std::string bad = "bad rule " + quoted(element) + " (want [onlineIP:]port-targetIP:port)";
-        const auto dash = element.find('-');
+std::string parseRules(std::string_view text, std::vector<session::AddressRule>& tcp,
+                       std::vector<session::AddressRule>& udp) {
+    std::vector<session::AddressRule> tcpRules;
+    std::vector<session::AddressRule> udpRules;
+    for (const std::string_view element : splitList(text)) {
+        std::string bad = "bad rule " + quoted(element) + " (want [tcp:|udp:][onlineIP:]port-targetIP:port)";
+        std::string_view body = element;
+        std::vector<session::AddressRule>* rules = &tcpRules;
+        if (body.starts_with("udp:")) {
+            rules = &udpRules;
+            body.remove_prefix(4);
+        } else if (body.starts_with("tcp:")) {
+            body.remove_prefix(4);
+        }
+        const auto dash = body.find('-');
         if (dash == std::string_view::npos) return bad;
-        std::string_view online = element.substr(0, dash);
-        std::string_view target = element.substr(dash + 1);
+        std::string_view online = body.substr(0, dash);
+        std::string_view target = body.substr(dash + 1);
         session::AddressRule rule;
         if (auto colon = online.rfind(':'); colon != std::string_view::npos) {
             auto addr = net::Ipv4Addr::parse(online.substr(0, colon));
@@ -108,14 +118,15 @@ std::string parseRules(std::string_view text, std::vector<session::AddressRule>&
         auto addr = net::Ipv4Addr::parse(target.substr(0, colon));
         if (!addr || !parsePort(target.substr(colon + 1), rule.target.port)) return bad;
         rule.target.addr = *addr;
-        for (const auto& existing : rules) {
+        for (const auto& existing : *rules) {
             if (existing.onlinePort == rule.onlinePort && existing.onlineAddr == rule.onlineAddr) {
                 return "rule " + quoted(element) + " repeats the online side of an earlier rule";
             }
         }
-        rules.push_back(rule);
+        rules->push_back(rule);
     }
-    out.insert(out.end(), rules.begin(), rules.end());
+    tcp.insert(tcp.end(), tcpRules.begin(), tcpRules.end());
+    udp.insert(udp.end(), udpRules.begin(), udpRules.end());
     return {};
 }
 

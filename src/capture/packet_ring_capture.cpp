@@ -26,16 +26,34 @@ sock_filter jump(std::uint16_t code, std::uint32_t k, std::uint8_t jt, std::uint
 }
 
 // Classic BPF over a SOCK_DGRAM packet (offset 0 = the IPv4 header):
-//   pkttype == PACKET_HOST && version == 4 && protocol == TCP &&
-//   (fragment offset != 0 || no ports given || TCP destination port in ports)
-std::vector<sock_filter> inboundTcpFilter(const std::vector<std::uint16_t>& ports) {
+//   pkttype == PACKET_HOST && version == 4 &&
+//   ((keepTcp && protocol == TCP && (later fragment || no tcpPorts || destination port in tcpPorts)) ||
+//    (keepUdp && protocol == UDP && (later fragment || no udpPorts || destination port in udpPorts)))
+// The ports together are at most kMaxFilterPorts, so that every jump reaches its target.
+std::vector<sock_filter> inboundFilter(bool keepTcp, const std::vector<std::uint16_t>& tcpPorts, bool keepUdp,
+                                       const std::vector<std::uint16_t>& udpPorts) {
     std::vector<sock_filter> prog;
-    // Each `reject` / `accept` placeholder is patched once the program's length is known.
+    // Each `reject` / `accept` / `udp` placeholder is patched once the program's length is known.
     std::vector<std::size_t> toReject;
     std::vector<std::size_t> toAccept;
+    std::vector<std::size_t> toUdp;
     auto jeqElseReject = [&](std::uint32_t k) {
         toReject.push_back(prog.size());
         prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 0));
+    };
+    // Accepts later fragments and the destination ports given, rejects the rest.
+    auto portBlock = [&](const std::vector<std::uint16_t>& ports) {
+        prog.push_back(stmt(BPF_LD | BPF_H | BPF_ABS, 6));
+        toAccept.push_back(prog.size());
+        prog.push_back(jump(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 0, 0));  // a later fragment
+        prog.push_back(stmt(BPF_LDX | BPF_B | BPF_MSH, 0));              // X = IP header length
+        prog.push_back(stmt(BPF_LD | BPF_H | BPF_IND, 2));               // TCP/UDP destination port
+        for (std::uint16_t port : ports) {
+            toAccept.push_back(prog.size());
+            prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 0));
+        }
+        toReject.push_back(prog.size());
+        prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
     };
     prog.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE)));
     jeqElseReject(PACKET_HOST);
@@ -43,33 +61,53 @@ std::vector<sock_filter> inboundTcpFilter(const std::vector<std::uint16_t>& port
     prog.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0));
     jeqElseReject(0x40);
     prog.push_back(stmt(BPF_LD | BPF_B | BPF_ABS, 9));
-    jeqElseReject(IPPROTO_TCP);
-    if (!ports.empty()) {
-        prog.push_back(stmt(BPF_LD | BPF_H | BPF_ABS, 6));
-        toAccept.push_back(prog.size());
-        prog.push_back(jump(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 0, 0));  // a later fragment
-        prog.push_back(stmt(BPF_LDX | BPF_B | BPF_MSH, 0));              // X = IP header length
-        prog.push_back(stmt(BPF_LD | BPF_H | BPF_IND, 2));               // TCP destination port
-        for (std::uint16_t port : ports) {
+    if (keepUdp) {
+        toUdp.push_back(prog.size());
+        prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 0));
+    }
+    if (keepTcp) {
+        jeqElseReject(IPPROTO_TCP);
+        if (tcpPorts.empty()) {
             toAccept.push_back(prog.size());
-            prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 0));
+            prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
+        } else {
+            portBlock(tcpPorts);
         }
+    } else {
         toReject.push_back(prog.size());
         prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
+    }
+    const std::size_t udp = prog.size();
+    if (keepUdp && udpPorts.empty()) {
+        toAccept.push_back(prog.size());
+        prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
+    } else if (keepUdp) {
+        portBlock(udpPorts);
     }
     const std::size_t accept = prog.size();
     prog.push_back(stmt(BPF_RET | BPF_K, kKeepWhole));
     const std::size_t reject = prog.size();
     prog.push_back(stmt(BPF_RET | BPF_K, 0));
-    for (std::size_t i : toAccept) prog[i].jt = static_cast<std::uint8_t>(accept - i - 1);
-    for (std::size_t i : toReject) {
+    auto patch = [&prog](std::size_t i, std::size_t to, bool whenTrue) {
+        const std::size_t distance = to - i - 1;
         if (BPF_OP(prog[i].code) == BPF_JA) {
-            prog[i].k = static_cast<std::uint32_t>(reject - i - 1);
+            prog[i].k = static_cast<std::uint32_t>(distance);
+        } else if (whenTrue) {
+            prog[i].jt = static_cast<std::uint8_t>(distance);
         } else {
-            prog[i].jf = static_cast<std::uint8_t>(reject - i - 1);
+            prog[i].jf = static_cast<std::uint8_t>(distance);
         }
-    }
+    };
+    for (std::size_t i : toAccept) patch(i, accept, true);
+    for (std::size_t i : toUdp) patch(i, udp, true);
+    for (std::size_t i : toReject) patch(i, reject, false);
     return prog;
+}
+
+std::vector<std::uint16_t> sortedUnique(std::vector<std::uint16_t> ports) {
+    std::sort(ports.begin(), ports.end());
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    return ports;
 }
 
 tpacket_block_desc* blockAt(std::byte* ring, std::size_t blockBytes, std::size_t index) {
@@ -87,11 +125,16 @@ void returnToKernel(tpacket_block_desc* block) {
 }  // namespace
 
 PacketRingCapture::Result PacketRingCapture::open(const PacketRingOptions& options) {
-    // Conditional jumps in classic BPF reach at most 255 instructions ahead.
-    std::vector<std::uint16_t> ports = options.dstPorts;
-    std::sort(ports.begin(), ports.end());
-    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
-    if (ports.size() > 200) ports.clear();  // then every TCP packet; the rules select later
+    // Conditional jumps in classic BPF reach at most 255 instructions ahead: beyond 200 ports
+    // the filter keeps every TCP (and, with UDP ports, every UDP) packet; the rules select later.
+    std::vector<std::uint16_t> ports = sortedUnique(options.dstPorts);
+    std::vector<std::uint16_t> udpPorts = sortedUnique(options.udpDstPorts);
+    const bool keepUdp = !udpPorts.empty();
+    constexpr std::size_t kMaxFilterPorts = 200;
+    if (ports.size() + udpPorts.size() > kMaxFilterPorts) {
+        ports.clear();
+        udpPorts.clear();
+    }
     const long page = ::sysconf(_SC_PAGESIZE);
     const std::size_t blockBytes = options.blockBytes;
     if (page <= 0 || blockBytes < static_cast<std::size_t>(page) ||
@@ -110,7 +153,7 @@ PacketRingCapture::Result PacketRingCapture::open(const PacketRingOptions& optio
     if (::setsockopt(fd.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0) {
         return Result::fail(systemError("packet socket: PACKET_VERSION TPACKET_V3"));
     }
-    std::vector<sock_filter> code = inboundTcpFilter(ports);
+    std::vector<sock_filter> code = inboundFilter(options.keepTcp, ports, keepUdp, udpPorts);
     sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) {
         return Result::fail(systemError("packet socket: SO_ATTACH_FILTER"));

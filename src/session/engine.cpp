@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "tcpcopy/session/client_map.h"
 #include "tcpcopy/session/deadline_heap.h"
 #include "tcpcopy/session/flow_set.h"
 #include "tcpcopy/session/session.h"
@@ -22,15 +23,9 @@ using Slot = SessionTable::Slot;
 
 namespace {
 
-constexpr std::uint32_t kPortFloor = 1024;
-constexpr std::uint32_t kPortRange = 65536 - kPortFloor;
-constexpr std::uint32_t kCopyPortStride = 4099;       // prime, far from neighbouring ports
-constexpr std::uint32_t kInstancePortStride = 16411;  // prime, for -f
 constexpr std::uint64_t kRampSalt = 0x5bd1e995u;
 // How often the remembered-flow sets are swept (their entries live sessionTimeout).
 constexpr Time kSweepInterval = std::chrono::seconds(1);
-
-std::uint64_t flowHash(const FlowKey& flow) { return net::mix64(net::FlowKeyHash{}(flow)); }
 
 }  // namespace
 
@@ -118,31 +113,13 @@ class Engine::Impl {
     }
 
     const AddressRule* matchRule(const TcpSegment& seg) const {
-        for (const AddressRule& rule : config_.rules) {
-            if (rule.onlinePort != seg.dport) continue;
-            if (rule.onlineAddr && *rule.onlineAddr != seg.dst) continue;
-            return &rule;
-        }
-        return nullptr;
+        return session::matchRule(config_.rules, seg.dst, seg.dport);
     }
 
-    // The replay client a copy of a captured client maps to: its address (-H, -c) and port
-    // (-n copies and -f instances each shifted by their own stride).
+    // The replay client a copy of a captured client maps to (client_map.h).
     Endpoint replayClient(const Endpoint& captured, unsigned copy) const {
-        net::Ipv4Addr addr = captured.addr;
-        if (addr.isLoopback() && config_.loopbackRewrite) addr = *config_.loopbackRewrite;
-        if (!config_.clientPool.empty()) {
-            addr = config_.clientPool[net::mix64(addr.value()) % config_.clientPool.size()];
-        }
-        const std::uint32_t original = captured.port.value();
-        std::uint32_t desired = original;
-        if (copy != 0 || config_.portShiftFactor != 0) {
-            const std::uint32_t base = original >= kPortFloor ? original - kPortFloor : original;
-            desired =
-                kPortFloor +
-                (base + copy * kCopyPortStride + config_.portShiftFactor * kInstancePortStride) % kPortRange;
-        }
-        return Endpoint{addr, net::Port(static_cast<std::uint16_t>(desired))};
+        return replayClientFor(captured, copy, config_.loopbackRewrite, config_.clientPool,
+                               config_.portShiftFactor);
     }
 
     void dispatchCaptured(const TcpSegment& seg, Time now) {
@@ -246,7 +223,7 @@ class Engine::Impl {
     }
 
     bool skipBySampling(const FlowKey& captured, bool midstream, Time now) {
-        if (config_.samplePercent < 100 && flowHash(captured) % 100 >= config_.samplePercent) {
+        if (!sampledIn(captured, config_.samplePercent)) {
             ++stats_.sessionsSampledOut;
             return true;
         }

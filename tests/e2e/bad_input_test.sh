@@ -77,6 +77,14 @@ one_line_error mss-over-mtu "mss" "${common[@]}" "${input[@]}" -M 1500 -D 1461
 one_line_error mss-over-default-mtu "mss" "${common[@]}" "${input[@]}" -D 9000
 one_line_error transfer-without-target "transfer" -x 80 -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
 one_line_error transfer-bad-port "transfer" -x "80-$LAB_TARGET_IP:70000" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
+one_line_error udp-rule-without-target "-x/--transfer bad rule 'udp:53'" -x udp:53 "${input[@]}"
+one_line_error udp-rule-unknown-protocol "-x/--transfer bad rule 'sctp:53-$LAB_TARGET_IP:53'" \
+  -x "sctp:53-$LAB_TARGET_IP:53" "${input[@]}"
+one_line_error udp-rule-repeated "rule 'udp:53-$LAB_TARGET_IP:54' repeats" \
+  -x "udp:53-$LAB_TARGET_IP:53,tcp:53-$LAB_TARGET_IP:53,udp:53-$LAB_TARGET_IP:54" "${input[@]}"
+# With a TCP rule an intercept is needed; with only udp: rules it is not (udp_copy_test.sh).
+one_line_error tcp-rule-needs-intercept "-s/--intercept is required" \
+  -x "udp:53-$LAB_TARGET_IP:53,tcp:80-$LAB_TARGET_IP:80" "${input[@]}"
 one_line_error no-transfer "transfer" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
 one_line_error accelerate-zero "accelerate" "${common[@]}" "${input[@]}" -a 0
 one_line_error intercept-bad "intercept" -x "80-$LAB_TARGET_IP:80" -s 198.18.3.300 "${input[@]}"

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "tcpcopy/app/udp_copy.h"
 #include "tcpcopy/capture/captured_frame.h"
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/net/decode.h"
@@ -51,15 +52,19 @@ struct ReplaySources {
     // Time since tcpcopy started.
     std::function<std::chrono::nanoseconds()> elapsed;
     std::uint64_t memoryLimitBytes = 0;  // -m
+    // -x udp: the copier's counters and those of the injector that sends its packets; nullptr
+    // without UDP rules (the udp.* counters then have no value).
+    std::function<const UdpCopyStats*()> udp;
+    std::function<const inject::InjectCounters*()> udpInjector;
 };
 
 // Declares every counter of tcpcopy on `registry` (prefix "tcpcopy").
 void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources);
 
-// The summary printed at exit. `live` adds the capture's line and `tunnel` the tunnel's.
-// Labels: "capture.backend".
+// The summary printed at exit. `live` adds the capture's line, `tunnel` the tunnel's and `udp`
+// the UDP copy's. Labels: "capture.backend".
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel);
+                                bool tunnel, bool udp = false);
 // The periodic "stats: ..." log line. Labels: "tunnel" (up, down or none).
 std::string renderReplayStatsLine(const stats::Registry& registry, const stats::Labels& labels);
 // systemd's STATUS= line.

@@ -24,33 +24,37 @@ struct LinkRuleMacs {
 // Everything `tcpcopy` needs to run, filled from the option table (see tcpcopy/main.cpp); the
 // process options (log, pid file, -d, -u, --metrics) are app::DaemonOptions.
 struct ReplayOptions {
-    std::vector<net::Endpoint> intercepts;   // -s
-    unsigned tunnelConnections = 1;          // -C
-    std::string secretFile;                  // --secret-file
-    std::string input;                       // -i: a capture file, or device(s) for live capture
-    std::string filter;                      // -F
-    double accelerate = 1.0;                 // -a
-    std::chrono::milliseconds idleSkip{0};   // -I: gaps longer than this are cut to it (0: keep)
-    unsigned loops = 1;                      // -T
-    bool withoutIntercept = false;           // -L
-    std::chrono::seconds interceptWait{10};  // how long to wait for intercept before replaying
-    std::string injector = "libnet";         // --injector libnet|raw
-    std::string linkDevice;                  // -o DEV: whole frames out of DEV (link_output.h)
-    std::vector<LinkRuleMacs> linkMacs;      // MACs the -x rules named (original's -o form)
-    std::string reportFile;                  // --report
-    std::chrono::seconds statsInterval{5};   // --stats-interval (0: off)
-    int bufferMb = 64;                       // -B: live capture ring/buffer, MiB
-    int snaplen = 65535;                     // -S
-    std::size_t memoryLimitMb = 0;           // -m (0: no limit)
-    session::EngineConfig engine;
+    std::vector<net::Endpoint> intercepts;       // -s
+    unsigned tunnelConnections = 1;              // -C
+    std::string secretFile;                      // --secret-file
+    std::string input;                           // -i: a capture file, or device(s) for live capture
+    std::string filter;                          // -F
+    double accelerate = 1.0;                     // -a
+    std::chrono::milliseconds idleSkip{0};       // -I: gaps longer than this are cut to it (0: keep)
+    unsigned loops = 1;                          // -T
+    bool withoutIntercept = false;               // -L
+    std::chrono::seconds interceptWait{10};      // how long to wait for intercept before replaying
+    std::string injector = "libnet";             // --injector libnet|raw
+    std::string linkDevice;                      // -o DEV: whole frames out of DEV (link_output.h)
+    std::vector<LinkRuleMacs> linkMacs;          // MACs the -x rules named (original's -o form)
+    std::string reportFile;                      // --report
+    std::chrono::seconds statsInterval{5};       // --stats-interval (0: off)
+    int bufferMb = 64;                           // -B: live capture ring/buffer, MiB
+    int snaplen = 65535;                         // -S
+    std::size_t memoryLimitMb = 0;               // -m (0: no limit)
+    session::EngineConfig engine;                // its rules: the TCP ones
+    std::vector<session::AddressRule> udpRules;  // -x udp:...: copied by app::UdpCopier
 };
 
 // Takes the "@MAC" parts out of -x rules: the rules without them go to `rules`, the MACs to `macs`
 // (one entry per rule that named any). Returns "" or the reason naming the rule.
 std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector<LinkRuleMacs>& macs);
 
-// "[onlineIP:]port-targetIP:port[,...]" -> rules. Returns "" or the reason naming the element.
-std::string parseRules(std::string_view text, std::vector<session::AddressRule>& out);
+// "[tcp:|udp:][onlineIP:]port-targetIP:port[,...]" -> TCP rules (no prefix, or "tcp:") and UDP
+// rules ("udp:"). The same online side may appear once per protocol. Returns "" (and appends to
+// both lists) or the reason naming the element (and appends nothing).
+std::string parseRules(std::string_view text, std::vector<session::AddressRule>& tcp,
+                       std::vector<session::AddressRule>& udp);
 // Client address pool: comma-separated elements, each a dotted quad, a CIDR block ("a.b.c.d/n",
 // network and broadcast excluded for n < 31) or an "a.b.c.x" pattern (x = 1..254).
 std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& out);

@@ -8,7 +8,8 @@
 // when it is full or `blockTimeout` after its first packet. A classic BPF filter in the kernel
 // keeps only packets addressed to this host at the link layer (pkttype PACKET_HOST) that are
 // IPv4 TCP (to `dstPorts` when given; fragments after the first are kept too, so the decoder
-// counts them). What it therefore sees, like the raw IP socket it replaced:
+// counts them), and IPv4 UDP to `udpDstPorts` (-x udp: rules) when given. What it therefore sees, like the
+// raw IP socket it replaced:
 //   - incoming packets only: the host's own outgoing packets (tcpcopy's injected ones, the
 //     online server's answers) are never seen, and a packet on `lo` is seen once, as it arrives;
 //   - broadcast, multicast and other hosts' packets (promiscuous mode) are not kept.
@@ -47,6 +48,10 @@ struct PacketRingOptions {
     std::chrono::milliseconds blockTimeout{4};
     // Keep only TCP to these destination ports (plus non-first fragments); empty: all TCP.
     std::vector<std::uint16_t> dstPorts{};
+    // False: no TCP at all (tcpcopy with only UDP rules).
+    bool keepTcp = true;
+    // Keep UDP to these destination ports too (plus non-first fragments); empty: no UDP.
+    std::vector<std::uint16_t> udpDstPorts{};
 };
 
 class PacketRingCapture {

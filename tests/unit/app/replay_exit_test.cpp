@@ -74,5 +74,32 @@ TEST(ReplayExitStatus, AnInterruptedReplaySucceedsOnceASessionWasEstablished) {
     EXPECT_EQ(replayExitStatus(none).message, "");
 }
 
+TEST(ReplayExitStatus, UdpOnlyRulesAreJudgedByWhatWasSent) {
+    ReplayEnd end = replayed(0, 0);
+    end.tcpRules = false;
+    end.udpRules = true;
+    EXPECT_EQ(replayExitStatus(end).code, 1);
+    EXPECT_EQ(replayExitStatus(end).message, "nothing replayed: no UDP datagram in x.pcap matched -x udp:");
+    end.udpSent = 12;
+    EXPECT_EQ(replayExitStatus(end).code, 0);
+    end.udpSendErrors = 2;
+    EXPECT_EQ(replayExitStatus(end).code, 1);
+    EXPECT_EQ(replayExitStatus(end).message, "2 UDP packets could not be sent to the target (12 were)");
+    end.interrupted = true;  // live: anything sent is a success
+    EXPECT_EQ(replayExitStatus(end).code, 0);
+}
+
+TEST(ReplayExitStatus, MixedRulesNeedBothProtocolsReplayed) {
+    ReplayEnd end = replayed(3, 3);
+    end.udpRules = true;
+    EXPECT_EQ(replayExitStatus(end).code, 1);
+    end.udpSent = 4;
+    EXPECT_EQ(replayExitStatus(end).code, 0);
+    ReplayEnd noTcp = replayed(0, 0);
+    noTcp.udpRules = true;
+    noTcp.udpSent = 4;
+    EXPECT_EQ(replayExitStatus(noTcp).message, "nothing replayed: no connection in x.pcap matched -x");
+}
+
 }  // namespace
 }  // namespace tcpcopy::app

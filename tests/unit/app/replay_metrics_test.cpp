@@ -11,6 +11,7 @@ namespace tcpcopy::app {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 // A registry over counters the test sets, as the replay wires it.
@@ -19,16 +20,21 @@ struct Replay {
     inject::InjectCounters injector;
     FrameCounters frames;
     std::optional<capture::CaptureStats> capture;  // offline: no live capture
+    std::optional<UdpCopyStats> udp;               // no -x udp: rule
+    inject::InjectCounters udpInjector;
     stats::Registry registry{"tcpcopy"};
 
     Replay() {
-        registerReplayMetrics(registry,
-                              ReplaySources{[this]() -> const session::EngineStats& { return engine; },
-                                            [this]() -> const inject::InjectCounters& { return injector; },
-                                            [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
-                                            [this]() -> const FrameCounters& { return frames; },
-                                            [this] { return capture; }, [] { return std::uint64_t{5}; },
-                                            [] { return 2500ms; }, [] { return 450ms; }, 64 << 20});
+        registerReplayMetrics(
+            registry,
+            ReplaySources{
+                [this]() -> const session::EngineStats& { return engine; },
+                [this]() -> const inject::InjectCounters& { return injector; },
+                [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
+                [this]() -> const FrameCounters& { return frames; }, [this] { return capture; },
+                [] { return std::uint64_t{5}; }, [] { return 2500ms; }, [] { return 450ms; }, 64 << 20,
+                [this] { return udp ? &*udp : nullptr; },
+                [this]() -> const inject::InjectCounters* { return udp ? &udpInjector : nullptr; }});
     }
 };
 
@@ -62,7 +68,11 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "sessions_active",
                                                   "bytes_buffered",
                                                   "path_rtt_microseconds",
-                                                  "tunnel_connected"};
+                                                  "tunnel_connected",
+                                                  "udp_datagrams_matched",
+                                                  "udp_packets_copied",
+                                                  "udp_packets_sent",
+                                                  "udp_send_errors"};
 
 TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
     Replay r;
@@ -206,6 +216,28 @@ TEST(ReplayMetrics, TheSummaryReadsAsBefore) {
         HasSubstr("\n  live capture (packet-ring): 100 received, 3 dropped by the kernel (ring full 2 "
                   "times), 1 by the interface\n  injected: 120 packets in 20 system calls (5 batches), 0 "
                   "errors\n  tunnel: 0 connects, 0 reconnects, 0 responses, 0 routes sent\n"));
+}
+
+TEST(ReplayMetrics, UdpCountersReadTheCopierAndItsInjector) {
+    Replay r;
+    r.udp = UdpCopyStats{};
+    r.udp->matched = 5;
+    r.udp->sampledOut = 1;
+    r.udp->copied = 8;
+    r.udpInjector.packets = 7;
+    r.udpInjector.errors = 1;
+    const std::string text = stats::renderPrometheus(r.registry);
+    EXPECT_THAT(text, HasSubstr("tcpcopy_udp_datagrams_matched_total 5\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_udp_packets_copied_total 8\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_udp_packets_sent_total 7\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_udp_send_errors_total 1\n"));
+    const auto json = nlohmann::json::parse(stats::renderJson(r.registry, {}));
+    EXPECT_EQ(json["udp"]["sent"], 7);
+    EXPECT_THAT(
+        renderReplaySummary(r.registry, {}, false, false, true),
+        HasSubstr("\n  udp: 5 datagrams matched (1 sampled out, 0 truncated), 8 copies, 7 sent, 1 send "
+                  "errors; 0 fragments, 0 malformed\n"));
+    EXPECT_THAT(renderReplaySummary(r.registry, {}, false, false), Not(HasSubstr("udp:")));
 }
 
 TEST(ReplayMetrics, TheStatsLineAndStatusReadAsBefore) {

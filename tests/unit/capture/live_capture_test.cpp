@@ -25,6 +25,7 @@
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
+#include "tcpcopy/net/udp.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::capture {
@@ -324,6 +325,63 @@ TEST(PacketRingCapture, KeepsOnlyTcpToTheGivenPorts) {
     EXPECT_TRUE(seen.finalAck);
     EXPECT_EQ(seen.syns, 1);
     EXPECT_EQ(seen.synAcks, 0);  // addressed to the client's port
+}
+
+// tcpcopy with only -x udp: rules: UDP to the rules' ports passes, TCP does not; a datagram to
+// `other` passes only when `otherPasses` (more ports than the filter holds: every UDP packet).
+void expectUdpFilter(const std::vector<std::uint16_t>& udpPorts, std::uint16_t wanted, std::uint16_t other,
+                     bool otherPasses) {
+    auto capture = PacketRingCapture::open({.ringBytes = 1 << 20, .keepTcp = false, .udpDstPorts = udpPorts});
+    ASSERT_TRUE(capture) << capture.error();
+    LoopbackHandshake hs;
+    hs.start();  // TCP: not kept
+    const os::UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(udp);
+    auto sendTo = [&udp](std::uint16_t port, const char* text) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(port);
+        ASSERT_GT(
+            ::sendto(udp.get(), text, std::strlen(text), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+            0);
+    };
+    sendTo(other, "another port");
+    sendTo(wanted, "wanted");
+    bool seen = false;
+    bool otherSeen = false;
+    pumpUntil(
+        capture.value(),
+        [&](const CapturedFrame& frame, net::LinkType link) {
+            const net::DecodeResult r = net::decodeFrame(link, frame.data);
+            ASSERT_EQ(r.status, net::DecodeStatus::NotTcp) << "a TCP packet passed the filter";
+            const net::IpLayer ip = net::parseIpLayer(r.ipPacket);
+            ASSERT_EQ(ip.protocol, 17);
+            const net::UdpParseResult datagram = net::parseUdp(ip.payload, ip.payloadLength);
+            ASSERT_EQ(datagram.status, net::UdpStatus::Ok);
+            if (datagram.datagram.dport == net::Port(other)) {
+                EXPECT_TRUE(otherPasses) << "a datagram to another port passed";
+                otherSeen = true;
+            } else {
+                EXPECT_EQ(datagram.datagram.dport, net::Port(wanted));
+                seen = true;
+            }
+        },
+        [&] { return seen; });
+    EXPECT_TRUE(seen);
+    EXPECT_EQ(otherSeen, otherPasses);
+}
+
+TEST(PacketRingCapture, KeepsUdpToTheUdpPortsAndNoTcpWhenAsked) {
+    ENTER_PRIVATE_NETNS_OR_SKIP();
+    expectUdpFilter({5353}, 5353, 5354, false);
+}
+
+TEST(PacketRingCapture, KeepsEveryUdpPacketBeyondThePortsTheFilterHolds) {
+    ENTER_PRIVATE_NETNS_OR_SKIP();
+    std::vector<std::uint16_t> ports;
+    for (std::uint16_t port = 6000; port < 6201; ++port) ports.push_back(port);  // 201 ports
+    expectUdpFilter(ports, 6100, 7000, true);
 }
 
 // Nothing reads while 400 packets arrive at a ring of two 4 KiB blocks: most are lost, and the
