@@ -77,7 +77,7 @@ struct ClientLog {
         return TunnelClientCallbacks{
             [this](net::Bytes b) { responses.emplace_back(b.begin(), b.end()); },
             [this](const ConnectionInfo&) { ++connected; },
-            [this](const ConnectionInfo&, const std::string& why) { lost.push_back(why); }};
+            [this](const ConnectionInfo&, const std::string& why) { lost.push_back(why); }, nullptr};
     }
 };
 
