@@ -15,12 +15,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace tcpcopy::tunnel::testing;
 
-Buffer raw(std::initializer_list<int> values) {
-    Buffer out;
-    for (int v : values) out.push_back(static_cast<std::byte>(v));
-    return out;
-}
-
 // An IPv4/TCP packet of `payload` bytes ('a', 'b', ...): 20-byte IP header, 20-byte TCP header.
 Buffer packet(std::size_t payload) {
     Buffer p(40 + payload, std::byte{0});
@@ -227,24 +221,36 @@ TEST(PayloadTunnel, AnOlderTcpcopyNeverReceivesPayloadMessages) {
     EXPECT_EQ(server.value()->counters().payloadItems, 0u);
 }
 
-// An intercept that sends payloads it did not grant (or more than it granted) is cut off.
-TEST(PayloadTunnel, PayloadsNotGrantedCloseTheConnection) {
+// A client asking for 8 payload bytes, to a hand-driven intercept that has sent its CHALLENGE and
+// read the HELLO.
+struct AskingClient {
     Loop loop;
     RawListener listener;
     PayloadLog plog;
-    auto co = clientOptions(listener.endpoint());
-    co.payloadBytes = 8;
-    TunnelClient client(loop.base(), co, plog.callbacks());
-    client.start();
+    std::unique_ptr<TunnelClient> client;
     std::unique_ptr<RawPeer> peer;
-    ASSERT_TRUE(loop.runUntil([&] { return (peer = listener.accept()) != nullptr; }));
-    peer->send(Challenge{false, randomNonce(), kVersion});
-    auto hello = nextFrom(loop, *peer);
-    ASSERT_TRUE(hello && std::holds_alternative<Hello>(*hello));
-    EXPECT_EQ(std::get<Hello>(*hello).payloadBytes, 8);
+    std::optional<Hello> hello;
+    AskingClient() {
+        auto co = clientOptions(listener.endpoint());
+        co.payloadBytes = 8;
+        client = std::make_unique<TunnelClient>(loop.base(), co, plog.callbacks());
+        client->start();
+        if (!loop.runUntil([&] { return (peer = listener.accept()) != nullptr; })) return;
+        peer->send(Challenge{false, randomNonce(), kVersion});
+        auto m = nextFrom(loop, *peer);
+        if (m && std::holds_alternative<Hello>(*m)) hello = std::get<Hello>(*m);
+    }
+};
+
+// An intercept that sends payloads it did not grant (or more than it granted) is cut off.
+TEST(PayloadTunnel, PayloadsNotGrantedCloseTheConnection) {
+    AskingClient a;
+    ASSERT_TRUE(a.hello);
+    EXPECT_EQ(a.hello->payloadBytes, 8);
+    auto& [loop, listener, plog, client, peer, hello] = a;
     peer->send(HelloAck{1, std::nullopt, 0});  // an intercept without --payload
     peer->enterSession();
-    ASSERT_TRUE(loop.runUntil([&] { return client.anyConnected(); }));
+    ASSERT_TRUE(loop.runUntil([&] { return client->anyConnected(); }));
     const Buffer header = packet(0);
     peer->send(ResponsePayloads{{PayloadItem{header, 3, raw({1, 2, 3})}}});
     ASSERT_TRUE(loop.runUntil([&] { return !plog.clog.lost.empty(); }));
@@ -254,23 +260,15 @@ TEST(PayloadTunnel, PayloadsNotGrantedCloseTheConnection) {
 }
 
 TEST(PayloadTunnel, TheClientRefusesAGrantLargerThanAsked) {
-    Loop loop;
-    RawListener listener;
-    PayloadLog plog;
-    auto co = clientOptions(listener.endpoint());
-    co.payloadBytes = 8;
-    TunnelClient client(loop.base(), co, plog.callbacks());
-    client.start();
-    std::unique_ptr<RawPeer> peer;
-    ASSERT_TRUE(loop.runUntil([&] { return (peer = listener.accept()) != nullptr; }));
-    peer->send(Challenge{false, randomNonce(), kVersion});
-    ASSERT_TRUE(nextFrom(loop, *peer));
+    AskingClient a;
+    ASSERT_TRUE(a.hello);
+    auto& [loop, listener, plog, client, peer, hello] = a;
     peer->send(HelloAck{1, std::nullopt, 9});
     ASSERT_TRUE(loop.runUntil([&] { return !plog.clog.lost.empty(); }));
     EXPECT_NE(plog.clog.lost[0].find("granted 9 payload bytes per response, 8 were asked for"),
               std::string::npos)
         << plog.clog.lost[0];
-    EXPECT_FALSE(client.anyConnected());
+    EXPECT_FALSE(client->anyConnected());
 }
 
 // Past --payload-memory, responses still go, with their length but without their bytes.
