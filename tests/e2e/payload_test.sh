@@ -25,7 +25,8 @@ lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 nginx_log=$LAB_NGINX_ACCESS_LOG
 
 lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" \
-  -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --payload "$limit"
+  -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --payload "$limit" \
+  --payload-memory 1
 ilog=$LAB_DIR/intercept.log
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
@@ -39,6 +40,22 @@ payload_sums() {
       n > 0 { segs++; got += (n < limit ? n : limit); all += n } { n = 0 }
       END { printf "%d %d %d\n", segs, got, all }'
 }
+
+# --- 0. the flags' ranges ------------------------------------------------------------------------
+# bad_flag BIN ARGS... : the daemon refuses ARGS with exit 2 and a line naming the option.
+bad_flag() {
+  local bin=$1 out rc=0
+  shift
+  out=$("$bin" "$@" 2>&1) || rc=$?
+  if ((rc == 2)) && grep -q -- "${1%%=*}" <<<"$out"; then
+    ok "refused $*: $(head -1 <<<"$out")"
+  else
+    fail "$*: exit $rc, output: $(head -1 <<<"$out")"
+  fi
+}
+bad_flag "$intercept_bin" --payload 65536
+bad_flag "$intercept_bin" --payload-memory 0
+bad_flag "$tcpcopy_bin" --response-payload 65536 -x 80-198.18.1.2:80
 
 # --- 1. tcpcopy asks for payloads ---------------------------------------------------------------
 lab_capture_start asked "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TARGET" 'tcp and src port 80'
