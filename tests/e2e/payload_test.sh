@@ -78,9 +78,11 @@ elif [[ $got == "$want_got" && $((got + missing)) == "$want_all" ]]; then
 else
   fail "asked: received $got + missing $missing payload bytes; the target sent $want_all, $want_got of them within $limit per segment"
 fi
-grep -q "response payloads: up to $limit bytes each" "$ilog" &&
-  ok "asked: intercept granted $limit bytes per response" ||
+if grep -q "response payloads: up to $limit bytes each" "$ilog"; then
+  ok "asked: intercept granted $limit bytes per response"
+else
   fail "asked: intercept's log does not say it granted payloads"
+fi
 
 lab_nginx_settle "$nginx_log"
 lab_requests_nginx "$nginx_log" >"$LAB_DIR/asked.got"
