@@ -247,28 +247,26 @@ TEST(PayloadTunnel, PayloadsNotGrantedCloseTheConnection) {
     AskingClient a;
     ASSERT_TRUE(a.hello);
     EXPECT_EQ(a.hello->payloadBytes, 8);
-    auto& [loop, listener, plog, client, peer, hello] = a;
-    peer->send(HelloAck{1, std::nullopt, 0});  // an intercept without --payload
-    peer->enterSession();
-    ASSERT_TRUE(loop.runUntil([&] { return client->anyConnected(); }));
+    a.peer->send(HelloAck{1, std::nullopt, 0});  // an intercept without --payload
+    a.peer->enterSession();
+    ASSERT_TRUE(a.loop.runUntil([&] { return a.client->anyConnected(); }));
     const Buffer header = packet(0);
-    peer->send(ResponsePayloads{{PayloadItem{header, 3, raw({1, 2, 3})}}});
-    ASSERT_TRUE(loop.runUntil([&] { return !plog.clog.lost.empty(); }));
-    EXPECT_NE(plog.clog.lost[0].find("RESPONSE_PAYLOADS not expected here"), std::string::npos)
-        << plog.clog.lost[0];
-    EXPECT_TRUE(plog.payloads.empty());
+    a.peer->send(ResponsePayloads{{PayloadItem{header, 3, raw({1, 2, 3})}}});
+    ASSERT_TRUE(a.loop.runUntil([&] { return !a.plog.clog.lost.empty(); }));
+    EXPECT_NE(a.plog.clog.lost[0].find("RESPONSE_PAYLOADS not expected here"), std::string::npos)
+        << a.plog.clog.lost[0];
+    EXPECT_TRUE(a.plog.payloads.empty());
 }
 
 TEST(PayloadTunnel, TheClientRefusesAGrantLargerThanAsked) {
     AskingClient a;
     ASSERT_TRUE(a.hello);
-    auto& [loop, listener, plog, client, peer, hello] = a;
-    peer->send(HelloAck{1, std::nullopt, 9});
-    ASSERT_TRUE(loop.runUntil([&] { return !plog.clog.lost.empty(); }));
-    EXPECT_NE(plog.clog.lost[0].find("granted 9 payload bytes per response, 8 were asked for"),
+    a.peer->send(HelloAck{1, std::nullopt, 9});
+    ASSERT_TRUE(a.loop.runUntil([&] { return !a.plog.clog.lost.empty(); }));
+    EXPECT_NE(a.plog.clog.lost[0].find("granted 9 payload bytes per response, 8 were asked for"),
               std::string::npos)
-        << plog.clog.lost[0];
-    EXPECT_FALSE(client->anyConnected());
+        << a.plog.clog.lost[0];
+    EXPECT_FALSE(a.client->anyConnected());
 }
 
 // Past --payload-memory, responses still go, with their length but without their bytes.
