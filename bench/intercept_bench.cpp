@@ -79,29 +79,41 @@ void decodeOnly(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<std::int64_t>(frames.size() * state.iterations()));
 }
 
+// state.range(0): -1 cuts each response with responseHeaderBytes(), the path before --payload
+// existed (the baseline of the payload figures); 0 with responsePrefix(..., 0), what intercept
+// does now without --payload; N > 0 keeps N payload bytes and batches RESPONSE_PAYLOADS items, what
+// a peer granted N bytes costs.
 void forward(benchmark::State& state) {
     const auto& frames = responseFrames();
+    const std::int64_t mode = state.range(0);
     tunnel::RouteTable routes(tunnel::RouteTableOptions{});
     const tunnel::PeerId peer = 1;
     routes.peerUp(peer);
     routes.peerUp(2);  // two peers: every response needs its route, no single-peer shortcut
     const auto t0 = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < kFlows; ++i) routes.addRoute(replayFlow(i), peer, t0);
-    tunnel::ResponseBatch batch;
+    tunnel::ResponseBatch batch(mode > 0);
     std::uint64_t tunnelBytes = 0;
     std::uint64_t forwarded = 0;
+    const auto add = [&](net::Bytes response) {
+        if (mode <= 0) return batch.add(response);
+        const tunnel::ResponseParts parts = tunnel::splitResponse(response);
+        return batch.add(parts.header, parts.payloadLength, parts.payload);
+    };
     for (auto _ : state) {
         for (const Frame& f : frames) {
             net::DecodeResult decoded = net::decodeFrame(net::LinkType::Ethernet, f.bytes);
             if (decoded.status != net::DecodeStatus::Ok) continue;
-            net::Bytes headers = tunnel::responseHeaderBytes(decoded.ipPacket);
-            if (headers.empty()) continue;
+            net::Bytes response =
+                mode < 0 ? tunnel::responseHeaderBytes(decoded.ipPacket)
+                         : tunnel::responsePrefix(decoded.ipPacket, static_cast<std::size_t>(mode));
+            if (response.empty()) continue;
             const net::FlowKey flow = decoded.segment.serverToClientKey();
             const auto now = std::chrono::steady_clock::now();
             if (auto owner = routes.resolve(flow, now); owner && *owner == peer) {
-                if (!batch.add(headers)) {
+                if (!add(response)) {
                     tunnelBytes += batch.finish().size();
-                    batch.add(headers);
+                    add(response);
                 }
                 if (batch.frameSize() >= kFlushBytes) {
                     tunnel::Buffer done = batch.finish();
@@ -120,7 +132,7 @@ void forward(benchmark::State& state) {
 }
 
 BENCHMARK(decodeOnly)->Unit(benchmark::kMillisecond);
-BENCHMARK(forward)->Unit(benchmark::kMillisecond);
+BENCHMARK(forward)->Arg(-1)->Arg(0)->Arg(512)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tcpcopy::bench

@@ -67,12 +67,20 @@ if engine:
 
 intercept = load("intercept.json")
 if intercept:
-    f = bench_rate(intercept, "forward")
+    f = bench_rate(intercept, "forward/-1")
     d = bench_rate(intercept, "decodeOnly")
+    p0 = bench_rate(intercept, "forward/0")
+    p512 = bench_rate(intercept, "forward/512")
     row("intercept: response headers forwarded/s (decode+route+batch, 1 core)", f["items_per_second"],
         "decode loop", d["items_per_second"], ">= 1 M/s", "hdr/s")
+    row("intercept --payload 0: responses forwarded/s (headers only, as a peer not asking)",
+        p0["items_per_second"], "the path before --payload", f["items_per_second"], "~1.0", "hdr/s")
+    row("intercept --payload 512: responses forwarded/s to a peer granted 512 B", p512["items_per_second"],
+        "the path before --payload", f["items_per_second"], "", "resp/s")
     rows.append(("intercept: tunnel bytes per response", f"{f['tunnel_bytes_per_response']:.1f} B",
                  "", "", ""))
+    rows.append(("intercept --payload 512: tunnel bytes per response",
+                 f"{p512['tunnel_bytes_per_response']:.1f} B", "", "", ""))
 
 for path in sorted(glob.glob(os.path.join(results, "memory-*.json")), key=lambda p: int(p.split("-")[-1][:-5])):
     m = json.load(open(path))

@@ -90,6 +90,17 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
                              "Responses queued per slow tcpcopy, in MiB, before the oldest are dropped")
         .valueName("MB")
         .group("Tunnel");
+    t.integer<std::uint16_t>('\0', "payload", c.payload, 0, 65535,
+                             "Forward up to this many bytes of each response's payload to the tcpcopy peers "
+                             "that ask for them (--response-payload); 0: headers only")
+        .valueName("BYTES")
+        .group("Tunnel");
+    t.integer<std::uint32_t>(
+         '\0', "payload-memory", c.payloadMemoryMb, 1, 4096,
+         "Payload bytes all peers together may have waiting, in MiB; beyond, responses go "
+         "without their payload (counted)")
+        .valueName("MB")
+        .group("Tunnel");
     t.integer<std::uint32_t>('\0', "idle-timeout", c.idleTimeout, 1, 3600,
                              "Drop a tcpcopy that sent nothing (not even heartbeats) for this many seconds")
         .valueName("SEC")

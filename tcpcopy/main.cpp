@@ -41,6 +41,7 @@ struct Settings {
     unsigned rampS = 0;
     unsigned loops = 1;
     unsigned connections = 2;  // -C: the original's default
+    unsigned responsePayload = 0;
     unsigned memoryMb = 0;
     unsigned maxSessions = 1'000'000;
     unsigned maxActive = 0;
@@ -74,6 +75,12 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('p', "intercept-port", s.interceptPort, 1u, 65535u, "Default intercept port").group("Replay");
     t.integer('C', "connections", s.connections, 1u, 64u, "Parallel tunnel connections to each intercept")
         .group("Replay");
+    t.integer(
+         '\0', "response-payload", s.responsePayload, 0u, 65535u,
+         "Ask intercept for up to this many bytes of each response's payload (it sends them when started "
+         "with --payload; for the regression diff); 0: headers only")
+        .group("Replay")
+        .valueName("BYTES");
     t.string('i', "input", r.input,
              "A pcap/pcapng file to replay, or a device (list) to capture live with libpcap; empty: every "
              "interface, through a packet ring")
@@ -220,6 +227,7 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     r.idleSkip = std::chrono::milliseconds(s.idleSkipMs);
     r.loops = s.loops;
     r.tunnelConnections = s.connections;
+    r.responsePayload = static_cast<std::uint16_t>(s.responsePayload);
     r.memoryLimitMb = s.memoryMb;
     r.withoutIntercept = s.withoutIntercept;
     r.interceptWait = std::chrono::seconds(s.interceptWaitS);

@@ -63,7 +63,7 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
         capture::LiveOptions options;
         options.device = device;
         options.filter = config.filter;
-        options.snaplen = kResponseSnaplen;
+        options.snaplen = kResponseSnaplen + config.payload;
         options.bufferBytes = static_cast<int>(std::size_t{config.bufferSizeMb} << 20);  // <= 2047 MiB: fits
         auto capture = capture::LiveCapture::open(options);
         if (!capture) {
@@ -86,6 +86,8 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
     }
     server.maxQueuedBytes = std::size_t{config.peerQueueMb} << 20;
     server.maxConnections = config.maxConnections;
+    server.payloadBytes = config.payload;
+    server.maxPayloadQueuedBytes = std::size_t{config.payloadMemoryMb} << 20;
     server.idleTimeout = std::chrono::seconds(config.idleTimeout);
     server.heartbeatInterval =
         std::max<os::Duration>(kMinHeartbeat, server.idleTimeout / kHeartbeatsPerIdleTimeout);
@@ -133,7 +135,7 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
         ++counters_.notTcp;
         return;
     }
-    net::Bytes headers = tunnel::responseHeaderBytes(decoded.ipPacket);
+    net::Bytes headers = tunnel::responsePrefix(decoded.ipPacket, config_.payload);
     if (headers.empty()) {
         ++counters_.notTcp;
         return;

@@ -16,7 +16,9 @@ constexpr const char* kStatsLine =
     "peers={peers} "
     "routes={routes} route-adds={route_adds} route-dels={route_dels} route-conflicts={route_conflicts} "
     "connections={tunnel_connections} refused={tunnel_refused} refused-busy={tunnel_refused_busy} "
-    "auth-failures={tunnel_auth_failures} accept-errors={tunnel_accept_errors} passed={queue_passed}";
+    "auth-failures={tunnel_auth_failures} accept-errors={tunnel_accept_errors} passed={queue_passed} "
+    "payload-peers={payload_peers} payload-responses={payload_responses} payload-bytes={payload_bytes} "
+    "payload-trimmed={payload_trimmed} payload-queued={payload_queued_bytes}";
 
 }  // namespace
 
@@ -70,6 +72,19 @@ void InterceptApp::registerMetrics() {
     r.counterFn("route_adds", "Routes announced by tcpcopy", server(&S::routeAdds));
     r.counterFn("route_dels", "Routes withdrawn by tcpcopy", server(&S::routeDels));
     r.gaugeFn("peers", "tcpcopy instances connected past the handshake", server(&S::peers));
+    r.gaugeFn("payload_peers", "tcpcopy connections granted response payloads (--payload)",
+              server(&S::payloadPeers));
+    r.counterFn("payload_responses", "Responses sent with their payload (RESPONSE_PAYLOADS items)",
+                server(&S::payloadItems));
+    r.counterFn("payload_bytes", "Response payload bytes sent (at most --payload per response)",
+                server(&S::payloadBytes));
+    r.counterFn("payload_trimmed", "Responses sent without their payload bytes: --payload-memory was reached",
+                server(&S::payloadsTrimmed));
+    r.gaugeFn(
+        "payload_queued_bytes",
+        "Bytes waiting for the peers granted payloads (bounded by --payload-memory, then by --peer-queue "
+        "each)",
+        server(&S::payloadQueued));
     r.gaugeFn("routes", "Routes in the table", [this] { return static_cast<std::uint64_t>(routes_.size()); });
     r.gaugeFn("responses_held", "Responses waiting for their route",
               [this] { return static_cast<std::uint64_t>(routes_.heldCount()); });

@@ -30,7 +30,7 @@ std::string InterceptApp::openQueue() {
     options.queue = *config_.nfqueue;
     options.maxLength = config_.queueLength;
     options.failOpen = config_.failOpen;
-    options.copyBytes = kQueueCopyBytes;
+    options.copyBytes = kQueueCopyBytes + config_.payload;
     options.receiveBufferBytes = static_cast<int>(std::size_t{config_.bufferSizeMb} << 20);
     auto queue = capture::NfQueue::open(options);
     if (!queue) return where + ": " + queue.error();
@@ -64,7 +64,7 @@ void InterceptApp::onQueued(std::uint32_t id, net::Bytes packet) {
     ++counters_.captured;
     const net::DecodeResult decoded = net::decodeFrame(net::LinkType::RawIp, packet);
     net::Bytes headers = decoded.status == net::DecodeStatus::Ok
-                             ? tunnel::responseHeaderBytes(decoded.ipPacket)
+                             ? tunnel::responsePrefix(decoded.ipPacket, config_.payload)
                              : net::Bytes{};
     if (headers.empty()) {  // not IPv4/TCP: none of ours
         ++counters_.notTcp;

@@ -176,6 +176,7 @@ class ReplayApp final : public FrameSink {
         topts.intercepts = options_.intercepts;
         topts.connectionsPerIntercept = options_.tunnelConnections;
         topts.instanceId = "tcpcopy pid " + std::to_string(::getpid());
+        topts.payloadBytes = options_.responsePayload;
         if (!options_.secretFile.empty()) {
             auto secret = tunnel::readSecretFile(options_.secretFile);
             if (!secret) return startError(kProgram, "--secret-file " + secret.error());
@@ -190,6 +191,12 @@ class ReplayApp final : public FrameSink {
                 return;
             }
             engine_->onResponse(r.segment, clock_.now());
+        };
+        // The engine got the header above; the payload is for the regression diff (issue 14), which
+        // is not wired in yet: counted, nothing kept.
+        cb.onResponsePayload = [this](net::Bytes, std::uint32_t, net::Bytes captured) {
+            ++frames_.payloadResponses;
+            frames_.payloadBytes += captured.size();
         };
         cb.onConnected = [this](const tunnel::ConnectionInfo& info) {
             log_->info("connected to intercept {}", info.intercept.toString());
@@ -343,7 +350,9 @@ class ReplayApp final : public FrameSink {
         const bool live = source_->stats().has_value();
         stats::Labels labels{{"input", options_.input}};
         if (live) labels.emplace_back("capture.backend", std::string(source_->backend()));
-        std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr, udp_.has_value()).c_str(),
+        std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr, udp_.has_value(),
+                                       options_.responsePayload > 0)
+                       .c_str(),
                    stdout);
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {

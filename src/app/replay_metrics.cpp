@@ -158,6 +158,18 @@ std::vector<Row> rows(const ReplaySources& src) {
          engine(&S::responsesUnknown)},
         {"responses_malformed", "", kCounter, Unit::None,
          "Response headers from the tunnel that did not decode", frames(&F::responsesMalformed)},
+        {"response_payloads.received", "response_payloads", kCounter, Unit::None,
+         "Responses that came with their payload (--response-payload)", frames(&F::payloadResponses)},
+        {"response_payloads.bytes", "response_payload_bytes", kCounter, Unit::Bytes,
+         "Response payload bytes received (at most --response-payload per response)",
+         frames(&F::payloadBytes)},
+        {"response_payloads.missing_bytes", "response_payload_missing_bytes", kCounter, Unit::Bytes,
+         "Response payload bytes the target sent beyond those received (cut at the granted size, or "
+         "left out by intercept's --payload-memory)",
+         tunnel(&T::payloadMissing)},
+        {"response_payloads.denied", "", kCounter, Unit::None,
+         "Tunnel handshakes where payloads were asked for and the intercept granted none",
+         tunnel(&T::payloadDenied)},
         {"gate_timeouts", "", kCounter, Unit::None,
          "Requests released by timeout rather than by the response", engine(&S::gateTimeouts)},
         {"timer_wakeups", "", kCounter, Unit::None, "Session timers that fired", engine(&S::timerWakeups)},
@@ -277,6 +289,9 @@ constexpr const char* kSummaryUdp =
 constexpr const char* kSummaryTunnel =
     "  tunnel: {tunnel.connects} connects, {tunnel.reconnects} reconnects, {tunnel.responses} responses, "
     "{tunnel.routes_sent} routes sent\n";
+constexpr const char* kSummaryPayload =
+    "  response payloads: {response_payloads.received} responses, {response_payloads.bytes} bytes "
+    "({response_payloads.missing_bytes} not received)\n";
 
 constexpr const char* kStatsLine =
     "stats: frames={frames} sessions active={sessions.active} captured={sessions.captured} "
@@ -321,12 +336,13 @@ void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sourc
 }
 
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp) {
+                                bool tunnel, bool udp, bool payloads) {
     std::string text = stats::renderText(registry, kSummary, labels);
     if (live) text += stats::renderText(registry, kSummaryCapture, labels);
     text += stats::renderText(registry, kSummaryInjected, labels);
     if (udp) text += stats::renderText(registry, kSummaryUdp, labels);
     if (tunnel) text += stats::renderText(registry, kSummaryTunnel, labels);
+    if (tunnel && payloads) text += stats::renderText(registry, kSummaryPayload, labels);
     return text;
 }
 

@@ -43,7 +43,7 @@ std::size_t beginFrame(Buffer& out, MessageType type, std::uint8_t version = kVe
     putU16(out, kMagic);
     putU8(out, version);
     putU8(out, static_cast<std::uint8_t>(type));
-    putU16(out, flags);  // only CHALLENGE sets any (its low byte: the newest version spoken)
+    putU16(out, flags);  // CHALLENGE: the newest version spoken; HELLO, HELLO_ACK: payload bytes
     putU32(out, 0);      // payload length, patched by endFrame
     return start;
 }
@@ -174,6 +174,8 @@ std::string_view messageTypeName(MessageType type) {
             return "RESPONSES";
         case MessageType::Heartbeat:
             return "HEARTBEAT";
+        case MessageType::ResponsePayloads:
+            return "RESPONSE_PAYLOADS";
     }
     return "UNKNOWN";
 }
@@ -236,6 +238,35 @@ net::Bytes responseHeaderBytes(net::Bytes ipPacket) {
     return ip.packet.first(ip.headerLength + tcpLength);
 }
 
+net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit) {
+    const net::IpLayer ip = net::parseIpLayer(ipPacket);
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4) return {};
+    const std::size_t tcpLength = net::tcpHeaderLength(ip.payload);
+    if (tcpLength == 0) return {};
+    const std::size_t present = ip.payload.size() - tcpLength;
+    return ip.packet.first(ip.headerLength + tcpLength + std::min(present, payloadLimit));
+}
+
+ResponseParts splitResponse(net::Bytes prefix) {
+    ResponseParts parts;
+    if (prefix.size() < 20 || (std::to_integer<std::uint8_t>(prefix[0]) >> 4) != 4) return parts;
+    const std::size_t ipLength =
+        static_cast<std::size_t>(std::to_integer<std::uint8_t>(prefix[0]) & 0x0Fu) * 4;
+    if (ipLength < 20 || prefix.size() < ipLength + 20) return parts;
+    const std::size_t tcpLength =
+        static_cast<std::size_t>(std::to_integer<std::uint8_t>(prefix[ipLength + 12]) >> 4) * 4;
+    if (tcpLength < 20 || prefix.size() < ipLength + tcpLength) return parts;
+    const std::size_t totalLength = net::wire::be16(prefix.data() + 2);
+    parts.header = prefix.first(ipLength + tcpLength);
+    parts.payload = prefix.subspan(ipLength + tcpLength);
+    if (totalLength > ipLength + tcpLength) {
+        parts.payloadLength = static_cast<std::uint32_t>(totalLength - ipLength - tcpLength);
+    }
+    // A GSO super-packet states no total length: what is present is all that is known.
+    parts.payloadLength = std::max(parts.payloadLength, static_cast<std::uint32_t>(parts.payload.size()));
+    return parts;
+}
+
 void putMac(Buffer& out, const std::optional<Mac>& mac) {
     if (mac) {
         putU8(out, static_cast<std::uint8_t>(kMacSize));
@@ -253,7 +284,7 @@ void encode(Buffer& out, const Challenge& message, std::uint8_t frameVersion) {
 }
 
 void encode(Buffer& out, const Hello& message, std::uint8_t frameVersion) {
-    std::size_t start = beginFrame(out, MessageType::Hello, frameVersion);
+    std::size_t start = beginFrame(out, MessageType::Hello, frameVersion, message.payloadBytes);
     putU8(out, message.version);
     std::string_view id(message.instanceId);
     id = id.substr(0, std::min(id.size(), kMaxInstanceIdSize));
@@ -265,7 +296,7 @@ void encode(Buffer& out, const Hello& message, std::uint8_t frameVersion) {
 }
 
 void encode(Buffer& out, const HelloAck& message, std::uint8_t frameVersion) {
-    std::size_t start = beginFrame(out, MessageType::HelloAck, frameVersion);
+    std::size_t start = beginFrame(out, MessageType::HelloAck, frameVersion, message.payloadBytes);
     putU32(out, message.peerId);
     putMac(out, message.mac);
     endFrame(out, start);
@@ -309,6 +340,16 @@ std::size_t encode(Buffer& out, const Responses& message, std::uint8_t frameVers
     return written;
 }
 
+std::size_t encode(Buffer& out, const ResponsePayloads& message, std::uint8_t frameVersion) {
+    ResponseBatch batch(true);
+    for (const PayloadItem& item : message.items) batch.add(item.header, item.payloadLength, item.captured);
+    const std::size_t written = batch.count();
+    Buffer frame = batch.finish();
+    frame[2] = static_cast<std::byte>(frameVersion);
+    putBytes(out, frame);
+    return written;
+}
+
 void encode(Buffer& out, const Heartbeat&, std::uint8_t frameVersion) {
     std::size_t start = beginFrame(out, MessageType::Heartbeat, frameVersion);
     endFrame(out, start);
@@ -318,9 +359,26 @@ void encode(Buffer& out, const Message& message, std::uint8_t frameVersion) {
     std::visit([&out, frameVersion](const auto& m) { encode(out, m, frameVersion); }, message);
 }
 
-ResponseBatch::ResponseBatch() {
-    beginFrame(frame_, MessageType::Responses);
+ResponseBatch::ResponseBatch(bool withPayloads) : withPayloads_(withPayloads) { begin(); }
+
+void ResponseBatch::begin() {
+    beginFrame(frame_, withPayloads_ ? MessageType::ResponsePayloads : MessageType::Responses);
     putU16(frame_, 0);
+}
+
+bool ResponseBatch::add(net::Bytes header, std::uint32_t payloadLength, net::Bytes captured) {
+    if (header.empty() || header.size() > kMaxItemSize || captured.size() > kMaxItemSize ||
+        captured.size() > payloadLength || count_ == kMaxItems) {
+        return false;
+    }
+    if (frame_.size() - kHeaderSize + 2 + header.size() + 6 + captured.size() > kMaxPayload) return false;
+    putU16(frame_, static_cast<std::uint16_t>(header.size()));
+    putBytes(frame_, header);
+    putU32(frame_, payloadLength);
+    putU16(frame_, static_cast<std::uint16_t>(captured.size()));
+    putBytes(frame_, captured);
+    ++count_;
+    return true;
 }
 
 bool ResponseBatch::add(net::Bytes item) {
@@ -338,8 +396,7 @@ Buffer ResponseBatch::finish() {
     Buffer done = std::move(frame_);
     frame_.clear();
     count_ = 0;
-    beginFrame(frame_, MessageType::Responses);
-    putU16(frame_, 0);
+    begin();
     return done;
 }
 
@@ -407,6 +464,7 @@ MessageError decodeMessage(const Frame& frame, Message& out) {
         }
         case MessageType::Hello: {
             Hello m;
+            m.payloadBytes = frame.flags;
             if (!r.u8(m.version)) return MessageError::Truncated;
             if (m.version != kVersion) {
                 // Another release's layout: the version is all the receiver needs to answer.
@@ -428,6 +486,7 @@ MessageError decodeMessage(const Frame& frame, Message& out) {
         }
         case MessageType::HelloAck: {
             HelloAck m;
+            m.payloadBytes = frame.flags;
             if (!r.u32(m.peerId)) return MessageError::Truncated;
             if (MessageError e = readMac(r, m.mac); e != MessageError::None) return e;
             if (!r.atEnd()) return MessageError::TrailingBytes;
@@ -479,6 +538,26 @@ MessageError decodeMessage(const Frame& frame, Message& out) {
         case MessageType::Heartbeat: {
             if (!r.atEnd()) return MessageError::TrailingBytes;
             out = Heartbeat{};
+            return MessageError::None;
+        }
+        case MessageType::ResponsePayloads: {
+            ResponsePayloads m;
+            std::uint16_t count = 0;
+            if (!r.u16(count)) return MessageError::Truncated;
+            // Each item takes at least 9 bytes (as RESPONSES: reserve no more than the payload holds).
+            m.items.reserve(std::min<std::size_t>(count, frame.payload.size() / 9));
+            for (std::uint16_t i = 0; i < count; ++i) {
+                PayloadItem item;
+                std::uint16_t headerLen = 0, capturedLen = 0;
+                if (!r.u16(headerLen) || !r.bytes(headerLen, item.header) || !r.u32(item.payloadLength) ||
+                    !r.u16(capturedLen) || !r.bytes(capturedLen, item.captured)) {
+                    return MessageError::Truncated;
+                }
+                if (headerLen == 0 || capturedLen > item.payloadLength) return MessageError::BadValue;
+                m.items.push_back(item);
+            }
+            if (!r.atEnd()) return MessageError::TrailingBytes;
+            out = std::move(m);
             return MessageError::None;
         }
     }

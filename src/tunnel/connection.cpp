@@ -73,7 +73,8 @@ void Connection::onReadable() {
         FrameDecoder::Status status;
         while (!closed_ && (status = decoder_.next(frame)) == FrameDecoder::Status::Frame) {
             ++stats_.framesIn;
-            const bool known = frame.type >= MessageType::Challenge && frame.type <= MessageType::Heartbeat;
+            const bool known =
+                frame.type >= MessageType::Challenge && frame.type <= MessageType::ResponsePayloads;
             if (!known) continue;  // a newer peer's optional message: skipped unread
             if ((accepted_ & typeBit(frame.type)) == 0) {
                 const std::string what =

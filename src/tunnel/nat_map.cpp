@@ -101,7 +101,8 @@ std::optional<net::Endpoint> NatMap::sentFor(net::Endpoint seen) const {
 
 net::Bytes NatMap::apply(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const {
     const auto sent = sentFor(flow.server);
-    if (!sent || headers.size() > scratch.size()) return headers;
+    if (!sent) return headers;
+    if (headers.size() > scratch.size()) scratch.resize(headers.size());
     std::memcpy(scratch.data(), headers.data(), headers.size());
     const net::MutableBytes copy(scratch.data(), headers.size());
     if (!rewriteSource(copy, *sent)) return headers;

@@ -179,8 +179,9 @@ class TunnelClient::Impl {
         std::optional<os::Event> handshakeTimer;
         os::Duration backoff{};
         bool attempted = false;
-        Nonce interceptNonce{};  // from this connection's CHALLENGE
-        Nonce ownNonce{};        // ours, in its HELLO: intercept's HMAC in HELLO_ACK must cover it
+        Nonce interceptNonce{};          // from this connection's CHALLENGE
+        Nonce ownNonce{};                // ours, in its HELLO: intercept's HMAC in HELLO_ACK must cover it
+        std::uint16_t payloadBytes = 0;  // granted in HELLO_ACK
     };
 
     int chooseLink(unsigned ii, const net::FlowKey& flow) const {
@@ -263,7 +264,7 @@ class TunnelClient::Impl {
         }
         link.interceptNonce = challenge.nonce;
         link.ownNonce = randomNonce();
-        Hello hello{kVersion, options_.instanceId, link.ownNonce, std::nullopt};
+        Hello hello{kVersion, options_.instanceId, link.ownNonce, std::nullopt, options_.payloadBytes};
         if (!options_.secret.empty()) {
             hello.mac = computeHelloMac(options_.secret, link.interceptNonce, link.ownNonce);
             if (!hello.mac) return refuse(link, "cannot compute HMAC-SHA256 (OpenSSL) for " + who);
@@ -281,9 +282,24 @@ class TunnelClient::Impl {
                                     " HMAC in HELLO_ACK): is it the intercept meant, "
                                     "with the same --secret-file?");
         }
-        link.conn->enterSession(detail::typeBit(MessageType::Responses) |
-                                detail::typeBit(MessageType::Heartbeat) |
-                                detail::typeBit(MessageType::Reject));
+        if (ack.payloadBytes > options_.payloadBytes) {
+            return refuse(link, "intercept " + link.info.intercept.toString() + " granted " +
+                                    std::to_string(ack.payloadBytes) + " payload bytes per response, " +
+                                    std::to_string(options_.payloadBytes) + " were asked for");
+        }
+        link.payloadBytes = ack.payloadBytes;
+        if (options_.payloadBytes > 0 && link.payloadBytes == 0) {
+            ++counters_.payloadDenied;
+            log_->warn(
+                "intercept {} sends no response payloads (started without --payload, or an older release): "
+                "headers only on this connection",
+                link.info.intercept.toString());
+        }
+        // Only a connection granted payloads takes RESPONSE_PAYLOADS: on any other it is a violation.
+        link.conn->enterSession(
+            detail::typeBit(MessageType::Responses) | detail::typeBit(MessageType::Heartbeat) |
+            detail::typeBit(MessageType::Reject) |
+            (link.payloadBytes > 0 ? detail::typeBit(MessageType::ResponsePayloads) : detail::TypeSet{0}));
         onReady(link, ack.peerId);
     }
 
@@ -301,6 +317,9 @@ class TunnelClient::Impl {
                 if (callbacks_.onResponse) callbacks_.onResponse(item);
                 if (link.state != State::Ready) return;  // the callback may not close us, but be safe
             }
+        } else if (const auto* payloads = std::get_if<ResponsePayloads>(&message)) {
+            if (link.state != State::Ready) return link.conn->close("RESPONSE_PAYLOADS before handshake");
+            onPayloads(link, *payloads);
         } else if (const auto* reject = std::get_if<Reject>(&message)) {
             ++counters_.rejected;
             std::string why = "rejected by intercept " + link.info.intercept.toString() + ": " +
@@ -315,6 +334,27 @@ class TunnelClient::Impl {
             link.conn->close("unexpected " +
                              std::string(messageTypeName(static_cast<MessageType>(message.index() + 1))) +
                              " from intercept");
+        }
+    }
+
+    void onPayloads(Link& link, const ResponsePayloads& payloads) {
+        for (const PayloadItem& item : payloads.items) {
+            if (item.captured.size() > link.payloadBytes) {
+                return link.conn->close("RESPONSE_PAYLOADS item with " +
+                                            std::to_string(item.captured.size()) + " payload bytes, " +
+                                            std::to_string(link.payloadBytes) + " were granted",
+                                        detail::CloseKind::Malformed);
+            }
+            ++counters_.responses;
+            ++counters_.payloadItems;
+            counters_.payloadBytes += item.captured.size();
+            counters_.payloadMissing += item.payloadLength - item.captured.size();
+            if (callbacks_.onResponse) callbacks_.onResponse(item.header);
+            if (link.state != State::Ready) return;
+            if (callbacks_.onResponsePayload) {
+                callbacks_.onResponsePayload(item.header, item.payloadLength, item.captured);
+            }
+            if (link.state != State::Ready) return;
         }
     }
 

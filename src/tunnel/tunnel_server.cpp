@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -97,24 +98,21 @@ class TunnelServer::Impl {
 
     net::Endpoint local() const { return local_; }
 
-    void sendResponse(PeerId id, net::Bytes header) {
+    void sendResponse(PeerId id, net::Bytes response) {
         auto it = peers_.find(id);
         if (it == peers_.end() || !it->second->ready) {
             ++counters_.unknownPeer;
             return;
         }
         Peer& peer = *it->second;
+        if (peer.payloadBytes > 0) return sendWithPayload(peer, response);
+        // Without --payload the response is the header already: the path of every release before.
+        const net::Bytes header = options_.payloadBytes == 0 ? response : splitResponse(response).header;
         if (!peer.batch.add(header)) {
             flushPeer(peer);
             if (!peer.batch.add(header)) return;  // empty or > 64 KiB: not a header
         }
-        if (peer.batch.frameSize() >= options_.batchBytes) {
-            flushPeer(peer);
-        } else if (options_.flushDelay.count() <= 0) {
-            flushTimer_->activate();  // once per turn: a no-op while already due
-        } else if (!flushTimer_->pending()) {
-            flushTimer_->add(options_.flushDelay);
-        }
+        scheduleFlush(peer);
     }
 
     void flush() {
@@ -128,6 +126,8 @@ class TunnelServer::Impl {
         c.connections = peers_.size();
         c.acceptErrors = listener_->errors();
         c.queueDrops = closedDrops_;
+        c.payloadPeers = payloadPeers_.size();
+        c.payloadQueued = payloadQueued();
         for (const auto& [id, peer] : peers_) c.queueDrops += peer->conn->stats().droppedItems;
         return c;
     }
@@ -139,6 +139,7 @@ class TunnelServer::Impl {
         Nonce nonce{};
         std::unique_ptr<detail::Connection> conn;
         ResponseBatch batch;
+        std::uint16_t payloadBytes = 0;  // granted in HELLO_ACK: 0 for headers only
         std::optional<os::Event> handshakeTimer;
     };
 
@@ -148,6 +149,48 @@ class TunnelServer::Impl {
         counters_.responsesSent += items;
         ++counters_.batchesSent;
         peer.conn->sendDroppable(peer.batch.finish(), items);
+    }
+
+    std::string payloadNote(const Peer& peer, std::uint16_t asked) const {
+        if (asked == 0) return {};
+        if (peer.payloadBytes == 0) return ", asked for response payloads: none sent (intercept --payload 0)";
+        return ", response payloads: up to " + std::to_string(peer.payloadBytes) + " bytes each (asked " +
+               std::to_string(asked) + ")";
+    }
+
+    void sendWithPayload(Peer& peer, net::Bytes response) {
+        const ResponseParts parts = splitResponse(response);
+        if (parts.header.empty()) return;
+        net::Bytes captured =
+            parts.payload.first(std::min<std::size_t>(parts.payload.size(), peer.payloadBytes));
+        if (!captured.empty() && payloadQueued() + captured.size() > options_.maxPayloadQueuedBytes) {
+            ++counters_.payloadsTrimmed;
+            captured = {};
+        }
+        if (!peer.batch.add(parts.header, parts.payloadLength, captured)) {
+            flushPeer(peer);
+            if (!peer.batch.add(parts.header, parts.payloadLength, captured)) return;
+        }
+        ++counters_.payloadItems;
+        counters_.payloadBytes += captured.size();
+        scheduleFlush(peer);
+    }
+
+    void scheduleFlush(Peer& peer) {
+        if (peer.batch.frameSize() >= options_.batchBytes) {
+            flushPeer(peer);
+        } else if (options_.flushDelay.count() <= 0) {
+            flushTimer_->activate();  // once per turn: a no-op while already due
+        } else if (!flushTimer_->pending()) {
+            flushTimer_->add(options_.flushDelay);
+        }
+    }
+
+    // What the payload peers have waiting: O(payload peers), paid only on the payload path.
+    std::size_t payloadQueued() const {
+        std::size_t bytes = 0;
+        for (const Peer* peer : payloadPeers_) bytes += peer->conn->queuedBytes() + peer->batch.frameSize();
+        return bytes;
     }
 
     // The listener paused accepting (out of descriptors or memory) instead of spinning.
@@ -273,6 +316,12 @@ class TunnelServer::Impl {
                     return reject(peer, RejectReason::AuthFailed, "intercept cannot compute the HMAC");
                 }
             }
+            peer.payloadBytes = std::min(hello->payloadBytes, options_.payloadBytes);
+            ack.payloadBytes = peer.payloadBytes;
+            if (peer.payloadBytes > 0) {
+                peer.batch = ResponseBatch(true);
+                payloadPeers_.push_back(&peer);
+            }
             peer.ready = true;
             if (peer.handshakeTimer) peer.handshakeTimer->del();
             peer.conn->send(ack);
@@ -280,8 +329,8 @@ class TunnelServer::Impl {
                 detail::typeBit(MessageType::RouteAdd) | detail::typeBit(MessageType::RouteDel) |
                 detail::typeBit(MessageType::Heartbeat) | detail::typeBit(MessageType::Reject));
             ++counters_.peers;
-            log_->info("tcpcopy peer {} connected from {} ({})", id, peer.info.address.toString(),
-                       log::printable(peer.info.instanceId));
+            log_->info("tcpcopy peer {} connected from {} ({}){}", id, peer.info.address.toString(),
+                       log::printable(peer.info.instanceId), payloadNote(peer, hello->payloadBytes));
             if (callbacks_.onPeerUp) callbacks_.onPeerUp(peer.info);
             return;
         }
@@ -306,6 +355,7 @@ class TunnelServer::Impl {
         if (it == peers_.end()) return;
         std::shared_ptr<Peer> peer(std::move(it->second));
         peers_.erase(it);
+        std::erase(payloadPeers_, peer.get());
         closedDrops_ += peer->conn->stats().droppedItems;
         if (kind == detail::CloseKind::Malformed) ++counters_.malformed;
         if (kind == detail::CloseKind::Idle) ++counters_.idleDropped;
@@ -335,6 +385,7 @@ class TunnelServer::Impl {
     log::Throttle handshakeLog_{std::chrono::seconds(10), 20};
     std::optional<os::Event> flushTimer_;
     std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
+    std::vector<const Peer*> payloadPeers_;  // ready peers granted payloads
     PeerId nextId_ = 1;
     std::uint64_t closedDrops_ = 0;
     TunnelServerCounters counters_;
@@ -352,7 +403,7 @@ os::Result<std::unique_ptr<TunnelServer>> TunnelServer::listen(os::EventBase& ba
 TunnelServer::TunnelServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TunnelServer::~TunnelServer() = default;
 net::Endpoint TunnelServer::localEndpoint() const { return impl_->local(); }
-void TunnelServer::sendResponse(PeerId peer, net::Bytes header) { impl_->sendResponse(peer, header); }
+void TunnelServer::sendResponse(PeerId peer, net::Bytes response) { impl_->sendResponse(peer, response); }
 void TunnelServer::flush() { impl_->flush(); }
 std::size_t TunnelServer::peerCount() const { return impl_->peerCount(); }
 TunnelServerCounters TunnelServer::counters() const { return impl_->counters(); }

@@ -41,6 +41,8 @@ struct InterceptConfig {
     std::uint32_t holdMs = 1000;         // how long a response may wait for its route
     std::uint32_t maxHeld = 8192;        // responses waiting for routes, all flows
     std::uint32_t idleTimeout = 10;      // seconds of silence before a peer is dropped
+    std::uint16_t payload = 0;           // --payload: response payload bytes a peer may ask for (0: off)
+    std::uint32_t payloadMemoryMb = 64;  // --payload-memory: payload bytes waiting, all peers, MiB
     // On the target itself (--nfqueue N): read the responses an NFQUEUE rule queued instead of
     // capturing with libpcap; drop those of replayed clients, accept the rest (docs/nfqueue.md).
     std::optional<std::uint16_t> nfqueue;

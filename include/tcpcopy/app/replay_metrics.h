@@ -30,6 +30,10 @@ struct FrameCounters {
     std::uint64_t fragments = 0;
     std::uint64_t malformed = 0;
     std::uint64_t responsesMalformed = 0;
+    // --response-payload: responses whose payload reached the replay, and those payload bytes (what
+    // the regression diff will reassemble; nothing is kept yet).
+    std::uint64_t payloadResponses = 0;
+    std::uint64_t payloadBytes = 0;
 
     // Counts one decoded frame by its status.
     void count(const net::DecodeResult& decoded);
@@ -61,10 +65,11 @@ struct ReplaySources {
 // Declares every counter of tcpcopy on `registry` (prefix "tcpcopy").
 void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources);
 
-// The summary printed at exit. `live` adds the capture's line, `tunnel` the tunnel's and `udp`
-// the UDP copy's. Labels: "capture.backend".
+// The summary printed at exit. `live` adds the capture's line, `tunnel` the tunnel's, `udp` the
+// UDP copy's and `payloads` (with a tunnel and --response-payload) the response payloads'.
+// Labels: "capture.backend".
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp = false);
+                                bool tunnel, bool udp = false, bool payloads = false);
 // The periodic "stats: ..." log line. Labels: "tunnel" (up, down or none).
 std::string renderReplayStatsLine(const stats::Registry& registry, const stats::Labels& labels);
 // systemd's STATUS= line.

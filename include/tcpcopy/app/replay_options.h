@@ -42,6 +42,7 @@ struct ReplayOptions {
     int bufferMb = 64;                           // -B: live capture ring/buffer, MiB
     int snaplen = 65535;                         // -S
     std::size_t memoryLimitMb = 0;               // -m (0: no limit)
+    std::uint16_t responsePayload = 0;           // --response-payload: bytes per response asked of intercept
     session::EngineConfig engine;                // its rules: the TCP ones
     std::vector<session::AddressRule> udpRules;  // -x udp:...: copied by app::UdpCopier
 };

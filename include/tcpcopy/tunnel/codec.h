@@ -38,6 +38,9 @@ inline constexpr std::uint16_t kDefaultPort = 36524;
 inline constexpr std::size_t kNonceSize = 32;
 inline constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
 inline constexpr std::size_t kMaxInstanceIdSize = 255;
+// The most response payload bytes per item a peer may ask for and intercept may send
+// (intercept --payload, tcpcopy --response-payload): HELLO's and HELLO_ACK's 16-bit flags.
+inline constexpr std::uint32_t kMaxPayloadPerResponse = 0xFFFF;
 
 enum class MessageType : std::uint8_t {
     Challenge = 1,  // intercept -> tcpcopy, first frame on every connection
@@ -48,6 +51,9 @@ enum class MessageType : std::uint8_t {
     RouteDel = 6,   // tcpcopy -> intercept
     Responses = 7,  // intercept -> tcpcopy, batched IP+TCP headers
     Heartbeat = 8,  // either way
+    // intercept -> tcpcopy, only to a peer whose HELLO asked for payloads and whose HELLO_ACK
+    // granted them: headers plus up to the granted bytes of each response's payload.
+    ResponsePayloads = 9,
 };
 std::string_view messageTypeName(MessageType type);
 
@@ -77,10 +83,16 @@ struct Hello {
     std::string instanceId;  // at most kMaxInstanceIdSize bytes (longer ids are truncated)
     Nonce nonce{};           // tcpcopy's nonce: intercept's proof in HELLO_ACK covers it
     std::optional<Mac> mac;  // computeHelloMac(secret, ...) when the challenge asked for it
+    // Frame flags: payload bytes per response tcpcopy asks for (0: headers only, what a tcpcopy
+    // without --response-payload and every older release writes).
+    std::uint16_t payloadBytes = 0;
 };
 struct HelloAck {
     std::uint32_t peerId = 0;  // the id intercept uses for this connection in its logs
     std::optional<Mac> mac;    // computeAckMac(secret, ...) when the challenge asked for a secret
+    // Frame flags: payload bytes per response intercept will send on this connection, at most
+    // what HELLO asked for (0: headers only; an older intercept writes 0).
+    std::uint16_t payloadBytes = 0;
 };
 struct Reject {
     RejectReason reason = RejectReason::Protocol;
@@ -99,14 +111,39 @@ struct Responses {
     std::vector<net::Bytes> items;
 };
 struct Heartbeat {};
+// One response with its payload: the header as in RESPONSES, the TCP payload length the target
+// sent (`payloadLength`) and the first `captured.size()` bytes of that payload (at most the
+// granted bytes, at most payloadLength). Views into the decoder's buffer when decoded.
+struct PayloadItem {
+    net::Bytes header;
+    std::uint32_t payloadLength = 0;
+    net::Bytes captured;
+};
+struct ResponsePayloads {
+    std::vector<PayloadItem> items;
+};
 
-using Message = std::variant<Challenge, Hello, HelloAck, Reject, RouteAdd, RouteDel, Responses, Heartbeat>;
+using Message = std::variant<Challenge, Hello, HelloAck, Reject, RouteAdd, RouteDel, Responses, Heartbeat,
+                             ResponsePayloads>;
 
 // The part of a captured IPv4/TCP packet that travels as one RESPONSES item: the IP header
 // (options included) and the TCP header (options included), cut before the payload. The IP total
 // length field is not touched, so it still tells the payload length. Returns an empty span when
 // `ipPacket` is not IPv4 or is shorter than the header lengths it states.
 net::Bytes responseHeaderBytes(net::Bytes ipPacket);
+// The headers as responseHeaderBytes() and then at most `payloadLimit` bytes of the captured TCP
+// payload (what intercept keeps of a response when --payload is above 0; with 0, exactly
+// responseHeaderBytes()). Empty under the same conditions.
+net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit);
+// A response prefix split up: its header (IP + TCP, options included), the TCP payload length its
+// IP total length states (0 when that is below the headers: a GSO super-packet's 0) and the
+// payload bytes present. Empty header when the bytes are not an IPv4/TCP header.
+struct ResponseParts {
+    net::Bytes header;
+    std::uint32_t payloadLength = 0;
+    net::Bytes payload;
+};
+ResponseParts splitResponse(net::Bytes prefix);
 
 // Encoders append one complete frame to `out`, whose header carries `frameVersion` (handshake
 // messages default to kHandshakeFrameVersion, the others to kVersion).
@@ -120,16 +157,25 @@ void encode(Buffer& out, const RouteDel& message, std::uint8_t frameVersion = kV
 // Callers keep a batch under kMaxPayload (ResponseBatch does).
 std::size_t encode(Buffer& out, const Responses& message, std::uint8_t frameVersion = kVersion);
 void encode(Buffer& out, const Heartbeat& message, std::uint8_t frameVersion = kVersion);
+// Items that cannot be encoded (empty header, header or captured bytes above 65535, captured
+// bytes beyond payloadLength) are skipped; returns the number written.
+std::size_t encode(Buffer& out, const ResponsePayloads& message, std::uint8_t frameVersion = kVersion);
 // Every message with the same header version.
 void encode(Buffer& out, const Message& message, std::uint8_t frameVersion);
 
-// Builds one RESPONSES frame item by item, without copying the items twice.
+// Builds one RESPONSES frame (or, withPayloads, one RESPONSE_PAYLOADS frame) item by item,
+// without copying the items twice.
 class ResponseBatch {
   public:
-    ResponseBatch();
+    explicit ResponseBatch(bool withPayloads = false);
     // Appends one header; false (and nothing added) when it is empty, longer than 65535 bytes, or
     // would push the frame past kMaxPayload or 65535 items: flush first, then add again.
+    // Precondition: a batch without payloads.
     bool add(net::Bytes item);
+    // Appends one payload item, under the same conditions (and captured <= payloadLength).
+    // Precondition: a batch with payloads.
+    bool add(net::Bytes header, std::uint32_t payloadLength, net::Bytes captured);
+    bool withPayloads() const { return withPayloads_; }
     std::size_t count() const { return count_; }
     bool empty() const { return count_ == 0; }
     // Size of the frame finish() would produce.
@@ -138,8 +184,10 @@ class ResponseBatch {
     Buffer finish();
 
   private:
+    void begin();
     Buffer frame_;
     std::size_t count_ = 0;
+    bool withPayloads_ = false;
 };
 
 struct Frame {

@@ -28,8 +28,9 @@ struct NatMapping {
     bool operator==(const NatMapping&) const = default;
 };
 
-// Room for the IPv4 and TCP headers of one response, options included (60 + 60 bytes).
-using NatScratch = std::array<std::byte, 2 * (net::kIpv4HeaderLen + net::kMaxTcpOptionsLen)>;
+// Room for one response as intercept forwards it: its headers, and with --payload the first
+// payload bytes. Grows to the largest response seen, then is reused.
+using NatScratch = std::vector<std::byte>;
 
 class NatMap {
   public:

@@ -48,6 +48,9 @@ struct TunnelClientOptions {
     os::Duration heartbeatInterval = std::chrono::seconds(2);    // we send one this often
     os::Duration idleTimeout = std::chrono::seconds(10);         // nothing received: reconnect
     std::size_t maxPendingOutput = 16u << 20;  // bytes queued on one connection before it is reset
+    // --response-payload: payload bytes per response asked of every intercept (0: headers only,
+    // and intercept sends no RESPONSE_PAYLOADS). What each intercept grants is at most this.
+    std::uint16_t payloadBytes = 0;
 };
 
 // Which intercept connection an event is about.
@@ -66,6 +69,12 @@ struct TunnelClientCallbacks {
     // A ready connection was lost, or intercept rejected the handshake; `reason` is one line for
     // the log. Plain connect failures are retried silently (logged at debug level).
     std::function<void(const ConnectionInfo&, const std::string& reason)> onLost;
+    // Connections granted payloads: after onResponse(header) for the same response, the TCP
+    // payload length the target sent and its first bytes (at most what was granted; fewer when
+    // the payload was shorter or intercept was at its --payload-memory). Views valid during the
+    // call only: whoever keeps them copies and bounds what it keeps.
+    std::function<void(net::Bytes ipHeaderBytes, std::uint32_t payloadLength, net::Bytes captured)>
+        onResponsePayload;
 };
 
 struct TunnelClientCounters {
@@ -77,11 +86,15 @@ struct TunnelClientCounters {
     std::uint64_t framesOut = 0;
     std::uint64_t bytesIn = 0;
     std::uint64_t bytesOut = 0;
-    std::uint64_t routesSent = 0;     // ROUTE_ADD frames sent (re-sends included)
-    std::uint64_t routeDelsSent = 0;  // ROUTE_DEL frames sent
-    std::uint64_t responses = 0;      // response headers delivered to onResponse
-    std::uint64_t malformed = 0;      // frames or messages we could not decode
-    std::uint64_t liveRoutes = 0;     // routes added and not yet removed
+    std::uint64_t routesSent = 0;      // ROUTE_ADD frames sent (re-sends included)
+    std::uint64_t routeDelsSent = 0;   // ROUTE_DEL frames sent
+    std::uint64_t responses = 0;       // response headers delivered to onResponse
+    std::uint64_t malformed = 0;       // frames or messages we could not decode
+    std::uint64_t liveRoutes = 0;      // routes added and not yet removed
+    std::uint64_t payloadItems = 0;    // responses that came with their payload (RESPONSE_PAYLOADS)
+    std::uint64_t payloadBytes = 0;    // payload bytes received in them
+    std::uint64_t payloadMissing = 0;  // payload bytes the target sent beyond those received
+    std::uint64_t payloadDenied = 0;   // handshakes where payloads were asked for and not granted
 };
 
 class TunnelClient {

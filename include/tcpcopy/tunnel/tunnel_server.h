@@ -57,6 +57,13 @@ struct TunnelServerOptions {
     // 0: flush partial batches at the end of the loop turn (no added latency; as many responses
     // per frame as one turn captured). Above 0: flush them this long after their first item.
     os::Duration flushDelay = os::Duration(0);
+    // --payload: payload bytes per response a peer may get (0: headers only for everyone). A peer
+    // gets min(this, what its HELLO asked for); peers that asked for none get headers as before.
+    std::uint16_t payloadBytes = 0;
+    // --payload-memory: bytes all payload peers together may have waiting (their partial batches
+    // and their queues beyond the socket buffer); above it, responses go without their payload
+    // bytes (header and length only), counted as payloadsTrimmed.
+    std::size_t maxPayloadQueuedBytes = 64u << 20;
 };
 
 struct PeerInfo {
@@ -86,8 +93,13 @@ struct TunnelServerCounters {
     std::uint64_t routeDels = 0;
     std::uint64_t responsesSent = 0;  // items handed to peers' connections
     std::uint64_t batchesSent = 0;
-    std::uint64_t queueDrops = 0;   // response items dropped because a peer fell behind
-    std::uint64_t unknownPeer = 0;  // sendResponse for a peer that is gone
+    std::uint64_t queueDrops = 0;       // response items dropped because a peer fell behind
+    std::uint64_t unknownPeer = 0;      // sendResponse for a peer that is gone
+    std::uint64_t payloadPeers = 0;     // peers now past the handshake that were granted payloads
+    std::uint64_t payloadItems = 0;     // responses sent in RESPONSE_PAYLOADS frames
+    std::uint64_t payloadBytes = 0;     // payload bytes in them
+    std::uint64_t payloadsTrimmed = 0;  // responses sent without their payload: maxPayloadQueuedBytes
+    std::uint64_t payloadQueued = 0;    // bytes payload peers have waiting now
 };
 
 class TunnelServer {
@@ -101,8 +113,11 @@ class TunnelServer {
 
     // The bound address (useful with port 0).
     net::Endpoint localEndpoint() const;
-    // Queues one IP+TCP header for `peer` (copied). Unknown peers are counted and ignored.
-    void sendResponse(PeerId peer, net::Bytes header);
+    // Queues one response for `peer` (copied): its IP+TCP header, optionally followed by the start
+    // of its payload (responsePrefix()). A peer granted payloads gets the header, the payload
+    // length and up to its granted bytes; any other peer only the header. Unknown peers are
+    // counted and ignored.
+    void sendResponse(PeerId peer, net::Bytes response);
     // Sends every partial batch now.
     void flush();
     std::size_t peerCount() const;

@@ -17,12 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using namespace tcpcopy::tunnel::testing;
 
-Buffer raw(std::initializer_list<int> values) {
-    Buffer out;
-    for (int v : values) out.push_back(static_cast<std::byte>(v));
-    return out;
-}
-
 bool closedBy(Loop& loop, RawPeer& peer) {
     return loop.runUntil([&] {
         peer.pump();

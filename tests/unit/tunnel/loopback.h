@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,12 @@ using namespace std::chrono_literals;
 inline net::FlowKey flow(std::uint16_t clientPort) {
     return net::FlowKey{{net::Ipv4Addr::fromOctets(192, 0, 2, 1), net::Port(clientPort)},
                         {net::Ipv4Addr::fromOctets(198, 18, 1, 2), net::Port(80)}};
+}
+
+inline Buffer raw(std::initializer_list<int> values) {
+    Buffer out;
+    for (int v : values) out.push_back(static_cast<std::byte>(v));
+    return out;
 }
 
 inline const net::Endpoint kLoopbackAnyPort{net::Ipv4Addr::fromOctets(127, 0, 0, 1), net::Port(0)};
@@ -77,7 +84,7 @@ struct ClientLog {
         return TunnelClientCallbacks{
             [this](net::Bytes b) { responses.emplace_back(b.begin(), b.end()); },
             [this](const ConnectionInfo&) { ++connected; },
-            [this](const ConnectionInfo&, const std::string& why) { lost.push_back(why); }};
+            [this](const ConnectionInfo&, const std::string& why) { lost.push_back(why); }, nullptr};
     }
 };
 
