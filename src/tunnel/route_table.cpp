@@ -82,8 +82,14 @@ void RouteTable::removeRoute(const net::FlowKey& flow, PeerId peer) {
 
 std::optional<PeerId> RouteTable::resolve(const net::FlowKey& flow, TimePoint now) {
     if (auto peer = resolveRouted(flow, now)) return peer;
-    if (peers_.size() == 1) return peers_.begin()->first;
-    return std::nullopt;
+    // Only one tcpcopy connected (one connection, or several of the same owner: -C, a
+    // reconnect): the response can only be its.
+    if (peers_.empty()) return std::nullopt;
+    const PeerId first = peers_.begin()->first;
+    for (const auto& [peer, owner] : peers_) {
+        if (!sameOwner(first, peer)) return std::nullopt;
+    }
+    return first;
 }
 
 std::optional<PeerId> RouteTable::resolveRouted(const net::FlowKey& flow, TimePoint now) {

@@ -82,5 +82,18 @@ TEST(VerdictHoldTest, ResolveRoutedIgnoresTheSinglePeerFallback) {
     EXPECT_EQ(table.resolveRouted(flow(1000), now), 1u);
 }
 
+TEST(VerdictHoldTest, TheFallbackCoversOneTcpcopyOverSeveralConnections) {
+    RouteTable table(RouteTableOptions{});
+    VerdictHold::TimePoint now{};
+    table.peerUp(1, "198.18.3.1 a");
+    table.peerUp(2, "198.18.3.1 a");  // -C 2: the same tcpcopy
+    EXPECT_EQ(table.resolve(flow(1000), now), 1u);
+    table.peerUp(3, "198.18.3.1 b");  // another tcpcopy: whose the response is cannot be told
+    EXPECT_EQ(table.resolve(flow(1000), now), std::nullopt);
+    table.peerDown(3);
+    table.peerUp(4);  // no owner: a tcpcopy of its own
+    EXPECT_EQ(table.resolve(flow(1000), now), std::nullopt);
+}
+
 }  // namespace
 }  // namespace tcpcopy::tunnel
