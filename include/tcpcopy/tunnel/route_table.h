@@ -64,7 +64,8 @@ class RouteTable {
     void removeRoute(const net::FlowKey& flow, PeerId peer);
 
     // The peer for a response of `flow`, refreshing the route's TTL. With no route and one
-    // tcpcopy connected (one peer, or several with the same owner), one of its connections. nullopt: hold the response or drop it.
+    // tcpcopy connected (one peer, or several with the same owner), one of its connections. nullopt: hold the
+    // response or drop it.
     std::optional<PeerId> resolve(const net::FlowKey& flow, TimePoint now);
     // The same without the single-peer fallback: only a route given for this flow counts. The
     // NFQUEUE mode uses it, where a response with no route is the target's real traffic.
