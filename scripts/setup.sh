@@ -19,8 +19,8 @@ packages=(
   cmake g++ pkg-config make
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
-  # intercept's NFQUEUE mode
-  libnetfilter-queue-dev
+  # intercept's NFQUEUE mode (and its --check of the nftables ruleset)
+  libnetfilter-queue-dev libnftables-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
   help2man systemd dpkg-dev file
   # unit tests and benchmarks

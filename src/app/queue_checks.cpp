@@ -1,8 +1,9 @@
 // `intercept --nfqueue N --check`: is there a rule that queues to N, is the queue free, does the
-// pass list parse. The rules are read from `nft list ruleset` and `iptables-save` (iptables-nft
-// rules appear in both; legacy iptables only in the second).
+// pass list parse. The rules are read from the kernel's nftables ruleset through libnftables
+// (rules made with nft or with iptables-nft; the legacy x_tables backend is not read).
 
-#include <cstdio>
+#include <nftables/libnftables.h>
+
 #include <regex>
 #include <string>
 
@@ -12,16 +13,18 @@
 namespace tcpcopy::app {
 namespace {
 
-// The standard output of `command` (its errors discarded), "" when it cannot run.
-std::string commandOutput(const char* command) {
-    std::string out;
-    if (FILE* pipe = popen(command, "r")) {
-        char buffer[4096];
-        std::size_t n = 0;
-        while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-        pclose(pipe);
+// The kernel's nftables ruleset as `nft list ruleset` prints it, read through libnftables (no
+// shell-out); iptables-nft rules are nftables rules and appear in it too. "" when unreadable.
+std::string nftRuleset() {
+    nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (ctx == nullptr) return {};
+    std::string text;
+    if (nft_ctx_buffer_output(ctx) == 0 && nft_ctx_buffer_error(ctx) == 0 &&
+        nft_run_cmd_from_buffer(ctx, "list ruleset") == 0) {
+        if (const char* out = nft_ctx_get_output_buffer(ctx)) text = out;
     }
-    return out;
+    nft_ctx_free(ctx);
+    return text;
 }
 
 }  // namespace
@@ -40,17 +43,14 @@ bool rulesetQueuesTo(std::string_view ruleset, std::uint16_t queue) {
 void checkQueue(const InterceptConfig& config, os::Preflight& report) {
     const std::uint16_t queue = *config.nfqueue;
     const std::string name = "NFQUEUE " + std::to_string(queue);
-    const std::string rules = commandOutput("nft list ruleset 2>/dev/null") + "\n" +
-                              commandOutput("iptables-save 2>/dev/null") + "\n" +
-                              commandOutput("ip6tables-save 2>/dev/null");
+    const std::string rules = nftRuleset();
     if (rulesetQueuesTo(rules, queue)) {
         report.ok("a netfilter rule queues packets to " + name);
     } else {
-        report.problem(
-            "no netfilter rule queues packets to " + name +
-            " (nft list ruleset, iptables-save) -> iptables -I OUTPUT -p tcp --sport PORT -j NFQUEUE "
-            "--queue-num " +
-            std::to_string(queue) + " --queue-bypass (docs/nfqueue.md)");
+        report.problem("no netfilter rule queues packets to " + name +
+                       " (nft list ruleset) -> iptables -I OUTPUT -p tcp --sport PORT -j NFQUEUE "
+                       "--queue-num " +
+                       std::to_string(queue) + " --queue-bypass (docs/nfqueue.md)");
     }
     if (auto bound = capture::readKernelQueueCounters(queue)) {
         report.problem(name + " is already read by another program (" + std::to_string(bound->waiting) +

@@ -221,7 +221,7 @@ live_case() {
   fi
   # The periodic stats line comes once per --stats-interval: wait for one with the tunnel up
   # rather than assume the run lasted that long (on a fast machine it may not have).
-  local stats_re='stats: .*tunnel=up tunnel_connects=1 tunnel_reconnects=0'
+  local stats_re='stats: .*tunnel=up tunnel_connects=2 tunnel_reconnects=0'  # -C 2, the default
   if ! wait_until 30 grep -Eq -- "$stats_re" "$LAB_DIR/tcpcopy-$name.log"; then
     fail "$name: no periodic stats line with the tunnel up"
   fi
