@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "log_once.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/builder.h"
 #include "tcpcopy/net/decode.h"
@@ -17,19 +18,6 @@ namespace tcpcopy::inject {
 namespace {
 
 constexpr std::size_t kMaxIpv4Packet = 65535;
-// The errno bitmaps: one bit per errno below kErrnoSlots, larger ones share the last bit.
-constexpr int kErrnoSlots = 192;
-
-// True the first time `slot` is seen by this bitmap (slots past its end share the last bit).
-bool firstTime(std::uint64_t (&bits)[3], int slot) {
-    const auto s = static_cast<std::size_t>(slot < 0 || slot >= kErrnoSlots - 1 ? kErrnoSlots - 1 : slot);
-    const std::uint64_t mask = std::uint64_t{1} << (s % 64);
-    if ((bits[s / 64] & mask) != 0) {
-        return false;
-    }
-    bits[s / 64] |= mask;
-    return true;
-}
 
 // The destination address of a checked packet, already in network order as sendto wants it.
 sockaddr_in destinationOf(net::Bytes packet) {

@@ -10,19 +10,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "log_once.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/builder.h"
 
 namespace tcpcopy::inject {
 namespace {
-
-bool firstTime(std::uint64_t (&logged)[3], int error) {
-    if (error < 0 || error >= 192) return true;
-    const std::uint64_t bit = std::uint64_t{1} << (error % 64);
-    if ((logged[error / 64] & bit) != 0) return false;
-    logged[error / 64] |= bit;
-    return true;
-}
 
 int hexDigit(char c) {
     if (c >= '0' && c <= '9') return c - '0';

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tcpcopy/os/preflight.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::inject {
@@ -58,23 +59,14 @@ os::Result<MacAddress> deviceMac(const std::string& device) {
 }
 
 net::Ipv4Addr nextHopFor(net::Ipv4Addr target, const std::string& device, std::string_view routeTable) {
-    std::istringstream lines{std::string(routeTable)};
-    std::string line;
-    std::getline(lines, line);  // header
     int bestPrefix = -1;
     std::uint32_t gateway = 0;
-    while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        std::string iface, destination, via, flags, refcnt, use, metric, mask;
-        if (!(fields >> iface >> destination >> via >> flags >> refcnt >> use >> metric >> mask)) continue;
-        if (iface != device) continue;
-        const std::uint32_t d = ntohl(static_cast<std::uint32_t>(std::stoul(destination, nullptr, 16)));
-        const std::uint32_t m = ntohl(static_cast<std::uint32_t>(std::stoul(mask, nullptr, 16)));
-        if ((target.value() & m) != d) continue;
-        const int prefix = __builtin_popcount(m);
+    for (const os::KernelRoute& route : os::parseRouteTable(routeTable)) {
+        if (route.interface != device || (target.value() & route.mask) != route.destination) continue;
+        const int prefix = __builtin_popcount(route.mask);
         if (prefix <= bestPrefix) continue;
         bestPrefix = prefix;
-        gateway = ntohl(static_cast<std::uint32_t>(std::stoul(via, nullptr, 16)));
+        gateway = route.gateway;
     }
     return gateway != 0 ? net::Ipv4Addr(gateway) : target;
 }

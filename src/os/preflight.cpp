@@ -89,8 +89,9 @@ std::vector<KernelRoute> parseRouteTable(std::string_view text) {
         // A line that does not parse is skipped, never a reason to stop (or throw).
         const auto destination = hexAddress(dest);
         const auto netmask = hexAddress(mask);
-        if (!destination || !netmask) continue;
-        routes.push_back(KernelRoute{iface, *destination, *netmask});
+        const auto via = hexAddress(gateway);
+        if (!destination || !netmask || !via) continue;
+        routes.push_back(KernelRoute{iface, *destination, *netmask, *via});
     }
     return routes;
 }

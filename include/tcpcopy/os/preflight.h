@@ -47,6 +47,7 @@ struct KernelRoute {
     std::string interface;
     std::uint32_t destination = 0;  // host order
     std::uint32_t mask = 0;
+    std::uint32_t gateway = 0;  // host order; 0: on the link
 };
 // Parses the text of /proc/net/route (a header line, then one route per line, addresses as the
 // hex of the network-order value). Lines that do not parse are skipped.
