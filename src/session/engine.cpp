@@ -266,6 +266,7 @@ class Engine::Impl {
             if (remapped) ++stats_.portRemaps;
             const Slot slot = table_.insert(std::make_unique<Session>(context_, captured, *tuple, now));
             output_.addRoute(*tuple);
+            output_.sessionStarted(captured, *tuple, copy);
             Session* session = table_.get(slot);
             if (midstream) {
                 session->startMidstream(seg, now, atRequestStart);
@@ -316,6 +317,7 @@ class Engine::Impl {
         std::unique_ptr<Session> session = table_.remove(slot);
         output_.removeRoute(session->replay());
         const FlowKey captured = session->captured();
+        output_.sessionEnded(captured, session->replay());
         retired_.push_back(std::move(session));
         if (table_.firstByCaptured(captured) != SessionTable::kNone) return;
         if (waiting_.contains(captured)) {

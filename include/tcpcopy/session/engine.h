@@ -31,6 +31,15 @@ class Output {
     // Route messages for intercept: flow.client = replay client ip:port, flow.server = target.
     virtual void addRoute(const net::FlowKey& flow) = 0;
     virtual void removeRoute(const net::FlowKey& flow) = 0;
+    // Observers for whoever follows sessions beside the engine (the regression diff): a replayed
+    // session of the captured connection `captured` started on `replay` (copy `copy` of -n), right
+    // after its addRoute; it ended, right after its removeRoute. No-ops unless overridden.
+    virtual void sessionStarted(const net::FlowKey& captured, const net::FlowKey& replay, unsigned copy) {
+        (void)captured, (void)replay, (void)copy;
+    }
+    virtual void sessionEnded(const net::FlowKey& captured, const net::FlowKey& replay) {
+        (void)captured, (void)replay;
+    }
 };
 
 // One -x rule: captured traffic to [onlineAddr:]onlinePort goes to target.

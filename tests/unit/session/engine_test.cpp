@@ -421,6 +421,26 @@ TEST_F(EngineTest, CopiesGetDistinctPortsAndEachReceivesEveryRequest) {
     expectClean();
 }
 
+TEST_F(EngineTest, ObserverSeesEachCopyStartAndEndWithItsCapturedFlow) {
+    EngineConfig config = httpConfig();
+    config.copies = 2;
+    Engine engine(config, target);
+    CapturedClient a("192.0.2.23", 41000, "192.0.2.1", 80);
+    feed(engine, keepAlive(a, 1, false));
+    ASSERT_EQ(target.observed.size(), 2u);
+    std::set<unsigned> copies;
+    for (const auto& [replay, start] : target.observed) {
+        EXPECT_EQ(start.first.client.port.value(), 41000);
+        EXPECT_EQ(replay.server, config.rules[0].target);
+        copies.insert(start.second);
+    }
+    EXPECT_EQ(copies, (std::set<unsigned>{0, 1}));
+    endAndFinish(engine);
+    EXPECT_TRUE(target.observed.empty());
+    EXPECT_EQ(target.sessionsEnded, 2u);
+    expectClean();
+}
+
 TEST_F(EngineTest, SamplingKeepsTheSameSessionsEveryRun) {
     auto run = [](unsigned percent) {
         SimTarget t;

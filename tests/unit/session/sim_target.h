@@ -88,6 +88,19 @@ class SimTarget : public Output {
         routes.erase(flow);
         ++routeDels;
     }
+    void sessionStarted(const FlowKey& captured, const FlowKey& replay, unsigned copy) override {
+        if (!routes.contains(replay)) violation("session started before its route " + replay.toString());
+        if (!observed.emplace(replay, std::make_pair(captured, copy)).second)
+            violation("session started twice on " + replay.toString());
+    }
+    void sessionEnded(const FlowKey& captured, const FlowKey& replay) override {
+        auto it = observed.find(replay);
+        if (it == observed.end() || it->second.first != captured)
+            violation("session ended without its start " + replay.toString());
+        else
+            observed.erase(it);
+        ++sessionsEnded;
+    }
 
     // Processes everything the engine sent, delivering responses back, until quiet.
     void run(Engine& engine) {
@@ -147,6 +160,9 @@ class SimTarget : public Output {
     std::size_t greeting = 0;            // server-first: bytes sent right after the handshake
     std::set<FlowKey> routes;
     std::size_t routeAdds = 0, routeDels = 0;
+    // Sessions the observer saw start and not end yet: replay tuple -> (captured flow, copy).
+    std::map<FlowKey, std::pair<FlowKey, unsigned>> observed;
+    std::size_t sessionsEnded = 0;
     std::vector<SentSegment> sent;
     std::size_t responsesSent = 0;
     std::size_t timeWaitRejects = 0;  // SYNs refused on a TIME_WAIT tuple
