@@ -17,20 +17,30 @@ std::string_view hookRefusalName(HookRefusal reason) {
     switch (reason) {
         case HookRefusal::Tls:
             return "tls";
-        case HookRefusal::UnknownUser:
-            return "unknown_user";
         case HookRefusal::Compression:
             return "compression";
+        case HookRefusal::UnknownUser:
+            return "unknown_user";
         case HookRefusal::UnsupportedAuth:
             return "unsupported_auth";
+        case HookRefusal::LoginFailed:
+            return "login_failed";
         case HookRefusal::Midstream:
-            return "midstream";
-        case HookRefusal::TargetRefused:
-            return "target_refused";
-        case HookRefusal::ProtocolError:
-            return "protocol_error";
+            return "mid_stream";
+        case HookRefusal::Malformed:
+            return "malformed";
+        case HookRefusal::HoldOverflow:
+            return "hold_overflow";
     }
-    return "protocol_error";
+    return "malformed";
+}
+
+std::optional<HookRefusal> hookRefusalFromName(std::string_view name) {
+    for (std::size_t i = 0; i < kHookRefusals; ++i) {
+        const auto reason = static_cast<HookRefusal>(i);
+        if (hookRefusalName(reason) == name) return reason;
+    }
+    return std::nullopt;
 }
 
 void HookStage::release(std::uint64_t acked) {
@@ -50,7 +60,7 @@ RewriteResult HookStage::feed(const ClientStream& stream, std::uint64_t limit) {
         consumed_, static_cast<std::uint32_t>(std::min<std::uint64_t>(limit - consumed_, UINT32_MAX)));
     RewriteResult r = hook_->rewriteClient(input, out_);
     if (r.status == RewriteResult::Status::Refuse) return r;
-    if (r.consumed > input.size()) return RewriteResult::refuse(HookRefusal::ProtocolError);
+    if (r.consumed > input.size()) return RewriteResult::refuse(HookRefusal::Malformed);
     consumed_ += r.consumed;
     held_ = r.status == RewriteResult::Status::Hold || r.consumed < input.size();
     heldLimit_ = limit;
@@ -61,7 +71,7 @@ void HookStage::deliverTarget(net::Bytes payload, std::uint32_t from, std::uint3
     net::Bytes known;
     if (from < payload.size())
         known = payload.subspan(from, std::min<std::size_t>(fresh, payload.size() - from));
-    hook_->onTargetData(known, fresh);
+    hook_->onTargetData(known, fresh, out_);
     held_ = false;
 }
 
@@ -69,7 +79,7 @@ void HookStage::flushPending() {
     if (!pending_) return;
     const std::uint32_t fresh = pending_->fresh;
     pending_.reset();
-    hook_->onTargetData({}, fresh);
+    hook_->onTargetData({}, fresh, out_);
     held_ = false;
 }
 
@@ -101,7 +111,7 @@ void HookStage::onCapturedServer(const net::TcpSegment& seg) {
     const std::int32_t d = seg.seq.distanceFrom(*serverNext_);
     if (d > 0) {
         // Bytes the capture lost: a gap of known length, then this segment.
-        hook_->onCapturedServerData({}, static_cast<std::uint32_t>(d));
+        hook_->onCapturedServerData({}, static_cast<std::uint32_t>(d), out_);
         serverNext_ = seg.seq;
     } else if (static_cast<std::int64_t>(d) + len <= 0) {
         return;  // a retransmission of bytes already given
@@ -111,7 +121,7 @@ void HookStage::onCapturedServer(const net::TcpSegment& seg) {
     net::Bytes known;
     if (from < seg.payload.size())
         known = seg.payload.subspan(from, std::min<std::size_t>(fresh, seg.payload.size() - from));
-    hook_->onCapturedServerData(known, fresh);
+    hook_->onCapturedServerData(known, fresh, out_);
     *serverNext_ += fresh;
     held_ = false;
 }

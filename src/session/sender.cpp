@@ -265,7 +265,7 @@ bool Session::markReached(const Mark& m) const {
     if (!hook_) return m.offset <= sndNxt_;
     if (m.offset > hook_->consumed()) return false;
     const bool windowOnly = m.requiredServerBytes < 0 && !m.request && !m.fin && !m.rst;
-    return windowOnly || sndNxt_ >= hook_->outEnd();
+    return windowOnly || (sndNxt_ >= hook_->outEnd() && !hook_->hook().holding());
 }
 
 bool Session::feedHook(Time now) {
@@ -283,6 +283,10 @@ bool Session::feedHook(Time now) {
     const RewriteResult r = hook_->feed(stream_, limit);
     if (r.status == RewriteResult::Status::Refuse) {
         refuse(r.reason, now);
+        return false;
+    }
+    if (const std::optional<HookRefusal> why = hook_->hook().refused()) {
+        refuse(*why, now);
         return false;
     }
     stream_.release(hook_->consumed());

@@ -125,8 +125,8 @@ class Session {
     std::uint64_t dataEnd() const { return hook_ ? hook_->outEnd() : stream_.end(); }
     // Every captured client byte went out (or, hooked, through the hook and out).
     bool allInputSent() const {
-        return hook_ ? hook_->consumed() >= stream_.end() && sndNxt_ >= hook_->outEnd()
-                     : sndNxt_ >= stream_.end();
+        if (!hook_) return sndNxt_ >= stream_.end();
+        return hook_->consumed() >= stream_.end() && sndNxt_ >= hook_->outEnd() && !hook_->hook().holding();
     }
     net::Bytes sentBytes(std::uint64_t offset, std::uint32_t len) const {
         return hook_ ? hook_->bytes(offset, len) : stream_.bytes(offset, len);

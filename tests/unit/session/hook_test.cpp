@@ -57,44 +57,74 @@ struct LineServer {
 };
 
 // The hook: learns the nonce and ids from the target, the captured ids from the online server.
+// Two ways to wait for the target, both in the interface: leave the bytes in the engine (Hold),
+// or take them and keep them inside (`inside`: holding(), released from onTargetData()).
 class LineHook final : public ProtocolHook {
   public:
-    void onTargetData(net::Bytes known, std::uint32_t length) override {
+    explicit LineHook(bool inside) : inside_(inside) {}
+
+    void onTargetData(net::Bytes known, std::uint32_t length, std::vector<std::byte>& out) override {
         lines(target_, known, length, true);
+        if (inside_) release(out);
     }
-    void onCapturedServerData(net::Bytes known, std::uint32_t length) override {
+    void onCapturedServerData(net::Bytes known, std::uint32_t length, std::vector<std::byte>& out) override {
         lines(online_, known, length, false);
+        if (inside_) release(out);
     }
     RewriteResult rewriteClient(net::Bytes input, std::vector<std::byte>& out) override {
-        const std::string in = text(input);
+        if (!inside_) {
+            const std::string in = text(input);
+            std::size_t used = 0;
+            const bool all = process(in, used, out);
+            if (refusal_) return RewriteResult::refuse(*refusal_);
+            return all ? RewriteResult::ok(used) : RewriteResult::hold(used);
+        }
+        kept_ += text(input);
+        release(out);
+        if (refusal_) return RewriteResult::refuse(*refusal_);
+        return RewriteResult::ok(input.size());
+    }
+    bool holding() const override { return !kept_.empty(); }
+    std::optional<HookRefusal> refused() const override { return refusal_; }
+
+    std::size_t gaps = 0;
+
+  private:
+    void release(std::vector<std::byte>& out) {
         std::size_t used = 0;
-        for (;;) {
-            const std::size_t eol = in.find('\n', used);
-            if (eol == std::string::npos) return RewriteResult::hold(used);
+        process(kept_, used, out);
+        kept_.erase(0, used);
+    }
+
+    // Rewrites the whole lines of `in` from `used` on while it can; true when it used them all.
+    bool process(const std::string& in, std::size_t& used, std::vector<std::byte>& out) {
+        for (std::size_t eol; (eol = in.find('\n', used)) != std::string::npos; used = eol + 1) {
             const std::string line = in.substr(used, eol - used);
             std::string sent = line;
-            if (line == "STARTTLS") return RewriteResult::refuse(HookRefusal::Tls);
+            if (line == "STARTTLS") {
+                refusal_ = HookRefusal::Tls;
+                return false;
+            }
             if (line.rfind("LOGIN ", 0) == 0) {
-                if (nonce_.empty()) return RewriteResult::hold(used);
+                if (nonce_.empty()) return false;
                 sent = "LOGIN " + tokenFor(nonce_);
             } else if (line.rfind("EXEC ", 0) == 0) {
                 const auto at = std::find(onlineIds_.begin(), onlineIds_.end(), line.substr(5));
-                if (at == onlineIds_.end()) return RewriteResult::refuse(HookRefusal::ProtocolError);
+                if (at == onlineIds_.end()) {
+                    refusal_ = HookRefusal::Malformed;
+                    return false;
+                }
                 const auto index = static_cast<std::size_t>(at - onlineIds_.begin());
-                if (index >= targetIds_.size()) return RewriteResult::hold(used);
+                if (index >= targetIds_.size()) return false;
                 sent = "EXEC " + targetIds_[index];
             }
             sent += '\n';
             const auto* p = reinterpret_cast<const std::byte*>(sent.data());
             out.insert(out.end(), p, p + sent.size());
-            used = eol + 1;
-            if (used == in.size()) return RewriteResult::ok(used);
         }
+        return used == in.size();
     }
 
-    std::size_t gaps = 0;
-
-  private:
     void lines(std::string& buffer, net::Bytes known, std::uint32_t length, bool fromTarget) {
         buffer += text(known);
         if (known.size() < length) {
@@ -108,6 +138,9 @@ class LineHook final : public ProtocolHook {
         }
     }
 
+    bool inside_;
+    std::string kept_;  // inside: client bytes not sent yet
+    std::optional<HookRefusal> refusal_;
     std::string target_, online_, nonce_;
     std::vector<std::string> targetIds_, onlineIds_;
 };
@@ -116,9 +149,10 @@ class LineHooks final : public ProtocolHookFactory {
   public:
     std::unique_ptr<ProtocolHook> create(const net::FlowKey& captured) override {
         created.push_back(captured);
-        return std::make_unique<LineHook>();
+        return std::make_unique<LineHook>(inside);
     }
     std::vector<net::FlowKey> created;
+    bool inside = false;
 };
 
 class HookTest : public EngineTest {
@@ -193,6 +227,23 @@ TEST_F(HookTest, PayloadsArrivingAfterTheirHeadersAreReadInOrder) {
     endAndFinish(engine);
     engine_stats_ = engine.stats();
     expectReplayedAsTheTargetNeeds(1);
+}
+
+TEST_F(HookTest, AHookKeepingBytesInsideReleasesThemAsTheTargetAnswersAndTheFinWaits) {
+    hooks.inside = true;
+    target.payloadApart = true;
+    EngineConfig config = hookedConfig();
+    config.waitForResponse = false;  // -W: only the hook holds the requests back
+    Engine engine(config, target);
+    CapturedClient c("192.0.2.47", 42007, "192.0.2.1", 80);
+    // The client's whole conversation and its FIN arrive before the target said anything.
+    target.responseDelay = 50ms;
+    std::vector<TcpSegment> segs = conversation(c);
+    for (const TcpSegment& s : segs) engine.onCaptured(s, target.now);
+    endAndFinish(engine);
+    engine_stats_ = engine.stats();
+    expectReplayedAsTheTargetNeeds(1);
+    EXPECT_TRUE(target.connections()[0]->clientFin);
 }
 
 TEST_F(HookTest, EachCopyHasItsOwnHookAndIds) {
