@@ -21,6 +21,8 @@ packages=(
   nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
   # intercept's NFQUEUE mode (and its --check of the nftables ruleset)
   libnetfilter-queue-dev libnftables-dev
+  # the MySQL protocol hook: MariaDB's ed25519 login (libsodium's low-level Ed25519 primitives)
+  libsodium-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
   help2man systemd dpkg-dev file
   # unit tests and benchmarks
