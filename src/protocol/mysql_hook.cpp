@@ -35,6 +35,30 @@ std::string errText(ByteView payload) {
     return std::to_string(code) + " " + toString(rest);
 }
 
+// The answer a command gets, or nothing for the commands the server does not answer.
+std::optional<Expect> expectationFor(std::uint8_t command) {
+    switch (command) {
+        case com::kStmtPrepare:
+            return Expect::kPrepare;
+        case com::kStmtExecute:
+        case com::kStmtBulkExecute:
+            return Expect::kExecute;
+        case com::kStmtFetch:
+        case com::kFieldList:
+            return Expect::kRows;
+        case com::kStatistics:
+            return Expect::kSingle;
+        case kComChangeUser:
+            return Expect::kChangeUser;
+        case com::kQuit:
+        case com::kStmtClose:
+        case com::kStmtSendLongData:
+            return std::nullopt;
+        default:
+            return Expect::kGeneric;
+    }
+}
+
 }  // namespace
 
 MysqlHook::MysqlHook(std::shared_ptr<const Credentials> credentials)
@@ -66,6 +90,7 @@ ClientRewrite MysqlHook::rewriteClient(ByteView bytes) {
     }
     clientIn_.feed(bytes);
     while (auto packet = clientIn_.next()) {
+        observeCapturedClient(*packet);
         heldBytes_ += kHeaderSize + packet->payload.size();
         held_.push_back(std::move(*packet));
     }
@@ -108,9 +133,37 @@ Bytes MysqlHook::onCapturedServerBytes(ByteView bytes) {
     while (auto packet = capturedIn_.next()) {
         capturedTracker_->onPacket(std::move(*packet));
     }
+    if (capturedTracker_->overflowed()) {
+        refuse("hold_overflow", "the online server's bytes run more than 64 MiB ahead of the client's");
+    }
     pairPrepares();
     drain(out);
     return refusal_ ? Bytes{} : out;
+}
+
+void MysqlHook::observeCapturedClient(const Packet& packet) {
+    // The online server's answers follow the captured commands whatever the target does, so they
+    // are expected as the commands arrive, not as they go out.
+    if (!capturedHandshakeSeen_) {
+        capturedHandshakeSeen_ = true;
+        if (const auto response = parseHandshakeResponse(packet.payload)) {
+            capturedTracker_->setClientCapabilities(response->capabilities);
+        }
+        return;
+    }
+    if (packet.continuation || packet.seq != 0 || packet.payload.empty()) {
+        return;  // auth exchange, LOCAL INFILE data, the rest of a long message
+    }
+    if (const auto kind = expectationFor(firstByte(packet.payload))) {
+        capturedTracker_->expect(*kind);
+    }
+}
+
+void MysqlHook::expectTarget(std::uint8_t command) {
+    const auto kind = expectationFor(command);
+    if (kind && *kind != Expect::kChangeUser) {  // the target's auth exchange is answered, not tracked
+        targetTracker_->expect(*kind);
+    }
 }
 
 void MysqlHook::drain(Bytes& out) {
@@ -177,7 +230,6 @@ bool MysqlHook::processHandshake(const Packet& packet, Bytes& out) {
             return true;
         }
         password_ = *password;
-        capturedTracker_->setClientCapabilities(parsed->capabilities);
         pendingHandshake_ = std::move(parsed);
     }
     if (targetAuth_ == TargetAuth::kAwaitGreeting) {
@@ -212,10 +264,6 @@ bool MysqlHook::processCommand(const Packet& packet, Bytes& out) {
         return true;
     }
     const std::uint8_t command = firstByte(packet.payload);
-    auto expectBoth = [this](Expect kind) {
-        capturedTracker_->expect(kind);
-        targetTracker_->expect(kind);
-    };
     switch (command) {
         case com::kStmtExecute:
         case com::kStmtBulkExecute:
@@ -228,25 +276,14 @@ bool MysqlHook::processCommand(const Packet& packet, Bytes& out) {
             return processChangeUser(packet, out);
         case com::kStmtPrepare:
             ++unpairedPrepares_;
-            expectBoth(Expect::kPrepare);
-            pairPrepares();
-            break;
-        case com::kQuit:
-            break;
-        case com::kStatistics:
-            expectBoth(Expect::kSingle);
-            break;
-        case com::kFieldList:
-            expectBoth(Expect::kRows);
             break;
         case com::kResetConnection:
             statementIds_.clear();  // the server deallocates every statement
-            expectBoth(Expect::kGeneric);
             break;
         default:
-            expectBoth(Expect::kGeneric);
             break;
     }
+    expectTarget(command);
     appendPacket(out, packet);
     return true;
 }
@@ -273,23 +310,7 @@ bool MysqlHook::processStatementCommand(const Packet& packet, Bytes& out) {
             ++stats_.unmappedStatementIds;
         }
     }
-    switch (command) {
-        case com::kStmtExecute:
-        case com::kStmtBulkExecute:
-            capturedTracker_->expect(Expect::kExecute);
-            targetTracker_->expect(Expect::kExecute);
-            break;
-        case com::kStmtFetch:
-            capturedTracker_->expect(Expect::kRows);
-            targetTracker_->expect(Expect::kRows);
-            break;
-        case com::kStmtReset:
-            capturedTracker_->expect(Expect::kGeneric);
-            targetTracker_->expect(Expect::kGeneric);
-            break;
-        default:  // CLOSE and SEND_LONG_DATA have no answer
-            break;
-    }
+    expectTarget(command);
     appendPacket(out, rewritten);
     return true;
 }
@@ -313,7 +334,6 @@ bool MysqlHook::processChangeUser(const Packet& packet, Bytes& out) {
     }
     appendMessage(out, packet.seq, buildChangeUser(*change, clientCapabilities_));
     statementIds_.clear();  // the server deallocates every statement of the old user
-    capturedTracker_->expect(Expect::kChangeUser);
     targetAuth_ = TargetAuth::kAuthenticating;
     clientPhase_ = ClientPhase::kAuth;
     ++stats_.changeUsersRewritten;

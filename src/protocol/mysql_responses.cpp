@@ -7,7 +7,7 @@ namespace {
 
 constexpr std::uint16_t kMoreResultsExist = 0x0008;
 constexpr std::uint16_t kCursorExists = 0x0040;
-constexpr std::size_t kMaxWaitingPackets = 4096;
+constexpr std::size_t kMaxWaitingBytes = 64u << 20;
 
 std::uint8_t firstByte(ByteView payload) {
     return payload.empty() ? 0 : std::to_integer<std::uint8_t>(payload[0]);
@@ -45,6 +45,7 @@ void ResponseTracker::expect(Expect kind) {
     while (!waiting_.empty() && !(expected_.empty() && state_ == State::kStart)) {
         const Packet packet = std::move(waiting_.front());
         waiting_.pop_front();
+        waitingBytes_ -= packet.payload.size();
         process(packet);
     }
 }
@@ -54,11 +55,12 @@ void ResponseTracker::onPacket(Packet packet) {
         return;  // the rest of a >16 MiB row or message: never a packet the states look at
     }
     if (expected_.empty() && state_ == State::kStart) {
-        if (waiting_.size() < kMaxWaitingPackets) {
-            waiting_.push_back(std::move(packet));
-        } else {
-            ++stray_;
+        if (waitingBytes_ + packet.payload.size() > kMaxWaitingBytes) {
+            overflowed_ = true;
+            return;
         }
+        waitingBytes_ += packet.payload.size();
+        waiting_.push_back(std::move(packet));
         return;
     }
     process(packet);

@@ -45,6 +45,8 @@ class ResponseTracker {
     // No answer in progress and none expected.
     bool idle() const { return expected_.empty() && state_ == State::kStart; }
     std::size_t strayPackets() const { return stray_; }
+    // More than 64 MiB of packets came before the commands they answer: the tracker lost them.
+    bool overflowed() const { return overflowed_; }
 
   private:
     enum class State : std::uint8_t {
@@ -77,7 +79,9 @@ class ResponseTracker {
     std::uint16_t prepareColumns_ = 0;
     std::uint64_t clientCapabilities_ = 0;
     std::uint64_t serverCapabilities_ = 0;
+    std::size_t waitingBytes_ = 0;
     std::size_t stray_ = 0;
+    bool overflowed_ = false;
 };
 
 }  // namespace tcpcopy::protocol::mysql

@@ -79,6 +79,8 @@ class MysqlHook final : public Hook {
 
     // Processes held client packets in order while they can go out; appends to `out`.
     void drain(Bytes& out);
+    void observeCapturedClient(const Packet& packet);
+    void expectTarget(std::uint8_t command);
     // False when `packet` must wait for the target.
     bool processClient(const Packet& packet, Bytes& out);
     bool processHandshake(const Packet& packet, Bytes& out);
@@ -107,6 +109,7 @@ class MysqlHook final : public Hook {
     std::uint64_t clientCapabilities_ = 0;  // as sent to the target
     std::string password_;
     std::optional<HandshakeResponse> pendingHandshake_;
+    bool capturedHandshakeSeen_ = false;
 
     std::unordered_map<std::uint32_t, std::uint32_t> statementIds_;  // captured -> target
     std::uint64_t unpairedPrepares_ = 0;  // prepares sent whose two answers are not both known
