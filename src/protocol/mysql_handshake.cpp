@@ -5,8 +5,6 @@
 namespace tcpcopy::protocol::mysql {
 namespace {
 
-constexpr std::size_t kSslRequestSize = 32;
-
 ByteView dropTrailingNul(ByteView data) {
     if (!data.empty() && data.back() == std::byte{0}) {
         return data.first(data.size() - 1);
@@ -59,10 +57,13 @@ std::optional<Greeting> parseGreeting(ByteView payload) {
         g.capabilities |= static_cast<std::uint64_t>(mariaDbCaps) << 32;
     }
     if (g.capabilities & cap::kSecureConnection) {
-        const std::size_t part2Length =
-            std::max<std::size_t>(13, authDataLength > 8 ? authDataLength - 8u : 0u);
-        const ByteView part2 = r.fixed(std::min(part2Length, r.remaining()));
-        const ByteView kept = dropTrailingNul(part2);
+        // The auth data length counts only with CLIENT_PLUGIN_AUTH; servers send 12 bytes + NUL.
+        // Scrambles hold no NUL (servers draw them from printable bytes): the first one ends it.
+        const std::size_t announced =
+            (g.capabilities & cap::kPluginAuth) && authDataLength > 8 ? authDataLength - 8u : 0u;
+        const ByteView part2 = r.fixed(std::min(std::max<std::size_t>(13, announced), r.remaining()));
+        const ByteView kept = part2.first(
+            static_cast<std::size_t>(std::find(part2.begin(), part2.end(), std::byte{0}) - part2.begin()));
         g.scramble.insert(g.scramble.end(), kept.begin(), kept.end());
     }
     if (g.capabilities & cap::kPluginAuth) {

@@ -61,6 +61,22 @@ TEST(MysqlGreeting, ParsesMariaDbExtendedCapabilitiesAndRebuildsIt) {
     EXPECT_EQ(buildGreeting(*g), kMariaDbGreeting);
 }
 
+TEST(MysqlGreeting, RoundTripsWithoutPluginAuthAndWithShortScrambles) {
+    // Found by fuzz_mysql: the auth data length counts only with CLIENT_PLUGIN_AUTH, and a short
+    // scramble's NUL padding is not part of it.
+    Greeting g = *parseGreeting(kMysqlGreeting);
+    g.capabilities &= ~cap::kPluginAuth;
+    g.authPlugin.clear();
+    for (const std::string_view scramble : {"0123456789abcdefghij", "01234567abcde"}) {
+        g.scramble = toBytes(scramble);
+        const Bytes wire = buildGreeting(g);
+        const auto parsed = parseGreeting(wire);
+        ASSERT_TRUE(parsed);
+        EXPECT_EQ(toString(parsed->scramble), scramble);
+        EXPECT_EQ(buildGreeting(*parsed), wire);
+    }
+}
+
 TEST(MysqlGreeting, RejectsOtherProtocolsAndTruncation) {
     Bytes v9 = kMysqlGreeting;
     v9[0] = std::byte{9};
