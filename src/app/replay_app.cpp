@@ -94,6 +94,11 @@ class ReplayApp final : public FrameSink {
   private:
     // Everything that needs root or can fail, before the daemon detaches and drops privileges.
     int open() {
+        // First: a bad --protocol or credentials file is the user's to fix before anything opens.
+        hookedRules_ = options_.engine.rules;
+        auto hooks = ProtocolHooks::attach(options_.protocols, options_.mysqlCredentials, hookedRules_, log_);
+        if (!hooks) return startError(kProgram, hooks.error());
+        hooks_ = std::move(hooks).value();
         if (int rc = openInjector(); rc != kExitOk) return rc;
         if (int rc = openUdp(); rc != kExitOk) return rc;
         auto source = openCaptureSource(options_, base_, clock_, *this);
@@ -104,6 +109,7 @@ class ReplayApp final : public FrameSink {
         if (!output) return startError(kProgram, output.error());
         output_ = std::move(output).value();
         session::EngineConfig engineConfig = options_.engine;
+        engineConfig.rules = hookedRules_;
         // -m: the engine counts the bytes its sessions buffer and sheds new sessions above it.
         engineConfig.memoryLimitBytes = memoryLimitBytes();
         engine_ = std::make_unique<session::Engine>(engineConfig, *output_);
@@ -194,9 +200,14 @@ class ReplayApp final : public FrameSink {
         };
         // The engine got the header above; the payload is for the regression diff (issue 14), which
         // is not wired in yet: counted, nothing kept.
-        cb.onResponsePayload = [this](net::Bytes, std::uint32_t, net::Bytes captured) {
+        cb.onResponsePayload = [this](net::Bytes header, std::uint32_t, net::Bytes captured) {
             ++frames_.payloadResponses;
             frames_.payloadBytes += captured.size();
+            // The protocol hooks read the target's answers (nothing happens without --protocol).
+            net::DecodeResult r = net::decodeIpv4Tcp(header);
+            if (r.status != net::DecodeStatus::Ok) return;
+            r.segment.payload = captured;
+            engine_->onTargetPayload(r.segment, clock_.now());
         };
         cb.onConnected = [this](const tunnel::ConnectionInfo& info) {
             log_->info("connected to intercept {}", info.intercept.toString());
@@ -351,9 +362,11 @@ class ReplayApp final : public FrameSink {
         stats::Labels labels{{"input", options_.input}};
         if (live) labels.emplace_back("capture.backend", std::string(source_->backend()));
         std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr, udp_.has_value(),
-                                       options_.responsePayload > 0)
+                                       options_.responsePayload > 0, !options_.protocols.empty())
                        .c_str(),
                    stdout);
+        if (const std::string hint = protocolHint(engine_->config().rules); !hint.empty())
+            std::printf("  note: %s\n", hint.c_str());
         std::fflush(stdout);
         if (!options_.reportFile.empty()) {
             // A fresh unpredictable temporary file in the report's directory, renamed over it.
@@ -390,6 +403,8 @@ class ReplayApp final : public FrameSink {
     std::unique_ptr<CaptureSource> source_;
     std::unique_ptr<tunnel::TunnelClient> tunnel_;
     std::unique_ptr<EngineOutput> output_;
+    std::unique_ptr<ProtocolHooks> hooks_;           // before engine_: the engine's rules point into it
+    std::vector<session::AddressRule> hookedRules_;  // -x's TCP rules, with their hooks
     std::unique_ptr<session::Engine> engine_;
     std::unique_ptr<inject::Injector> udpInjector_;
     std::optional<inject::PacketBatch> udpBatch_;

@@ -34,6 +34,27 @@ target=$LAB_MARIADB_DIR
 
 e2e_begin mysql_test
 
+# --- the options refuse what cannot work, with one line naming the option or the file ------------------
+refused() {
+  local want=$1 out rc=0
+  shift
+  out=$("$tcpcopy_bin" -x "3306-$LAB_TARGET_IP:3306" -s "$LAB_ASSIST_TUNNEL_IP" -i /dev/null "$@" 2>&1) || rc=$?
+  if ((rc == 2)) && grep -q -- "$want" <<<"$out" && (($(wc -l <<<"$out") == 1)); then
+    ok "refused $*: $out"
+  else
+    fail "$*: exit $rc, output: $out"
+  fi
+}
+printf 'app app-secret\n' >"$LAB_DIR/open-creds"
+chmod 0644 "$LAB_DIR/open-creds"
+refused "unknown protocol 'postgres'" --protocol postgres
+refused "needs --mysql-credentials" --protocol mysql
+refused "$LAB_DIR/open-creds" --protocol mysql --mysql-credentials "$LAB_DIR/open-creds"
+printf 'app app-secret\n' >"$LAB_DIR/closed-creds"
+chmod 0600 "$LAB_DIR/closed-creds"
+refused "no -x rule has online port 3307" --protocol 3307=mysql --mysql-credentials "$LAB_DIR/closed-creds"
+refused "only with --protocol" --mysql-credentials "$LAB_DIR/open-creds"
+
 # The same tables on both servers (their rows' random text differs; the load's statements do not
 # depend on it). Loaded over each server's own socket... sysbench needs TCP: from the server's
 # namespace to itself, as root-free user app, before the capture starts.
@@ -103,6 +124,27 @@ if [[ $refused == 0 ]]; then
   ok "hooked: no session refused by the hook"
 else
   fail "hooked: $refused sessions refused: $(tcpcopy_summary hooked | grep -i refus || true)"
+fi
+
+# --- a user missing from the credentials file: its sessions are refused, counted, never sent ----------
+printf 'app app-secret\n' >"$LAB_DIR/app-only"
+chmod 0600 "$LAB_DIR/app-only"
+before=$(mark_general_log "$target")
+run_tcpcopy partial -x "3306-$LAB_TARGET_IP:3306" -i "$LAB_DIR/load.pcap" --protocol 3306=mysql \
+  --mysql-credentials "$LAB_DIR/app-only"
+target_log_since "$target" "$before" >"$LAB_DIR/target-partial.log"
+unknown=$(report_value partial protocol.refused.unknown_user)
+edu_seen=$(grep -c "edu" "$LAB_DIR/target-partial.log" || true)
+app_seen=$(grep -c "Connect.*app@192.0.2" "$LAB_DIR/target-partial.log" || true)
+if [[ $unknown == 3 ]] && ((edu_seen == 0 && app_seen == 2)); then
+  ok "partial: the 3 sessions of edu refused as unknown_user (no login tried), app's 2 replayed"
+else
+  fail "partial: unknown_user $unknown (want 3), edu lines at the target $edu_seen (want 0), app logins $app_seen (want 2)"
+fi
+if grep -q "protocol hook refused.*unknown_user" "$LAB_DIR/tcpcopy-partial.log"; then
+  ok "partial: the log says why: $(grep -m1 'protocol hook refused' "$LAB_DIR/tcpcopy-partial.log" | cut -c1-160)"
+else
+  fail "partial: no log line for the refused sessions"
 fi
 
 # --- the same replay without the hook fails at login, and says so -----------------------------------

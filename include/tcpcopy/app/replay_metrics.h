@@ -66,10 +66,10 @@ struct ReplaySources {
 void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources);
 
 // The summary printed at exit. `live` adds the capture's line, `tunnel` the tunnel's, `udp` the
-// UDP copy's and `payloads` (with a tunnel and --response-payload) the response payloads'.
-// Labels: "capture.backend".
+// UDP copy's, `payloads` (with a tunnel and --response-payload) the response payloads' and
+// `hooks` (--protocol) the protocol hooks'. Labels: "capture.backend".
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp = false, bool payloads = false);
+                                bool tunnel, bool udp = false, bool payloads = false, bool hooks = false);
 // The periodic "stats: ..." log line. Labels: "tunnel" (up, down or none).
 std::string renderReplayStatsLine(const stats::Registry& registry, const stats::Labels& labels);
 // systemd's STATUS= line.

@@ -34,7 +34,7 @@ innodb-buffer-pool-size=32M
 innodb-log-file-size=16M
 max-connections=200
 CNF
-  mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=normal \
+  mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=normal --skip-test-db \
     >"$d/install.log" 2>&1 || lab_die "mariadb-install-db failed, see $d/install.log"
   lab_bg "mariadb-$ns-$port" "$ns" mariadbd --defaults-file="$d/my.cnf"
   LAB_MARIADB_PID=$LAB_LAST_PID
@@ -42,7 +42,9 @@ CNF
   LAB_MARIADB_SOCK=$d/sock
   LAB_MARIADB_GENERAL_LOG=$d/general.log
   lab_wait_port "$ns" "$ip" "$port" 60
-  lab_mariadb_sql "$d" "INSTALL SONAME 'auth_ed25519';
+  # mariadb-install-db's anonymous ''@localhost would take the socket logins of app and edu.
+  lab_mariadb_sql "$d" "DROP USER IF EXISTS ''@'localhost';
+    INSTALL SONAME 'auth_ed25519';
     CREATE DATABASE sbtest;
     CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret';
     CREATE USER 'edu'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-secret');
