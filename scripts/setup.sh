@@ -29,8 +29,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
-  # MySQL hook e2e (mysql_hook_test.sh): a real MariaDB target with its ed25519 plugin
-  mariadb-server mariadb-client
+  # MySQL hook e2e (mysql_hook_test.sh, mysql_test.sh): real MariaDB servers with their ed25519
+  # plugin, and a real client load (sysbench oltp_read_write with prepared statements)
+  mariadb-server mariadb-client sysbench
   # UDP copy e2e (udp_copy_test.sh): a real resolver and a real DNS client
   dnsmasq-base bind9-dnsutils
   # NFQUEUE e2e (iptables -j NFQUEUE); the NAT e2e's load balancer (nft stateless DNAT)

@@ -75,7 +75,16 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "udp_datagrams_matched",
                                                   "udp_packets_copied",
                                                   "udp_packets_sent",
-                                                  "udp_send_errors"};
+                                                  "udp_send_errors",
+                                                  "protocol_sessions",
+                                                  "protocol_refused_tls",
+                                                  "protocol_refused_compression",
+                                                  "protocol_refused_unknown_user",
+                                                  "protocol_refused_unsupported_auth",
+                                                  "protocol_refused_login_failed",
+                                                  "protocol_refused_mid_stream",
+                                                  "protocol_refused_malformed",
+                                                  "protocol_refused_hold_overflow"};
 
 TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
     Replay r;
