@@ -58,7 +58,7 @@ rc=0
 out=$(lab_ns_exec "$LAB_NS_TARGET" "$probe" "$creds" bad "$LAB_TARGET_IP" 3306) || rc=$?
 ((rc == 1)) && grep -q '^refused: login_failed: .*1045' <<<"$out" ||
   { printf '%s\n' "$out" >&2; lab_die "a wrong password should be refused as login_failed (rc $rc)"; }
-lab_log "wrong password: $(head -1 <<<"$out")"
+lab_log "wrong password: $(grep "^refused" <<<"$out")"
 
 chmod 644 "$creds"
 rc=0

@@ -164,5 +164,57 @@ TEST(MysqlHookStatements, ChangeUserIsRebuiltForTheTargetAndForgetsStatements) {
     EXPECT_EQ(s.hook.stats().changeUsersRewritten, 1u);
 }
 
+TEST(MysqlHookStatements, PreparesPairPastMultipleResultSetsLocalInfileAndCursors) {
+    Session s;
+    s.login();
+    constexpr std::uint16_t kMoreResults = 0x0008;
+    constexpr std::uint16_t kCursorExists = 0x0040;
+    // CALL: a result set whose EOF says more follow, then the procedure's OK.
+    const Bytes call = concat({packet(1, bytesOf({0x01})), columnDef(2), eof(3), packet(4, toBytes("\x01x")),
+                               eof(5, 0x0002 | kMoreResults), ok(6)});
+    // LOAD DATA LOCAL INFILE: the server asks for the file, the client sends it, then OK.
+    const Bytes infileRequest = packet(1, toBytes("\xfb/tmp/rows.csv"));
+    const Bytes infileDone = ok(4);
+    // A cursor: the execute answers the columns only, the fetch the rows.
+    Bytes cursorExecute = concat({packet(1, bytesOf({0x01})), columnDef(2), eof(3, 0x0002 | kCursorExists)});
+    const Bytes fetched = concat({packet(1, bytesOf({0x00, 0x00, 0x07})), eof(2, 0x0002 | 0x0080)});
+    s.client(concat(
+        {command(0x03, "CALL p()"), command(0x03, "LOAD DATA LOCAL INFILE '/tmp/rows.csv' INTO TABLE t"),
+         packet(2, toBytes("1,2\n")), packet(3, {}), command(com::kStmtPrepare, "SELECT a FROM t"),
+         statementCommand(com::kStmtExecute, 20, "\x01\x01\x00\x00\x00"sv),
+         statementCommand(com::kStmtFetch, 20, "\x0a\x00\x00\x00"sv),
+         command(com::kStmtPrepare, "SELECT ?")}));
+    s.online(concat({call, infileRequest, infileDone, prepareOk(20), cursorExecute, fetched, prepareOk(21)}));
+    s.target(concat({call, infileRequest, infileDone, prepareOk(6), cursorExecute, fetched, prepareOk(7)}));
+    EXPECT_EQ(s.hook.targetStatementId(20), 6u);
+    EXPECT_EQ(s.hook.targetStatementId(21), 7u);
+    const auto packets = s.take();
+    ASSERT_EQ(packets.size(), 8u);
+    EXPECT_EQ(toString(packets[2].payload), "1,2\n");  // the file's data goes through unchanged
+    EXPECT_EQ(packets[2].seq, 2);
+    EXPECT_EQ(statementIdOf(packets[5]), 6u);
+    EXPECT_EQ(statementIdOf(packets[6]), 6u);
+}
+
+TEST(MysqlHookStatements, MariaDbMetadataCachingSkipsColumnDefinitions) {
+    Session s;
+    constexpr std::uint64_t kMariaDbServer = (kServerCaps & ~cap::kLongPassword) | cap::kMariaDbCacheMetadata;
+    const std::uint64_t mariaDbClient = (kClientCaps & ~cap::kLongPassword) | cap::kMariaDbCacheMetadata;
+    s.online(greeting(kOnlineScramble, "mysql_native_password", kMariaDbServer));
+    s.client(handshake(clientResponse("app", mariaDbClient)));
+    s.target(greeting(kTargetScramble, "mysql_native_password", kMariaDbServer));
+    s.online(ok(2));
+    s.target(ok(2));
+    ASSERT_EQ(parseHandshakeResponse(s.take().at(0).payload)->capabilities, mariaDbClient);
+    // An execute whose metadata the client cached: column count, "no metadata", then the rows.
+    const Bytes cachedExecute =
+        concat({packet(1, bytesOf({0x01, 0x00})), packet(2, bytesOf({0x00, 0x00, 0x05})), eof(3)});
+    s.client(
+        concat({statementCommand(com::kStmtExecute, 0xFFFFFFFF), command(com::kStmtPrepare, "SELECT ?")}));
+    s.online(concat({cachedExecute, prepareOk(30)}));
+    s.target(concat({cachedExecute, prepareOk(8)}));
+    EXPECT_EQ(s.hook.targetStatementId(30), 8u);
+}
+
 }  // namespace
 }  // namespace tcpcopy::protocol::mysql::testing
