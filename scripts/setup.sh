@@ -19,6 +19,8 @@ packages=(
   cmake g++ pkg-config make
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
+  # -o's next hop from the kernel's neighbour table (an rtnetlink dump)
+  libmnl-dev
   # intercept's NFQUEUE mode (and its --check of the nftables ruleset)
   libnetfilter-queue-dev libnftables-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
