@@ -73,8 +73,11 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "path_rtt_microseconds",
                                                   "tunnel_connected",
                                                   "udp_datagrams_matched",
+                                                  "udp_flows_answered",
                                                   "udp_packets_copied",
                                                   "udp_packets_sent",
+                                                  "udp_responses",
+                                                  "udp_routes_sent",
                                                   "udp_send_errors"};
 
 TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
