@@ -180,8 +180,9 @@ bool InterceptApp::forwardUdp(net::Bytes ipPacket) {
 }
 
 net::Bytes InterceptApp::untranslate(net::Bytes headers, net::FlowKey& flow) {
-    if (config_.nat.empty()) return headers;
-    const net::Bytes out = config_.nat.apply(headers, flow, natScratch_);
+    net::Bytes out = headers;
+    if (!config_.nat.empty()) out = config_.nat.apply(out, flow, natScratch_);
+    if (!config_.clientNat.empty()) out = config_.clientNat.applyToClient(out, flow, clientNatScratch_);
     if (out.data() != headers.data()) ++counters_.rewritten;
     return out;
 }

@@ -52,6 +52,9 @@ struct InterceptConfig {
     // -D/--nat: responses from a DNAT'ed address[:port] get back the one tcpcopy sent to, in both
     // modes, before their route is looked up (tunnel/nat_map.h).
     tunnel::NatMap nat;
+    // --nat-client (the original intercept's -D dockered_ip-orig_ip): responses addressed to a
+    // translated client address[:port] get back the client tcpcopy sent from, in both modes.
+    tunnel::NatMap clientNat;
 };
 
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
@@ -125,6 +128,7 @@ class InterceptApp {
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
     tunnel::NatScratch natScratch_{};
+    tunnel::NatScratch clientNatScratch_{};
     log::Throttle conflictLog_{kConflictLogInterval};
     stats::Registry registry_{"intercept"};
     std::unique_ptr<stats::MetricsServer> metricsServer_;
