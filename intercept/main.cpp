@@ -132,6 +132,20 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
          "Target behind DNAT: responses from SEEN (the address[:port] they come from as captured) are "
          "matched and forwarded as from SENT (the address[:port] tcpcopy sent to)")
         .group("Routing");
+    // The original's -D meaning (it rewrote the response's destination): clients translated
+    // on the way to the target (docker's SNAT, a proxy): docs/usage.md "NATed targets".
+    t.custom(
+         '\0', "nat-client", "SEEN[:PORT]-SENT[:PORT][,...]", "",
+         [&c](std::string_view text) -> std::string {
+             auto nat = tcpcopy::tunnel::NatMap::parse(text);
+             if (!nat) return nat.error();
+             c.clientNat = std::move(nat).value();
+             return {};
+         },
+         "Clients translated before the target: responses to SEEN (the client address[:port] the target "
+         "answered) are matched and forwarded as to SENT (the client tcpcopy sent from); the original "
+         "intercept's -D dockered_ip-orig_ip")
+        .group("Routing");
     t.integer<std::uint32_t>('\0', "stats-interval", c.statsInterval, 0, 86400,
                              "Log one statistics line every SEC seconds (0: never)")
         .valueName("SEC")

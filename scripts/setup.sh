@@ -19,6 +19,8 @@ packages=(
   cmake g++ pkg-config make
   libpcap-dev libnet1-dev libevent-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
+  # -o's next hop from the kernel's neighbour table (an rtnetlink dump)
+  libmnl-dev
   # intercept's NFQUEUE mode (and its --check of the nftables ruleset)
   libnetfilter-queue-dev libnftables-dev
   # the MySQL protocol hook: MariaDB's ed25519 login (libsodium's low-level Ed25519 primitives)

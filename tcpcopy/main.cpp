@@ -32,6 +32,7 @@ struct Settings {
     unsigned rttMs = 200;
     unsigned idleSkipMs = 0;
     unsigned interceptWaitS = 10;
+    unsigned udpWaitS = 2;
     unsigned statsIntervalS = 5;
     unsigned mss = 1460;
     unsigned mtu = 1500;
@@ -177,11 +178,16 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('\0', "intercept-wait", s.interceptWaitS, 0u, 3600u,
               "Seconds to wait for intercept before replaying")
         .group("Replay");
+    t.integer(
+         '\0', "udp-wait", s.udpWaitS, 0u, 3600u,
+         "With -x udp: rules and intercept: seconds to wait, after a capture file ends, for the target's "
+         "answers to the UDP flows not yet answered (they are counted, not needed)")
+        .group("Replay");
     t.string('\0', "secret-file", r.secretFile, "File holding the tunnel's shared secret").group("Replay");
     t.string(
          'o', "output-device", r.linkDevice,
          "Send whole Ethernet frames out of this device instead of IP packets through the kernel's routing "
-         "(MACs from -x, else DEV's own and the next hop's, resolved by ARP)")
+         "(MACs from -x, else DEV's own and the next hop's, from the neighbour table, else ARP)")
         .valueName("DEV")
         .group("Replay");
     t.custom(
@@ -246,6 +252,7 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     r.memoryLimitMb = s.memoryMb;
     r.withoutIntercept = s.withoutIntercept;
     r.interceptWait = std::chrono::seconds(s.interceptWaitS);
+    r.udpResponseWait = std::chrono::seconds(s.udpWaitS);
     r.statsInterval = std::chrono::seconds(s.statsIntervalS);
     return {};
 }

@@ -5,6 +5,7 @@
 #include "tcpcopy/app/daemon.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
+#include "tcpcopy/net/wire.h"
 
 namespace tcpcopy::app {
 namespace {
@@ -132,6 +133,7 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
     ++counters_.captured;
     net::DecodeResult decoded = net::decodeFrame(link, frame);
     if (decoded.status != net::DecodeStatus::Ok) {
+        if (decoded.status == net::DecodeStatus::NotTcp && forwardUdp(decoded.ipPacket)) return;
         ++counters_.notTcp;
         return;
     }
@@ -153,9 +155,34 @@ void InterceptApp::onFrame(net::LinkType link, net::Bytes frame) {
     routes_.hold(flow, headers, now);
 }
 
+// A UDP answer (the filter captures UDP too): its IP and UDP headers go to the tcpcopy that
+// announced the flow, held like a TCP response until the route arrives. No single-tcpcopy
+// fallback: only a tcpcopy that announced UDP flows receives UDP items (docs/tunnel-protocol.md).
+bool InterceptApp::forwardUdp(net::Bytes ipPacket) {
+    const net::Bytes headers = tunnel::udpResponseHeader(ipPacket);
+    if (headers.empty()) return false;
+    ++counters_.udpCaptured;
+    const std::size_t ipLength = (std::to_integer<std::size_t>(headers[0]) & 0x0Fu) * 4;
+    // An answer travels target -> replayed client.
+    const net::FlowKey flow{{net::Ipv4Addr(net::wire::be32(headers.data() + 16)),
+                             net::Port(net::wire::be16(headers.data() + ipLength + 2))},
+                            {net::Ipv4Addr(net::wire::be32(headers.data() + 12)),
+                             net::Port(net::wire::be16(headers.data() + ipLength))}};
+    const auto now = std::chrono::steady_clock::now();
+    if (auto peer = routes_.resolveRouted(flow, now)) {
+        server_->sendResponse(*peer, headers);
+        ++counters_.forwarded;
+        return true;
+    }
+    ++counters_.unrouted;
+    routes_.hold(flow, headers, now);
+    return true;
+}
+
 net::Bytes InterceptApp::untranslate(net::Bytes headers, net::FlowKey& flow) {
-    if (config_.nat.empty()) return headers;
-    const net::Bytes out = config_.nat.apply(headers, flow, natScratch_);
+    net::Bytes out = headers;
+    if (!config_.nat.empty()) out = config_.nat.apply(out, flow, natScratch_);
+    if (!config_.clientNat.empty()) out = config_.clientNat.applyToClient(out, flow, clientNatScratch_);
     if (out.data() != headers.data()) ++counters_.rewritten;
     return out;
 }

@@ -33,6 +33,9 @@ void InterceptApp::registerMetrics() {
     r.counterFn("frames_captured", "Frames handed over by libpcap", ours(&C::captured));
     r.counterFn("frames_not_tcp", "Captured frames that were not IPv4/TCP", ours(&C::notTcp));
     r.counterFn("responses_forwarded", "Response headers sent to a tcpcopy", ours(&C::forwarded));
+    r.counterFn("responses_udp_captured",
+                "UDP answers captured (the filter takes UDP): forwarded, held or refused like TCP ones",
+                ours(&C::udpCaptured));
     r.counterFn("responses_unrouted", "Response headers without a route on arrival (held or refused)",
                 ours(&C::unrouted));
     r.counterFn("responses_nat_rewritten",

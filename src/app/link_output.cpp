@@ -38,8 +38,9 @@ os::Result<std::unique_ptr<inject::LinkInjector>> openLinkInjector(const ReplayO
             const net::Ipv4Addr hop = inject::nextHopFor(target, device, routes.str());
             auto resolved = inject::resolveMac(device, hop);
             if (!resolved) return R::fail(resolved.error());
-            nextHop = resolved.value();
-            how = hop == target ? "resolved" : "resolved for the gateway " + hop.toString();
+            nextHop = resolved.value().mac;
+            how = resolved.value().fromNeighbourTable ? "neighbour table" : "ARP";
+            if (hop != target) how += " for the gateway " + hop.toString();
         }
         peer.source = *source;
         peer.nextHop = *nextHop;

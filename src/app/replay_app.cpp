@@ -34,6 +34,7 @@ using Time = std::chrono::nanoseconds;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kProgram = "tcpcopy";
+constexpr std::uint8_t kIpProtoUdp = 17;
 constexpr auto kTick = 5ms;
 constexpr auto kProgressInterval = 250ms;
 // After SIGINT/SIGTERM, how long the loop goes on so that the tunnel sends the route removals.
@@ -88,6 +89,7 @@ class ReplayApp final : public FrameSink {
         log_->info("capture read: {} frames; waiting for {} sessions to finish", frames_.frames,
                    engine_->activeSessions());
         engine_->onInputEnd(clock_.now());
+        inputEndedAt_ = clock_.now();
         checkFinished();
     }
 
@@ -154,22 +156,34 @@ class ReplayApp final : public FrameSink {
         auto flush = os::Event::timer(base_, [this](short) { udpBatch_->flush(); });
         if (!flush) return startError(kProgram, "UDP copy: " + flush.error());
         udpFlush_.emplace(std::move(flush).value());
-        udp_.emplace(UdpCopyConfig::from(options_.engine, options_.udpRules), [this](net::Bytes packet) {
-            const net::MutableBytes room = udpBatch_->reserve(packet.size());
-            if (room.size() < packet.size()) return;  // larger than the arena: cannot be
-            if (udpBatch_->empty()) udpFlush_->activate();
-            std::copy(packet.begin(), packet.end(), room.begin());
-            udpBatch_->commit(packet.size());
-        });
+        // With intercept (-s: openTunnel opens the tunnel), each UDP flow is announced so that
+        // intercept forwards its answers.
+        UdpCopier::RouteHooks routes;
+        if (!options_.intercepts.empty()) {
+            routes.add = [this](const net::FlowKey& flow) {
+                if (tunnel_) tunnel_->addRoute(flow);
+            };
+            routes.remove = [this](const net::FlowKey& flow) {
+                if (tunnel_) tunnel_->removeRoute(flow);
+            };
+        }
+        udp_.emplace(
+            UdpCopyConfig::from(options_.engine, options_.udpRules),
+            [this](net::Bytes packet) {
+                const net::MutableBytes room = udpBatch_->reserve(packet.size());
+                if (room.size() < packet.size()) return;  // larger than the arena: cannot be
+                if (udpBatch_->empty()) udpFlush_->activate();
+                std::copy(packet.begin(), packet.end(), room.begin());
+                udpBatch_->commit(packet.size());
+            },
+            std::move(routes));
         return kExitOk;
     }
 
     int openTunnel() {
-        // UDP copy needs no intercept: with only udp: rules there is no response to follow.
-        if (options_.engine.rules.empty()) {
-            if (!options_.intercepts.empty()) log_->info("-x has only udp: rules: intercept is not used");
-            return kExitOk;
-        }
+        // UDP copy needs no intercept: with only udp: rules and no -s, nothing is waited for.
+        // With -s, intercept forwards the UDP answers it captures and they are counted.
+        if (options_.engine.rules.empty() && options_.intercepts.empty()) return kExitOk;
         if (options_.intercepts.empty()) {
             if (!options_.withoutIntercept) {
                 return startError(kProgram,
@@ -191,6 +205,10 @@ class ReplayApp final : public FrameSink {
         if (auto err = tunnel::TunnelClient::validate(topts); !err.empty()) return startError(kProgram, err);
         tunnel::TunnelClientCallbacks cb;
         cb.onResponse = [this](net::Bytes header) {
+            if (header.size() > 9 && std::to_integer<std::uint8_t>(header[9]) == kIpProtoUdp && udp_) {
+                udp_->onResponse(header);
+                return;
+            }
             const net::DecodeResult r = net::decodeIpv4Tcp(header);
             if (r.status != net::DecodeStatus::Ok) {
                 ++frames_.responsesMalformed;
@@ -305,8 +323,9 @@ class ReplayApp final : public FrameSink {
             return;
         }
         if (now < waitDeadline_) return;
-        if (options_.withoutIntercept) {
-            log_->warn("intercept not reachable; replaying without it (-L)");
+        if (options_.withoutIntercept || options_.engine.rules.empty()) {
+            log_->warn("intercept not reachable; replaying without it{}",
+                       options_.withoutIntercept ? " (-L)" : ": UDP answers are not counted");
             beginReplay();
             return;
         }
@@ -321,7 +340,14 @@ class ReplayApp final : public FrameSink {
     }
 
     void checkFinished() {
-        if (source_->finite() && engine_->finished()) base_.loopBreak();
+        if (source_->finite() && engine_->finished() && udpAnswersSettled()) base_.loopBreak();
+    }
+
+    // After the file: every announced UDP flow answered, or --udp-wait over.
+    bool udpAnswersSettled() const {
+        if (!udp_ || !tunnel_ || udp_->flowsAwaitingResponse() == 0) return true;
+        if (!inputEndedAt_) return false;
+        return clock_.now() - *inputEndedAt_ >= options_.udpResponseWait;
     }
 
     void onStop(int signo) {
@@ -410,6 +436,7 @@ class ReplayApp final : public FrameSink {
     std::optional<inject::PacketBatch> udpBatch_;
     std::optional<os::Event> udpFlush_;
     std::optional<UdpCopier> udp_;
+    std::optional<Time> inputEndedAt_;
     std::optional<os::Event> tick_;
     std::optional<os::Event> stats_;
     std::vector<os::Event> signals_;

@@ -243,6 +243,22 @@ std::vector<Row> rows(const ReplaySources& src) {
         {"udp.copied", "udp_packets_copied", kCounter, Unit::None,
          "UDP packets built for the target (each -n copy counts)", udp(&U::copied)},
         {"udp.bytes", "", kCounter, Unit::Bytes, "Their UDP payload bytes", udp(&U::bytes)},
+        {"udp.routes", "udp_routes_sent", kCounter, Unit::None,
+         "UDP flows announced to intercept (with -s), so that it forwards their answers", udp(&U::routes)},
+        {"udp.routes_evicted", "", kCounter, Unit::None,
+         "Of them, withdrawn to keep at most 65536 announced at a time", udp(&U::routesEvicted)},
+        {"udp.responses", "udp_responses", kCounter, Unit::None,
+         "UDP answers of the target that intercept forwarded, for announced flows", udp(&U::responses)},
+        {"udp.response_bytes", "", kCounter, Unit::Bytes,
+         "Their UDP payload bytes (as their UDP length states)", udp(&U::responseBytes)},
+        {"udp.flows_answered", "udp_flows_answered", kCounter, Unit::None,
+         "Announced UDP flows that had at least one answer", udp(&U::flowsAnswered)},
+        {"udp.responses_unmatched", "", kCounter, Unit::None,
+         "UDP answers intercept forwarded for no flow announced now (withdrawn, or another's)",
+         udp(&U::responsesUnmatched)},
+        {"udp.responses_malformed", "", kCounter, Unit::None,
+         "UDP items from intercept that are not an IPv4 header and a whole UDP header",
+         udp(&U::responsesMalformed)},
         {"udp.sent", "udp_packets_sent", kCounter, Unit::None, "UDP packets handed to the kernel",
          udpInjector(&I::packets)},
         {"udp.send_errors", "udp_send_errors", kCounter, Unit::None,
@@ -312,6 +328,9 @@ constexpr const char* kSummaryUdp =
     "  udp: {udp.matched} datagrams matched ({udp.sampled_out} sampled out, {udp.truncated} truncated), "
     "{udp.copied} copies, {udp.sent} sent, {udp.send_errors} send errors; {udp.fragments} fragments, "
     "{udp.malformed} malformed\n";
+constexpr const char* kSummaryUdpResponses =
+    "  udp answers through intercept: {udp.responses} ({udp.response_bytes} bytes) for {udp.flows_answered} "
+    "of {udp.routes} flows; {udp.responses_unmatched} unmatched\n";
 constexpr const char* kSummaryTunnel =
     "  tunnel: {tunnel.connects} connects, {tunnel.reconnects} reconnects, {tunnel.responses} responses, "
     "{tunnel.routes_sent} routes sent\n";
@@ -379,6 +398,7 @@ std::string renderReplaySummary(const stats::Registry& registry, const stats::La
     if (live) text += stats::renderText(registry, kSummaryCapture, labels);
     text += stats::renderText(registry, kSummaryInjected, labels);
     if (udp) text += stats::renderText(registry, kSummaryUdp, labels);
+    if (udp && tunnel) text += stats::renderText(registry, kSummaryUdpResponses, labels);
     if (tunnel) text += stats::renderText(registry, kSummaryTunnel, labels);
     if (tunnel && payloads) text += stats::renderText(registry, kSummaryPayload, labels);
     if (hooks) text += stats::renderText(registry, kSummaryProtocol, labels);

@@ -31,9 +31,53 @@ UdpCopyConfig UdpCopyConfig::from(const session::EngineConfig& engine,
     return c;
 }
 
-UdpCopier::UdpCopier(UdpCopyConfig config, Send send)
-    : config_(std::move(config)), send_(std::move(send)), packet_(kMaxIpv4Packet) {
+UdpCopier::UdpCopier(UdpCopyConfig config, Send send, RouteHooks routes)
+    : config_(std::move(config)), send_(std::move(send)), packet_(kMaxIpv4Packet), hooks_(std::move(routes)) {
     config_.copies = std::max(1u, config_.copies);
+    config_.maxRoutes = std::max<std::size_t>(1, config_.maxRoutes);
+}
+
+void UdpCopier::announce(const net::FlowKey& flow) {
+    if (!hooks_.add || !routes_.try_emplace(flow, false).second) return;
+    routeOrder_.push_back(flow);
+    ++awaiting_;
+    ++stats_.routes;
+    hooks_.add(flow);
+    if (routes_.size() <= config_.maxRoutes) return;
+    const net::FlowKey oldest = routeOrder_.front();
+    routeOrder_.pop_front();
+    const auto it = routes_.find(oldest);
+    if (!it->second) --awaiting_;
+    routes_.erase(it);
+    ++stats_.routesEvicted;
+    if (hooks_.remove) hooks_.remove(oldest);
+}
+
+void UdpCopier::onResponse(net::Bytes header) {
+    const net::IpLayer ip = net::parseIpLayer(header);
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != kIpProtoUdp || ip.fragment) {
+        ++stats_.responsesMalformed;
+        return;
+    }
+    const net::UdpParseResult parsed = net::parseUdp(ip.payload, ip.payloadLength);
+    if (parsed.status != net::UdpStatus::Ok) {
+        ++stats_.responsesMalformed;
+        return;
+    }
+    // A response travels target -> replay client.
+    const net::Endpoint target{net::Ipv4Addr(net::wire::be32(header.data() + 12)), parsed.datagram.sport};
+    const net::Endpoint client{net::Ipv4Addr(net::wire::be32(header.data() + 16)), parsed.datagram.dport};
+    const auto it = routes_.find(net::FlowKey{client, target});
+    if (it == routes_.end()) {
+        ++stats_.responsesUnmatched;
+        return;
+    }
+    ++stats_.responses;
+    stats_.responseBytes += parsed.datagram.payloadLength;
+    if (it->second) return;
+    it->second = true;
+    --awaiting_;
+    ++stats_.flowsAnswered;
 }
 
 const session::AddressRule* UdpCopier::matchRule(net::Ipv4Addr dst, net::Port dport) const {
@@ -105,6 +149,7 @@ bool UdpCopier::onPacket(const net::IpLayer& ip) {
         net::wire::put16(udpOut + 6, checksum);
         ++stats_.copied;
         stats_.bytes += udp.payload.size();
+        announce(net::FlowKey{source, target});  // before the datagram, so its answer finds it
         send_(net::Bytes(out, total));
     }
     return true;

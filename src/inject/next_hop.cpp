@@ -1,8 +1,11 @@
 #include "tcpcopy/inject/next_hop.h"
 
 #include <arpa/inet.h>
+#include <libmnl/libmnl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -12,8 +15,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <memory>
+#include <vector>
 
 #include "tcpcopy/os/preflight.h"
 #include "tcpcopy/os/unique_fd.h"
@@ -22,13 +25,54 @@ namespace tcpcopy::inject {
 namespace {
 
 constexpr int kArpTries = 3;
+// The kernel's NUD_VALID (include/net/neighbour.h, not exported to user space).
+constexpr std::uint16_t kNudValid =
+    NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
 constexpr auto kArpWait = std::chrono::milliseconds(1000);
 
-std::string readFile(const char* path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+struct MnlSocketClose {
+    void operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
+};
+using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketClose>;
+
+// The attributes of one neighbour message that we read, each checked for its length.
+struct NeighbourAttributes {
+    const nlattr* destination = nullptr;
+    const nlattr* lladdr = nullptr;
+};
+
+int keepNeighbourAttribute(const nlattr* attribute, void* data) {
+    auto& found = *static_cast<NeighbourAttributes*>(data);
+    if (mnl_attr_type_valid(attribute, NDA_MAX) < 0) return MNL_CB_OK;  // newer than us: skip
+    switch (mnl_attr_get_type(attribute)) {
+        case NDA_DST:
+            found.destination = attribute;
+            break;
+        case NDA_LLADDR:
+            found.lladdr = attribute;
+            break;
+        default:
+            break;
+    }
+    return MNL_CB_OK;
+}
+
+struct ScanContext {
+    net::Ipv4Addr ip;
+    unsigned ifindex;
+    NeighbourScan* scan;
+};
+
+int scanNeighbourMessage(const nlmsghdr* header, void* data) {
+    auto& context = *static_cast<ScanContext*>(data);
+    if (context.scan->mac) return MNL_CB_OK;
+    const auto neighbour =
+        parseNeighbourMessage(std::span(reinterpret_cast<const std::byte*>(header), header->nlmsg_len));
+    if (neighbour && neighbour->address == context.ip && neighbour->ifindex == context.ifindex &&
+        neighbour->usable()) {
+        context.scan->mac = neighbour->lladdr;
+    }
+    return MNL_CB_OK;
 }
 
 // DEV's first IPv4 address, or 0.0.0.0 (an ARP probe, which Linux answers too).
@@ -71,27 +115,95 @@ net::Ipv4Addr nextHopFor(net::Ipv4Addr target, const std::string& device, std::s
     return gateway != 0 ? net::Ipv4Addr(gateway) : target;
 }
 
-std::optional<MacAddress> findNeighbour(std::string_view arpTable, net::Ipv4Addr ip,
-                                        const std::string& device) {
-    std::istringstream lines{std::string(arpTable)};
-    std::string line;
-    std::getline(lines, line);  // header
-    const std::string wanted = ip.toString();
-    while (std::getline(lines, line)) {
-        // IP address  HW type  Flags  HW address  Mask  Device
-        std::istringstream fields(line);
-        std::string address, type, flags, mac, mask, iface;
-        if (!(fields >> address >> type >> flags >> mac >> mask >> iface)) continue;
-        if (address != wanted || iface != device) continue;
-        if ((std::stoul(flags, nullptr, 16) & 0x2) == 0) continue;  // ATF_COM: complete
-        return parseMac(mac);
+bool Neighbour::usable() const { return lladdr && (state & kNudValid) != 0; }
+
+std::optional<Neighbour> parseNeighbourMessage(std::span<const std::byte> message) {
+    if (message.size() < sizeof(nlmsghdr)) return std::nullopt;
+    // The span need not be aligned for nlmsghdr: the message is read from an aligned copy.
+    std::vector<std::uint32_t> aligned((message.size() + 3) / 4);
+    std::memcpy(aligned.data(), message.data(), message.size());
+    const auto* header = reinterpret_cast<const nlmsghdr*>(aligned.data());
+    if (!mnl_nlmsg_ok(header, static_cast<int>(message.size()))) return std::nullopt;
+    if (header->nlmsg_type != RTM_NEWNEIGH || mnl_nlmsg_get_payload_len(header) < sizeof(ndmsg)) {
+        return std::nullopt;
     }
-    return std::nullopt;
+    const auto* entry = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(header));
+    if (entry->ndm_family != AF_INET) return std::nullopt;
+    NeighbourAttributes attributes;
+    if (mnl_attr_parse(header, sizeof(ndmsg), keepNeighbourAttribute, &attributes) != MNL_CB_OK) {
+        return std::nullopt;
+    }
+    if (attributes.destination == nullptr || mnl_attr_get_payload_len(attributes.destination) != 4) {
+        return std::nullopt;
+    }
+    Neighbour neighbour;
+    std::uint32_t destination = 0;  // network order
+    std::memcpy(&destination, mnl_attr_get_payload(attributes.destination), 4);
+    neighbour.address = net::Ipv4Addr(ntohl(destination));
+    neighbour.ifindex = static_cast<unsigned>(entry->ndm_ifindex);
+    neighbour.state = entry->ndm_state;
+    if (attributes.lladdr != nullptr && mnl_attr_get_payload_len(attributes.lladdr) == 6) {
+        MacAddress mac{};
+        std::memcpy(mac.data(), mnl_attr_get_payload(attributes.lladdr), mac.size());
+        neighbour.lladdr = mac;
+    }
+    return neighbour;
 }
 
-os::Result<MacAddress> resolveMac(const std::string& device, net::Ipv4Addr ip) {
-    using R = os::Result<MacAddress>;
-    if (auto known = findNeighbour(readFile("/proc/net/arp"), ip, device)) return R::ok(*known);
+void scanNeighbourDatagram(std::span<const std::byte> datagram, std::uint32_t seq, std::uint32_t portid,
+                           net::Ipv4Addr ip, unsigned ifindex, NeighbourScan& scan) {
+    std::vector<std::uint32_t> aligned((datagram.size() + 3) / 4);
+    std::memcpy(aligned.data(), datagram.data(), datagram.size());
+    ScanContext context{ip, ifindex, &scan};
+    errno = 0;
+    const int run = mnl_cb_run(aligned.data(), datagram.size(), seq, portid, scanNeighbourMessage, &context);
+    if (run == MNL_CB_STOP) {
+        scan.done = true;
+    } else if (run == MNL_CB_ERROR) {
+        scan.done = true;
+        scan.error = errno != 0 ? std::strerror(errno) : "a malformed netlink message";
+    }
+}
+
+os::Result<std::optional<MacAddress>> lookupNeighbour(const std::string& device, net::Ipv4Addr ip) {
+    using R = os::Result<std::optional<MacAddress>>;
+    const std::string what = "-o " + device + ": reading the neighbour table (RTM_GETNEIGH)";
+    const unsigned ifindex = if_nametoindex(device.c_str());
+    if (ifindex == 0) return R::fail("-o " + device + ": no such device");
+    MnlSocket socket(mnl_socket_open(NETLINK_ROUTE));
+    if (!socket) return R::fail(what + ": socket: " + std::strerror(errno));
+    if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+        return R::fail(what + ": bind: " + std::strerror(errno));
+    }
+    alignas(nlmsghdr) std::byte request[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(ndmsg))] = {};
+    nlmsghdr* header = mnl_nlmsg_put_header(request);
+    header->nlmsg_type = RTM_GETNEIGH;
+    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header->nlmsg_seq = 1;
+    auto* entry = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
+    entry->ndm_family = AF_INET;
+    if (mnl_socket_sendto(socket.get(), header, header->nlmsg_len) < 0) {
+        return R::fail(what + ": send: " + std::strerror(errno));
+    }
+    const std::uint32_t portid = mnl_socket_get_portid(socket.get());
+    // 32 KiB: the most a dump datagram holds on any page size (MNL_SOCKET_BUFFER_SIZE caps at 8 KiB).
+    std::vector<std::byte> buffer(32768);
+    NeighbourScan scan;
+    while (!scan.done) {
+        const ssize_t n = mnl_socket_recvfrom(socket.get(), buffer.data(), buffer.size());
+        if (n < 0) return R::fail(what + ": receive: " + std::strerror(errno));
+        scanNeighbourDatagram(std::span(buffer.data(), static_cast<std::size_t>(n)), header->nlmsg_seq,
+                              portid, ip, ifindex, scan);
+        if (!scan.error.empty()) return R::fail(what + ": " + scan.error);
+    }
+    return R::ok(scan.mac);
+}
+
+os::Result<ResolvedMac> resolveMac(const std::string& device, net::Ipv4Addr ip) {
+    using R = os::Result<ResolvedMac>;
+    auto known = lookupNeighbour(device, ip);
+    if (!known) return R::fail(known.error());
+    if (known.value()) return R::ok(ResolvedMac{*known.value(), true});
     const std::string what = "-o " + device + ": cannot resolve the MAC address of " + ip.toString();
     auto own = deviceMac(device);
     if (!own) return R::fail(own.error());
@@ -134,9 +246,9 @@ os::Result<MacAddress> resolveMac(const std::string& device, net::Ipv4Addr ip) {
             const ssize_t n = ::recv(fd.get(), reply, sizeof reply, MSG_DONTWAIT);
             if (n < 42 || reply[20] != 0x00 || reply[21] != 0x02) continue;  // not an ARP reply
             if (std::memcmp(reply + 28, &target, 4) != 0) continue;          // from someone else
-            MacAddress mac{};
-            std::memcpy(mac.data(), reply + 22, 6);
-            return R::ok(mac);
+            ResolvedMac resolved;
+            std::memcpy(resolved.mac.data(), reply + 22, 6);
+            return R::ok(resolved);
         }
     }
     return R::fail(what + " (no neighbour entry, no answer to " + std::to_string(kArpTries) +

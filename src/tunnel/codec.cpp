@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "tcpcopy/net/decode.h"
+#include "tcpcopy/net/udp.h"
 #include "tcpcopy/net/wire.h"
 
 namespace tcpcopy::tunnel {
@@ -19,6 +20,8 @@ constexpr std::uint8_t kFamilyIpv4 = 4;
 constexpr std::uint8_t kFamilyIpv6 = 6;
 constexpr std::size_t kMaxItemSize = 0xFFFF;
 constexpr std::size_t kMaxItems = 0xFFFF;
+constexpr std::uint8_t kIpProtoUdp = 17;
+constexpr std::uint16_t kFragmentOffsetMask = 0x1FFF;
 
 void putU8(Buffer& out, std::uint8_t v) { out.push_back(static_cast<std::byte>(v)); }
 void putU16(Buffer& out, std::uint16_t v) {
@@ -247,11 +250,28 @@ net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit) {
     return ip.packet.first(ip.headerLength + tcpLength + std::min(present, payloadLimit));
 }
 
+net::Bytes udpResponseHeader(net::Bytes ipPacket) {
+    const net::IpLayer ip = net::parseIpLayer(ipPacket);
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != kIpProtoUdp) return {};
+    if ((net::wire::be16(ip.packet.data() + 6) & kFragmentOffsetMask) != 0) return {};  // no UDP header
+    if (ip.payload.size() < net::kUdpHeaderLen) return {};
+    return ip.packet.first(ip.headerLength + net::kUdpHeaderLen);
+}
+
 ResponseParts splitResponse(net::Bytes prefix) {
     ResponseParts parts;
     if (prefix.size() < 20 || (std::to_integer<std::uint8_t>(prefix[0]) >> 4) != 4) return parts;
     const std::size_t ipLength =
         static_cast<std::size_t>(std::to_integer<std::uint8_t>(prefix[0]) & 0x0Fu) * 4;
+    if (ipLength >= 20 && std::to_integer<std::uint8_t>(prefix[9]) == kIpProtoUdp) {
+        if (prefix.size() < ipLength + net::kUdpHeaderLen) return parts;
+        const std::size_t udpLength = net::wire::be16(prefix.data() + ipLength + 4);
+        parts.header = prefix.first(ipLength + net::kUdpHeaderLen);
+        parts.payload = prefix.subspan(ipLength + net::kUdpHeaderLen);
+        if (udpLength > net::kUdpHeaderLen) parts.payloadLength = static_cast<std::uint32_t>(udpLength - 8);
+        parts.payloadLength = std::max(parts.payloadLength, static_cast<std::uint32_t>(parts.payload.size()));
+        return parts;
+    }
     if (ipLength < 20 || prefix.size() < ipLength + 20) return parts;
     const std::size_t tcpLength =
         static_cast<std::size_t>(std::to_integer<std::uint8_t>(prefix[ipLength + 12]) >> 4) * 4;

@@ -12,7 +12,35 @@ namespace {
 
 constexpr std::size_t kIpChecksumOffset = 10;
 constexpr std::size_t kIpSourceOffset = 12;
+constexpr std::size_t kIpDestinationOffset = 16;
 constexpr std::size_t kTcpChecksumOffset = 16;
+constexpr std::size_t kTcpDestinationPortOffset = 2;
+
+// Rewrites the IPv4 address at `addrOffset` and the TCP port at `portOffset`, both checksums
+// updated incrementally (RFC 1624): the TCP one covers the addresses through the pseudo-header.
+bool rewriteEndpoint(net::MutableBytes packet, net::Endpoint endpoint, std::size_t addrOffset,
+                     std::size_t portOffset) {
+    namespace wire = net::wire;
+    if (packet.size() < net::kIpv4HeaderLen) return false;
+    std::byte* ip = packet.data();
+    const std::size_t ihl = std::size_t{wire::u8(ip) & 0x0fu} * 4;
+    if ((wire::u8(ip) >> 4) != 4 || ihl < net::kIpv4HeaderLen || packet.size() < ihl + net::kTcpHeaderLen) {
+        return false;
+    }
+    std::byte* tcp = ip + ihl;
+    const std::uint32_t oldAddr = wire::be32(ip + addrOffset);
+    const std::uint16_t oldPort = wire::be16(tcp + portOffset);
+    const std::uint32_t newAddr = endpoint.addr.value();
+    const std::uint16_t newPort = endpoint.port.value();
+    wire::put32(ip + addrOffset, newAddr);
+    wire::put16(ip + kIpChecksumOffset,
+                net::checksumUpdate32(wire::be16(ip + kIpChecksumOffset), oldAddr, newAddr));
+    std::uint16_t tcpSum = net::checksumUpdate32(wire::be16(tcp + kTcpChecksumOffset), oldAddr, newAddr);
+    tcpSum = net::checksumUpdate16(tcpSum, oldPort, newPort);
+    wire::put16(tcp + portOffset, newPort);
+    wire::put16(tcp + kTcpChecksumOffset, tcpSum);
+    return true;
+}
 
 struct Side {
     net::Ipv4Addr addr;
@@ -64,8 +92,8 @@ os::Result<NatMap> NatMap::parse(std::string_view text) {
         const std::size_t dash = item.find('-');
         if (dash == item.npos) {
             return R::fail(
-                "expected SEEN[:PORT]-SENT[:PORT] (the address responses come from, then the "
-                "one tcpcopy sent to), got " +
+                "expected SEEN[:PORT]-SENT[:PORT] (the address as the captured responses carry it, then "
+                "the one tcpcopy used), got " +
                 quoted + (item == text ? "" : " in '" + std::string(text) + "'"));
         }
         std::string error = quoted + ": ";
@@ -99,40 +127,39 @@ std::optional<net::Endpoint> NatMap::sentFor(net::Endpoint seen) const {
     return std::nullopt;
 }
 
-net::Bytes NatMap::apply(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const {
-    const auto sent = sentFor(flow.server);
-    if (!sent) return headers;
+namespace {
+
+// `headers` copied into `scratch` with one end rewritten by `rewrite`, and `end` (that end of
+// the flow) set to `to`; `headers` itself when it is not a whole IPv4/TCP header.
+net::Bytes rewrittenCopy(net::Bytes headers, net::Endpoint to,
+                         bool (*rewrite)(net::MutableBytes, net::Endpoint), net::Endpoint& end,
+                         NatScratch& scratch) {
     if (headers.size() > scratch.size()) scratch.resize(headers.size());
     std::memcpy(scratch.data(), headers.data(), headers.size());
     const net::MutableBytes copy(scratch.data(), headers.size());
-    if (!rewriteSource(copy, *sent)) return headers;
-    flow.server = *sent;
+    if (!rewrite(copy, to)) return headers;
+    end = to;
     return copy;
 }
 
-bool rewriteSource(net::MutableBytes packet, net::Endpoint source) {
-    namespace wire = net::wire;
-    if (packet.size() < net::kIpv4HeaderLen) return false;
-    std::byte* ip = packet.data();
-    const std::size_t ihl = std::size_t{wire::u8(ip) & 0x0fu} * 4;
-    if ((wire::u8(ip) >> 4) != 4 || ihl < net::kIpv4HeaderLen || packet.size() < ihl + net::kTcpHeaderLen) {
-        return false;
-    }
-    std::byte* tcp = ip + ihl;
-    const std::uint32_t oldAddr = wire::be32(ip + kIpSourceOffset);
-    const std::uint16_t oldPort = wire::be16(tcp);
-    const std::uint32_t newAddr = source.addr.value();
-    const std::uint16_t newPort = source.port.value();
+}  // namespace
 
-    wire::put32(ip + kIpSourceOffset, newAddr);
-    wire::put16(ip + kIpChecksumOffset,
-                net::checksumUpdate32(wire::be16(ip + kIpChecksumOffset), oldAddr, newAddr));
-    // The TCP checksum covers the source address through the pseudo-header, and the port.
-    std::uint16_t tcpSum = net::checksumUpdate32(wire::be16(tcp + kTcpChecksumOffset), oldAddr, newAddr);
-    tcpSum = net::checksumUpdate16(tcpSum, oldPort, newPort);
-    wire::put16(tcp, newPort);
-    wire::put16(tcp + kTcpChecksumOffset, tcpSum);
-    return true;
+net::Bytes NatMap::apply(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const {
+    const auto sent = sentFor(flow.server);
+    return sent ? rewrittenCopy(headers, *sent, rewriteSource, flow.server, scratch) : headers;
+}
+
+net::Bytes NatMap::applyToClient(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const {
+    const auto sent = sentFor(flow.client);
+    return sent ? rewrittenCopy(headers, *sent, rewriteDestination, flow.client, scratch) : headers;
+}
+
+bool rewriteSource(net::MutableBytes packet, net::Endpoint source) {
+    return rewriteEndpoint(packet, source, kIpSourceOffset, 0);
+}
+
+bool rewriteDestination(net::MutableBytes packet, net::Endpoint destination) {
+    return rewriteEndpoint(packet, destination, kIpDestinationOffset, kTcpDestinationPortOffset);
 }
 
 }  // namespace tcpcopy::tunnel

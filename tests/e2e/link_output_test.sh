@@ -2,7 +2,8 @@
 # Link-layer output (-o DEV): the tc namespace keeps its link to the target but loses its address
 # on it, so it has no route to the target at all; tcpcopy still delivers every request of a
 # capture by sending whole Ethernet frames out of the link. Cases: the next hop's MAC resolved by
-# ARP; the MACs given in the original's rule form (port@SRC_MAC-IP:port@DST_MAC); a target that
+# ARP; taken from a pre-seeded entry of the kernel's neighbour table (RTM_GETNEIGH over netlink)
+# with no ARP on the wire; the MACs given in the original's rule form (port@SRC_MAC-IP:port@DST_MAC); a target that
 # cannot be resolved is refused with one line naming it.
 # Usage: link_output_test.sh BUILD_DIR   (root)
 set -euo pipefail
@@ -53,15 +54,42 @@ link_case() {
   fi
 }
 
+# The ARP packets the target namespace receives, counted by an nft rule of the arp family.
+lab_ns_exec "$LAB_NS_TARGET" nft -f - <<'EOF'
+table arp linkout {
+  chain in { type filter hook input priority 0; counter; }
+}
+EOF
+arp_seen() {
+  lab_ns_exec "$LAB_NS_TARGET" nft list chain arp linkout in | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
+arp_before=$(arp_seen)
 link_case resolved "80-$LAB_TARGET_IP:80"
-if grep -q "frames to $LAB_TARGET_IP go from .* (resolved)" "$LAB_DIR/tcpcopy-resolved.log"; then
-  ok "resolved: the target's MAC came from ARP on $LAB_IF_TC_TARGET"
+arp_resolved=$(($(arp_seen) - arp_before))
+if grep -q "frames to $LAB_TARGET_IP go from .* (ARP)" "$LAB_DIR/tcpcopy-resolved.log" && ((arp_resolved >= 1)); then
+  ok "resolved: the target's MAC came from ARP on $LAB_IF_TC_TARGET ($arp_resolved ARP packets at the target)"
 else
-  fail "resolved: no line saying how the target's MAC was found"
+  fail "resolved: no line saying the MAC came from ARP, or no ARP at the target ($arp_resolved)"
 fi
 
 tc_mac=$(lab_ns_exec "$LAB_NS_TC" cat "/sys/class/net/$LAB_IF_TC_TARGET/address")
 target_mac=$(lab_ns_exec "$LAB_NS_TARGET" cat "/sys/class/net/$LAB_IF_TARGET_TC/address")
+
+# A permanent neighbour entry for the target: read over netlink, no ARP request on the wire.
+ip -n "$LAB_NS_TC" neigh replace "$LAB_TARGET_IP" lladdr "$target_mac" dev "$LAB_IF_TC_TARGET" nud permanent
+arp_before=$(arp_seen)
+link_case neighbour "80-$LAB_TARGET_IP:80"
+arp_neighbour=$(($(arp_seen) - arp_before))
+if grep -q "frames to $LAB_TARGET_IP go from $tc_mac to $target_mac (neighbour table)" \
+  "$LAB_DIR/tcpcopy-neighbour.log" && ((arp_neighbour == 0)); then
+  ok "neighbour: the target's MAC came from the neighbour table, no ARP at the target"
+else
+  fail "neighbour: not taken from the neighbour table, or $arp_neighbour ARP packets at the target"
+  grep "frames to" "$LAB_DIR/tcpcopy-neighbour.log" >&2 || true
+fi
+ip -n "$LAB_NS_TC" neigh del "$LAB_TARGET_IP" dev "$LAB_IF_TC_TARGET"
+
 link_case rule-macs "80@$tc_mac-$LAB_TARGET_IP:80@$target_mac"
 if grep -q "frames to $LAB_TARGET_IP go from $tc_mac to $target_mac (from -x)" "$LAB_DIR/tcpcopy-rule-macs.log"; then
   ok "rule-macs: the frames use the MACs of the -x rule"

@@ -12,8 +12,9 @@
 # Checks: a bad -D is one line naming -D and the text, exit 2; without -D the replay of
 # http_short.pcap completes no session and the target gets none of its requests; with
 # -D 198.18.7.2:8080-198.18.6.2:80 every request of the capture reaches nginx exactly and every
-# session completes, intercept counting the rewritten responses; the same with intercept on the
-# target in NFQUEUE mode (--nfqueue, the rewrite in onQueued).
+# session completes, intercept counting the rewritten responses; the same when the lb also
+# translates the client (--nat-client, the original intercept's -D); the same with intercept on
+# the target in NFQUEUE mode (--nfqueue, the rewrite in onQueued).
 # Usage: nat_test.sh BUILD_DIR   (root)
 #
 # Network safety: every namespace is the lab's (deleted on exit); the lb forwards only between
@@ -70,6 +71,7 @@ EOF
 
 lab_start_nginx "$LAB_NS_TARGET" "$real_ip" "$real_port"
 nginx_log=$LAB_NGINX_ACCESS_LOG
+peers_log=$LAB_NGINX_PEERS_LOG
 LC_ALL=C sort "$fixtures/http_short.requests.txt" >"$LAB_DIR/golden"
 
 # --- a bad mapping: one line naming -D and the text, exit 2 ---------------------------------------
@@ -180,6 +182,34 @@ replay nat -f 2
 stats=$(stop_intercept intercept-nat)
 expect_exact nat "-D $nat (libpcap)"
 expect_rewritten "libpcap" "$stats"
+
+# --- --nat-client: the client translated too (the original intercept's -D) ----------------------
+# The lb also rewrites the replayed client 192.0.2.10 to 198.51.100.77 (stateless, as a proxy or
+# docker's SNAT that the answers bypass): nginx answers 198.51.100.77, which the target routes to
+# the assistant; intercept readdresses those answers to 192.0.2.10 and they match their sessions.
+translated=198.51.100.77
+lab_ns_exec "$LAB_NS_LB" nft -f - <<EOF || lab_die "cannot load the lb's client translation"
+table ip lbclient {
+  chain prerouting {
+    type filter hook prerouting priority raw; policy accept;
+    ip saddr $LAB_CLIENT_IP notrack ip saddr set $translated
+  }
+}
+EOF
+start_intercept intercept-client "$LAB_NS_ASSIST" "${assist_args[@]}" -D "$nat" \
+  --nat-client "$translated-$LAB_CLIENT_IP"
+peers_from=$(($(cat "$peers_log" 2>/dev/null | wc -l) + 1))
+replay client -f 4 -c "$LAB_CLIENT_IP"
+stats=$(stop_intercept intercept-client)
+lab_ns_exec "$LAB_NS_LB" nft delete table ip lbclient
+peers=$(tail -n "+$peers_from" "$peers_log" | cut -d' ' -f1 | sort -u | tr '\n' ' ')
+if [[ $peers == "$translated " ]]; then
+  ok "--nat-client: nginx saw every replayed connection come from $translated"
+else
+  fail "--nat-client: nginx saw the replayed connections from: '$peers'"
+fi
+expect_exact client "--nat-client $translated-$LAB_CLIENT_IP with -D"
+expect_rewritten "libpcap, --nat-client" "$stats"
 
 # --- with -D on the target (NFQUEUE) -------------------------------------------------------------
 lab_ns_exec "$LAB_NS_TARGET" iptables -A OUTPUT -p tcp --sport "$real_port" -j NFQUEUE --queue-num "$queue" \

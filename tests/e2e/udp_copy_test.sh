@@ -3,13 +3,17 @@
 # the online namespace; tcpdump records the queries there (and a few HTTP requests to nginx).
 # Then:
 #   offline      tcpcopy replays that capture with -x udp:53-TARGET:53 against a second dnsmasq
-#                in the target namespace (no intercept: UDP needs none);
+#                in the target namespace; its answers route to the assistant, where intercept's
+#                filter takes UDP from port 53 too: tcpcopy counts every answer (udp.responses,
+#                each replayed flow answered), as many as the target sent (an nft counter there);
+#   no intercept the same without -s: UDP copy needs no intercept;
 #   offline -n 2 the same, faster (-a), each query twice from two client ports;
 #   mixed        -x 80-TARGET:80,udp:53-TARGET:53 in one run: nginx and dnsmasq both get theirs;
 #   live         tcpcopy in the online namespace copies dig's queries as they happen (packet ring,
 #                then libpcap on the client-side device) to a third dnsmasq.
 # Checks: the target resolver's query log holds exactly the online resolver's queries (type,
-# name and client address; a multiset, twice with -n 2); the summary and the report count them;
+# name and client address; a multiset, twice with -n 2); the summary and the report count them
+# and the answers;
 # a UDP packet to another port in the capture is not copied.
 # Usage: udp_copy_test.sh BUILD_DIR   (root)
 set -euo pipefail
@@ -101,11 +105,23 @@ lab_start_nginx "$LAB_NS_ONLINE" "$LAB_ONLINE_IP" 80
 online_nginx_log=$LAB_NGINX_ACCESS_LOG
 lab_start_nginx "$LAB_NS_TARGET" "$LAB_TARGET_IP" 80
 target_nginx_log=$LAB_NGINX_ACCESS_LOG
-lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" \
+lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
+  -F "(tcp and src port 80) or (udp and src port 53)" \
   -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
 e2e_begin udp_copy_test
+
+# The answers the target's resolver sends, counted by nft in its namespace (what intercept could
+# capture: the target routes the client networks to the assistant).
+lab_ns_exec "$LAB_NS_TARGET" nft -f - <<EOF
+table ip udpcopy {
+  chain out { type filter hook output priority 0; ip saddr $LAB_TARGET_IP udp sport 53 counter; }
+}
+EOF
+answers_sent() {
+  lab_ns_exec "$LAB_NS_TARGET" nft list chain ip udpcopy out | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
 
 # --- The capture: DNS and HTTP from the client namespace, then a sentinel datagram to port 9.
 lab_capture_start dns "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_CLIENT" "udp or tcp port 80"
@@ -132,6 +148,7 @@ offline_case() {
   local name=$1 copies=$2 from
   shift 2
   from=$(($(lines "$LAB_DIR/dns-target.log") + 1))
+  answers_from=$(answers_sent)
   run_tcpcopy "$name" -i "$pcap" "$@"
   tcpcopy_summary "$name"
   ((tc_rc == 0)) && ok "$name: exit 0" || fail "$name: exit $tc_rc"
@@ -151,16 +168,28 @@ offline_case() {
   else
     fail "$name: report: udp.matched=$matched udp.sent=$sent (want $expected_count, $((copies * expected_count)))"
   fi
+  # tcpcopy exits once every flow it announced had an answer (--udp-wait 120 bounds a broken run).
+  local answered responses routes flows
+  answered=$(($(answers_sent) - answers_from))
+  responses=$(report_value "$name" udp.responses)
+  routes=$(report_value "$name" udp.routes)
+  flows=$(report_value "$name" udp.flows_answered)
+  if ((answered == copies * expected_count)) && [[ $responses == "$answered" && $flows == "$routes" ]] &&
+    ((routes > 0)); then
+    ok "$name: $responses answers counted through intercept, as many as the target sent; all $routes flows answered"
+  else
+    fail "$name: udp.responses=$responses, the target sent $answered answers; flows answered $flows of $routes"
+  fi
 }
 
-offline_case offline-1x 1 -x "udp:53-$LAB_TARGET_IP:53"
+offline_case offline-1x 1 -x "udp:53-$LAB_TARGET_IP:53" --udp-wait 120
 grep -q "udp: $expected_count datagrams matched" "$LAB_DIR/tcpcopy-offline-1x.log" &&
   ok "offline-1x: the summary has the udp line" || fail "offline-1x: no udp line in the summary"
-grep -q "intercept is not used" "$LAB_DIR/tcpcopy-offline-1x.log" &&
-  ok "offline-1x: only udp: rules, no tunnel" || fail "offline-1x: tcpcopy did not skip intercept"
+grep -q "udp answers through intercept: $expected_count " "$LAB_DIR/tcpcopy-offline-1x.log" &&
+  ok "offline-1x: the summary counts the answers" || fail "offline-1x: no udp answers line in the summary"
 
 n2_from=$(($(lines "$LAB_DIR/dns-target.log") + 1))
-offline_case offline-n2 2 -x "udp:53-$LAB_TARGET_IP:53" -n 2 -a 100
+offline_case offline-n2 2 -x "udp:53-$LAB_TARGET_IP:53" -n 2 -a 100 --udp-wait 120
 apart=$(copies_apart "$LAB_DIR/dns-online.log" "$LAB_DIR/dns-target.log" "$n2_from")
 if [[ -z $apart ]]; then
   ok "offline-n2: each query came twice, from its captured client port and another one"
@@ -169,13 +198,29 @@ else
 fi
 
 nginx_from=$(($(lines "$target_nginx_log") + 1))
-offline_case mixed 1 -x "tcp:80-$LAB_TARGET_IP:80,udp:53-$LAB_TARGET_IP:53" -a 10
+offline_case mixed 1 -x "tcp:80-$LAB_TARGET_IP:80,udp:53-$LAB_TARGET_IP:53" -a 10 --udp-wait 120
 online_requests=$(lines "$online_nginx_log")
 target_requests=$(tail -n "+$nginx_from" "$target_nginx_log" | wc -l)
 if ((online_requests == 3 && target_requests == 3)); then
   ok "mixed: nginx got the 3 captured HTTP requests in the same run"
 else
   fail "mixed: target nginx got $target_requests HTTP requests, the online one $online_requests (want 3)"
+fi
+
+# Without -s: UDP copy alone, no tunnel, nothing waited for. Last of the offline cases: intercept
+# holds the answers to these unannounced flows for --hold-ms, and a later replay of the same
+# capture (copy 0 keeps the captured client ports) would announce the same flows within it.
+from=$(($(lines "$LAB_DIR/dns-target.log") + 1))
+lab_bg tcpcopy-no-intercept "$LAB_NS_TC" "$tcpcopy_bin" --stats-interval 0 -x "udp:53-$LAB_TARGET_IP:53" \
+  -i "$pcap" --report "$LAB_DIR/no-intercept.json"
+tc_rc=0
+lab_wait_exit "$LAB_LAST_PID" 120 || tc_rc=$?
+wait_for_queries "$LAB_DIR/dns-target.log" "$from" "$expected_count" || true
+if ((tc_rc == 0)) && (($(count_queries "$LAB_DIR/dns-target.log" "$from") == expected_count)) &&
+  [[ $(report_value no-intercept udp.routes) == 0 ]] && ! grep -q "tunnel:" "$LAB_DIR/tcpcopy-no-intercept.log"; then
+  ok "no intercept: exit 0, $expected_count queries copied, no tunnel, no flow announced"
+else
+  fail "no intercept: exit $tc_rc, $(count_queries "$LAB_DIR/dns-target.log" "$from") queries, udp.routes=$(report_value no-intercept udp.routes)"
 fi
 
 # --- Live: tcpcopy in the online namespace, the packet ring then libpcap on the client side.

@@ -52,6 +52,9 @@ struct InterceptConfig {
     // -D/--nat: responses from a DNAT'ed address[:port] get back the one tcpcopy sent to, in both
     // modes, before their route is looked up (tunnel/nat_map.h).
     tunnel::NatMap nat;
+    // --nat-client (the original intercept's -D dockered_ip-orig_ip): responses addressed to a
+    // translated client address[:port] get back the client tcpcopy sent from, in both modes.
+    tunnel::NatMap clientNat;
 };
 
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
@@ -60,12 +63,13 @@ struct InterceptConfig {
 bool tunnelOpenToAnyone(const InterceptConfig& config);
 
 struct InterceptCounters {
-    std::uint64_t captured = 0;   // frames handed over by libpcap
-    std::uint64_t notTcp = 0;     // frames that did not decode to IPv4/TCP
-    std::uint64_t forwarded = 0;  // headers sent to a peer (held ones included once delivered)
-    std::uint64_t unrouted = 0;   // headers with no route on arrival (put on hold or refused)
-    std::uint64_t passed = 0;     // NFQUEUE: packets accepted (pass list, not TCP, no route in time)
-    std::uint64_t rewritten = 0;  // -D/--nat: responses whose source was mapped back to tcpcopy's
+    std::uint64_t captured = 0;     // frames handed over by libpcap
+    std::uint64_t notTcp = 0;       // frames that did not decode to IPv4/TCP (nor to a UDP answer)
+    std::uint64_t udpCaptured = 0;  // IPv4/UDP answers captured (forwarded, held or refused as TCP ones)
+    std::uint64_t forwarded = 0;    // headers sent to a peer (held ones included once delivered)
+    std::uint64_t unrouted = 0;     // headers with no route on arrival (put on hold or refused)
+    std::uint64_t passed = 0;       // NFQUEUE: packets accepted (pass list, not TCP, no route in time)
+    std::uint64_t rewritten = 0;    // -D/--nat: responses whose source was mapped back to tcpcopy's
 };
 
 class InterceptApp {
@@ -98,6 +102,8 @@ class InterceptApp {
     // -D/--nat: the headers to forward and `flow` with the source tcpcopy sent to (copied into
     // natScratch_ when rewritten).
     net::Bytes untranslate(net::Bytes headers, net::FlowKey& flow);
+    // A captured UDP answer forwarded or held; false when `ipPacket` is not IPv4/UDP with its header.
+    bool forwardUdp(net::Bytes ipPacket);
     void readCapture(std::size_t index);
     // NFQUEUE mode (intercept_queue.cpp).
     std::string openQueue();
@@ -122,6 +128,7 @@ class InterceptApp {
     std::vector<os::Event> timers_;
     InterceptCounters counters_;
     tunnel::NatScratch natScratch_{};
+    tunnel::NatScratch clientNatScratch_{};
     log::Throttle conflictLog_{kConflictLogInterval};
     stats::Registry registry_{"intercept"};
     std::unique_ptr<stats::MetricsServer> metricsServer_;

@@ -35,6 +35,7 @@ struct ReplayOptions {
     unsigned loops = 1;                          // -T
     bool withoutIntercept = false;               // -L
     std::chrono::seconds interceptWait{10};      // how long to wait for intercept before replaying
+    std::chrono::seconds udpResponseWait{2};     // --udp-wait: for UDP answers after the file ends
     std::string injector = "libnet";             // --injector libnet|raw
     std::string linkDevice;                      // -o DEV: whole frames out of DEV (link_output.h)
     std::vector<LinkRuleMacs> linkMacs;          // MACs the -x rules named (original's -o form)

@@ -135,9 +135,14 @@ net::Bytes responseHeaderBytes(net::Bytes ipPacket);
 // payload (what intercept keeps of a response when --payload is above 0; with 0, exactly
 // responseHeaderBytes()). Empty under the same conditions.
 net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit);
-// A response prefix split up: its header (IP + TCP, options included), the TCP payload length its
-// IP total length states (0 when that is below the headers: a GSO super-packet's 0) and the
-// payload bytes present. Empty header when the bytes are not an IPv4/TCP header.
+// What intercept forwards of a UDP answer to a replayed client (docs/tunnel-protocol.md,
+// RESPONSES): the IPv4 header and the 8-byte UDP header, the IP total length as captured. Empty
+// unless `ipPacket` is IPv4/UDP, not a later fragment, with the whole UDP header present.
+net::Bytes udpResponseHeader(net::Bytes ipPacket);
+// A response prefix split up: its header (IP + TCP, options included; or IP + the UDP header when
+// the IP protocol is UDP), the payload length its IP total length (TCP) or UDP length states (0
+// when that is below the headers: a GSO super-packet's 0) and the payload bytes present. Empty
+// header when the bytes are not an IPv4/TCP or IPv4/UDP header.
 struct ResponseParts {
     net::Bytes header;
     std::uint32_t payloadLength = 0;

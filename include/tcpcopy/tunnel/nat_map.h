@@ -52,6 +52,12 @@ class NatMap {
     // source rewritten, sets flow.server to SENT and returns the copy; otherwise returns `headers`.
     net::Bytes apply(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const;
 
+    // The same for the client side (--nat-client, the original intercept's -D): when the
+    // response's destination (the client as the target saw it, translated on the way) is mapped
+    // as SEEN, the copy is addressed to SENT (the client tcpcopy sent from) and flow.client is set
+    // to it. Returns `headers` when nothing is mapped. `scratch` must not hold `headers`.
+    net::Bytes applyToClient(net::Bytes headers, net::FlowKey& flow, NatScratch& scratch) const;
+
   private:
     std::vector<NatMapping> mappings_;
 };
@@ -61,5 +67,7 @@ class NatMap {
 // right whether or not the payload is present. False (nothing written) when `packet` does not
 // start with a whole IPv4 header followed by a TCP header's first 20 bytes.
 bool rewriteSource(net::MutableBytes packet, net::Endpoint source);
+// The same for the destination address and port.
+bool rewriteDestination(net::MutableBytes packet, net::Endpoint destination);
 
 }  // namespace tcpcopy::tunnel

@@ -73,6 +73,7 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "path_rtt_microseconds",
                                                   "tunnel_connected",
                                                   "udp_datagrams_matched",
+                                                  "udp_flows_answered",
                                                   "udp_packets_copied",
                                                   "udp_packets_sent",
                                                   "udp_send_errors",
@@ -84,7 +85,9 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "protocol_refused_login_failed",
                                                   "protocol_refused_mid_stream",
                                                   "protocol_refused_malformed",
-                                                  "protocol_refused_hold_overflow"};
+                                                  "protocol_refused_hold_overflow",
+                                                  "udp_responses",
+                                                  "udp_routes_sent"};
 
 TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
     Replay r;

@@ -241,6 +241,96 @@ TEST_F(UdpCopyTest, CountsWhatItCannotCopy) {
     EXPECT_EQ(copier.stats().copied, 0u);
 }
 
+// With route hooks (a tunnel): each replayed flow is announced once, before its first datagram
+// leaves, and the target's answers intercept forwards (headers only) are counted per flow.
+class UdpRoutesTest : public UdpCopyTest {
+  protected:
+    UdpCopier makeRouted(UdpCopyConfig config) {
+        UdpCopier::RouteHooks hooks;
+        hooks.add = [this](const net::FlowKey& flow) {
+            events_.push_back("add " + flow.toString() + " after " + std::to_string(packets_.size()));
+        };
+        hooks.remove = [this](const net::FlowKey& flow) { events_.push_back("del " + flow.toString()); };
+        return UdpCopier(
+            std::move(config),
+            [this](net::Bytes packet) { packets_.emplace_back(packet.begin(), packet.end()); },
+            std::move(hooks));
+    }
+    // What intercept forwards of an answer: the IPv4 and UDP headers, the total length kept.
+    static ByteVec answerHeader(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport,
+                                const std::string& payload) {
+        ByteVec p = datagram(src, sport, dst, dport, payload);
+        p.resize(28);
+        return p;
+    }
+    static void answer(UdpCopier& copier, const ByteVec& header) {
+        copier.onResponse(net::Bytes(header.data(), header.size()));
+    }
+    std::vector<std::string> events_;
+};
+
+TEST_F(UdpRoutesTest, AnnouncesEachFlowOnceBeforeItsFirstDatagram) {
+    UdpCopyConfig config = dnsRule();
+    config.copies = 2;
+    UdpCopier copier = makeRouted(config);
+    feed(copier, datagram("192.0.2.7", 40000, "198.18.0.1", 53, "q1"));
+    feed(copier, datagram("192.0.2.7", 40000, "198.18.0.1", 53, "q2"));  // the same flows
+    ASSERT_EQ(packets_.size(), 4u);
+    const std::string second = sent(1).source.toString();
+    EXPECT_EQ(events_, (std::vector<std::string>{"add 192.0.2.7:40000>198.18.1.2:5353 after 0",
+                                                 "add " + second + ">198.18.1.2:5353 after 1"}));
+    EXPECT_EQ(copier.stats().routes, 2u);
+    EXPECT_EQ(copier.flowsAwaitingResponse(), 2u);
+}
+
+TEST_F(UdpRoutesTest, CountsAnswersPerFlowAndStrayOnesApart) {
+    UdpCopier copier = makeRouted(dnsRule());
+    feed(copier, datagram("192.0.2.7", 40000, "198.18.0.1", 53, "q1"));
+    feed(copier, datagram("192.0.2.8", 40001, "198.18.0.1", 53, "q2"));
+    answer(copier, answerHeader("198.18.1.2", 5353, "192.0.2.7", 40000, "answer-1"));
+    EXPECT_EQ(copier.flowsAwaitingResponse(), 1u);
+    answer(copier, answerHeader("198.18.1.2", 5353, "192.0.2.7", 40000, "again"));         // a second one
+    answer(copier, answerHeader("198.18.1.2", 53, "192.0.2.8", 40001, "other port"));      // not our flow
+    answer(copier, answerHeader("198.18.1.2", 5353, "192.0.2.9", 40001, "other client"));  // not ours
+    ByteVec tcp = answerHeader("198.18.1.2", 5353, "192.0.2.8", 40001, "x");
+    tcp[9] = std::byte{6};
+    answer(copier, tcp);
+    ByteVec cut = answerHeader("198.18.1.2", 5353, "192.0.2.8", 40001, "x");
+    cut.resize(24);  // half a UDP header
+    answer(copier, cut);
+    EXPECT_EQ(copier.stats().responses, 2u);
+    EXPECT_EQ(copier.stats().responseBytes, 13u);  // from the UDP length: the payload is not there
+    EXPECT_EQ(copier.stats().flowsAnswered, 1u);
+    EXPECT_EQ(copier.stats().responsesUnmatched, 2u);
+    EXPECT_EQ(copier.stats().responsesMalformed, 2u);
+    EXPECT_EQ(copier.flowsAwaitingResponse(), 1u);
+    answer(copier, answerHeader("198.18.1.2", 5353, "192.0.2.8", 40001, "answer-2"));
+    EXPECT_EQ(copier.flowsAwaitingResponse(), 0u);
+    EXPECT_EQ(copier.stats().flowsAnswered, 2u);
+}
+
+TEST_F(UdpRoutesTest, WithdrawsTheOldestFlowBeyondTheBound) {
+    UdpCopyConfig config = dnsRule();
+    config.maxRoutes = 2;
+    UdpCopier copier = makeRouted(config);
+    for (std::uint16_t port = 40000; port < 40003; ++port) {
+        feed(copier, datagram("192.0.2.7", port, "198.18.0.1", 53, "q"));
+    }
+    ASSERT_EQ(events_.size(), 4u);
+    EXPECT_EQ(events_[3], "del 192.0.2.7:40000>198.18.1.2:5353");
+    EXPECT_EQ(copier.stats().routesEvicted, 1u);
+    EXPECT_EQ(copier.flowsAwaitingResponse(), 2u);  // the withdrawn one waits no more
+    answer(copier, answerHeader("198.18.1.2", 5353, "192.0.2.7", 40000, "late"));
+    EXPECT_EQ(copier.stats().responsesUnmatched, 1u);
+}
+
+TEST_F(UdpCopyTest, WithoutHooksNothingIsAnnouncedOrAwaited) {
+    UdpCopier copier = make(dnsRule());
+    feed(copier, datagram("192.0.2.7", 40000, "198.18.0.1", 53, "q"));
+    EXPECT_EQ(copier.stats().routes, 0u);
+    EXPECT_EQ(copier.flowsAwaitingResponse(), 0u);
+}
+
 TEST(UdpCopyConfig, TakesTheEngineSettings) {
     session::EngineConfig engine;
     engine.copies = 4;

@@ -1,6 +1,15 @@
 #include "tcpcopy/inject/next_hop.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <libmnl/libmnl.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 namespace tcpcopy::inject {
 namespace {
@@ -31,17 +40,161 @@ TEST(NextHopFor, TheGatewayOfTheLongestPrefixOnTheDeviceOrTheTargetItself) {
     EXPECT_EQ(nextHopFor(ip("10.9.8.7"), "eth2", kRoutes), ip("10.9.8.7"));  // no route on eth2
 }
 
-TEST(FindNeighbour, OnlyCompleteEntriesOnTheDevice) {
-    constexpr const char* kArp =
-        "IP address       HW type     Flags       HW address            Mask     Device\n"
-        "198.18.1.2       0x1         0x2         02:00:00:00:01:02     *        to-target\n"
-        "198.18.1.3       0x1         0x0         00:00:00:00:00:00     *        to-target\n"
-        "198.18.2.1       0x1         0x2         02:00:00:00:02:01     *        to-assist\n";
-    auto mac = findNeighbour(kArp, ip("198.18.1.2"), "to-target");
-    ASSERT_TRUE(mac);
-    EXPECT_EQ(formatMac(*mac), "02:00:00:00:01:02");
-    EXPECT_FALSE(findNeighbour(kArp, ip("198.18.1.3"), "to-target"));  // incomplete
-    EXPECT_FALSE(findNeighbour(kArp, ip("198.18.2.1"), "to-target"));  // another device
+// Netlink messages as the kernel sends them in an RTM_GETNEIGH dump, built with libmnl.
+class NeighbourMessages {
+  public:
+    NeighbourMessages& entry(const char* address, int ifindex, std::uint16_t state,
+                             std::optional<MacAddress> lladdr, std::uint8_t family = AF_INET,
+                             std::uint16_t type = RTM_NEWNEIGH, std::size_t addressLength = 4) {
+        nlmsghdr* header = put();
+        header->nlmsg_type = type;
+        header->nlmsg_flags = NLM_F_MULTI;
+        auto* neighbour = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
+        neighbour->ndm_family = family;
+        neighbour->ndm_ifindex = ifindex;
+        neighbour->ndm_state = state;
+        const std::uint32_t destination = htonl(ip(address).value());
+        mnl_attr_put(header, NDA_DST, addressLength, &destination);
+        if (lladdr) mnl_attr_put(header, NDA_LLADDR, lladdr->size(), lladdr->data());
+        mnl_attr_put_u32(header, NDA_PROBES, 0);  // an attribute we do not read
+        return commit(header);
+    }
+    NeighbourMessages& done() {
+        nlmsghdr* header = put();
+        header->nlmsg_type = NLMSG_DONE;
+        header->nlmsg_flags = NLM_F_MULTI;
+        *static_cast<std::int32_t*>(mnl_nlmsg_put_extra_header(header, sizeof(std::int32_t))) = 0;
+        return commit(header);
+    }
+    NeighbourMessages& error(int code) {
+        nlmsghdr* header = put();
+        header->nlmsg_type = NLMSG_ERROR;
+        auto* error = static_cast<nlmsgerr*>(mnl_nlmsg_put_extra_header(header, sizeof(nlmsgerr)));
+        error->error = -code;
+        return commit(header);
+    }
+    std::span<const std::byte> bytes() const { return std::as_bytes(std::span(buffer_)).first(used_); }
+
+  private:
+    static constexpr std::uint32_t kSeq = 7;
+    static constexpr std::uint32_t kPortid = 4242;
+    nlmsghdr* put() {
+        auto* header = mnl_nlmsg_put_header(reinterpret_cast<std::byte*>(buffer_.data()) + used_);
+        header->nlmsg_seq = kSeq;
+        header->nlmsg_pid = kPortid;
+        return header;
+    }
+    NeighbourMessages& commit(const nlmsghdr* header) {
+        used_ += MNL_ALIGN(header->nlmsg_len);
+        return *this;
+    }
+    std::array<std::uint32_t, 1024> buffer_{};
+    std::size_t used_ = 0;
+
+  public:
+    static NeighbourScan scan(std::span<const std::byte> datagram, const char* address, unsigned ifindex) {
+        NeighbourScan result;
+        scanNeighbourDatagram(datagram, kSeq, kPortid, ip(address), ifindex, result);
+        return result;
+    }
+};
+
+constexpr MacAddress kMac{0x02, 0x00, 0x00, 0x00, 0x01, 0x02};
+
+TEST(ParseNeighbourMessage, ReadsAddressDeviceStateAndLinkLayerAddress) {
+    NeighbourMessages messages;
+    messages.entry("198.18.1.2", 5, NUD_REACHABLE, kMac);
+    auto neighbour = parseNeighbourMessage(messages.bytes());
+    ASSERT_TRUE(neighbour);
+    EXPECT_EQ(neighbour->address, ip("198.18.1.2"));
+    EXPECT_EQ(neighbour->ifindex, 5u);
+    EXPECT_EQ(neighbour->state, NUD_REACHABLE);
+    EXPECT_EQ(neighbour->lladdr, kMac);
+    EXPECT_TRUE(neighbour->usable());
+}
+
+TEST(ParseNeighbourMessage, OnlyResolvedStatesWithAnAddressAreUsable) {
+    for (std::uint16_t state : {NUD_STALE, NUD_DELAY, NUD_PROBE, NUD_PERMANENT, NUD_NOARP}) {
+        NeighbourMessages messages;
+        messages.entry("198.18.1.2", 5, state, kMac);
+        EXPECT_TRUE(parseNeighbourMessage(messages.bytes())->usable()) << "state " << state;
+    }
+    for (std::uint16_t state : {NUD_INCOMPLETE, NUD_FAILED, NUD_NONE}) {
+        NeighbourMessages messages;
+        messages.entry("198.18.1.2", 5, state, kMac);
+        EXPECT_FALSE(parseNeighbourMessage(messages.bytes())->usable()) << "state " << state;
+    }
+    NeighbourMessages noLladdr;
+    noLladdr.entry("198.18.1.2", 5, NUD_REACHABLE, std::nullopt);
+    auto neighbour = parseNeighbourMessage(noLladdr.bytes());
+    ASSERT_TRUE(neighbour);
+    EXPECT_FALSE(neighbour->lladdr);
+    EXPECT_FALSE(neighbour->usable());
+}
+
+TEST(ParseNeighbourMessage, RejectsOtherFamiliesTypesAndMalformedMessages) {
+    NeighbourMessages ipv6, deleted, shortDestination, good;
+    ipv6.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET6);
+    deleted.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET, RTM_DELNEIGH);
+    shortDestination.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET, RTM_NEWNEIGH, 2);
+    good.entry("198.18.1.2", 5, NUD_REACHABLE, kMac);
+    EXPECT_FALSE(parseNeighbourMessage(ipv6.bytes()));
+    EXPECT_FALSE(parseNeighbourMessage(deleted.bytes()));
+    EXPECT_FALSE(parseNeighbourMessage(shortDestination.bytes()));
+    // Every truncation of a good message: shorter than its nlmsg_len, never read past the span.
+    const auto bytes = good.bytes();
+    for (std::size_t size = 0; size < bytes.size(); ++size) {
+        EXPECT_FALSE(parseNeighbourMessage(bytes.first(size))) << size << " bytes";
+    }
+    // An attribute whose length runs past the message.
+    std::vector<std::byte> overrun(bytes.begin(), bytes.end());
+    const std::size_t firstAttribute = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg));
+    overrun[firstAttribute] = std::byte{0xf0};
+    EXPECT_FALSE(parseNeighbourMessage(overrun));
+}
+
+TEST(ScanNeighbourDatagram, FindsTheUsableEntryForTheAddressOnTheDevice) {
+    NeighbourMessages messages;
+    messages
+        .entry("198.18.1.2", 4, NUD_REACHABLE, MacAddress{2, 0, 0, 0, 9, 9})  // another device
+        .entry("198.18.1.3", 5, NUD_REACHABLE, MacAddress{2, 0, 0, 0, 1, 3})  // another address
+        .entry("198.18.1.2", 5, NUD_INCOMPLETE, std::nullopt)                 // being resolved
+        .entry("198.18.1.2", 5, NUD_STALE, kMac);
+    auto scan = NeighbourMessages::scan(messages.bytes(), "198.18.1.2", 5);
+    EXPECT_EQ(scan.mac, kMac);
+    EXPECT_FALSE(scan.done);  // no NLMSG_DONE yet: more datagrams follow
+    EXPECT_TRUE(scan.error.empty());
+    EXPECT_FALSE(NeighbourMessages::scan(messages.bytes(), "198.18.1.9", 5).mac);
+}
+
+TEST(ScanNeighbourDatagram, StopsAtDoneAndReportsAnErrorMessage) {
+    NeighbourMessages end;
+    end.entry("198.18.1.2", 5, NUD_PERMANENT, kMac).done();
+    auto scan = NeighbourMessages::scan(end.bytes(), "198.18.1.2", 5);
+    EXPECT_TRUE(scan.done);
+    EXPECT_EQ(scan.mac, kMac);
+    EXPECT_TRUE(scan.error.empty());
+
+    NeighbourMessages refused;
+    refused.error(EPERM);
+    scan = NeighbourMessages::scan(refused.bytes(), "198.18.1.2", 5);
+    EXPECT_TRUE(scan.done);
+    EXPECT_EQ(scan.error, std::strerror(EPERM));
+
+    NeighbourMessages good;
+    good.entry("198.18.1.2", 5, NUD_PERMANENT, kMac);
+    scan = NeighbourMessages::scan(good.bytes().first(good.bytes().size() - 4), "198.18.1.2", 5);
+    EXPECT_FALSE(scan.mac);  // a datagram cut inside its message
+}
+
+// The live dump (needs no privilege): loopback has no neighbour entries.
+TEST(LookupNeighbour, AsksTheKernelAndNamesAMissingDevice) {
+    auto none = lookupNeighbour("lo", ip("127.0.0.1"));
+    ASSERT_TRUE(none) << none.error();
+    EXPECT_FALSE(none.value());
+    auto missing = lookupNeighbour("no-such-dev0", ip("198.18.1.2"));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error(), "-o no-such-dev0: no such device");
 }
 
 }  // namespace

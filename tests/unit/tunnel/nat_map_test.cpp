@@ -138,6 +138,38 @@ TEST(NatMapRewrite, AddressOnlyMappingKeepsThePortAndFixesChecksums) {
     EXPECT_EQ(net::tcpChecksumV4(r.segment.src, r.segment.dst, bytes.subspan(20)), 0);
 }
 
+// --nat-client (the original intercept's -D): the target saw the client translated (here as
+// 198.51.100.77) and answers it there; the response goes back to the client tcpcopy sent from.
+TEST(NatMapRewrite, ClientMappingReaddressesTheResponseToTheReplayedClient) {
+    std::array<std::byte, 128> packet{};
+    const std::size_t n = synAckFromContainer(packet);
+    net::MutableBytes bytes(packet.data(), n);
+    ASSERT_TRUE(rewriteDestination(bytes, ep(198, 51, 100, 77, 40000)));  // as the target answered
+    const net::Bytes headers(packet.data(), n);
+    net::DecodeResult decoded = net::decodeIpv4Tcp(headers);
+    ASSERT_EQ(decoded.status, net::DecodeStatus::Ok);
+    EXPECT_EQ(net::tcpChecksumV4(decoded.segment.src, decoded.segment.dst, headers.subspan(20)), 0);
+    net::FlowKey flow = decoded.segment.serverToClientKey();
+
+    NatMap map = parsed("198.51.100.77-192.0.2.10");
+    NatScratch scratch{};
+    const net::Bytes out = map.applyToClient(headers, flow, scratch);
+    EXPECT_EQ(out.data(), scratch.data());
+    EXPECT_EQ(flow.client, ep(192, 0, 2, 10, 40000));  // the port is kept
+    EXPECT_EQ(flow.server, ep(198, 18, 6, 2, 8080));
+    net::DecodeResult rewritten = net::decodeIpv4Tcp(out);
+    ASSERT_EQ(rewritten.status, net::DecodeStatus::Ok);
+    EXPECT_EQ(rewritten.segment.serverToClientKey(), flow);
+    EXPECT_EQ(net::internetChecksum(out.first(20)), 0);
+    EXPECT_EQ(net::tcpChecksumV4(rewritten.segment.src, rewritten.segment.dst, out.subspan(20)), 0);
+    // Another client, or the server side of a client mapping: unchanged.
+    net::FlowKey other = flow;
+    EXPECT_EQ(map.applyToClient(out, other, scratch).data(), out.data());
+    NatScratch second{};
+    net::FlowKey same = decoded.segment.serverToClientKey();
+    EXPECT_EQ(map.apply(headers, same, second).data(), headers.data());
+}
+
 TEST(NatMapRewrite, UnmappedResponsePassesUnchanged) {
     std::array<std::byte, 128> packet{};
     const std::size_t n = synAckFromContainer(packet);

@@ -111,6 +111,42 @@ TEST(PayloadCodec, ResponsePrefixKeepsAtMostTheLimitAndSplitsBack) {
     EXPECT_TRUE(responsePrefix(raw({0x60, 0, 0}), 10).empty());
 }
 
+// A DNS answer from 198.18.1.2:53 to 192.0.2.7:40000 with a 5-byte payload.
+Buffer udpAnswer() {
+    return raw({0x45, 0,   0,    33,   0,  1,  0x40, 0,    64, 17, 0, 0, 198, 18, 1, 2, 192, 0, 2, 7,  // IPv4
+                0,    53,  0x9c, 0x40, 0,  13, 0xab, 0xcd,                                             // UDP
+                'h',  'e', 'l',  'l',  'o'});
+}
+
+TEST(PayloadCodec, UdpAnswersTravelAsTheirIpAndUdpHeaders) {
+    const Buffer answer = udpAnswer();
+    const net::Bytes header = udpResponseHeader(answer);
+    ASSERT_EQ(header.size(), 28u);
+    // A RESPONSES item as any other: the frame layout does not change, the IP protocol says UDP.
+    Buffer out;
+    EXPECT_EQ(encode(out, Responses{{header}}), 1u);
+    EXPECT_EQ(out,
+              raw({0x54, 0x43, 0x02, 0x07, 0, 0,  0,    0,   0,  32, 0, 1, 0,   28,                      //
+                   0x45, 0,    0,    33,   0, 1,  0x40, 0,   64, 17, 0, 0, 198, 18, 1, 2, 192, 0, 2, 7,  //
+                   0,    53,   0x9c, 0x40, 0, 13, 0xab, 0xcd}));
+    // With payloads granted: the header, the payload length the UDP length states, what is there.
+    const ResponseParts parts = splitResponse(answer);
+    EXPECT_EQ(parts.header.size(), 28u);
+    EXPECT_EQ(parts.payloadLength, 5u);
+    EXPECT_TRUE(std::ranges::equal(parts.payload, raw({'h', 'e', 'l', 'l', 'o'})));
+    EXPECT_EQ(splitResponse(header).payloadLength, 5u);
+    EXPECT_TRUE(splitResponse(header).payload.empty());
+    EXPECT_TRUE(splitResponse(net::Bytes(answer).first(24)).header.empty());  // half a UDP header
+    // Not forwarded: TCP, a later fragment (no UDP header), half a UDP header.
+    EXPECT_TRUE(udpResponseHeader(packet(4)).empty());
+    Buffer later = answer;
+    later[7] = std::byte{0x10};  // fragment offset 16 (x8 bytes)
+    EXPECT_TRUE(udpResponseHeader(later).empty());
+    Buffer cut = answer;
+    cut.resize(24);
+    EXPECT_TRUE(udpResponseHeader(cut).empty());
+}
+
 struct PayloadLog {
     ClientLog clog;
     std::vector<std::pair<std::uint32_t, Buffer>> payloads;
