@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tcpcopy/app/checks.h"
+#include "tcpcopy/app/compare_options.h"
 #include "tcpcopy/app/daemon.h"
 #include "tcpcopy/app/replay_app.h"
 #include "tcpcopy/app/replay_options.h"
@@ -50,6 +51,7 @@ struct Settings {
     bool noWait = false;
     bool onlyComplete = false;
     bool withoutIntercept = false;
+    tcpcopy::app::CompareSettings compare;
     tcpcopy::app::DaemonOptions process;
 };
 
@@ -78,7 +80,8 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer(
          '\0', "response-payload", s.responsePayload, 0u, 65535u,
          "Ask intercept for up to this many bytes of each response's payload (it sends them when started "
-         "with --payload; for the regression diff); 0: headers only")
+         "with --payload; for the regression diff); 0: headers only (default 4096 with --compare-report or "
+         "--compare-html)")
         .group("Replay")
         .valueName("BYTES");
     t.string('i', "input", r.input,
@@ -186,6 +189,7 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('\0', "stats-interval", s.statsIntervalS, 0u, 86400u,
               "Seconds between statistics lines (0: none)")
         .group("Output");
+    tcpcopy::app::declareCompareOptions(t, s.compare);
 }
 
 // Moves the option values into the replay configuration; returns an error line or "".
@@ -208,6 +212,11 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
         return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) +
                ") minus " + std::to_string(kHeaders);
     }
+    if (std::string error = tcpcopy::app::finalizeCompareOptions(
+            s.compare, t, s.responsePayload, !r.intercepts.empty(), !r.engine.rules.empty());
+        !error.empty())
+        return error;
+    r.compare = std::move(s.compare.config);
     auto& e = r.engine;
     e.copies = s.copies;
     e.portShiftFactor = s.portShift;
