@@ -65,7 +65,7 @@ class ReplayApp final : public FrameSink {
         return finish();
     }
 
-    void onFrame(net::LinkType link, net::Bytes frame, Time now, unsigned pass) override {
+    void onFrame(net::LinkType link, net::Bytes frame, Time now, Time stamp, unsigned pass) override {
         net::DecodeResult decoded = net::decodeFrame(link, frame);
         frames_.count(decoded);
         if (decoded.status == net::DecodeStatus::NotTcp && udp_) {
@@ -74,8 +74,9 @@ class ReplayApp final : public FrameSink {
         }
         if (decoded.status != net::DecodeStatus::Ok) return;
         decoded.segment.seq += pass * kPassSequenceShift;
-        // The regression diff sees both directions (the engine only the client's).
-        if (compare_) compare_->onCaptured(decoded.segment, now);
+        // The regression diff sees both directions (the engine only the client's), in the
+        // capture's clock: the online latencies are the capture's.
+        if (compare_) compare_->onCaptured(decoded.segment, stamp);
         engine_->onCaptured(decoded.segment, now);
     }
 

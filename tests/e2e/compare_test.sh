@@ -78,6 +78,11 @@ for item in want:
     endpoint, rest = item.split("=", 1)
     count, category, online_kind, target_kind, text = rest.split(":", 4)
     expected[endpoint] = (int(count), category, online_kind, target_kind, text)
+# Both latencies measured: online from the capture's timestamps, target from the replay's clock.
+for side in ("online", "target"):
+    lat = doc["latency"][side]
+    if lat["count"] == 0 or not lat["p50_us"] > 0:
+        problems.append("%s latency: %d timed, p50 %s us" % (side, lat["count"], lat["p50_us"]))
 for e in doc["endpoints"]:
     name = e["endpoint"]
     if name not in expected:
