@@ -58,8 +58,12 @@ std::string parseCompareProtocol(std::string_view text, CompareConfig& config) {
     return {};
 }
 
-CompareWiring::CompareWiring(CompareConfig config, std::vector<session::AddressRule> rules)
-    : config_(std::move(config)), rules_(std::move(rules)), report_(config_.rules, config_.limits) {}
+CompareWiring::CompareWiring(CompareConfig config, std::vector<session::AddressRule> rules,
+                             unsigned samplePercent)
+    : config_(std::move(config)),
+      rules_(std::move(rules)),
+      samplePercent_(samplePercent),
+      report_(config_.rules, config_.limits) {}
 
 CompareWiring::~CompareWiring() = default;
 
@@ -83,6 +87,8 @@ CompareWiring::Tracked* CompareWiring::clientTracked(const net::TcpSegment& segm
     if (it != byCaptured_.end() && !it->second.empty()) {
         Tracked& newest = *it->second.back();
         if (!syn || newest.isn == segment.seq) return newest.ended ? nullptr : &newest;
+    } else if (!session::sampledIn(key, samplePercent_)) {
+        return nullptr;  // -r: the engine does not replay it
     } else if (!syn && segment.payloadLength == 0) {
         // A bare ACK, FIN or RST of a connection not followed (often the capture's last ACK
         // after the session ended): nothing to compare would come of it.

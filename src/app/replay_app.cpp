@@ -114,7 +114,8 @@ class ReplayApp final : public FrameSink {
         if (options_.compare.enabled()) {
             // Comparison on: the engine's output goes through the wiring; otherwise nothing of it
             // exists and the replay runs as it does without.
-            compare_ = std::make_unique<CompareWiring>(options_.compare, options_.engine.rules);
+            compare_ = std::make_unique<CompareWiring>(options_.compare, options_.engine.rules,
+                                                       options_.engine.samplePercent);
             targetJoin_.emplace(*compare_);
             compareOutput_ =
                 std::make_unique<CompareOutput>(*output_, *compare_, [this] { return clock_.now(); });

@@ -17,7 +17,8 @@
 // Memory: at most CompareConfig::maxCollectors collectors live; beyond, the oldest one whose
 // session has not started is dropped, or, when every one is replaying, the new connection is not
 // compared (both counted). Collectors of connections the engine never replays (-r, -g, -O, shed)
-// wait for that, and are dropped at the end without being reported.
+// wait for that, and are dropped at the end without being reported; those -r samples out get
+// none.
 //
 // Nothing here runs unless comparison is on: the replay builds none of it otherwise.
 
@@ -75,7 +76,9 @@ struct CompareCounters {
 class CompareWiring final : public diff::ExchangeSink {
   public:
     using Time = std::chrono::nanoseconds;
-    CompareWiring(CompareConfig config, std::vector<session::AddressRule> rules);
+    // `samplePercent`: -r, so that connections the engine samples out get no collector.
+    CompareWiring(CompareConfig config, std::vector<session::AddressRule> rules,
+                  unsigned samplePercent = 100);
     ~CompareWiring() override;
     CompareWiring(const CompareWiring&) = delete;
     CompareWiring& operator=(const CompareWiring&) = delete;
@@ -119,6 +122,7 @@ class CompareWiring final : public diff::ExchangeSink {
 
     CompareConfig config_;
     std::vector<session::AddressRule> rules_;
+    unsigned samplePercent_;
     diff::DiffReport report_;
     CompareCounters counters_;
     std::unordered_map<net::FlowKey, Incarnations, net::FlowKeyHash> byCaptured_;

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "tcpcopy/session/client_map.h"
+
 namespace tcpcopy::app {
 namespace {
 
@@ -172,6 +174,19 @@ TEST(CompareWiring, ConnectionsNeverReplayedAreDroppedUnreported) {
     EXPECT_EQ(lab.wiring.counters().notReplayed, 1u);
     EXPECT_EQ(lab.wiring.report().totals().sessions, 0u);
     EXPECT_EQ(lab.wiring.counters().collectors, 0u);
+}
+
+TEST(CompareWiring, ConnectionsSampledOutByMinusRGetNoCollector) {
+    CompareWiring wiring(Lab::defaults(), {session::AddressRule{std::nullopt, net::Port(80), kTarget}}, 50);
+    unsigned in = 0, out = 0;
+    for (std::uint16_t port = 40000; port < 40040; ++port) {
+        Conn c({kClient1.addr, net::Port(port)}, kOnline, 1000, 5000);
+        wiring.onCaptured(c.syn(), 1ms);
+        (session::sampledIn(c.key(), 50) ? in : out)++;
+    }
+    ASSERT_GT(in, 0u);
+    ASSERT_GT(out, 0u);
+    EXPECT_EQ(wiring.counters().collectors, in);  // as the engine decides, by the same hash
 }
 
 TEST(CompareWiring, AtTheCapTheOldestConnectionNotReplayingGoesFirst) {
