@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tcpcopy/app/capture_source.h"
 #include "tcpcopy/app/checks.h"
 #include "tcpcopy/app/compare_options.h"
 #include "tcpcopy/app/daemon.h"
@@ -213,7 +214,8 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
                ") minus " + std::to_string(kHeaders);
     }
     if (std::string error = tcpcopy::app::finalizeCompareOptions(
-            s.compare, t, s.responsePayload, !r.intercepts.empty(), !r.engine.rules.empty());
+            s.compare, t, s.responsePayload, !r.intercepts.empty(), !r.engine.rules.empty(),
+            tcpcopy::app::isCaptureFile(r.input));
         !error.empty())
         return error;
     r.compare = std::move(s.compare.config);

@@ -79,7 +79,8 @@ void declareCompareOptions(config::OptionTable& t, CompareSettings& s) {
 }
 
 std::string finalizeCompareOptions(CompareSettings& s, const config::OptionTable& table,
-                                   unsigned& responsePayload, bool haveIntercept, bool haveTcpRules) {
+                                   unsigned& responsePayload, bool haveIntercept, bool haveTcpRules,
+                                   bool captureFile) {
     CompareConfig& c = s.config;
     c.rules.sizeTolerancePercent = s.sizeTolerance;
     c.rules.slowerFactor = s.slowerFactor;
@@ -92,6 +93,10 @@ std::string finalizeCompareOptions(CompareSettings& s, const config::OptionTable
     const std::string flag = c.reportFile.empty() ? "--compare-html" : "--compare-report";
     if (!haveTcpRules) return flag + " compares TCP responses: -x has no TCP rule";
     if (!haveIntercept) return flag + " needs the responses: give intercept (-s), not -L alone";
+    if (!captureFile) {
+        return flag + " compares with the answers in a capture file (-i FILE): a live capture takes only " +
+               "the packets coming in, not the online server's answers";
+    }
     if (!table.isSet("response-payload")) {
         responsePayload = kCompareDefaultPayload;
     } else if (responsePayload == 0) {

@@ -161,19 +161,23 @@ http_requests=$(wc -l <"$fixtures/http_keepalive.requests.txt")
 redis_requests=$(($(wc -l <"$fixtures/redis_pipeline.requests.txt") + 2))
 
 # --- 0. flags --------------------------------------------------------------------------------------
+# bad PATTERN ARGS... : tcpcopy refuses ARGS with exit 2 and a line matching PATTERN.
 bad() {
-  local out rc=0
+  local pattern=$1 out rc=0
+  shift
   out=$("$tcpcopy_bin" "$@" 2>&1) || rc=$?
-  if ((rc == 2)) && grep -q -- "$1" <<<"$out"; then
+  if ((rc == 2)) && grep -q -- "$pattern" <<<"$out"; then
     ok "refused $*: $out"
   else
     fail "$*: exit $rc, output: $out"
   fi
 }
-bad --compare-report x.json --response-payload 0 -x 80-198.18.1.2:80 -s 198.18.3.2
-bad --compare-html x.html -x 80-198.18.1.2:80 -L
-bad --compare-protocol ftp -x 80-198.18.1.2:80 -s 198.18.3.2
-bad --compare-body crc -x 80-198.18.1.2:80 -s 198.18.3.2
+pcap=$fixtures/http_keepalive.pcap
+bad "response-payload must not be 0" --compare-report x.json --response-payload 0 -x 80-198.18.1.2:80 -s 198.18.3.2 -i "$pcap"
+bad "needs the responses: give intercept" --compare-html x.html -x 80-198.18.1.2:80 -L -i "$pcap"
+bad "a live capture takes only" --compare-report x.json -x 80-198.18.1.2:80 -s 198.18.3.2 -i lo
+bad "compare-protocol expects auto" --compare-protocol ftp -x 80-198.18.1.2:80 -s 198.18.3.2 -i "$pcap"
+bad "compare-body expects hash" --compare-body crc -x 80-198.18.1.2:80 -s 198.18.3.2 -i "$pcap"
 
 # --- 1. an identical target ------------------------------------------------------------------------
 replay http_same http_keepalive

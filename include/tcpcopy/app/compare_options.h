@@ -27,9 +27,11 @@ void declareCompareOptions(config::OptionTable& table, CompareSettings& settings
 
 // Settles the comparison's configuration: its rules, and the payload it needs. `responsePayload`
 // (--response-payload) gets kCompareDefaultPayload when comparison is on and it was not given;
-// comparison with --response-payload 0, or without an intercept, is an error. Returns "" or the
-// error line naming the flag.
+// comparison with --response-payload 0, without an intercept, or of a live capture (which takes
+// only the packets coming in: the online server's answers are not in it) is an error. Returns ""
+// or the error line naming the flag.
 std::string finalizeCompareOptions(CompareSettings& settings, const config::OptionTable& table,
-                                   unsigned& responsePayload, bool haveIntercept, bool haveTcpRules);
+                                   unsigned& responsePayload, bool haveIntercept, bool haveTcpRules,
+                                   bool captureFile);
 
 }  // namespace tcpcopy::app
