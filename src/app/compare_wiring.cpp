@@ -109,7 +109,7 @@ CompareWiring::Tracked* CompareWiring::clientTracked(const net::TcpSegment& segm
     tracked->collector = std::make_unique<diff::ResponseCollector>(cc, *this);
     Tracked* raw = tracked.get();
     byCaptured_[key].push_back(std::move(tracked));
-    unbound_.emplace_back(key, raw->id);
+    raw->unboundAt = unbound_.insert(unbound_.end(), raw);
     ++counters_.collectors;
     return raw;
 }
@@ -124,19 +124,10 @@ CompareWiring::Tracked* CompareWiring::serverTracked(const net::FlowKey& capture
 // Room for one more collector: drops the oldest one not replaying yet when at the cap.
 bool CompareWiring::makeRoom() {
     if (counters_.collectors < config_.maxCollectors) return true;
-    while (!unbound_.empty()) {
-        const auto [key, id] = unbound_.front();
-        unbound_.pop_front();
-        auto it = byCaptured_.find(key);
-        if (it == byCaptured_.end()) continue;
-        for (auto& tracked : it->second) {
-            if (tracked->id != id || tracked->replay) continue;
-            ++counters_.sessionsDropped;
-            erase(*tracked);
-            return true;
-        }
-    }
-    return false;
+    if (unbound_.empty()) return false;
+    ++counters_.sessionsDropped;
+    erase(*unbound_.front());
+    return true;
 }
 
 void CompareWiring::sessionStarted(const net::FlowKey& captured, const net::FlowKey& replay, unsigned copy) {
@@ -157,6 +148,7 @@ void CompareWiring::sessionStarted(const net::FlowKey& captured, const net::Flow
     for (auto& tracked : it->second) {
         if (tracked->replay) continue;
         tracked->replay = replay;
+        unbound_.erase(tracked->unboundAt);
         byReplay_[replay] = tracked.get();
         return;
     }
@@ -218,6 +210,8 @@ void CompareWiring::erase(Tracked& tracked) {
     if (tracked.replay) {
         auto r = byReplay_.find(*tracked.replay);
         if (r != byReplay_.end() && r->second == &tracked) byReplay_.erase(r);
+    } else {
+        unbound_.erase(tracked.unboundAt);
     }
     auto it = byCaptured_.find(tracked.captured);
     if (it == byCaptured_.end()) return;

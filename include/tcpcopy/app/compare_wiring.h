@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +100,8 @@ class CompareWiring final : public diff::ExchangeSink {
     const diff::DiffReport& report() const { return report_; }
     const CompareCounters& counters() const { return counters_; }
     const CompareConfig& config() const { return config_; }
+    // Collectors whose session has not started yet (at most counters().collectors).
+    std::size_t waiting() const { return unbound_.size(); }
 
     void onExchange(diff::Exchange&& exchange) override;
     void onSessionEnd(const SessionEnd& end) override;
@@ -111,6 +114,7 @@ class CompareWiring final : public diff::ExchangeSink {
         std::optional<net::FlowKey> replay;
         bool ended = false;
         std::unique_ptr<diff::ResponseCollector> collector;
+        std::list<Tracked*>::iterator unboundAt;  // in unbound_ until its session starts
     };
     using Incarnations = std::deque<std::unique_ptr<Tracked>>;
 
@@ -127,8 +131,8 @@ class CompareWiring final : public diff::ExchangeSink {
     CompareCounters counters_;
     std::unordered_map<net::FlowKey, Incarnations, net::FlowKeyHash> byCaptured_;
     std::unordered_map<net::FlowKey, Tracked*, net::FlowKeyHash> byReplay_;
-    std::deque<std::pair<net::FlowKey, std::uint64_t>> unbound_;  // creation order (lazily pruned)
-    std::vector<net::FlowKey> ended_;                             // replay tuples to settle
+    std::list<Tracked*> unbound_;      // collectors whose session has not started, oldest first
+    std::vector<net::FlowKey> ended_;  // replay tuples to settle
     std::uint64_t nextId_ = 1;
 };
 

@@ -119,6 +119,7 @@ TEST(CompareWiring, ComparesEachRequestOfAReplayedSessionWhenItEnds) {
     EXPECT_EQ(lab.wiring.counters().exchanges, 2u);
     EXPECT_EQ(lab.wiring.counters().sessions, 0u);
     EXPECT_EQ(lab.wiring.counters().collectors, 1u);
+    EXPECT_EQ(lab.wiring.waiting(), 0u);  // bound: no longer among those waiting
     lab.wiring.settle(lab.tick());
     const CompareCounters& c = lab.wiring.counters();
     EXPECT_EQ(c.sessions, 1u);
@@ -143,6 +144,19 @@ TEST(CompareWiring, ReportsTheRequestWhoseAnswerChanged) {
     EXPECT_NE(endpoints.front()->name.find("/b"), std::string::npos) << endpoints.front()->name;
     ASSERT_EQ(endpoints.front()->samples.size(), 1u);
     EXPECT_NE(endpoints.front()->samples[0].target.text.find("BETA"), std::string::npos);
+}
+
+TEST(CompareWiring, ReplayedConnectionsLeaveNothingBehind) {
+    Lab lab;
+    for (std::uint16_t i = 0; i < 200; ++i) {
+        lab.replayOne({kClient1.addr, net::Port(static_cast<std::uint16_t>(20000 + i))},
+                      {kReplay1.addr, net::Port(static_cast<std::uint16_t>(30000 + i))}, kOkB);
+        lab.wiring.settle(lab.tick());
+    }
+    EXPECT_EQ(lab.wiring.counters().sessions, 200u);
+    EXPECT_EQ(lab.wiring.counters().matched, 400u);
+    EXPECT_EQ(lab.wiring.counters().collectors, 0u);
+    EXPECT_EQ(lab.wiring.waiting(), 0u);
 }
 
 TEST(CompareWiring, OnlyCopyZeroIsCompared) {
@@ -174,6 +188,7 @@ TEST(CompareWiring, ConnectionsNeverReplayedAreDroppedUnreported) {
     EXPECT_EQ(lab.wiring.counters().notReplayed, 1u);
     EXPECT_EQ(lab.wiring.report().totals().sessions, 0u);
     EXPECT_EQ(lab.wiring.counters().collectors, 0u);
+    EXPECT_EQ(lab.wiring.waiting(), 0u);
 }
 
 TEST(CompareWiring, ConnectionsSampledOutByMinusRGetNoCollector) {
@@ -203,6 +218,7 @@ TEST(CompareWiring, AtTheCapTheOldestConnectionNotReplayingGoesFirst) {
     lab.wiring.onCaptured(c.syn(), lab.tick());
     EXPECT_EQ(lab.wiring.counters().sessionsDropped, 1u);
     EXPECT_EQ(lab.wiring.counters().collectors, 2u);
+    EXPECT_EQ(lab.wiring.waiting(), 1u);  // c
     Conn rc(kReplay2, kTarget, 3000, 9000);
     lab.wiring.sessionStarted(c.key(), rc.key(), 0);
     // Both replaying: a new connection is not compared.
@@ -210,6 +226,7 @@ TEST(CompareWiring, AtTheCapTheOldestConnectionNotReplayingGoesFirst) {
     lab.wiring.onCaptured(d.syn(), lab.tick());
     EXPECT_EQ(lab.wiring.counters().sessionsDropped, 2u);
     EXPECT_EQ(lab.wiring.counters().collectors, 2u);
+    EXPECT_EQ(lab.wiring.waiting(), 0u);
     lab.wiring.finishAll(lab.tick());
     EXPECT_EQ(lab.wiring.counters().sessions, 2u);
     EXPECT_EQ(lab.wiring.counters().collectors, 0u);
