@@ -21,12 +21,17 @@ packages=(
   nlohmann-json3-dev libssl-dev libsystemd-dev libabsl-dev
   # intercept's NFQUEUE mode (and its --check of the nftables ruleset)
   libnetfilter-queue-dev libnftables-dev
+  # the MySQL protocol hook: MariaDB's ed25519 login (libsodium's low-level Ed25519 primitives)
+  libsodium-dev
   # man pages (help2man over --help), systemd unit checks, the Debian package test
   help2man systemd dpkg-dev file
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # namespace lab, end-to-end tests, fixture generation
   nginx redis-server redis-tools tcpdump iproute2 curl procps python3 ethtool
+  # MySQL hook e2e (mysql_hook_test.sh, mysql_test.sh): real MariaDB servers with their ed25519
+  # plugin, and a real client load (sysbench oltp_read_write with prepared statements)
+  mariadb-server mariadb-client sysbench
   # UDP copy e2e (udp_copy_test.sh): a real resolver and a real DNS client
   dnsmasq-base bind9-dnsutils
   # NFQUEUE e2e (iptables -j NFQUEUE); the NAT e2e's load balancer (nft stateless DNAT)
@@ -53,10 +58,10 @@ if ((${#missing[@]} > 0)); then
     exit 1
   fi
   log "installing: ${missing[*]}"
-  # A freshly installed nginx or redis-server would start as a system service listening on
-  # the root namespace (port 80 on every address, 6379 on loopback). The lab never uses
-  # them, so keep them from starting during this install unless the machine already has an
-  # invoke-rc.d policy of its own. An instance that already runs is left alone: the lab's
+  # A freshly installed nginx, redis-server or mariadb-server would start as a system service
+  # listening on the root namespace (port 80 on every address, 6379 and 3306 on loopback). The
+  # lab never uses them, so keep them from starting during this install unless the machine
+  # already has an invoke-rc.d policy of its own. An instance that already runs is left alone: the lab's
   # servers live in their own network namespaces with their own config, pid and log files.
   policy=/usr/sbin/policy-rc.d
   created_policy=0

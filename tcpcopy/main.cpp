@@ -85,6 +85,17 @@ void declare(config::OptionTable& t, Settings& s) {
          "--compare-html)")
         .group("Replay")
         .valueName("BYTES");
+    t.custom(
+         '\0', "protocol", "[PORT=]NAME[,...]", "",
+         [&r](std::string_view text) { return tcpcopy::app::parseProtocolChoice(text, r.protocols); },
+         "Replay the rules' sessions through a protocol hook: 'mysql' rewrites MySQL/MariaDB logins for the "
+         "target's scramble and maps prepared statement ids (needs --mysql-credentials); PORT= limits it to "
+         "the rules of that online port. Implies --response-payload 65535 unless given")
+        .group("Replay");
+    t.string('\0', "mysql-credentials", r.mysqlCredentials,
+             "File of 'user password' lines (mode 0600) the mysql hook logs in with")
+        .group("Replay")
+        .valueName("FILE");
     t.string('i', "input", r.input,
              "A pcap/pcapng file to replay, or a device (list) to capture live with libpcap; empty: every "
              "interface, through a packet ring")
@@ -239,6 +250,10 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     r.loops = s.loops;
     r.tunnelConnections = s.connections;
     r.responsePayload = static_cast<std::uint16_t>(s.responsePayload);
+    // A hook reads the target's answers: whole segments, unless the user chose a size.
+    if (!r.protocols.empty() && !t.isSet("response-payload")) r.responsePayload = 65535;
+    if (r.protocols.empty() && !r.mysqlCredentials.empty())
+        return "--mysql-credentials is read only with --protocol mysql";
     r.memoryLimitMb = s.memoryMb;
     r.withoutIntercept = s.withoutIntercept;
     r.interceptWait = std::chrono::seconds(s.interceptWaitS);

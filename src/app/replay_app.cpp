@@ -98,6 +98,11 @@ class ReplayApp final : public FrameSink {
   private:
     // Everything that needs root or can fail, before the daemon detaches and drops privileges.
     int open() {
+        // First: a bad --protocol or credentials file is the user's to fix before anything opens.
+        hookedRules_ = options_.engine.rules;
+        auto hooks = ProtocolHooks::attach(options_.protocols, options_.mysqlCredentials, hookedRules_, log_);
+        if (!hooks) return startError(kProgram, hooks.error());
+        hooks_ = std::move(hooks).value();
         if (int rc = openInjector(); rc != kExitOk) return rc;
         if (int rc = openUdp(); rc != kExitOk) return rc;
         auto source = openCaptureSource(options_, base_, clock_, *this);
@@ -108,6 +113,7 @@ class ReplayApp final : public FrameSink {
         if (!output) return startError(kProgram, output.error());
         output_ = std::move(output).value();
         session::EngineConfig engineConfig = options_.engine;
+        engineConfig.rules = hookedRules_;
         // -m: the engine counts the bytes its sessions buffer and sheds new sessions above it.
         engineConfig.memoryLimitBytes = memoryLimitBytes();
         session::Output* engineOutput = output_.get();
@@ -208,13 +214,16 @@ class ReplayApp final : public FrameSink {
             if (targetJoin_) targetJoin_->onHeader(r.segment, clock_.now());
             engine_->onResponse(r.segment, clock_.now());
         };
-        // The engine got the header above; the payload goes to the regression diff (--compare-*).
+        // The engine got the header above; the payload goes to the regression diff (--compare-*) and
+        // to the protocol hooks (nothing happens in the engine without --protocol).
         cb.onResponsePayload = [this](net::Bytes header, std::uint32_t, net::Bytes captured) {
             ++frames_.payloadResponses;
             frames_.payloadBytes += captured.size();
-            if (!targetJoin_) return;
-            const net::DecodeResult r = net::decodeIpv4Tcp(header);
-            if (r.status == net::DecodeStatus::Ok) targetJoin_->onPayload(r.segment, captured, clock_.now());
+            net::DecodeResult r = net::decodeIpv4Tcp(header);
+            if (r.status != net::DecodeStatus::Ok) return;
+            if (targetJoin_) targetJoin_->onPayload(r.segment, captured, clock_.now());
+            r.segment.payload = captured;
+            engine_->onTargetPayload(r.segment, clock_.now());
         };
         cb.onConnected = [this](const tunnel::ConnectionInfo& info) {
             log_->info("connected to intercept {}", info.intercept.toString());
@@ -382,9 +391,12 @@ class ReplayApp final : public FrameSink {
         stats::Labels labels{{"input", options_.input}};
         if (live) labels.emplace_back("capture.backend", std::string(source_->backend()));
         std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr, udp_.has_value(),
-                                       options_.responsePayload > 0, compare_ != nullptr)
+                                       options_.responsePayload > 0, !options_.protocols.empty(),
+                                       compare_ != nullptr)
                        .c_str(),
                    stdout);
+        if (const std::string hint = protocolHint(engine_->config().rules); !hint.empty())
+            std::printf("  note: %s\n", hint.c_str());
         std::fflush(stdout);
         if (compare_) writeCompareReport();
         if (!options_.reportFile.empty()) {
@@ -438,7 +450,9 @@ class ReplayApp final : public FrameSink {
     std::unique_ptr<CaptureSource> source_;
     std::unique_ptr<tunnel::TunnelClient> tunnel_;
     std::unique_ptr<EngineOutput> output_;
-    std::unique_ptr<CompareWiring> compare_;  // --compare-*; null when off
+    std::unique_ptr<ProtocolHooks> hooks_;           // before engine_: the engine's rules point into it
+    std::vector<session::AddressRule> hookedRules_;  // -x's TCP rules, with their hooks
+    std::unique_ptr<CompareWiring> compare_;         // --compare-*; null when off
     std::optional<TargetPayloadJoin> targetJoin_;
     std::unique_ptr<CompareOutput> compareOutput_;
     std::unique_ptr<session::Engine> engine_;

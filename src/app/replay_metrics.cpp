@@ -1,5 +1,7 @@
 #include "tcpcopy/app/replay_metrics.h"
 
+#include <array>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,30 @@ auto optionalFieldsOf(Get get) {
             return counters->*field;
         };
     };
+}
+
+// The protocol hooks' refusals, one counter per reason (session::HookRefusal): their names live
+// as long as the program, as Row's do.
+void addRefusalRows(std::vector<Row>& out, const std::function<const session::EngineStats&()>& engine) {
+    static const auto names = [] {
+        std::array<std::pair<std::string, std::string>, session::kHookRefusals> n;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const std::string reason(session::hookRefusalName(static_cast<session::HookRefusal>(i)));
+            n[i] = {"protocol.refused." + reason, "protocol_refused_" + reason};
+        }
+        return n;
+    }();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        out.push_back({names[i].first.c_str(), names[i].second.c_str(), kCounter, Unit::None,
+                       "Sessions a protocol hook refused for this reason (docs/protocols.md)",
+                       [engine, i]() -> std::optional<std::uint64_t> { return engine().hookRefusals[i]; }});
+    }
+    out.push_back({"protocol.refused_total", "", kCounter, Unit::None, "Sessions a protocol hook refused",
+                   [engine]() -> std::optional<std::uint64_t> {
+                       std::uint64_t sum = 0;
+                       for (const std::uint64_t n : engine().hookRefusals) sum += n;
+                       return sum;
+                   }});
 }
 
 std::vector<Row> rows(const ReplaySources& src) {
@@ -328,6 +354,13 @@ constexpr const char* kSummaryCompare =
     "compared, {responses.slower} slower) in {responses.sessions} sessions; {responses.sessions_dropped} "
     "connections over --compare-max-sessions\n";
 
+constexpr const char* kSummaryProtocol =
+    "  protocol hooks: {protocol.sessions} sessions, {protocol.refused_total} refused (tls "
+    "{protocol.refused.tls}, compression {protocol.refused.compression}, unknown user "
+    "{protocol.refused.unknown_user}, unsupported auth {protocol.refused.unsupported_auth}, login failed "
+    "{protocol.refused.login_failed}, mid-stream {protocol.refused.mid_stream}, malformed "
+    "{protocol.refused.malformed}, hold overflow {protocol.refused.hold_overflow})\n";
+
 constexpr const char* kStatsLine =
     "stats: frames={frames} sessions active={sessions.active} captured={sessions.captured} "
     "started={sessions.started} established={sessions.established} completed={sessions.completed} "
@@ -364,20 +397,26 @@ void FrameCounters::count(const net::DecodeResult& decoded) {
 }
 
 void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources) {
-    for (Row& row : rows(sources)) {
+    std::vector<Row> all = rows(sources);
+    all.push_back({"protocol.sessions", "protocol_sessions", kCounter, Unit::None,
+                   "Sessions replayed through a protocol hook (--protocol)",
+                   fieldsOf(sources.engine)(&session::EngineStats::sessionsHooked)});
+    addRefusalRows(all, sources.engine);
+    for (Row& row : all) {
         registry.add(stats::MetricInfo{row.name, row.help, row.type, row.unit, std::string(row.exposedAs)},
                      std::move(row.read));
     }
 }
 
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp, bool payloads, bool compare) {
+                                bool tunnel, bool udp, bool payloads, bool hooks, bool compare) {
     std::string text = stats::renderText(registry, kSummary, labels);
     if (live) text += stats::renderText(registry, kSummaryCapture, labels);
     text += stats::renderText(registry, kSummaryInjected, labels);
     if (udp) text += stats::renderText(registry, kSummaryUdp, labels);
     if (tunnel) text += stats::renderText(registry, kSummaryTunnel, labels);
     if (tunnel && payloads) text += stats::renderText(registry, kSummaryPayload, labels);
+    if (hooks) text += stats::renderText(registry, kSummaryProtocol, labels);
     if (compare) text += stats::renderText(registry, kSummaryCompare, labels);
     return text;
 }

@@ -39,7 +39,9 @@ class Engine::Impl {
                  config_.portShiftFactor != 0),
           skipped_(config_.sessionTimeout, config_.maxSessions),
           idleAckSeen_(config_.sessionTimeout, config_.maxSessions),
-          waiting_(config_.maxSessions, config_.maxSessionBytes) {}
+          waiting_(config_.maxSessions, config_.maxSessionBytes),
+          hooked_(std::any_of(config_.rules.begin(), config_.rules.end(),
+                              [](const AddressRule& r) { return r.hook != nullptr; })) {}
 
     void onCaptured(const TcpSegment& seg, Time now) {
         now_ = now;
@@ -55,6 +57,16 @@ class Engine::Impl {
             return;
         }
         table_.get(slot)->onResponse(seg, now);
+        settle(slot);
+        reap();
+    }
+
+    void onTargetPayload(const TcpSegment& seg, Time now) {
+        if (!hooked_) return;
+        now_ = now;
+        const Slot slot = table_.byReplay(seg.serverToClientKey());
+        if (slot == SessionTable::kNone) return;
+        table_.get(slot)->onTargetPayload(seg, now);
         settle(slot);
         reap();
     }
@@ -127,6 +139,7 @@ class Engine::Impl {
         if (!firstPacketAt_) firstPacketAt_ = now;
         const AddressRule* rule = matchRule(seg);
         if (rule == nullptr) {
+            if (hooked_) toHooks(seg, now);
             ++stats_.packetsIgnored;
             return;
         }
@@ -164,6 +177,20 @@ class Engine::Impl {
         }
         const bool afterIdleAck = idleAckSeen_.erase(captured);
         startSessions(seg, *rule, now, afterIdleAck);
+    }
+
+    // A captured segment from the server side of a rule with a hook: the online server's answers,
+    // which the hooks of its sessions read (the ids a server handed out, say).
+    void toHooks(const TcpSegment& seg, Time now) {
+        const AddressRule* rule = session::matchRule(config_.rules, seg.src, seg.sport);
+        if (rule == nullptr || rule->hook == nullptr) return;
+        const Slot first = table_.firstByCaptured(seg.serverToClientKey());
+        std::vector<Slot> copies;
+        for (Slot s = first; s != SessionTable::kNone; s = table_.next(s)) copies.push_back(s);
+        for (const Slot s : copies) {
+            table_.get(s)->onCapturedServer(seg, now);
+            settle(s);
+        }
     }
 
     void onCapturedSyn(const FlowKey& captured, const TcpSegment& seg, const AddressRule& rule, Time now) {
@@ -268,6 +295,10 @@ class Engine::Impl {
             output_.addRoute(*tuple);
             output_.sessionStarted(captured, *tuple, copy);
             Session* session = table_.get(slot);
+            if (rule.hook != nullptr) {
+                session->attachHook(rule.hook->create(captured));
+                ++stats_.sessionsHooked;
+            }
             if (midstream) {
                 session->startMidstream(seg, now, atRequestStart);
             } else {
@@ -420,6 +451,7 @@ class Engine::Impl {
     FlowSet skipped_;      // flows whose packets are dropped until they go quiet
     FlowSet idleAckSeen_;  // flows of unknown start whose client acknowledged without data
     WaitingFlows waiting_;
+    const bool hooked_;  // some rule has a protocol hook: server-side packets and payloads matter
     std::vector<std::unique_ptr<Session>> retired_;
     std::vector<FlowKey> readyBehind_;
     bool reaping_ = false;
@@ -434,6 +466,7 @@ Engine::Engine(EngineConfig config, Output& output)
 Engine::~Engine() = default;
 void Engine::onCaptured(const TcpSegment& segment, Time now) { impl_->onCaptured(segment, now); }
 void Engine::onResponse(const TcpSegment& segment, Time now) { impl_->onResponse(segment, now); }
+void Engine::onTargetPayload(const TcpSegment& segment, Time now) { impl_->onTargetPayload(segment, now); }
 void Engine::onTick(Time now) { impl_->onTick(now); }
 void Engine::onInputEnd(Time now) { impl_->onInputEnd(now); }
 void Engine::abortAll(Time now) { impl_->abortAll(now); }

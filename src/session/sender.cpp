@@ -121,7 +121,7 @@ void Session::emitData(std::uint64_t offset, std::uint32_t len, bool push, Time 
     TcpSegment s = baseSegment(now);
     s.seq = seqAt(offset);
     s.flags = tcpflag::kAck | (push ? tcpflag::kPsh : 0);
-    s.payload = stream_.bytes(offset, len);
+    s.payload = sentBytes(offset, len);
     s.payloadLength = len;
     transmit(s);
     context_.stats.bytesSent += len;
@@ -175,7 +175,7 @@ void Session::pump(Time now) {
     const std::uint16_t mss = effectiveMss();
     MarkQueue& marks = stream_.marks();
     for (;;) {
-        while (!marks.empty() && marks.front().offset <= sndNxt_) {
+        while (!marks.empty() && markReached(marks.front())) {
             Mark& m = marks.front();
             if (!gatePassed(m, now)) return;
             if (m.window) advWindow_ = *m.window;
@@ -195,12 +195,13 @@ void Session::pump(Time now) {
                 armRto(now);
             }
             const bool windowOnly = m.window && m.requiredServerBytes < 0 && !m.fin && !m.rst &&
-                                    m.offset == stream_.end() && sndNxt_ == stream_.end();
+                                    m.offset == stream_.end() && allInputSent();
             marks.pop_front();
             if (windowOnly && sndUna_ == sndMax_) sendAck(now);  // a window update
         }
         if (finSent()) return;
-        const std::uint64_t limit = stream_.sendLimit();
+        if (hook_ && !feedHook(now)) return;
+        const std::uint64_t limit = sendEnd();
         const std::uint64_t windowEdge = sndUna_ + std::max<std::uint64_t>(targetWindow_, probing_ ? 1 : 0);
         if (sndNxt_ >= limit || sndNxt_ >= windowEdge) return;
         const std::uint64_t room = std::min(limit, windowEdge) - sndNxt_;
@@ -218,8 +219,7 @@ void Session::pump(Time now) {
 
 // Zero window: probe with one byte once the retransmission timer would have fired.
 void Session::probeZeroWindow(Time now) {
-    if (sndUna_ != sndMax_ || targetWindow_ != 0 || sndNxt_ >= stream_.sendLimit() || now < rtoDeadline_)
-        return;
+    if (sndUna_ != sndMax_ || targetWindow_ != 0 || sndNxt_ >= sendEnd() || now < rtoDeadline_) return;
     probing_ = true;
     pump(now);
     probing_ = false;
@@ -235,7 +235,11 @@ void Session::processAck(const TcpSegment& seg, Time now) {
         retries_ = 0;
         rto_ = baseRto(/*syn=*/false);
         armRto(now);
-        stream_.release(sndUna_);
+        if (hook_) {
+            hook_->release(sndUna_);
+        } else {
+            stream_.release(sndUna_);
+        }
     }
     targetWindow_ = static_cast<std::uint32_t>(seg.window) << targetWscale_;
 }
@@ -243,15 +247,50 @@ void Session::processAck(const TcpSegment& seg, Time now) {
 void Session::retransmit(Time now) {
     ++context_.stats.retransmissions;
     timing_ = false;  // Karn: an ack may now be for either copy
-    const std::uint64_t dataEnd = std::min(sndMax_, stream_.end());
-    if (sndUna_ < dataEnd) {
+    const std::uint64_t sentEnd = std::min(sndMax_, dataEnd());
+    if (sndUna_ < sentEnd) {
         const auto len =
-            static_cast<std::uint32_t>(std::min<std::uint64_t>(dataEnd - sndUna_, effectiveMss()));
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(sentEnd - sndUna_, effectiveMss()));
         emitData(sndUna_, len, true, now);
     } else if (finSent()) {
-        emitControl(tcpflag::kFin | tcpflag::kAck, stream_.end(), now);
+        emitControl(tcpflag::kFin | tcpflag::kAck, dataEnd(), now);
     }
     armRto(now);
+}
+
+// A mark is reached when every byte before it went out. With a hook, marks are input offsets:
+// the hook must have used the input up to it and its output must be out; a mark that only changes
+// the advertised window applies as soon as the hook used the input before it.
+bool Session::markReached(const Mark& m) const {
+    if (!hook_) return m.offset <= sndNxt_;
+    if (m.offset > hook_->consumed()) return false;
+    const bool windowOnly = m.requiredServerBytes < 0 && !m.request && !m.fin && !m.rst;
+    return windowOnly || (sndNxt_ >= hook_->outEnd() && !hook_->hook().holding());
+}
+
+bool Session::feedHook(Time now) {
+    // The input the hook may see: up to the next mark that waits for the target or ends the
+    // stream (window-only marks do not stop it: a hook may need bytes on both sides of one).
+    const MarkQueue& marks = stream_.marks();
+    std::uint64_t limit = stream_.end();
+    for (std::size_t i = 0; i < marks.size(); ++i) {
+        const Mark& m = marks[i];
+        if (m.requiredServerBytes >= 0 || m.request || m.fin || m.rst) {
+            limit = std::min(limit, m.offset);
+            break;
+        }
+    }
+    const RewriteResult r = hook_->feed(stream_, limit);
+    if (r.status == RewriteResult::Status::Refuse) {
+        refuse(r.reason, now);
+        return false;
+    }
+    if (const std::optional<HookRefusal> why = hook_->hook().refused()) {
+        refuse(*why, now);
+        return false;
+    }
+    stream_.release(hook_->consumed());
+    return true;
 }
 
 }  // namespace tcpcopy::session

@@ -51,6 +51,10 @@ void Session::startMidstream(const TcpSegment& first, Time now, bool atRequestSt
     stream_.startMidstream(first, atRequestStart);
     synWindow_ = 65535;
     capturedWscale_ = kAssumedWindowScale;
+    if (hook_ && !hook_->hook().startMidstream()) {
+        refuse(HookRefusal::Midstream, now);  // before anything went out
+        return;
+    }
     wantTimestamps_ = first.options.timestamps.has_value();
     sendSyn(now);
     onCaptured(first, now);
@@ -74,7 +78,20 @@ void Session::onCaptured(const TcpSegment& seg, Time now) {
 
 bool Session::overBufferLimit() const {
     const std::size_t cap = context_.config.maxSessionBytes;
-    return cap > 0 && stream_.heldBytes() > cap;
+    return cap > 0 && stream_.heldBytes() + (hook_ ? hook_->heldBytes() : 0) > cap;
+}
+
+void Session::onCapturedServer(const TcpSegment& seg, Time now) {
+    if (!hook_ || closed()) return;
+    hook_->onCapturedServer(seg);
+    pump(now);
+    checkDone(now);
+}
+
+void Session::onTargetPayload(const TcpSegment& seg, Time now) {
+    if (!hook_ || closed() || !hook_->onTargetPayload(seg)) return;
+    pump(now);
+    checkDone(now);
 }
 
 void Session::onResponse(const TcpSegment& seg, Time now) {
@@ -104,6 +121,7 @@ void Session::onResponse(const TcpSegment& seg, Time now) {
         const std::int32_t d = seg.seq.distanceFrom(rcvNxt_);
         if (d <= 0 && static_cast<std::int64_t>(d) + len > 0) {
             const auto fresh = static_cast<std::uint32_t>(static_cast<std::int64_t>(d) + len);
+            if (hook_) hook_->onTargetSegment(seg, len - fresh, fresh);
             rcvNxt_ += fresh;
             targetBytes_ += fresh;
             context_.stats.responseBytes += fresh;
@@ -207,7 +225,7 @@ Time Session::nextDeadline() const {
     const bool idle = nothingPending();
     if (idle) next = std::min(next, lastActivity_ + cfg.keepaliveTimeout);
     // Retransmission, or a zero-window probe, both on the retransmission timer.
-    if (sndUna_ < sndMax_ || (targetWindow_ == 0 && sndNxt_ < stream_.sendLimit())) {
+    if (sndUna_ < sndMax_ || (targetWindow_ == 0 && sndNxt_ < sendEnd())) {
         next = std::min(next, rtoDeadline_);
     }
     if (const std::optional<Time> gate = gateDeadline()) next = std::min(next, *gate);
@@ -220,7 +238,7 @@ Time Session::nextDeadline() const {
 }
 
 bool Session::nothingPending() const {
-    return stream_.marks().empty() && sndNxt_ >= stream_.end() && sndUna_ == sndMax_ && !stream_.hasHole();
+    return stream_.marks().empty() && allInputSent() && sndUna_ == sndMax_ && !stream_.hasHole();
 }
 
 void Session::checkDone(Time now) {
@@ -257,6 +275,11 @@ void Session::fail(Time now) {
     close(now, /*sendReset=*/true);
 }
 
+void Session::refuse(HookRefusal reason, Time now) {
+    ++context_.stats.hookRefusals[static_cast<std::size_t>(reason)];
+    close(now, /*sendReset=*/rtoDeadline_ != Time{0});  // unless nothing went out yet
+}
+
 void Session::close(Time now, bool sendReset) {
     if (closed()) return;
     if (sendReset) {
@@ -272,7 +295,7 @@ void Session::close(Time now, bool sendReset) {
 
 std::size_t Session::footprint() const {
     if (closed()) return 0;
-    return sizeof(Session) + stream_.footprint();
+    return sizeof(Session) + stream_.footprint() + (hook_ ? hook_->footprint() : 0);
 }
 
 }  // namespace tcpcopy::session

@@ -14,7 +14,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$repo/build-fuzz}
 budget=${2:-20}
 jobs=${JOBS:-2}
-targets=(fuzz_decode fuzz_pcap_file fuzz_config fuzz_tunnel fuzz_secret fuzz_engine fuzz_framers)
+targets=(fuzz_decode fuzz_pcap_file fuzz_config fuzz_tunnel fuzz_secret fuzz_engine fuzz_framers fuzz_mysql)
 
 say() { printf 'fuzz smoke: %s\n' "$*"; }
 die() {

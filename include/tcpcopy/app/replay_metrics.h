@@ -70,11 +70,12 @@ struct ReplaySources {
 void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources);
 
 // The summary printed at exit. `live` adds the capture's line, `tunnel` the tunnel's, `udp` the
-// UDP copy's, `payloads` (with a tunnel and --response-payload) the response payloads' and
-// `compare` (--compare-*) "responses: N compared, M differ".
-// Labels: "capture.backend".
+// UDP copy's, `payloads` (with a tunnel and --response-payload) the response payloads',
+// `hooks` (--protocol) the protocol hooks' and `compare` (--compare-*) "responses: N compared, M
+// differ". Labels: "capture.backend".
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp = false, bool payloads = false, bool compare = false);
+                                bool tunnel, bool udp = false, bool payloads = false, bool hooks = false,
+                                bool compare = false);
 // The periodic "stats: ..." log line. Labels: "tunnel" (up, down or none).
 std::string renderReplayStatsLine(const stats::Registry& registry, const stats::Labels& labels);
 // systemd's STATUS= line.

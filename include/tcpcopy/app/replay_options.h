@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tcpcopy/app/compare_wiring.h"
+#include "tcpcopy/app/protocol_hooks.h"
 #include "tcpcopy/net/types.h"
 #include "tcpcopy/session/engine.h"
 
@@ -44,6 +45,8 @@ struct ReplayOptions {
     int snaplen = 65535;                         // -S
     std::size_t memoryLimitMb = 0;               // -m (0: no limit)
     std::uint16_t responsePayload = 0;           // --response-payload: bytes per response asked of intercept
+    std::vector<ProtocolChoice> protocols;       // --protocol: hooks of the TCP rules (protocol_hooks.h)
+    std::string mysqlCredentials;                // --mysql-credentials FILE
     session::EngineConfig engine;                // its rules: the TCP ones
     std::vector<session::AddressRule> udpRules;  // -x udp:...: copied by app::UdpCopier
     CompareConfig compare;                       // --compare-*: the regression diff (off by default)

@@ -43,6 +43,7 @@ class MarkQueue {
     std::size_t size() const { return items_.size() - head_; }
     Mark& front() { return items_[head_]; }
     const Mark& front() const { return items_[head_]; }
+    const Mark& operator[](std::size_t i) const { return items_[head_ + i]; }
     void push_back(const Mark& m);
     void pop_front();
 

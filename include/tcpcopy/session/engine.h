@@ -18,6 +18,7 @@
 
 #include "tcpcopy/net/tcp_segment.h"
 #include "tcpcopy/net/types.h"
+#include "tcpcopy/session/hook.h"
 #include "tcpcopy/session/time.h"
 
 namespace tcpcopy::session {
@@ -47,6 +48,8 @@ struct AddressRule {
     std::optional<net::Ipv4Addr> onlineAddr;
     net::Port onlinePort;
     net::Endpoint target;
+    // A protocol hook for the sessions of this rule (hook.h; not owned), or none.
+    ProtocolHookFactory* hook = nullptr;
 };
 
 struct EngineConfig {
@@ -116,6 +119,8 @@ struct EngineStats {
     std::uint64_t sessionsAborted = 0;  // still open at abortAll() (SIGTERM), reset by us
     std::uint64_t sessionsNoSynAck = 0;
     std::uint64_t sessionsOverBuffer = 0;  // reset: more than maxSessionBytes buffered
+    std::uint64_t sessionsHooked = 0;      // replayed through a protocol hook (hook.h)
+    HookRefusalCounts hookRefusals{};      // sessions a hook refused, by HookRefusal
     // A captured ip:port reused while the replayed session of its previous connection still ran:
     // the new connection waited for it to end, then started on the same tuple.
     std::uint64_t portReuses = 0;
@@ -166,6 +171,9 @@ class Engine {
     void onCaptured(const net::TcpSegment& segment, Time now);
     // A packet the target sent (headers only: payloadLength counts, payload may be empty).
     void onResponse(const net::TcpSegment& segment, Time now);
+    // The payload of a target segment given to onResponse() with headers only (the tunnel sends
+    // it right after): the protocol hook of its session reads it. Nothing for rules without hooks.
+    void onTargetPayload(const net::TcpSegment& segment, Time now);
     // Timers that are due: retransmission, pacing, timeouts. Costs O(due sessions), whatever the
     // number of open ones; call every few milliseconds, or at nextDeadline().
     void onTick(Time now);

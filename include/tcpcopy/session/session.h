@@ -9,11 +9,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "tcpcopy/net/tcp_segment.h"
 #include "tcpcopy/net/types.h"
 #include "tcpcopy/session/client_stream.h"
+#include "tcpcopy/session/hook_stage.h"
 #include "tcpcopy/session/path_rtt.h"
 #include "tcpcopy/session/time.h"
 
@@ -51,8 +53,17 @@ class Session {
     // kept) or from a segment captured mid-stream (the handshake is made up).
     void startFromSyn(const net::TcpSegment& syn, Time now);
     void startMidstream(const net::TcpSegment& first, Time now, bool atRequestStart);
+    // Gives the session a protocol hook (hook.h); before it starts.
+    void attachHook(std::unique_ptr<ProtocolHook> hook) {
+        hook_ = std::make_unique<HookStage>(std::move(hook));
+    }
+    bool hooked() const { return hook_ != nullptr; }
     // A captured client segment of this connection.
     void onCaptured(const net::TcpSegment& seg, Time now);
+    // A segment the online server sent on this connection, from the capture (hooked sessions).
+    void onCapturedServer(const net::TcpSegment& seg, Time now);
+    // The payload of a target segment onResponse() had without it (hooked sessions).
+    void onTargetPayload(const net::TcpSegment& seg, Time now);
     // A segment the target sent on this connection (headers; payloadLength counts).
     void onResponse(const net::TcpSegment& seg, Time now);
     // Time has reached nextDeadline() (or later): retransmit, release a paced request, time out.
@@ -88,6 +99,7 @@ class Session {
     void checkDone(Time now);
     void close(Time now, bool sendReset);
     void fail(Time now);
+    void refuse(HookRefusal reason, Time now);
 
     // --- sending side (sender.cpp)
     void sendSyn(Time now);
@@ -104,6 +116,21 @@ class Session {
     void processAck(const net::TcpSegment& seg, Time now);
     void retransmit(Time now);
     void probeZeroWindow(Time now);
+    // --- the stream as sent: the client stream itself, or a hook's output (hook_stage.h)
+    bool markReached(const Mark& m) const;
+    // Passes the client's bytes up to the next waiting point through the hook; false if it
+    // refused the session (closed).
+    bool feedHook(Time now);
+    std::uint64_t sendEnd() const { return hook_ ? hook_->outEnd() : stream_.sendLimit(); }
+    std::uint64_t dataEnd() const { return hook_ ? hook_->outEnd() : stream_.end(); }
+    // Every captured client byte went out (or, hooked, through the hook and out).
+    bool allInputSent() const {
+        if (!hook_) return sndNxt_ >= stream_.end();
+        return hook_->consumed() >= stream_.end() && sndNxt_ >= hook_->outEnd() && !hook_->hook().holding();
+    }
+    net::Bytes sentBytes(std::uint64_t offset, std::uint32_t len) const {
+        return hook_ ? hook_->bytes(offset, len) : stream_.bytes(offset, len);
+    }
     void armRto(Time now) { rtoDeadline_ = now + rto_; }
     // The retransmission timeout of a fresh (not backed-off) timer: for a SYN, or for data.
     Time baseRto(bool syn) const;
@@ -146,6 +173,7 @@ class Session {
     net::SeqNum capturedIsn_;  // the captured SYN's sequence number
     net::SeqNum replayIsn_;    // the ISN we sent the target
     ClientStream stream_;
+    std::unique_ptr<HookStage> hook_;  // only for rules with a protocol hook
 
     // The target's side.
     net::SeqNum rcvNxt_;

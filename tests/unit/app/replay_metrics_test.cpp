@@ -83,7 +83,16 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "responses_mismatched",
                                                   "responses_not_compared",
                                                   "responses_slower",
-                                                  "responses_sessions_dropped"};
+                                                  "responses_sessions_dropped",
+                                                  "protocol_sessions",
+                                                  "protocol_refused_tls",
+                                                  "protocol_refused_compression",
+                                                  "protocol_refused_unknown_user",
+                                                  "protocol_refused_unsupported_auth",
+                                                  "protocol_refused_login_failed",
+                                                  "protocol_refused_mid_stream",
+                                                  "protocol_refused_malformed",
+                                                  "protocol_refused_hold_overflow"};
 
 TEST(ReplayMetrics, ServesExactlyTheDocumentedMetricsUnderTheTcpcopyPrefix) {
     Replay r;
@@ -269,7 +278,7 @@ TEST(ReplayMetrics, ComparisonCountersAndTheSummaryLineComeFromTheWiring) {
     EXPECT_THAT(text, HasSubstr("tcpcopy_responses_paired_total 31\n"));
     const auto json = nlohmann::json::parse(stats::renderJson(r.registry, {}));
     EXPECT_EQ(json["responses"]["mismatched"], 12);
-    EXPECT_THAT(renderReplaySummary(r.registry, {}, false, true, false, true, true),
+    EXPECT_THAT(renderReplaySummary(r.registry, {}, false, true, false, true, false, true),
                 HasSubstr("\n  responses: 30 compared, 12 differ (1 not compared, 2 slower) in 3 sessions; 0 "
                           "connections over --compare-max-sessions\n"));
 }

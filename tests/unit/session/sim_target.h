@@ -112,7 +112,16 @@ class SimTarget : public Output {
             }
             std::deque<TcpSegment> out;
             out.swap(outbox_);
-            for (const TcpSegment& seg : out) engine.onResponse(seg, now);
+            for (const TcpSegment& seg : out) {
+                if (!payloadApart || seg.payload.empty()) {
+                    engine.onResponse(seg, now);
+                    continue;
+                }
+                TcpSegment header = seg;  // as the tunnel delivers it: header, then its payload
+                header.payload = {};
+                engine.onResponse(header, now);
+                engine.onTargetPayload(seg, now);
+            }
         }
     }
 
@@ -145,6 +154,14 @@ class SimTarget : public Output {
     std::vector<std::string> violations;
 
     Responder responder;
+    // Content mode, for protocol hooks: answers carry their bytes, as intercept --payload
+    // forwards them. Set, textResponder is used instead of responder; it returns the answer and
+    // how many pending bytes it used ({"", 0} waits for more).
+    using TextResponder =
+        std::function<std::pair<std::string, std::size_t>(TargetConnection& c, const std::string& pending)>;
+    TextResponder textResponder;
+    std::function<std::string(const TargetConnection&)> greetingText;  // server-first bytes
+    bool payloadApart = false;  // deliver each payload by onTargetPayload after a header-only onResponse
     Time now{std::chrono::seconds(1000)};
     std::uint16_t window = 65535;
     std::uint8_t wscale = 7;
@@ -280,16 +297,26 @@ class SimTarget : public Output {
             }
         }
         if (greeting > 0 && c.sndNxt == c.isn + 1 && !c.finSent) sendData(c, greeting);
+        if (greetingText && c.sndNxt == c.isn + 1 && !c.finSent) sendText(c, greetingText(c));
     }
 
     void answer(TargetConnection& c) {
         for (;;) {
             std::string pending = c.received.substr(c.answered);
-            auto [bytes, consumed] = responder(pending);
-            if (consumed == 0) return;
+            std::size_t consumed = 0;
+            if (textResponder) {
+                auto [text, used] = textResponder(c, pending);
+                if (used == 0) return;
+                consumed = used;
+                sendText(c, text);
+            } else {
+                auto [bytes, used] = responder(pending);
+                if (used == 0) return;
+                consumed = used;
+                sendData(c, bytes);
+            }
             c.answered += consumed;
             ++c.requests;
-            sendData(c, bytes);
             if (resetAfterRequests != 0 && c.requests >= resetAfterRequests) {
                 queue(reply(c, tcpflag::kRst | tcpflag::kAck));
                 c.reset = true;
@@ -313,6 +340,17 @@ class SimTarget : public Output {
             c.sndNxt += static_cast<std::uint32_t>(n);
             queue(r);
             bytes -= n;
+        }
+    }
+
+    void sendText(TargetConnection& c, const std::string& text) {
+        for (std::size_t at = 0; at < text.size(); at += responseSegmentSize) {
+            const std::string& kept = payloadStore_.emplace_back(text.substr(at, responseSegmentSize));
+            TcpSegment r = reply(c, tcpflag::kAck | tcpflag::kPsh);
+            r.payload = net::Bytes(reinterpret_cast<const std::byte*>(kept.data()), kept.size());
+            r.payloadLength = static_cast<std::uint32_t>(kept.size());
+            c.sndNxt += r.payloadLength;
+            queue(r);
         }
     }
 
@@ -356,6 +394,7 @@ class SimTarget : public Output {
     std::deque<std::size_t> inbox_;
     std::deque<TcpSegment> outbox_;
     std::deque<std::pair<Time, TcpSegment>> delayed_;
+    std::deque<std::string> payloadStore_;  // the bytes content-mode answers point to
 };
 
 // Builds the client side of a captured conversation, packet by packet.
@@ -391,6 +430,21 @@ class CapturedClient {
         seq_ += static_cast<std::uint32_t>(kept.size());
         return s;
     }
+    // What the online server sent (the capture's other direction): its SYN-ACK, or `bytes` at
+    // server offset `at`.
+    TcpSegment serverSynAck() const {
+        TcpSegment s = serverBase(tcpflag::kSyn | tcpflag::kAck);
+        s.seq = SeqNum(serverIsn_);
+        return s;
+    }
+    TcpSegment serverData(const std::string& bytes, std::uint32_t at) {
+        const std::string& kept = storage_.emplace_back(bytes);
+        TcpSegment s = serverBase(tcpflag::kAck | tcpflag::kPsh);
+        s.seq = SeqNum(serverIsn_ + 1 + at);
+        s.payload = net::Bytes(reinterpret_cast<const std::byte*>(kept.data()), kept.size());
+        s.payloadLength = static_cast<std::uint32_t>(kept.size());
+        return s;
+    }
     TcpSegment fin(std::uint32_t serverBytesSeen, bool serverFinSeen = false) {
         ack_ = SeqNum(serverIsn_ + 1 + serverBytesSeen + (serverFinSeen ? 1 : 0));
         TcpSegment s = base(tcpflag::kFin | tcpflag::kAck);
@@ -417,6 +471,20 @@ class CapturedClient {
         s.window = 502;
         s.ttl = 64;
         s.options.timestamps = net::TcpTimestamps{tsval_++, 1};
+        return s;
+    }
+
+    TcpSegment serverBase(std::uint8_t flags) const {
+        TcpSegment s;
+        s.src = key_.server.addr;
+        s.sport = key_.server.port;
+        s.dst = key_.client.addr;
+        s.dport = key_.client.port;
+        s.seq = SeqNum(serverIsn_ + 1);
+        s.ack = seq_;
+        s.flags = flags;
+        s.window = 509;
+        s.ttl = 64;
         return s;
     }
 
