@@ -12,6 +12,11 @@
 // Baseline, in the same invocation: the same segments' payload bytes digested once
 // (StreamDigest), the least any comparison of them must do. After the runs, a table gives
 // nanoseconds per compared response and the ratio to the baseline.
+//
+// "Wiring" runs feed the same segments through app::CompareWiring as tcpcopy does (rule match of
+// every captured segment in both directions, the collector found by captured or replay tuple,
+// sessionStarted/sessionEnded/settle per session): its cost over the module alone is the ratio of
+// BM_WiringX to BM_DiffX.
 
 #include <benchmark/benchmark.h>
 
@@ -20,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpcopy/app/compare_wiring.h"
 #include "tcpcopy/diff/collector.h"
 #include "tcpcopy/diff/digest.h"
 #include "tcpcopy/diff/report.h"
@@ -193,6 +199,48 @@ void run(benchmark::State& state, bool redis, std::size_t known) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * s.payloadBytes));
 }
 
+// The same sessions through the wiring: captured segments by rule (port 80, redis sessions too), the replay
+// on the captured tuple (tcpcopy keeps the client address without -c), one session at a time.
+void wiring(benchmark::State& state, bool redis, std::size_t known) {
+    const Session& s = session(redis, known);
+    app::CompareConfig config;
+    config.reportFile = "unused";
+    const net::Endpoint server{net::Ipv4Addr::fromOctets(198, 18, 1, 2), net::Port(80)};
+    app::CompareWiring w(config, {session::AddressRule{std::nullopt, server.port, server}});
+    const net::FlowKey flow{{net::Ipv4Addr::fromOctets(192, 0, 2, 10), net::Port(40000)}, server};
+    for (auto _ : state) {
+        bool started = false;
+        for (const Event& e : s.events) {
+            switch (e.side) {
+                case Side::CapturedClient:
+                case Side::CapturedServer:
+                    w.onCaptured(e.segment, e.time);
+                    break;
+                case Side::Replayed:
+                    if (!started) w.sessionStarted(flow, flow, 0);
+                    started = true;
+                    w.onReplayed(e.segment, e.time);
+                    break;
+                case Side::Target:
+                    w.onTarget(e.segment, e.time);
+                    break;
+            }
+        }
+        w.sessionEnded(flow, flow);
+        w.settle(2s);
+    }
+    const diff::Totals& t = w.report().totals();
+    const auto sessions = static_cast<std::uint64_t>(state.iterations());
+    const bool cut = known != kWhole;
+    if (t.compared != sessions * kRequests || t.differ != (cut ? 0 : sessions * (kRequests / 10)) ||
+        w.counters().collectors != 0) {
+        state.SkipWithError("the wiring did not compare every response it was fed");
+        return;
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(t.compared));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * s.payloadBytes));
+}
+
 void baseline(benchmark::State& state, bool redis) {
     const Session& s = session(redis, kWhole);
     for (auto _ : state) {
@@ -209,12 +257,16 @@ void BM_Baseline_DigestRedis(benchmark::State& state) { baseline(state, true); }
 void BM_DiffHttp(benchmark::State& state) { run(state, false, kWhole); }
 void BM_DiffHttpPayload256(benchmark::State& state) { run(state, false, 256); }
 void BM_DiffRedis(benchmark::State& state) { run(state, true, kWhole); }
+void BM_WiringHttp(benchmark::State& state) { wiring(state, false, kWhole); }
+void BM_WiringRedis(benchmark::State& state) { wiring(state, true, kWhole); }
 
 BENCHMARK(BM_Baseline_DigestHttp);
 BENCHMARK(BM_DiffHttp);
 BENCHMARK(BM_DiffHttpPayload256);
 BENCHMARK(BM_Baseline_DigestRedis);
 BENCHMARK(BM_DiffRedis);
+BENCHMARK(BM_WiringHttp);
+BENCHMARK(BM_WiringRedis);
 
 // Keeps each run's CPU nanoseconds per response for the table printed at the end.
 class Reporter : public benchmark::ConsoleReporter {
@@ -231,12 +283,18 @@ class Reporter : public benchmark::ConsoleReporter {
 
 void printTable() {
     const auto& f = figures();
-    std::printf("\n%-28s %14s %10s\n", "benchmark", "ns/response", "vs digest");
+    std::printf("\n%-28s %14s %10s %10s\n", "benchmark", "ns/response", "vs digest", "vs module");
     for (const auto& [name, ns] : f) {
         const bool redis = name.find("Redis") != std::string::npos;
         const auto base = f.find(redis ? "BM_Baseline_DigestRedis" : "BM_Baseline_DigestHttp");
         if (base == f.end()) continue;
-        std::printf("%-28s %14.1f %9.1fx\n", name.c_str(), ns, ns / base->second);
+        const auto module = f.find(redis ? "BM_DiffRedis" : "BM_DiffHttp");
+        if (name.starts_with("BM_Wiring") && module != f.end()) {
+            std::printf("%-28s %14.1f %9.1fx %9.2fx\n", name.c_str(), ns, ns / base->second,
+                        ns / module->second);
+        } else {
+            std::printf("%-28s %14.1f %9.1fx\n", name.c_str(), ns, ns / base->second);
+        }
     }
 }
 

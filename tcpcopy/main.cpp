@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <string>
 
+#include "tcpcopy/app/capture_source.h"
 #include "tcpcopy/app/checks.h"
+#include "tcpcopy/app/compare_options.h"
 #include "tcpcopy/app/daemon.h"
 #include "tcpcopy/app/replay_app.h"
 #include "tcpcopy/app/replay_options.h"
@@ -51,6 +53,7 @@ struct Settings {
     bool noWait = false;
     bool onlyComplete = false;
     bool withoutIntercept = false;
+    tcpcopy::app::CompareSettings compare;
     tcpcopy::app::DaemonOptions process;
 };
 
@@ -79,7 +82,8 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer(
          '\0', "response-payload", s.responsePayload, 0u, 65535u,
          "Ask intercept for up to this many bytes of each response's payload (it sends them when started "
-         "with --payload; for the regression diff); 0: headers only")
+         "with --payload; for the regression diff); 0: headers only (default 4096 with --compare-report or "
+         "--compare-html)")
         .group("Replay")
         .valueName("BYTES");
     t.custom(
@@ -203,6 +207,7 @@ void declare(config::OptionTable& t, Settings& s) {
     t.integer('\0', "stats-interval", s.statsIntervalS, 0u, 86400u,
               "Seconds between statistics lines (0: none)")
         .group("Output");
+    tcpcopy::app::declareCompareOptions(t, s.compare);
 }
 
 // Moves the option values into the replay configuration; returns an error line or "".
@@ -225,6 +230,12 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
         return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) +
                ") minus " + std::to_string(kHeaders);
     }
+    if (std::string error = tcpcopy::app::finalizeCompareOptions(
+            s.compare, t, s.responsePayload, !r.intercepts.empty(), !r.engine.rules.empty(),
+            tcpcopy::app::isCaptureFile(r.input));
+        !error.empty())
+        return error;
+    r.compare = std::move(s.compare.config);
     auto& e = r.engine;
     e.copies = s.copies;
     e.portShiftFactor = s.portShift;

@@ -65,7 +65,7 @@ class FileSource final : public CaptureSource {
                 pump_->add(std::chrono::duration_cast<os::Duration>(due - now));
                 return;
             }
-            sink_.onFrame(reader_.linkType(), pending_.data, now, pass_);
+            sink_.onFrame(reader_.linkType(), pending_.data, now, pending_.timestamp, pass_);
             havePending_ = false;
         }
         pump_->add(os::Duration(0));
@@ -145,7 +145,7 @@ class LiveSource final : public CaptureSource {
     void read() {
         const int n = capture_.dispatch(kFramesPerTurn,
                                         [this](const capture::CapturedFrame& frame, net::LinkType link) {
-                                            sink_.onFrame(link, frame.data, clock_.now(), 0);
+                                            sink_.onFrame(link, frame.data, clock_.now(), frame.timestamp, 0);
                                         });
         if (n < 0) logger()->warn("capture: {}", capture_.error());  // only libpcap can fail here
     }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "tcpcopy/app/capture_source.h"
+#include "tcpcopy/app/compare_wiring.h"
 #include "tcpcopy/app/engine_output.h"
 #include "tcpcopy/app/link_output.h"
 #include "tcpcopy/app/progress_line.h"
@@ -65,7 +66,7 @@ class ReplayApp final : public FrameSink {
         return finish();
     }
 
-    void onFrame(net::LinkType link, net::Bytes frame, Time now, unsigned pass) override {
+    void onFrame(net::LinkType link, net::Bytes frame, Time now, Time stamp, unsigned pass) override {
         net::DecodeResult decoded = net::decodeFrame(link, frame);
         frames_.count(decoded);
         if (decoded.status == net::DecodeStatus::NotTcp && udp_) {
@@ -74,6 +75,9 @@ class ReplayApp final : public FrameSink {
         }
         if (decoded.status != net::DecodeStatus::Ok) return;
         decoded.segment.seq += pass * kPassSequenceShift;
+        // The regression diff sees both directions (the engine only the client's), in the
+        // capture's clock: the online latencies are the capture's.
+        if (compare_) compare_->onCaptured(decoded.segment, stamp);
         engine_->onCaptured(decoded.segment, now);
     }
 
@@ -114,7 +118,18 @@ class ReplayApp final : public FrameSink {
         engineConfig.rules = hookedRules_;
         // -m: the engine counts the bytes its sessions buffer and sheds new sessions above it.
         engineConfig.memoryLimitBytes = memoryLimitBytes();
-        engine_ = std::make_unique<session::Engine>(engineConfig, *output_);
+        session::Output* engineOutput = output_.get();
+        if (options_.compare.enabled()) {
+            // Comparison on: the engine's output goes through the wiring; otherwise nothing of it
+            // exists and the replay runs as it does without.
+            compare_ = std::make_unique<CompareWiring>(options_.compare, options_.engine.rules,
+                                                       options_.engine.samplePercent);
+            targetJoin_.emplace(*compare_);
+            compareOutput_ =
+                std::make_unique<CompareOutput>(*output_, *compare_, [this] { return clock_.now(); });
+            engineOutput = compareOutput_.get();
+        }
+        engine_ = std::make_unique<session::Engine>(engineConfig, *engineOutput);
         if (int rc = installEvents(); rc != kExitOk) return rc;
         return startOps();
     }
@@ -214,16 +229,17 @@ class ReplayApp final : public FrameSink {
                 ++frames_.responsesMalformed;
                 return;
             }
+            if (targetJoin_) targetJoin_->onHeader(r.segment, clock_.now());
             engine_->onResponse(r.segment, clock_.now());
         };
-        // The engine got the header above; the payload is for the regression diff (issue 14), which
-        // is not wired in yet: counted, nothing kept.
+        // The engine got the header above; the payload goes to the regression diff (--compare-*) and
+        // to the protocol hooks (nothing happens in the engine without --protocol).
         cb.onResponsePayload = [this](net::Bytes header, std::uint32_t, net::Bytes captured) {
             ++frames_.payloadResponses;
             frames_.payloadBytes += captured.size();
-            // The protocol hooks read the target's answers (nothing happens without --protocol).
             net::DecodeResult r = net::decodeIpv4Tcp(header);
             if (r.status != net::DecodeStatus::Ok) return;
+            if (targetJoin_) targetJoin_->onPayload(r.segment, captured, clock_.now());
             r.segment.payload = captured;
             engine_->onTargetPayload(r.segment, clock_.now());
         };
@@ -273,7 +289,8 @@ class ReplayApp final : public FrameSink {
                 [this]() -> const UdpCopyStats* { return udp_ ? &udp_->stats() : nullptr; },
                 [this]() -> const inject::InjectCounters* {
                     return udpInjector_ ? &udpInjector_->counters() : nullptr;
-                }});
+                },
+                [this]() -> const CompareCounters* { return compare_ ? &compare_->counters() : nullptr; }});
         if (const auto& metrics = daemon_.options().metrics) {
             auto server = stats::MetricsServer::start(base_, registry_, *metrics);
             if (!server) return startError(kProgram, "--metrics: " + server.error());
@@ -312,6 +329,7 @@ class ReplayApp final : public FrameSink {
         }
         source_->poll();
         engine_->onTick(now);
+        settleCompare(now);
         checkFinished();
     }
 
@@ -337,6 +355,13 @@ class ReplayApp final : public FrameSink {
                              " (is intercept running there, and is the port open?)"
                        : "no tunnel to intercept " + list + " after " + waited + ": " + lastTunnelProblem_;
         base_.loopBreak();
+    }
+
+    // The collectors of the sessions that ended finish once the target's last payload is in.
+    void settleCompare(Time now) {
+        if (!compare_) return;
+        targetJoin_->flush();
+        compare_->settle(now);
     }
 
     void checkFinished() {
@@ -379,6 +404,10 @@ class ReplayApp final : public FrameSink {
         if (udpBatch_) udpBatch_->flush();
         if (progress_) progress_->clear();
         finishedAt_ = clock_.now();
+        if (compare_) {
+            targetJoin_->flush();
+            compare_->finishAll(*finishedAt_);
+        }
         if (!failure_.empty()) {
             log_->error("{}", failure_);
             std::fprintf(stderr, "tcpcopy: %s\n", failure_.c_str());
@@ -388,12 +417,14 @@ class ReplayApp final : public FrameSink {
         stats::Labels labels{{"input", options_.input}};
         if (live) labels.emplace_back("capture.backend", std::string(source_->backend()));
         std::fputs(renderReplaySummary(registry_, labels, live, tunnel_ != nullptr, udp_.has_value(),
-                                       options_.responsePayload > 0, !options_.protocols.empty())
+                                       options_.responsePayload > 0, !options_.protocols.empty(),
+                                       compare_ != nullptr)
                        .c_str(),
                    stdout);
         if (const std::string hint = protocolHint(engine_->config().rules); !hint.empty())
             std::printf("  note: %s\n", hint.c_str());
         std::fflush(stdout);
+        if (compare_) writeCompareReport();
         if (!options_.reportFile.empty()) {
             // A fresh unpredictable temporary file in the report's directory, renamed over it.
             const std::string report = stats::renderJson(registry_, labels);
@@ -417,6 +448,22 @@ class ReplayApp final : public FrameSink {
         return status.code;
     }
 
+    void writeCompareReport() {
+        diff::ReportInfo info;
+        info.facts.emplace_back("input", options_.input);
+        std::string targets;
+        for (const auto& rule : options_.engine.rules) {
+            targets += (targets.empty() ? "" : ", ") +
+                       (rule.onlineAddr ? rule.onlineAddr->toString() + ":" : std::string()) +
+                       std::to_string(rule.onlinePort.value()) + " -> " + rule.target.toString();
+        }
+        info.facts.emplace_back("rules", targets);
+        info.facts.emplace_back("response payload", std::to_string(options_.responsePayload) + " bytes");
+        if (options_.engine.copies > 1) info.facts.emplace_back("compared", "copy 0 of -n");
+        if (std::string error = writeCompareReports(*compare_, info); !error.empty())
+            log_->error("{}", error);
+    }
+
     const ReplayOptions& options_;
     Daemon& daemon_;
     os::EventBase& base_;
@@ -431,6 +478,9 @@ class ReplayApp final : public FrameSink {
     std::unique_ptr<EngineOutput> output_;
     std::unique_ptr<ProtocolHooks> hooks_;           // before engine_: the engine's rules point into it
     std::vector<session::AddressRule> hookedRules_;  // -x's TCP rules, with their hooks
+    std::unique_ptr<CompareWiring> compare_;         // --compare-*; null when off
+    std::optional<TargetPayloadJoin> targetJoin_;
+    std::unique_ptr<CompareOutput> compareOutput_;
     std::unique_ptr<session::Engine> engine_;
     std::unique_ptr<inject::Injector> udpInjector_;
     std::optional<inject::PacketBatch> udpBatch_;

@@ -78,6 +78,7 @@ std::vector<Row> rows(const ReplaySources& src) {
     using C = capture::CaptureStats;
     using T = tunnel::TunnelClientCounters;
     using U = UdpCopyStats;
+    using R = CompareCounters;
     const auto engine = fieldsOf(src.engine);
     const auto frames = fieldsOf(src.frames);
     const auto injector = fieldsOf(src.injector);
@@ -97,6 +98,7 @@ std::vector<Row> rows(const ReplaySources& src) {
     };
     const auto udp = optionalFieldsOf(src.udp);
     const auto udpInjector = optionalFieldsOf(src.udpInjector);
+    const auto compare = optionalFieldsOf(src.compare);
     const auto nanoseconds = [](const std::function<std::chrono::nanoseconds()>& get) -> ReadFn {
         return [get]() -> std::optional<std::uint64_t> { return static_cast<std::uint64_t>(get().count()); };
     };
@@ -196,6 +198,34 @@ std::vector<Row> rows(const ReplaySources& src) {
         {"response_payloads.denied", "", kCounter, Unit::None,
          "Tunnel handshakes where payloads were asked for and the intercept granted none",
          tunnel(&T::payloadDenied)},
+        {"responses.exchanges", "responses_paired", kCounter, Unit::None,
+         "--compare-*: replayed requests paired with the online and the target response",
+         compare(&R::exchanges)},
+        {"responses.compared", "responses_compared", kCounter, Unit::None,
+         "Of them, compared: both responses there and framed", compare(&R::compared)},
+        {"responses.matched", "responses_matched", kCounter, Unit::None,
+         "Compared responses that agree (by the --compare-* rules)", compare(&R::matched)},
+        {"responses.mismatched", "responses_mismatched", kCounter, Unit::None,
+         "Compared responses that differ", compare(&R::mismatched)},
+        {"responses.not_compared", "responses_not_compared", kCounter, Unit::None,
+         "Paired requests not compared (a response missing or not framed; the report says why)",
+         compare(&R::notCompared)},
+        {"responses.slower", "responses_slower", kCounter, Unit::None,
+         "Requests the target answered much slower than the online server (--compare-slower-*)",
+         compare(&R::slower)},
+        {"responses.sessions", "", kCounter, Unit::None, "Replayed sessions whose responses were compared",
+         compare(&R::sessions)},
+        {"responses.sessions_dropped", "responses_sessions_dropped", kCounter, Unit::None,
+         "Connections not compared: more than --compare-max-sessions followed at once",
+         compare(&R::sessionsDropped)},
+        {"responses.not_replayed", "", kCounter, Unit::None,
+         "Captured connections followed for comparison that the engine did not replay (-r, -g, -O, shed)",
+         compare(&R::notReplayed)},
+        {"responses.collectors", "", kGauge, Unit::None, "Connections followed for comparison now",
+         compare(&R::collectors)},
+        {"responses.target_unknown", "", kCounter, Unit::None,
+         "Target segments for no compared session (other -n copies, sessions not compared)",
+         compare(&R::targetUnknown)},
         {"gate_timeouts", "", kCounter, Unit::None,
          "Requests released by timeout rather than by the response", engine(&S::gateTimeouts)},
         {"timer_wakeups", "", kCounter, Unit::None, "Session timers that fired", engine(&S::timerWakeups)},
@@ -338,6 +368,11 @@ constexpr const char* kSummaryPayload =
     "  response payloads: {response_payloads.received} responses, {response_payloads.bytes} bytes "
     "({response_payloads.missing_bytes} not received)\n";
 
+constexpr const char* kSummaryCompare =
+    "  responses: {responses.compared} compared, {responses.mismatched} differ ({responses.not_compared} not "
+    "compared, {responses.slower} slower) in {responses.sessions} sessions; {responses.sessions_dropped} "
+    "connections over --compare-max-sessions\n";
+
 constexpr const char* kSummaryProtocol =
     "  protocol hooks: {protocol.sessions} sessions, {protocol.refused_total} refused (tls "
     "{protocol.refused.tls}, compression {protocol.refused.compression}, unknown user "
@@ -393,7 +428,7 @@ void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sourc
 }
 
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp, bool payloads, bool hooks) {
+                                bool tunnel, bool udp, bool payloads, bool hooks, bool compare) {
     std::string text = stats::renderText(registry, kSummary, labels);
     if (live) text += stats::renderText(registry, kSummaryCapture, labels);
     text += stats::renderText(registry, kSummaryInjected, labels);
@@ -402,6 +437,7 @@ std::string renderReplaySummary(const stats::Registry& registry, const stats::La
     if (tunnel) text += stats::renderText(registry, kSummaryTunnel, labels);
     if (tunnel && payloads) text += stats::renderText(registry, kSummaryPayload, labels);
     if (hooks) text += stats::renderText(registry, kSummaryProtocol, labels);
+    if (compare) text += stats::renderText(registry, kSummaryCompare, labels);
     return text;
 }
 

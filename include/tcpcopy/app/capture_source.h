@@ -32,10 +32,11 @@ inline constexpr int kFramesPerTurn = 2048;
 // What a source hands its frames to.
 class FrameSink {
   public:
-    // One captured frame (valid during the call) at monotonic time `now`. `pass` counts the passes
-    // over a capture file (-T), from 0; a live capture's frames are all of pass 0.
+    // One captured frame (valid during the call) at monotonic time `now`, captured at `stamp` (the
+    // capture's own clock: the file's timestamp, or the live capture's, since the epoch). `pass`
+    // counts the passes over a capture file (-T), from 0; a live capture's frames are all of pass 0.
     virtual void onFrame(net::LinkType link, net::Bytes frame, std::chrono::nanoseconds now,
-                         unsigned pass) = 0;
+                         std::chrono::nanoseconds stamp, unsigned pass) = 0;
     // A capture file has been read to its end, every pass: "" when it ended cleanly, otherwise
     // the reason naming the file (already logged).
     virtual void onInputEnd(const std::string& error) = 0;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "tcpcopy/app/compare_wiring.h"
 #include "tcpcopy/app/udp_copy.h"
 #include "tcpcopy/capture/captured_frame.h"
 #include "tcpcopy/inject/injector.h"
@@ -60,16 +61,21 @@ struct ReplaySources {
     // without UDP rules (the udp.* counters then have no value).
     std::function<const UdpCopyStats*()> udp;
     std::function<const inject::InjectCounters*()> udpInjector;
+    // --compare-*: the regression diff's counters; nullptr (or unset) when comparison is off (the
+    // responses.* counters then have no value).
+    std::function<const CompareCounters*()> compare;
 };
 
 // Declares every counter of tcpcopy on `registry` (prefix "tcpcopy").
 void registerReplayMetrics(stats::Registry& registry, const ReplaySources& sources);
 
 // The summary printed at exit. `live` adds the capture's line, `tunnel` the tunnel's, `udp` the
-// UDP copy's, `payloads` (with a tunnel and --response-payload) the response payloads' and
-// `hooks` (--protocol) the protocol hooks'. Labels: "capture.backend".
+// UDP copy's, `payloads` (with a tunnel and --response-payload) the response payloads',
+// `hooks` (--protocol) the protocol hooks' and `compare` (--compare-*) "responses: N compared, M
+// differ". Labels: "capture.backend".
 std::string renderReplaySummary(const stats::Registry& registry, const stats::Labels& labels, bool live,
-                                bool tunnel, bool udp = false, bool payloads = false, bool hooks = false);
+                                bool tunnel, bool udp = false, bool payloads = false, bool hooks = false,
+                                bool compare = false);
 // The periodic "stats: ..." log line. Labels: "tunnel" (up, down or none).
 std::string renderReplayStatsLine(const stats::Registry& registry, const stats::Labels& labels);
 // systemd's STATUS= line.

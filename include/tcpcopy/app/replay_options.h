@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tcpcopy/app/compare_wiring.h"
 #include "tcpcopy/app/protocol_hooks.h"
 #include "tcpcopy/net/types.h"
 #include "tcpcopy/session/engine.h"
@@ -49,6 +50,7 @@ struct ReplayOptions {
     std::string mysqlCredentials;                // --mysql-credentials FILE
     session::EngineConfig engine;                // its rules: the TCP ones
     std::vector<session::AddressRule> udpRules;  // -x udp:...: copied by app::UdpCopier
+    CompareConfig compare;                       // --compare-*: the regression diff (off by default)
 };
 
 // Takes the "@MAC" parts out of -x rules: the rules without them go to `rules`, the MACs to `macs`

@@ -22,19 +22,20 @@ struct Replay {
     std::optional<capture::CaptureStats> capture;  // offline: no live capture
     std::optional<UdpCopyStats> udp;               // no -x udp: rule
     inject::InjectCounters udpInjector;
+    std::optional<CompareCounters> compare;  // no --compare-*
     stats::Registry registry{"tcpcopy"};
 
     Replay() {
         registerReplayMetrics(
             registry,
-            ReplaySources{
-                [this]() -> const session::EngineStats& { return engine; },
-                [this]() -> const inject::InjectCounters& { return injector; },
-                [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
-                [this]() -> const FrameCounters& { return frames; }, [this] { return capture; },
-                [] { return std::uint64_t{5}; }, [] { return 2500ms; }, [] { return 450ms; }, 64 << 20,
-                [this] { return udp ? &*udp : nullptr; },
-                [this]() -> const inject::InjectCounters* { return udp ? &udpInjector : nullptr; }});
+            ReplaySources{[this]() -> const session::EngineStats& { return engine; },
+                          [this]() -> const inject::InjectCounters& { return injector; },
+                          [] { return static_cast<const tunnel::TunnelClient*>(nullptr); },
+                          [this]() -> const FrameCounters& { return frames; }, [this] { return capture; },
+                          [] { return std::uint64_t{5}; }, [] { return 2500ms; }, [] { return 450ms; },
+                          64 << 20, [this] { return udp ? &*udp : nullptr; },
+                          [this]() -> const inject::InjectCounters* { return udp ? &udpInjector : nullptr; },
+                          [this] { return compare ? &*compare : nullptr; }});
     }
 };
 
@@ -77,6 +78,13 @@ const std::set<std::string> kDocumentedMetrics = {"frames_read",
                                                   "udp_packets_copied",
                                                   "udp_packets_sent",
                                                   "udp_send_errors",
+                                                  "responses_paired",
+                                                  "responses_compared",
+                                                  "responses_matched",
+                                                  "responses_mismatched",
+                                                  "responses_not_compared",
+                                                  "responses_slower",
+                                                  "responses_sessions_dropped",
                                                   "protocol_sessions",
                                                   "protocol_refused_tls",
                                                   "protocol_refused_compression",
@@ -253,6 +261,29 @@ TEST(ReplayMetrics, UdpCountersReadTheCopierAndItsInjector) {
         HasSubstr("\n  udp: 5 datagrams matched (1 sampled out, 0 truncated), 8 copies, 7 sent, 1 send "
                   "errors; 0 fragments, 0 malformed\n"));
     EXPECT_THAT(renderReplaySummary(r.registry, {}, false, false), Not(HasSubstr("udp:")));
+}
+
+TEST(ReplayMetrics, ComparisonCountersAndTheSummaryLineComeFromTheWiring) {
+    Replay r;
+    EXPECT_THAT(renderReplaySummary(r.registry, {}, false, true, false, true), Not(HasSubstr("responses:")));
+    EXPECT_FALSE(nlohmann::json::parse(stats::renderJson(r.registry, {})).contains("responses"));
+    r.compare = CompareCounters{};
+    r.compare->exchanges = 31;
+    r.compare->compared = 30;
+    r.compare->matched = 18;
+    r.compare->mismatched = 12;
+    r.compare->notCompared = 1;
+    r.compare->slower = 2;
+    r.compare->sessions = 3;
+    const std::string text = stats::renderPrometheus(r.registry);
+    EXPECT_THAT(text, HasSubstr("tcpcopy_responses_compared_total 30\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_responses_mismatched_total 12\n"));
+    EXPECT_THAT(text, HasSubstr("tcpcopy_responses_paired_total 31\n"));
+    const auto json = nlohmann::json::parse(stats::renderJson(r.registry, {}));
+    EXPECT_EQ(json["responses"]["mismatched"], 12);
+    EXPECT_THAT(renderReplaySummary(r.registry, {}, false, true, false, true, false, true),
+                HasSubstr("\n  responses: 30 compared, 12 differ (1 not compared, 2 slower) in 3 sessions; 0 "
+                          "connections over --compare-max-sessions\n"));
 }
 
 TEST(ReplayMetrics, TheStatsLineAndStatusReadAsBefore) {
