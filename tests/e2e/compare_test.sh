@@ -196,12 +196,18 @@ printf 'another file altogether\n' >"$LAB_NGINX_DIR/html/hello.txt"
 # through its error page, which closes keep-alive connections, and the rest of the connection's
 # requests would then not be replayed at all).
 sed -i 's|        location /api/ {|        location /api/session/ { return 500 "broken\\n"; }\n&|' "$LAB_NGINX_DIR/nginx.conf"
+old_workers=$(pgrep -P "$LAB_NGINX_PID" || true)
 kill -HUP "$LAB_NGINX_PID"
-# The reload is done when the new workers answer 500 there.
+# The reload is done when the new workers answer 500 there and every old worker has exited: until
+# then an old worker may still accept a connection and answer it with the old configuration.
 for ((i = 0; ; i++)); do
   code=$(ip netns exec "$LAB_NS_TARGET" curl -s -o /dev/null -w '%{http_code}' "http://$LAB_TARGET_IP/api/session/9") || true
-  [[ $code == 500 ]] && break
-  ((i < 300)) || lab_die "nginx did not reload (answers $code)"
+  alive=0
+  for pid in $old_workers; do
+    lab_alive "$pid" && alive=1
+  done
+  [[ $code == 500 ]] && ((alive == 0)) && break
+  ((i < 300)) || lab_die "nginx did not reload (answers $code, old workers alive: $alive)"
   sleep 0.1
 done
 redis_target FLUSHALL >/dev/null
