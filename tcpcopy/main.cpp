@@ -236,6 +236,11 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
         !error.empty())
         return error;
     r.compare = std::move(s.compare.config);
+    // A hook rewrites the client's bytes: the requests the diff frames from the capture are no
+    // longer what the target received.
+    if (r.compare.enabled() && !r.protocols.empty())
+        return "--compare-report/--compare-html cannot follow sessions --protocol rewrites; compare without "
+               "--protocol";
     auto& e = r.engine;
     e.copies = s.copies;
     e.portShiftFactor = s.portShift;

@@ -54,6 +54,8 @@ printf 'app app-secret\n' >"$LAB_DIR/closed-creds"
 chmod 0600 "$LAB_DIR/closed-creds"
 refused "no -x rule has online port 3307" --protocol 3307=mysql --mysql-credentials "$LAB_DIR/closed-creds"
 refused "only with --protocol" --mysql-credentials "$LAB_DIR/open-creds"
+refused "cannot follow sessions --protocol rewrites" --protocol mysql --mysql-credentials "$LAB_DIR/closed-creds" \
+  --compare-report "$LAB_DIR/x.json"
 
 # The same tables on both servers (their rows' random text differs; the load's statements do not
 # depend on it). Loaded over each server's own socket... sysbench needs TCP: from the server's
