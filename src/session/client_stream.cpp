@@ -196,17 +196,19 @@ void ClientStream::drainOutOfOrder(EngineStats& stats) {
     if (ooo_ && ooo_->empty()) ooo_.reset();
 }
 
-void ClientStream::release(std::uint64_t acked) {
-    acked = std::min(acked, next_);
-    if (acked <= streamBase_) return;
-    const std::uint64_t releasable = acked - streamBase_;
-    if (releasable >= kReleaseChunk || releasable == data_.size()) {
-        data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(releasable));
-        streamBase_ += releasable;
+void releaseFront(std::vector<std::byte>& bytes, std::uint64_t& base, std::uint64_t acked) {
+    acked = std::min(acked, base + bytes.size());
+    if (acked <= base) return;
+    const std::uint64_t releasable = acked - base;
+    if (releasable >= kReleaseChunk || releasable == bytes.size()) {
+        bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(releasable));
+        base += releasable;
         // A large upload, fully acknowledged: give its buffer back (-m counts capacity).
-        if (data_.empty() && data_.capacity() > kKeptCapacity) data_.shrink_to_fit();
+        if (bytes.empty() && bytes.capacity() > kKeptCapacity) bytes.shrink_to_fit();
     }
 }
+
+void ClientStream::release(std::uint64_t acked) { releaseFront(data_, streamBase_, acked); }
 
 net::Bytes ClientStream::bytes(std::uint64_t offset, std::uint32_t len) const {
     return net::Bytes(data_).subspan(static_cast<std::size_t>(offset - streamBase_), len);

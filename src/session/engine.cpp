@@ -158,7 +158,7 @@ class Engine::Impl {
         }
         const Slot first = table_.firstByCaptured(captured);
         if (first != SessionTable::kNone) {
-            feedCopies(first, seg, now);
+            forEachCopy(first, [&](Session& s) { s.onCaptured(seg, now); });
             return;
         }
         if (seg.has(tcpflag::kRst) || seg.payloadLength == 0) {
@@ -185,12 +185,8 @@ class Engine::Impl {
         const AddressRule* rule = session::matchRule(config_.rules, seg.src, seg.sport);
         if (rule == nullptr || rule->hook == nullptr) return;
         const Slot first = table_.firstByCaptured(seg.serverToClientKey());
-        std::vector<Slot> copies;
-        for (Slot s = first; s != SessionTable::kNone; s = table_.next(s)) copies.push_back(s);
-        for (const Slot s : copies) {
-            table_.get(s)->onCapturedServer(seg, now);
-            settle(s);
-        }
+        if (first != SessionTable::kNone)
+            forEachCopy(first, [&](Session& s) { s.onCapturedServer(seg, now); });
     }
 
     void onCapturedSyn(const FlowKey& captured, const TcpSegment& seg, const AddressRule& rule, Time now) {
@@ -227,7 +223,9 @@ class Engine::Impl {
         startSessions(seg, rule, now, false);
     }
 
-    void feedCopies(Slot first, const TcpSegment& seg, Time now) {
+    // Calls `feed` on every session of a captured flow's chain, each settled after its call.
+    template <class Feed>
+    void forEachCopy(Slot first, Feed feed) {
         // Slots first: a session may end (and leave the chain) while it is fed.
         Slot copies[16];
         std::size_t n = 0;
@@ -240,11 +238,11 @@ class Engine::Impl {
             }
         }
         for (std::size_t i = 0; i < n; ++i) {
-            table_.get(copies[i])->onCaptured(seg, now);
+            feed(*table_.get(copies[i]));
             settle(copies[i]);
         }
         for (const Slot s : more) {
-            table_.get(s)->onCaptured(seg, now);
+            feed(*table_.get(s));
             settle(s);
         }
     }

@@ -8,11 +8,6 @@
 
 namespace tcpcopy::session {
 
-namespace {
-// Released output is erased once this much has gathered at the front (or all of it).
-constexpr std::size_t kReleaseChunk = 16 * 1024;
-}  // namespace
-
 std::string_view hookRefusalName(HookRefusal reason) {
     switch (reason) {
         case HookRefusal::Tls:
@@ -43,15 +38,7 @@ std::optional<HookRefusal> hookRefusalFromName(std::string_view name) {
     return std::nullopt;
 }
 
-void HookStage::release(std::uint64_t acked) {
-    acked = std::min(acked, outEnd());
-    if (acked <= outBase_) return;
-    const std::uint64_t releasable = acked - outBase_;
-    if (releasable >= kReleaseChunk || releasable == out_.size()) {
-        out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(releasable));
-        outBase_ += releasable;
-    }
-}
+void HookStage::release(std::uint64_t acked) { releaseFront(out_, outBase_, acked); }
 
 RewriteResult HookStage::feed(const ClientStream& stream, std::uint64_t limit) {
     limit = std::min(limit, stream.end());

@@ -264,8 +264,7 @@ void Session::retransmit(Time now) {
 bool Session::markReached(const Mark& m) const {
     if (!hook_) return m.offset <= sndNxt_;
     if (m.offset > hook_->consumed()) return false;
-    const bool windowOnly = m.requiredServerBytes < 0 && !m.request && !m.fin && !m.rst;
-    return windowOnly || (sndNxt_ >= hook_->outEnd() && !hook_->hook().holding());
+    return !m.stopsSending() || (sndNxt_ >= hook_->outEnd() && !hook_->hook().holding());
 }
 
 bool Session::feedHook(Time now) {
@@ -274,9 +273,8 @@ bool Session::feedHook(Time now) {
     const MarkQueue& marks = stream_.marks();
     std::uint64_t limit = stream_.end();
     for (std::size_t i = 0; i < marks.size(); ++i) {
-        const Mark& m = marks[i];
-        if (m.requiredServerBytes >= 0 || m.request || m.fin || m.rst) {
-            limit = std::min(limit, m.offset);
+        if (marks[i].stopsSending()) {
+            limit = std::min(limit, marks[i].offset);
             break;
         }
     }

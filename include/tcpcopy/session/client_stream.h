@@ -29,10 +29,17 @@ struct Mark {
     bool fin = false;
     bool rst = false;
     bool request = false;  // data follows a response: one request
+    // Sending stops here for more than a window change: a pacing gate, a request, a FIN or RST.
+    bool stopsSending() const { return requiredServerBytes >= 0 || request || fin || rst; }
     // Set when the mark first blocks sending.
     std::optional<Time> waitingSince;
     std::uint64_t targetBytesAtWait = 0;
 };
+
+// Drops the bytes before `acked` from `bytes`, whose first byte is at offset `base` (moved up
+// with them): in chunks, so that a stream acknowledged a segment at a time is not shifted for each,
+// giving back the capacity of a large buffer once it is empty.
+void releaseFront(std::vector<std::byte>& bytes, std::uint64_t& base, std::uint64_t acked);
 
 // The marks of a session, oldest first. A vector with a moving head rather than a std::deque:
 // libstdc++'s deque allocates a 512-byte block and its map as soon as it is constructed, which

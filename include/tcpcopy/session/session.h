@@ -57,7 +57,6 @@ class Session {
     void attachHook(std::unique_ptr<ProtocolHook> hook) {
         hook_ = std::make_unique<HookStage>(std::move(hook));
     }
-    bool hooked() const { return hook_ != nullptr; }
     // A captured client segment of this connection.
     void onCaptured(const net::TcpSegment& seg, Time now);
     // A segment the online server sent on this connection, from the capture (hooked sessions).
