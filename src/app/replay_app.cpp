@@ -35,7 +35,6 @@ using Time = std::chrono::nanoseconds;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kProgram = "tcpcopy";
-constexpr std::uint8_t kIpProtoUdp = 17;
 constexpr auto kTick = 5ms;
 constexpr auto kProgressInterval = 250ms;
 // After SIGINT/SIGTERM, how long the loop goes on so that the tunnel sends the route removals.
@@ -220,7 +219,7 @@ class ReplayApp final : public FrameSink {
         if (auto err = tunnel::TunnelClient::validate(topts); !err.empty()) return startError(kProgram, err);
         tunnel::TunnelClientCallbacks cb;
         cb.onResponse = [this](net::Bytes header) {
-            if (header.size() > 9 && std::to_integer<std::uint8_t>(header[9]) == kIpProtoUdp && udp_) {
+            if (header.size() > 9 && std::to_integer<std::uint8_t>(header[9]) == net::kIpProtoUdp && udp_) {
                 udp_->onResponse(header);
                 return;
             }

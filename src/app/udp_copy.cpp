@@ -11,7 +11,6 @@
 namespace tcpcopy::app {
 namespace {
 
-constexpr std::uint8_t kIpProtoUdp = 17;
 constexpr std::uint16_t kDontFragment = 0x4000;
 constexpr std::size_t kMaxIpv4Packet = 65535;
 std::uint32_t addressSum(net::Ipv4Addr addr) { return (addr.value() >> 16) + (addr.value() & 0xffffu); }
@@ -55,7 +54,8 @@ void UdpCopier::announce(const net::FlowKey& flow) {
 
 void UdpCopier::onResponse(net::Bytes header) {
     const net::IpLayer ip = net::parseIpLayer(header);
-    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != kIpProtoUdp || ip.fragment) {
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != net::kIpProtoUdp ||
+        ip.fragment) {
         ++stats_.responsesMalformed;
         return;
     }
@@ -90,7 +90,8 @@ net::Endpoint UdpCopier::replayClient(const net::Endpoint& captured, unsigned co
 }
 
 bool UdpCopier::onPacket(const net::IpLayer& ip) {
-    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != kIpProtoUdp) return false;
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != net::kIpProtoUdp)
+        return false;
     if (ip.fragment) {
         ++stats_.fragments;
         return true;
@@ -132,7 +133,7 @@ bool UdpCopier::onPacket(const net::IpLayer& ip) {
         net::wire::put16(out + 4, static_cast<std::uint16_t>(id + copy));
         net::wire::put16(out + 6, flags);
         net::wire::put8(out + 8, config_.ttl);
-        net::wire::put8(out + 9, kIpProtoUdp);
+        net::wire::put8(out + 9, net::kIpProtoUdp);
         net::wire::put16(out + 10, 0);
         net::wire::put32(out + 12, source.addr.value());
         net::wire::put32(out + 16, target.addr.value());
@@ -141,7 +142,7 @@ bool UdpCopier::onPacket(const net::IpLayer& ip) {
         net::wire::put16(udpOut + 2, target.port.value());
         net::wire::put16(udpOut + 4, static_cast<std::uint16_t>(udpLength));
         net::wire::put16(udpOut + 6, 0);
-        const std::uint32_t pseudo = addressSum(source.addr) + addressSum(target.addr) + kIpProtoUdp +
+        const std::uint32_t pseudo = addressSum(source.addr) + addressSum(target.addr) + net::kIpProtoUdp +
                                      static_cast<std::uint32_t>(udpLength);
         std::uint16_t checksum =
             static_cast<std::uint16_t>(~net::onesComplementSum(net::Bytes(udpOut, udpLength), pseudo));

@@ -20,7 +20,6 @@ constexpr std::uint8_t kFamilyIpv4 = 4;
 constexpr std::uint8_t kFamilyIpv6 = 6;
 constexpr std::size_t kMaxItemSize = 0xFFFF;
 constexpr std::size_t kMaxItems = 0xFFFF;
-constexpr std::uint8_t kIpProtoUdp = 17;
 constexpr std::uint16_t kFragmentOffsetMask = 0x1FFF;
 
 void putU8(Buffer& out, std::uint8_t v) { out.push_back(static_cast<std::byte>(v)); }
@@ -252,7 +251,7 @@ net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit) {
 
 net::Bytes udpResponseHeader(net::Bytes ipPacket) {
     const net::IpLayer ip = net::parseIpLayer(ipPacket);
-    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != kIpProtoUdp) return {};
+    if (ip.status != net::DecodeStatus::Ok || ip.version != 4 || ip.protocol != net::kIpProtoUdp) return {};
     if ((net::wire::be16(ip.packet.data() + 6) & kFragmentOffsetMask) != 0) return {};  // no UDP header
     if (ip.payload.size() < net::kUdpHeaderLen) return {};
     return ip.packet.first(ip.headerLength + net::kUdpHeaderLen);
@@ -263,7 +262,7 @@ ResponseParts splitResponse(net::Bytes prefix) {
     if (prefix.size() < 20 || (std::to_integer<std::uint8_t>(prefix[0]) >> 4) != 4) return parts;
     const std::size_t ipLength =
         static_cast<std::size_t>(std::to_integer<std::uint8_t>(prefix[0]) & 0x0Fu) * 4;
-    if (ipLength >= 20 && std::to_integer<std::uint8_t>(prefix[9]) == kIpProtoUdp) {
+    if (ipLength >= 20 && std::to_integer<std::uint8_t>(prefix[9]) == net::kIpProtoUdp) {
         if (prefix.size() < ipLength + net::kUdpHeaderLen) return parts;
         const std::size_t udpLength = net::wire::be16(prefix.data() + ipLength + 4);
         parts.header = prefix.first(ipLength + net::kUdpHeaderLen);
