@@ -1,8 +1,8 @@
 #include "tcpcopy/app/compare_wiring.h"
 
 #include <algorithm>
-#include <charconv>
 
+#include "tcpcopy/app/replay_options.h"
 #include "tcpcopy/os/process.h"
 #include "tcpcopy/session/client_map.h"
 
@@ -45,13 +45,12 @@ std::string parseCompareProtocol(std::string_view text, CompareConfig& config) {
         if (eq == std::string_view::npos)
             return "expects PORT=PROTOCOL items, got '" + std::string(item) + "'";
         const std::string_view portText = trim(item.substr(0, eq));
-        unsigned port = 0;
-        const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
-        if (ec != std::errc{} || end != portText.data() + portText.size() || port == 0 || port > 65535)
+        net::Port port;
+        if (!parsePort(portText, port))
             return "expects a port 1-65535 before '=', got '" + std::string(portText) + "'";
         auto protocol = diff::parseProtocol(trim(item.substr(eq + 1)));
         if (!protocol) return protocolError(trim(item.substr(eq + 1)));
-        list.emplace_back(net::Port(static_cast<std::uint16_t>(port)), *protocol);
+        list.emplace_back(port, *protocol);
     }
     config.protocol = diff::Protocol::Auto;
     config.portProtocols = std::move(list);

@@ -4,8 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
+#include "tcpcopy/app/replay_options.h"
 #include "tcpcopy/protocol/credentials.h"
 #include "tcpcopy/protocol/engine_hook.h"
 #include "tcpcopy/protocol/mysql_hook.h"
@@ -23,12 +22,10 @@ std::string parseOneChoice(std::string_view text, std::vector<ProtocolChoice>& c
     ProtocolChoice choice;
     std::string_view name = text;
     if (const auto eq = text.find('='); eq != std::string_view::npos) {
-        const std::string_view port = text.substr(0, eq);
-        unsigned value = 0;
-        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+        net::Port port;
+        if (!parsePort(text.substr(0, eq), port))
             return "expects [PORT=]NAME with PORT 1-65535, got '" + std::string(text) + "'";
-        choice.port = net::Port(static_cast<std::uint16_t>(value));
+        choice.port = port;
         name = text.substr(eq + 1);
     }
     if (name != "mysql") return "names an unknown protocol '" + std::string(name) + "' (known: mysql)";
@@ -70,13 +67,10 @@ os::Result<std::unique_ptr<ProtocolHooks>> ProtocolHooks::attach(const std::vect
     auto report = [self](const net::FlowKey& captured, session::HookRefusal reason,
                          const std::string& detail) {
         if (self->refusalsLogged_ >= kRefusalsLogged) return;
-        if (++self->refusalsLogged_ == kRefusalsLogged) {
-            self->log_->warn("protocol hook refused {} ({}): {}; further refusals are only counted",
-                             captured.toString(), session::hookRefusalName(reason), detail);
-        } else {
-            self->log_->warn("protocol hook refused {} ({}): {}", captured.toString(),
-                             session::hookRefusalName(reason), detail);
-        }
+        const bool last = ++self->refusalsLogged_ == kRefusalsLogged;
+        self->log_->warn("protocol hook refused {} ({}): {}{}", captured.toString(),
+                         session::hookRefusalName(reason), detail,
+                         last ? "; further refusals are only counted" : "");
     };
     auto& factory = hooks->factories_.emplace_back(std::make_unique<protocol::EngineHookFactory>(
         std::make_unique<protocol::mysql::MysqlHookFactory>(shared), report));

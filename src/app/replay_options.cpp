@@ -29,16 +29,16 @@ bool parseNumber(std::string_view text, unsigned min, unsigned max, unsigned& ou
     return true;
 }
 
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+}  // namespace
+
 bool parsePort(std::string_view text, net::Port& out) {
     unsigned value = 0;
     if (!parseNumber(text, 1, 65535, value)) return false;
     out = net::Port(static_cast<std::uint16_t>(value));
     return true;
 }
-
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
-
-}  // namespace
 
 std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector<LinkRuleMacs>& macs) {
     constexpr std::size_t kMacText = 17;  // "00:11:22:33:44:55"

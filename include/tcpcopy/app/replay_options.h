@@ -53,6 +53,9 @@ struct ReplayOptions {
     CompareConfig compare;                       // --compare-*: the regression diff (off by default)
 };
 
+// A port number 1-65535, the whole of `text`; false (and `out` untouched) otherwise.
+bool parsePort(std::string_view text, net::Port& out);
+
 // Takes the "@MAC" parts out of -x rules: the rules without them go to `rules`, the MACs to `macs`
 // (one entry per rule that named any). Returns "" or the reason naming the rule.
 std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector<LinkRuleMacs>& macs);
