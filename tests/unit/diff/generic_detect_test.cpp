@@ -26,6 +26,14 @@ TEST(DetectProtocol, RecognisesHttpAndRespAndWaitsForEnoughBytes) {
     EXPECT_EQ(detectProtocol("GET /" + std::string(100, 'a'), false, 64), Protocol::Generic);
 }
 
+TEST(DetectProtocol, AMethodOfTwentyLettersIsGenericCutOrWhole) {
+    // fuzz_framers: whole, this was HTTP; cut after the letters, generic.
+    const std::string_view line = "STWWWWWWWWWWWWWWWWWW /up HTTP/1.1\r\nHost: x\r\n\r\n";
+    EXPECT_EQ(detectProtocol(line, true), Protocol::Generic);
+    EXPECT_EQ(detectProtocol(line.substr(0, 20), false), Protocol::Generic);
+    EXPECT_EQ(detectProtocol("STWWWWWWWWWWWWWWWWW /up HTTP/1.1\r\n", true), Protocol::Http);  // 19
+}
+
 TEST(ProtocolNames, RoundTrip) {
     for (Protocol p : {Protocol::Auto, Protocol::Http, Protocol::Resp, Protocol::Generic}) {
         EXPECT_EQ(parseProtocol(protocolName(p)), p);
