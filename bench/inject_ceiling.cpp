@@ -59,7 +59,7 @@ int run(const std::string& mode, std::size_t count, net::Ipv4Addr dst, std::size
         s.options.timestamps = net::TcpTimestamps{1, 1};
         s.payload = net::Bytes(reinterpret_cast<const std::byte*>(payload.data()), payload.size());
         storage[i].resize(net::kMaxHeadersLen + payload.size());
-        storage[i].resize(net::buildIpv4Tcp(s, storage[i]));
+        storage[i].resize(net::buildIpTcp(s, storage[i]));
         packets[i] = storage[i];
     }
     // CPU time as well as wall time: on a shared machine the wall time moves with the load, the

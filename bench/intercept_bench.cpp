@@ -58,7 +58,7 @@ const std::vector<Frame>& responseFrames() {
                 Frame f;
                 f.bytes.resize(14 + net::kMaxHeadersLen + payload.size());
                 f.bytes[12] = std::byte{0x08};
-                const std::size_t n = net::buildIpv4Tcp(s, net::MutableBytes(f.bytes).subspan(14));
+                const std::size_t n = net::buildIpTcp(s, net::MutableBytes(f.bytes).subspan(14));
                 f.bytes.resize(14 + n);
                 out.push_back(std::move(f));
             }

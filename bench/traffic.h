@@ -112,7 +112,7 @@ class ClientConn {
         // Ethernet: two locally administered MACs, EtherType IPv4.
         const std::uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00};
         for (int i = 0; i < 14; ++i) f.bytes[static_cast<std::size_t>(i)] = std::byte{eth[i]};
-        const std::size_t n = net::buildIpv4Tcp(s, net::MutableBytes(f.bytes).subspan(14));
+        const std::size_t n = net::buildIpTcp(s, net::MutableBytes(f.bytes).subspan(14));
         f.bytes.resize(14 + n);
         t.frames.push_back(std::move(f));
     }

@@ -92,7 +92,8 @@ void checkInput(const ReplayOptions& r, os::Preflight& report) {
 void checkTargets(const ReplayOptions& r, os::Preflight& report) {
     std::set<std::uint32_t> seen;
     for (const auto& rule : r.engine.rules) {
-        const net::Ipv4Addr target = rule.target.addr;
+        if (!rule.target.addr.isV4()) continue;  // IPv6 targets: not checked yet
+        const net::Ipv4Addr target = rule.target.addr.v4();
         if (!seen.insert(target.value()).second) continue;
         auto route = os::routeTo(target);
         if (!route) {

@@ -19,7 +19,7 @@ os::Result<std::unique_ptr<EngineOutput>> EngineOutput::create(os::EventBase& ba
 
 void EngineOutput::sendToTarget(const net::TcpSegment& segment) {
     const net::MutableBytes room = batch_.reserve(net::kMaxHeadersLen + segment.payload.size());
-    const std::size_t n = room.empty() ? 0 : net::buildIpv4Tcp(segment, room);
+    const std::size_t n = room.empty() ? 0 : net::buildIpTcp(segment, room);
     if (n == 0) {
         ++buildFailures_;
         return;

@@ -14,12 +14,15 @@ os::Result<std::unique_ptr<inject::LinkInjector>> openLinkInjector(const ReplayO
     const std::string& device = options.linkDevice;
     std::stringstream routes;
     routes << std::ifstream("/proc/net/route").rdbuf();
-    std::set<std::uint32_t> targets;
-    for (const session::AddressRule& rule : options.engine.rules) targets.insert(rule.target.addr.value());
-    for (const session::AddressRule& rule : options.udpRules) targets.insert(rule.target.addr.value());
+    std::set<net::IpAddr> targets;
+    for (const session::AddressRule& rule : options.engine.rules) targets.insert(rule.target.addr);
+    for (const session::AddressRule& rule : options.udpRules) targets.insert(rule.target.addr);
     std::vector<inject::LinkPeer> peers;
-    for (std::uint32_t value : targets) {
-        const net::Ipv4Addr target(value);
+    for (const net::IpAddr& address : targets) {
+        if (!address.isV4())
+            return R::fail("-o: link-layer output to the IPv6 target " + address.toString() +
+                           " is not supported yet");
+        const net::Ipv4Addr target = address.v4();
         inject::LinkPeer peer;
         peer.destination = target;
         std::optional<inject::MacAddress> source, nextHop;

@@ -223,7 +223,7 @@ class ReplayApp final : public FrameSink {
                 udp_->onResponse(header);
                 return;
             }
-            const net::DecodeResult r = net::decodeIpv4Tcp(header);
+            const net::DecodeResult r = net::decodeIpTcp(header);
             if (r.status != net::DecodeStatus::Ok) {
                 ++frames_.responsesMalformed;
                 return;
@@ -236,7 +236,7 @@ class ReplayApp final : public FrameSink {
         cb.onResponsePayload = [this](net::Bytes header, std::uint32_t, net::Bytes captured) {
             ++frames_.payloadResponses;
             frames_.payloadBytes += captured.size();
-            net::DecodeResult r = net::decodeIpv4Tcp(header);
+            net::DecodeResult r = net::decodeIpTcp(header);
             if (r.status != net::DecodeStatus::Ok) return;
             if (targetJoin_) targetJoin_->onPayload(r.segment, captured, clock_.now());
             r.segment.payload = captured;

@@ -108,7 +108,7 @@ std::vector<Row> rows(const ReplaySources& src) {
          "Frames read from the capture file or the live capture", frames(&F::frames)},
         {"frames_not_tcp", "", kCounter, Unit::None, "Frames that were neither IPv4 nor IPv6 TCP",
          frames(&F::notTcp)},
-        {"frames_ipv6", "", kCounter, Unit::None, "IPv6 frames (not replayed)", frames(&F::ipv6)},
+        {"frames_ipv6", "", kCounter, Unit::None, "IPv6 TCP frames decoded", frames(&F::ipv6)},
         {"frames_fragments", "", kCounter, Unit::None, "IPv4 fragments (not reassembled)",
          frames(&F::fragments)},
         {"frames_malformed", "", kCounter, Unit::None, "Frames that did not decode", frames(&F::malformed)},
@@ -398,13 +398,11 @@ void FrameCounters::count(const net::DecodeResult& decoded) {
     ++frames;
     switch (decoded.status) {
         case net::DecodeStatus::Ok:
+            if (decoded.segment.src.isV6()) ++ipv6;
             break;
         case net::DecodeStatus::NotIp:
         case net::DecodeStatus::NotTcp:
             ++notTcp;
-            break;
-        case net::DecodeStatus::Ipv6:
-            ++ipv6;
             break;
         case net::DecodeStatus::Fragment:
             ++fragments;

@@ -130,14 +130,15 @@ std::string parseRules(std::string_view text, std::vector<session::AddressRule>&
     return {};
 }
 
-std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& out) {
-    std::vector<net::Ipv4Addr> pool;
+std::string parseAddressPool(std::string_view text, std::vector<net::IpAddr>& out) {
+    std::vector<net::IpAddr> pool;
     for (std::string_view element : splitList(text)) {
         std::string bad = "bad client address " + quoted(element) + " (want a.b.c.d, a.b.c.d/n or a.b.c.x)";
         if (element.ends_with(".x")) {
             auto base = net::Ipv4Addr::parse(std::string(element.substr(0, element.size() - 2)) + ".0");
             if (!base) return bad;
-            for (std::uint32_t host = 1; host <= 254; ++host) pool.emplace_back(base->value() + host);
+            for (std::uint32_t host = 1; host <= 254; ++host)
+                pool.emplace_back(net::Ipv4Addr(base->value() + host));
             continue;
         }
         if (auto slash = element.find('/'); slash != std::string_view::npos) {
@@ -151,7 +152,8 @@ std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& 
             const std::uint32_t size = bits == 32 ? 1 : (std::uint32_t{1} << (32 - bits));
             const std::uint32_t first = bits < 31 ? 1 : 0;
             const std::uint32_t last = bits < 31 ? size - 2 : size - 1;
-            for (std::uint32_t host = first; host <= last; ++host) pool.emplace_back(network + host);
+            for (std::uint32_t host = first; host <= last; ++host)
+                pool.emplace_back(net::Ipv4Addr(network + host));
             continue;
         }
         auto addr = net::Ipv4Addr::parse(element);

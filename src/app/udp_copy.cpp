@@ -21,8 +21,8 @@ UdpCopyConfig UdpCopyConfig::from(const session::EngineConfig& engine,
                                   std::vector<session::AddressRule> rules) {
     UdpCopyConfig c;
     c.rules = std::move(rules);
-    c.clientPool = engine.clientPool;
-    c.loopbackRewrite = engine.loopbackRewrite;
+    c.clientPool = session::splitPool(engine.clientPool).v4;  // UDP copy is IPv4 only
+    if (engine.loopbackRewrite && engine.loopbackRewrite->isV4()) c.loopbackRewrite = engine.loopbackRewrite;
     c.copies = std::max(1u, engine.copies);
     c.portShiftFactor = engine.portShiftFactor;
     c.samplePercent = engine.samplePercent;
@@ -80,7 +80,7 @@ void UdpCopier::onResponse(net::Bytes header) {
     ++stats_.flowsAnswered;
 }
 
-const session::AddressRule* UdpCopier::matchRule(net::Ipv4Addr dst, net::Port dport) const {
+const session::AddressRule* UdpCopier::matchRule(const net::IpAddr& dst, net::Port dport) const {
     return session::matchRule(config_.rules, dst, dport);
 }
 
@@ -135,15 +135,15 @@ bool UdpCopier::onPacket(const net::IpLayer& ip) {
         net::wire::put8(out + 8, config_.ttl);
         net::wire::put8(out + 9, net::kIpProtoUdp);
         net::wire::put16(out + 10, 0);
-        net::wire::put32(out + 12, source.addr.value());
-        net::wire::put32(out + 16, target.addr.value());
+        net::wire::put32(out + 12, source.addr.v4().value());
+        net::wire::put32(out + 16, target.addr.v4().value());
         net::wire::put16(out + 10, net::internetChecksum(net::Bytes(out, net::kIpv4HeaderLen)));
         net::wire::put16(udpOut, source.port.value());
         net::wire::put16(udpOut + 2, target.port.value());
         net::wire::put16(udpOut + 4, static_cast<std::uint16_t>(udpLength));
         net::wire::put16(udpOut + 6, 0);
-        const std::uint32_t pseudo = addressSum(source.addr) + addressSum(target.addr) + net::kIpProtoUdp +
-                                     static_cast<std::uint32_t>(udpLength);
+        const std::uint32_t pseudo = addressSum(source.addr.v4()) + addressSum(target.addr.v4()) +
+                                     net::kIpProtoUdp + static_cast<std::uint32_t>(udpLength);
         std::uint16_t checksum =
             static_cast<std::uint16_t>(~net::onesComplementSum(net::Bytes(udpOut, udpLength), pseudo));
         if (checksum == 0) checksum = 0xffff;  // RFC 768: 0 means "no checksum"

@@ -76,6 +76,22 @@ std::uint16_t tcpChecksumV4(Ipv4Addr src, Ipv4Addr dst, Bytes tcpSegment) {
     return static_cast<std::uint16_t>(~onesComplementSum(tcpSegment, pseudo));
 }
 
+std::uint16_t tcpChecksumV6(const IpAddr& src, const IpAddr& dst, Bytes tcpSegment) {
+    // RFC 8200 8.1: source, destination, upper-layer length (32 bits), next header.
+    std::array<std::byte, 32> addresses{};
+    src.toWire(addresses.data());
+    dst.toWire(addresses.data() + 16);
+    const auto length = static_cast<std::uint32_t>(tcpSegment.size());
+    const std::uint32_t pseudo =
+        onesComplementSum(addresses) + (length >> 16) + (length & 0xFFFF) + kIpProtoTcp;
+    return static_cast<std::uint16_t>(~onesComplementSum(tcpSegment, pseudo));
+}
+
+std::uint16_t tcpChecksum(const IpAddr& src, const IpAddr& dst, Bytes tcpSegment) {
+    if (src.isV4()) return tcpChecksumV4(src.v4(), dst.v4(), tcpSegment);
+    return tcpChecksumV6(src, dst, tcpSegment);
+}
+
 std::uint16_t checksumUpdate16(std::uint16_t checksum, std::uint16_t oldValue, std::uint16_t newValue) {
     // HC' = ~(~HC + ~m + m')
     std::uint32_t sum = std::uint32_t{static_cast<std::uint16_t>(~checksum)} +
@@ -156,14 +172,10 @@ std::size_t writeTcpOptions(const TcpOptions& options, std::uint8_t segmentFlags
     return n;
 }
 
-std::size_t buildIpv4Tcp(const TcpSegment& seg, MutableBytes out) {
-    std::array<std::byte, kMaxTcpOptionsLen> options{};
-    std::size_t optionsLen = writeTcpOptions(seg.options, seg.flags, options);
-    std::size_t tcpLen = kTcpHeaderLen + optionsLen + seg.payload.size();
-    std::size_t totalLen = kIpv4HeaderLen + tcpLen;
-    if (totalLen > 0xFFFF || totalLen > out.size()) return 0;
+namespace {
 
-    std::byte* ip = out.data();
+// Writes the IPv4 header of a packet of `totalLen` bytes; returns its length.
+std::size_t writeIpv4Header(const TcpSegment& seg, std::size_t totalLen, std::byte* ip) {
     put8(ip, 0x45);  // version 4, IHL 5
     put8(ip + 1, 0);
     put16(ip + 2, static_cast<std::uint16_t>(totalLen));
@@ -172,11 +184,43 @@ std::size_t buildIpv4Tcp(const TcpSegment& seg, MutableBytes out) {
     put8(ip + 8, seg.ttl);
     put8(ip + 9, kIpProtoTcp);
     put16(ip + 10, 0);
-    put32(ip + 12, seg.src.value());
-    put32(ip + 16, seg.dst.value());
+    put32(ip + 12, seg.src.v4().value());
+    put32(ip + 16, seg.dst.v4().value());
     put16(ip + 10, internetChecksum(Bytes(ip, kIpv4HeaderLen)));
+    return kIpv4HeaderLen;
+}
 
-    std::byte* tcp = ip + kIpv4HeaderLen;
+// Writes the fixed IPv6 header (traffic class and flow label 0, no extension headers).
+std::size_t writeIpv6Header(const TcpSegment& seg, std::size_t tcpLen, std::byte* ip) {
+    put32(ip, 0x60000000u);  // version 6
+    put16(ip + 4, static_cast<std::uint16_t>(tcpLen));
+    put8(ip + 6, kIpProtoTcp);
+    put8(ip + 7, seg.ttl);  // hop limit
+    seg.src.toWire(ip + 8);
+    seg.dst.toWire(ip + 24);
+    return kIpv6HeaderLen;
+}
+
+}  // namespace
+
+std::size_t buildIpTcp(const TcpSegment& seg, MutableBytes out) {
+    const bool v4 = seg.src.isV4();
+    if (v4 != seg.dst.isV4()) return 0;  // one family per packet
+    std::array<std::byte, kMaxTcpOptionsLen> options{};
+    std::size_t optionsLen = writeTcpOptions(seg.options, seg.flags, options);
+    std::size_t tcpLen = kTcpHeaderLen + optionsLen + seg.payload.size();
+    const std::size_t ipLen = v4 ? kIpv4HeaderLen : kIpv6HeaderLen;
+    std::size_t totalLen = ipLen + tcpLen;
+    // IPv4's total length and IPv6's payload length are both 16 bits (no jumbograms).
+    if ((v4 ? totalLen : tcpLen) > 0xFFFF || totalLen > out.size()) return 0;
+
+    std::byte* ip = out.data();
+    if (v4) {
+        writeIpv4Header(seg, totalLen, ip);
+    } else {
+        writeIpv6Header(seg, tcpLen, ip);
+    }
+    std::byte* tcp = ip + ipLen;
     put16(tcp, seg.sport.value());
     put16(tcp + 2, seg.dport.value());
     put32(tcp + 4, seg.seq.value());
@@ -190,7 +234,7 @@ std::size_t buildIpv4Tcp(const TcpSegment& seg, MutableBytes out) {
     if (!seg.payload.empty()) {
         std::memcpy(tcp + kTcpHeaderLen + optionsLen, seg.payload.data(), seg.payload.size());
     }
-    put16(tcp + 16, tcpChecksumV4(seg.src, seg.dst, Bytes(tcp, tcpLen)));
+    put16(tcp + 16, tcpChecksum(seg.src, seg.dst, Bytes(tcp, tcpLen)));
     return totalLen;
 }
 

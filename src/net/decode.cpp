@@ -205,8 +205,6 @@ std::string_view decodeStatusName(DecodeStatus status) {
             return "truncated_ip";
         case DecodeStatus::BadIpHeader:
             return "bad_ip_header";
-        case DecodeStatus::Ipv6:
-            return "ipv6";
         case DecodeStatus::Fragment:
             return "fragment";
         case DecodeStatus::NotTcp:
@@ -361,7 +359,7 @@ std::size_t tcpHeaderLength(Bytes tcp) {
     return dataOffset;
 }
 
-DecodeResult decodeIpv4Tcp(Bytes ipPacket) {
+DecodeResult decodeIpTcp(Bytes ipPacket) {
     DecodeResult result;
     IpLayer ip = parseIpLayer(ipPacket);
     if (ip.status != DecodeStatus::Ok) {
@@ -369,10 +367,6 @@ DecodeResult decodeIpv4Tcp(Bytes ipPacket) {
         return result;
     }
     result.ipPacket = ip.packet;
-    if (ip.version != 4) {
-        result.status = DecodeStatus::Ipv6;
-        return result;
-    }
     if (ip.protocol != kIpProtoTcp) {
         result.status = DecodeStatus::NotTcp;
         return result;
@@ -401,10 +395,17 @@ DecodeResult decodeIpv4Tcp(Bytes ipPacket) {
         result.status = DecodeStatus::BadTcpOptions;
         return result;
     }
-    seg.src = Ipv4Addr(be32(iph + 12));
-    seg.dst = Ipv4Addr(be32(iph + 16));
-    seg.ipId = be16(iph + 4);
-    seg.ttl = u8(iph + 8);
+    if (ip.version == 4) {
+        seg.src = Ipv4Addr(be32(iph + 12));
+        seg.dst = Ipv4Addr(be32(iph + 16));
+        seg.ipId = be16(iph + 4);
+        seg.ttl = u8(iph + 8);
+    } else {
+        seg.src = IpAddr::fromWire(iph + 8);
+        seg.dst = IpAddr::fromWire(iph + 24);
+        seg.ipId = 0;           // IPv6 has no identification outside a fragment header
+        seg.ttl = u8(iph + 7);  // hop limit
+    }
     seg.sport = Port(be16(h));
     seg.dport = Port(be16(h + 2));
     seg.seq = SeqNum(be32(h + 4));
@@ -430,7 +431,7 @@ DecodeResult decodeFrame(LinkType link, Bytes frame) {
         result.status = DecodeStatus::BadIpHeader;
         return result;
     }
-    return decodeIpv4Tcp(l.ipPacket);
+    return decodeIpTcp(l.ipPacket);
 }
 
 }  // namespace tcpcopy::net

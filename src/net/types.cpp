@@ -1,6 +1,10 @@
 #include "tcpcopy/net/types.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace tcpcopy::net {
 
@@ -42,7 +46,76 @@ std::string Ipv4Addr::toString() const {
     return std::string(buf.data(), n);
 }
 
-std::string Endpoint::toString() const { return addr.toString() + ':' + std::to_string(port.value()); }
+IpAddr IpAddr::fromWire(const std::byte* sixteen) {
+    Octets octets{};
+    std::memcpy(octets.data(), sixteen, octets.size());
+    return fromOctets(octets);
+}
+
+void IpAddr::toWire(std::byte* sixteen) const { std::memcpy(sixteen, bytes_.data(), bytes_.size()); }
+
+std::optional<IpAddr> IpAddr::parse(std::string_view text) {
+    if (auto v4 = Ipv4Addr::parse(text)) return IpAddr(*v4);
+    if (text.empty() || text.size() >= INET6_ADDRSTRLEN || text.find(':') == std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::array<char, INET6_ADDRSTRLEN> buf{};
+    std::memcpy(buf.data(), text.data(), text.size());
+    Octets octets{};
+    if (inet_pton(AF_INET6, buf.data(), octets.data()) != 1) return std::nullopt;
+    return fromOctets(octets);
+}
+
+std::string IpAddr::toString() const {
+    if (isV4()) return v4().toString();
+    std::array<char, INET6_ADDRSTRLEN> buf{};
+    if (inet_ntop(AF_INET6, bytes_.data(), buf.data(), buf.size()) == nullptr) return "?";
+    return std::string(buf.data());
+}
+
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+    IpPrefix prefix;
+    std::string_view addr = text;
+    const std::size_t slash = text.find('/');
+    if (slash != std::string_view::npos) addr = text.substr(0, slash);
+    const auto network = IpAddr::parse(addr);
+    if (!network) return std::nullopt;
+    prefix.network = *network;
+    prefix.prefixLength = prefix.maxLength();
+    if (slash == std::string_view::npos) return prefix;
+    const std::string_view length = text.substr(slash + 1);
+    if (length.empty() || length.size() > 3) return std::nullopt;
+    unsigned value = 0;
+    for (char c : length) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value > prefix.maxLength()) return std::nullopt;
+    prefix.prefixLength = static_cast<std::uint8_t>(value);
+    return prefix;
+}
+
+bool IpPrefix::contains(const IpAddr& addr) const {
+    if (addr.isV4() != network.isV4()) return false;
+    // In the 128-bit (IPv4-mapped) form an IPv4 prefix is 96 bits longer.
+    const unsigned bits = prefixLength + (network.isV4() ? 96u : 0u);
+    const IpAddr::Octets& a = addr.octets();
+    const IpAddr::Octets& n = network.octets();
+    for (unsigned i = 0; i < 16; ++i) {
+        const unsigned covered = bits > i * 8 ? std::min(bits - i * 8, 8u) : 0u;
+        if (covered == 0) break;
+        const auto mask = static_cast<std::uint8_t>(0xFF00u >> covered);
+        if ((a[i] & mask) != (n[i] & mask)) return false;
+    }
+    return true;
+}
+
+std::string IpPrefix::toString() const { return network.toString() + "/" + std::to_string(prefixLength); }
+
+std::string Endpoint::toString() const {
+    if (addr.isV4()) return addr.toString() + ':' + std::to_string(port.value());
+    return '[' + addr.toString() + "]:" + std::to_string(port.value());
+}
 
 std::string FlowKey::toString() const { return client.toString() + '>' + server.toString(); }
 

@@ -169,8 +169,8 @@ Result<BufferEvent> BufferEvent::connect(EventBase& base, const net::Endpoint& t
     auto state = std::make_unique<State>();
     state->bev = bufferevent_socket_new(base.get(), -1, BEV_OPT_CLOSE_ON_FREE);
     if (state->bev == nullptr) return Result<BufferEvent>::fail("bufferevent_socket_new failed");
-    sockaddr_in sin = toSockaddr(to);
-    if (bufferevent_socket_connect(state->bev, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
+    SockAddr sin = toSockaddr(to);
+    if (bufferevent_socket_connect(state->bev, sin.get(), static_cast<int>(sin.length)) != 0) {
         return Result<BufferEvent>::fail("connect to " + to.toString() + ": " + lastSocketError());
     }
     return Result<BufferEvent>::ok(BufferEvent(std::move(state)));

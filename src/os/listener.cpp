@@ -15,16 +15,20 @@ namespace tcpcopy::os {
 Result<std::unique_ptr<Listener>> Listener::listen(EventBase& base, const net::Endpoint& at,
                                                    AcceptFn onAccept, ErrorFn onError, Duration pause) {
     using R = Result<std::unique_ptr<Listener>>;
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(familyOf(at.addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return R::fail(std::string("socket: ") + std::strerror(errno));
     const int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sin = toSockaddr(at);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0)
-        return R::fail(std::strerror(errno));
+    if (!at.addr.isV4()) {
+        // "::" is dual stack (IPv4 peers arrive as ::ffff:a.b.c.d), whatever bindv6only says.
+        const int v6only = at.addr.isUnspecified() ? 0 : 1;
+        ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    SockAddr sin = toSockaddr(at);
+    if (::bind(fd.get(), sin.get(), sin.length) != 0) return R::fail(std::strerror(errno));
     if (::listen(fd.get(), 128) != 0) return R::fail(std::string("listen: ") + std::strerror(errno));
-    socklen_t len = sizeof sin;
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+    socklen_t len = sizeof sin.storage;
+    if (::getsockname(fd.get(), sin.get(), &len) != 0) {
         return R::fail(std::string("getsockname: ") + std::strerror(errno));
     }
     const net::Endpoint local = fromSockaddr(sin);
@@ -52,10 +56,9 @@ Listener::~Listener() = default;
 
 void Listener::onReadable() {
     for (;;) {
-        sockaddr_in sin{};
-        socklen_t len = sizeof sin;
-        UniqueFd socket(
-            ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&sin), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        SockAddr sin;
+        socklen_t len = sizeof sin.storage;
+        UniqueFd socket(::accept4(fd_.get(), sin.get(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!socket) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
             // The connection is still pending: watching the socket now would wake us at once.

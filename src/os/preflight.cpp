@@ -107,16 +107,14 @@ Result<RouteInfo> routeTo(net::Ipv4Addr to) {
     using R = Result<RouteInfo>;
     UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd) return R::fail(std::string("socket: ") + std::strerror(errno));
-    const sockaddr_in sin = toSockaddr(net::Endpoint{to, net::Port(9)});
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0) {
-        return R::fail(std::strerror(errno));
-    }
+    const SockAddr sin = toSockaddr(net::Endpoint{to, net::Port(9)});
+    if (::connect(fd.get(), sin.get(), sin.length) != 0) return R::fail(std::strerror(errno));
     sockaddr_in local{};
     socklen_t len = sizeof local;
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
         return R::fail(std::string("getsockname: ") + std::strerror(errno));
     }
-    RouteInfo info{fromSockaddr(local).addr, {}};
+    RouteInfo info{fromSockaddr(local).addr.v4(), {}};
     int bestBits = -1;
     for (const auto& r : readRoutes()) {
         if ((to.value() & r.mask) != (r.destination & r.mask)) continue;
@@ -131,22 +129,21 @@ Result<RouteInfo> routeTo(net::Ipv4Addr to) {
 }
 
 std::string checkListen(const net::Endpoint& at) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(familyOf(at.addr), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return std::string("socket: ") + std::strerror(errno);
     const int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const sockaddr_in sin = toSockaddr(at);
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0)
-        return std::strerror(errno);
+    const SockAddr sin = toSockaddr(at);
+    if (::bind(fd.get(), sin.get(), sin.length) != 0) return std::strerror(errno);
     if (::listen(fd.get(), 1) != 0) return std::strerror(errno);
     return {};
 }
 
 std::string tcpConnect(const net::Endpoint& to, std::chrono::milliseconds timeout) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    UniqueFd fd(::socket(familyOf(to.addr), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) return std::string("socket: ") + std::strerror(errno);
-    const sockaddr_in sin = toSockaddr(to);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) == 0) return {};
+    const SockAddr sin = toSockaddr(to);
+    if (::connect(fd.get(), sin.get(), sin.length) == 0) return {};
     if (errno != EINPROGRESS) return std::strerror(errno);
     pollfd p{fd.get(), POLLOUT, 0};
     const int n = ::poll(&p, 1, static_cast<int>(timeout.count()));

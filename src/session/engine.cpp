@@ -35,6 +35,7 @@ class Engine::Impl {
         : config_(normalized(std::move(config))),
           output_(output),
           context_{config_, stats_, output_, inputEnded_, rtt_, 1},
+          pools_(splitPool(config_.clientPool)),
           table_(config_.copies > 1 || !config_.clientPool.empty() || config_.loopbackRewrite.has_value() ||
                  config_.portShiftFactor != 0),
           skipped_(config_.sessionTimeout, config_.maxSessions),
@@ -129,8 +130,8 @@ class Engine::Impl {
     }
 
     // The replay client a copy of a captured client maps to (client_map.h).
-    Endpoint replayClient(const Endpoint& captured, unsigned copy) const {
-        return replayClientFor(captured, copy, config_.loopbackRewrite, config_.clientPool,
+    Endpoint replayClient(const Endpoint& captured, unsigned copy, const Endpoint& target) const {
+        return replayClientFor(captured, copy, config_.loopbackRewrite, pools_.forTarget(target.addr),
                                config_.portShiftFactor);
     }
 
@@ -281,9 +282,13 @@ class Engine::Impl {
                 ++stats_.sessionsShed;
                 continue;
             }
+            const Endpoint client = replayClient(captured.client, copy, rule.target);
+            if (client.addr.isV4() != rule.target.addr.isV4()) {
+                ++stats_.sessionsSkippedFamily;
+                break;
+            }
             bool remapped = false;
-            const std::optional<FlowKey> tuple =
-                table_.claimTuple(FlowKey{replayClient(captured.client, copy), rule.target}, remapped);
+            const std::optional<FlowKey> tuple = table_.claimTuple(FlowKey{client, rule.target}, remapped);
             if (!tuple) {
                 ++stats_.sessionsShed;
                 continue;
@@ -444,6 +449,7 @@ class Engine::Impl {
     Time now_{0};  // time of the call being processed
     PathRtt rtt_;
     SessionContext context_;
+    const FamilyPools pools_;  // -c by family
     SessionTable table_;
     DeadlineHeap timers_;
     FlowSet skipped_;      // flows whose packets are dropped until they go quiet

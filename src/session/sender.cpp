@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "tcpcopy/net/builder.h"
 #include "tcpcopy/session/engine.h"
 #include "tcpcopy/session/session.h"
 
@@ -13,7 +14,6 @@ using net::TcpSegment;
 namespace tcpflag = net::tcpflag;
 
 namespace {
-constexpr std::uint32_t kIpv4TcpHeaders = 40;  // IPv4 + TCP headers without options
 constexpr std::uint32_t kTimestampOptionRoom = 12;
 constexpr std::uint32_t kMinimumMss = 64;
 constexpr std::uint32_t kDefaultMss = 536;  // RFC 1122
@@ -24,10 +24,18 @@ std::uint32_t Session::tsNow(Time now) const {
            static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }
 
+// The payload an -M packet has room for: the MTU less the IP (20 or 40 bytes) and TCP headers.
+// IPv6 routers do not fragment (RFC 8200 5), so the bound matters there the more.
+std::uint32_t Session::mtuPayload() const {
+    const std::uint32_t headers = static_cast<std::uint32_t>(net::ipTcpHeadersLen(replay_.server.addr));
+    const std::uint32_t mtu = context_.config.mtu;
+    return mtu > headers ? mtu - headers : kDefaultMss;
+}
+
 std::uint16_t Session::effectiveMss() const {
     const EngineConfig& cfg = context_.config;
     std::uint32_t mss = std::min<std::uint32_t>(targetMss_, cfg.mss);
-    mss = std::min<std::uint32_t>(mss, cfg.mtu > kIpv4TcpHeaders ? cfg.mtu - kIpv4TcpHeaders : kDefaultMss);
+    mss = std::min<std::uint32_t>(mss, mtuPayload());
     // RFC 6691: the MSS counts data only; our options take room too.
     if (tsOk_) mss = mss > kTimestampOptionRoom ? mss - kTimestampOptionRoom : 0;
     return static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, kMinimumMss));
@@ -101,8 +109,7 @@ void Session::emitSyn(Time now) {
     s.window = synWindow_;
     const EngineConfig& cfg = context_.config;
     std::uint32_t mss = capturedMss_.value_or(cfg.mss);
-    mss = std::min<std::uint32_t>(
-        {mss, cfg.mss, cfg.mtu > kIpv4TcpHeaders ? cfg.mtu - kIpv4TcpHeaders : kDefaultMss});
+    mss = std::min<std::uint32_t>({mss, cfg.mss, mtuPayload()});
     s.options.mss = static_cast<std::uint16_t>(mss);
     s.options.windowScale = capturedWscale_;
     if (wantTimestamps_) s.options.timestamps = net::TcpTimestamps{tsNow(now), 0};

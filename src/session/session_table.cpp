@@ -4,8 +4,8 @@
 
 namespace tcpcopy::session {
 
-PortAllocator& SessionTable::allocatorFor(net::Ipv4Addr addr) {
-    auto& slot = allocators_[addr.value()];
+PortAllocator& SessionTable::allocatorFor(const net::IpAddr& addr) {
+    auto& slot = allocators_[addr];
     if (!slot) slot = std::make_unique<PortAllocator>();
     return *slot;
 }
@@ -28,7 +28,7 @@ std::optional<net::FlowKey> SessionTable::claimTuple(const net::FlowKey& desired
 
 void SessionTable::releaseTuple(const net::FlowKey& replay) {
     if (!remapping_) return;
-    auto it = allocators_.find(replay.client.addr.value());
+    auto it = allocators_.find(replay.client.addr);
     if (it == allocators_.end()) return;
     it->second->release(replay.client.port.value());
     // An address without sessions costs nothing.

@@ -53,11 +53,21 @@ void endFrame(Buffer& out, std::size_t start) {
     patchU32(out, start + 6, static_cast<std::uint32_t>(out.size() - start - kHeaderSize));
 }
 
+void putAddr(Buffer& out, const net::IpAddr& addr) {
+    if (addr.isV4()) {
+        putU32(out, addr.v4().value());
+        return;
+    }
+    out.resize(out.size() + 16);
+    addr.toWire(out.data() + out.size() - 16);
+}
+
+// A flow's family is its server's; tcpcopy never mixes families within one flow.
 void putRoute(Buffer& out, const net::FlowKey& flow) {
-    putU8(out, kFamilyIpv4);
-    putU32(out, flow.client.addr.value());
+    putU8(out, flow.server.addr.isV4() ? kFamilyIpv4 : kFamilyIpv6);
+    putAddr(out, flow.client.addr);
     putU16(out, flow.client.port.value());
-    putU32(out, flow.server.addr.value());
+    putAddr(out, flow.server.addr);
     putU16(out, flow.server.port.value());
 }
 
@@ -144,9 +154,16 @@ MessageError readRoute(Reader& r, net::FlowKey& flow) {
     std::uint8_t family = 0;
     if (!r.u8(family)) return MessageError::Truncated;
     if (family == kFamilyIpv6) {
-        net::Bytes skip;
-        if (!r.bytes(2 * (16 + 2), skip)) return MessageError::Truncated;
-        return r.atEnd() ? MessageError::UnsupportedFamily : MessageError::TrailingBytes;
+        net::Bytes ca, sa;
+        std::uint16_t cp = 0, sp = 0;
+        const bool ok = r.bytes(16, ca) && r.u16(cp) && r.bytes(16, sa) && r.u16(sp);
+        if (ok) {
+            flow = net::FlowKey{{net::IpAddr::fromWire(ca.data()), net::Port(cp)},
+                                {net::IpAddr::fromWire(sa.data()), net::Port(sp)}};
+            // An IPv4-mapped address in a family-6 route would alias an IPv4 flow.
+            if (flow.client.addr.isV4() || flow.server.addr.isV4()) return MessageError::BadValue;
+        }
+        return finish(r, ok);
     }
     if (family != kFamilyIpv4) return MessageError::BadValue;
     std::uint32_t ca = 0, sa = 0;
@@ -226,8 +243,6 @@ std::string_view messageErrorName(MessageError error) {
             return "trailing bytes after message";
         case MessageError::BadValue:
             return "invalid field value";
-        case MessageError::UnsupportedFamily:
-            return "unsupported address family";
     }
     return "unknown";
 }

@@ -21,7 +21,7 @@ constexpr std::size_t kTcpDestinationPortOffset = 2;
 bool rewriteEndpoint(net::MutableBytes packet, net::Endpoint endpoint, std::size_t addrOffset,
                      std::size_t portOffset) {
     namespace wire = net::wire;
-    if (packet.size() < net::kIpv4HeaderLen) return false;
+    if (packet.size() < net::kIpv4HeaderLen || !endpoint.addr.isV4()) return false;  // IPv4 only
     std::byte* ip = packet.data();
     const std::size_t ihl = std::size_t{wire::u8(ip) & 0x0fu} * 4;
     if ((wire::u8(ip) >> 4) != 4 || ihl < net::kIpv4HeaderLen || packet.size() < ihl + net::kTcpHeaderLen) {
@@ -30,7 +30,7 @@ bool rewriteEndpoint(net::MutableBytes packet, net::Endpoint endpoint, std::size
     std::byte* tcp = ip + ihl;
     const std::uint32_t oldAddr = wire::be32(ip + addrOffset);
     const std::uint16_t oldPort = wire::be16(tcp + portOffset);
-    const std::uint32_t newAddr = endpoint.addr.value();
+    const std::uint32_t newAddr = endpoint.addr.v4().value();
     const std::uint16_t newPort = endpoint.port.value();
     wire::put32(ip + addrOffset, newAddr);
     wire::put16(ip + kIpChecksumOffset,

@@ -29,14 +29,6 @@ std::string moreLikeIt(const log::Throttle& throttle) {
 
 }  // namespace
 
-bool Cidr::contains(net::Ipv4Addr addr) const {
-    if (prefixLength == 0) return true;
-    std::uint32_t mask = prefixLength >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> prefixLength);
-    return (addr.value() & mask) == (network.value() & mask);
-}
-
-std::string Cidr::toString() const { return network.toString() + "/" + std::to_string(prefixLength); }
-
 os::Result<std::vector<Cidr>> parseCidrList(std::string_view text) {
     using R = os::Result<std::vector<Cidr>>;
     std::vector<Cidr> out;
@@ -48,22 +40,16 @@ os::Result<std::vector<Cidr>> parseCidrList(std::string_view text) {
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
         if (item.empty()) return R::fail("empty element in CIDR list '" + std::string(text) + "'");
-        Cidr cidr;
-        std::string_view addr = item;
-        if (std::size_t slash = item.find('/'); slash != item.npos) {
-            addr = item.substr(0, slash);
-            std::string_view len = item.substr(slash + 1);
-            unsigned value = 0;
-            auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), value);
-            if (ec != std::errc() || ptr != len.data() + len.size() || len.empty() || value > 32) {
-                return R::fail("bad prefix length in '" + std::string(item) + "' (expected 0-32)");
-            }
-            cidr.prefixLength = static_cast<std::uint8_t>(value);
+        const std::size_t slash = item.find('/');
+        const std::string_view addr = item.substr(0, slash);
+        const auto network = net::IpAddr::parse(addr);
+        if (!network) return R::fail("bad IP address in '" + std::string(item) + "'");
+        auto cidr = net::IpPrefix::parse(item);
+        if (!cidr) {
+            return R::fail("bad prefix length in '" + std::string(item) + "' (expected 0-" +
+                           (network->isV4() ? "32" : "128") + ")");
         }
-        auto parsed = net::Ipv4Addr::parse(addr);
-        if (!parsed) return R::fail("bad IPv4 address in '" + std::string(item) + "'");
-        cidr.network = *parsed;
-        out.push_back(cidr);
+        out.push_back(*cidr);
         if (comma == std::string_view::npos) break;
         start = comma + 1;
     }
@@ -210,7 +196,7 @@ class TunnelServer::Impl {
         [[maybe_unused]] auto n = ::send(fd.get(), reject.data(), reject.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
 
-    bool allowed(net::Ipv4Addr addr) const {
+    bool allowed(const net::IpAddr& addr) const {
         if (options_.allow.empty()) return true;
         for (const Cidr& c : options_.allow) {
             if (c.contains(addr)) return true;

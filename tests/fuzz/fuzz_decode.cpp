@@ -48,11 +48,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(s.options.sackCount <= s.options.sack.size());
         // What the decoder accepts, the builder can write back (modelled options only).
         static std::byte out[tcpcopy::net::kMaxHeadersLen + 65536];
-        std::size_t n = tcpcopy::net::buildIpv4Tcp(s, std::span(out));
+        std::size_t n = tcpcopy::net::buildIpTcp(s, std::span(out));
         // Refused only when the rewritten options push the packet past 65535 bytes.
         require(n != 0 || tcpcopy::net::kMaxHeadersLen + s.payload.size() > 0xFFFF);
         if (n != 0) {
-            require(tcpcopy::net::decodeIpv4Tcp(Bytes(out, n)).status == tcpcopy::net::DecodeStatus::Ok);
+            require(tcpcopy::net::decodeIpTcp(Bytes(out, n)).status == tcpcopy::net::DecodeStatus::Ok);
         }
     }
 

@@ -231,7 +231,7 @@ net::TcpSegment responseSegment(Input& in, CheckingOutput& out, std::vector<std:
 bool decodedSegment(Input& in, std::vector<std::byte>& storage, net::TcpSegment& out) {
     const net::Bytes bytes = in.bytes(in.range<std::size_t>(0, 2000));
     storage.assign(bytes.begin(), bytes.end());
-    const net::DecodeResult r = net::decodeIpv4Tcp(net::Bytes(storage));
+    const net::DecodeResult r = net::decodeIpTcp(net::Bytes(storage));
     if (r.status != net::DecodeStatus::Ok) return false;
     out = r.segment;
     return true;

@@ -67,6 +67,6 @@ std::string parseRules(std::string_view text, std::vector<session::AddressRule>&
                        std::vector<session::AddressRule>& udp);
 // Client address pool: comma-separated elements, each a dotted quad, a CIDR block ("a.b.c.d/n",
 // network and broadcast excluded for n < 31) or an "a.b.c.x" pattern (x = 1..254).
-std::string parseAddressPool(std::string_view text, std::vector<net::Ipv4Addr>& out);
+std::string parseAddressPool(std::string_view text, std::vector<net::IpAddr>& out);
 
 }  // namespace tcpcopy::app

@@ -32,12 +32,12 @@
 namespace tcpcopy::app {
 
 struct UdpCopyConfig {
-    std::vector<session::AddressRule> rules;       // -x udp:...
-    std::vector<net::Ipv4Addr> clientPool;         // -c (empty: keep the captured address)
-    std::optional<net::Ipv4Addr> loopbackRewrite;  // -H
-    unsigned copies = 1;                           // -n
-    unsigned portShiftFactor = 0;                  // -f
-    unsigned samplePercent = 100;                  // -r
+    std::vector<session::AddressRule> rules;     // -x udp:...
+    std::vector<net::IpAddr> clientPool;         // -c, its IPv4 addresses (empty: keep the captured address)
+    std::optional<net::IpAddr> loopbackRewrite;  // -H, when IPv4
+    unsigned copies = 1;                         // -n
+    unsigned portShiftFactor = 0;                // -f
+    unsigned samplePercent = 100;                // -r
     std::uint8_t ttl = 64;
     std::size_t maxRoutes = 65536;  // flows announced to intercept at a time (oldest withdrawn)
 
@@ -96,7 +96,7 @@ class UdpCopier {
     net::Endpoint replayClient(const net::Endpoint& captured, unsigned copy) const;
 
   private:
-    const session::AddressRule* matchRule(net::Ipv4Addr dst, net::Port dport) const;
+    const session::AddressRule* matchRule(const net::IpAddr& dst, net::Port dport) const;
     void announce(const net::FlowKey& flow);
 
     UdpCopyConfig config_;

@@ -9,7 +9,7 @@
 //                     sendmmsg, needing no library;
 //   RecordingInjector keeps copies of what it was given, for tests.
 // The kernel routes each packet by its destination address; on Linux it fills in the IP total
-// length and header checksum, the TCP checksum must already be right (net::buildIpv4Tcp
+// length and header checksum, the TCP checksum must already be right (net::buildIpTcp
 // computes both). Both real injectors need CAP_NET_RAW (see os::hasCapability).
 //
 // The data path: send() and sendBatch() allocate nothing and never throw. A packet that is not a

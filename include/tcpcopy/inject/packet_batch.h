@@ -4,7 +4,7 @@
 //
 //     inject::PacketBatch batch(injector);
 //     net::MutableBytes room = batch.reserve(net::kMaxHeadersLen + payload.size());
-//     batch.commit(net::buildIpv4Tcp(segment, room));   // 0: nothing queued
+//     batch.commit(net::buildIpTcp(segment, room));   // 0: nothing queued
 //     ...
 //     batch.flush();                                      // at the end of the loop turn
 //

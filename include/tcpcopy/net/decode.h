@@ -35,7 +35,6 @@ enum class DecodeStatus : std::uint8_t {
     NotIp,          // link payload is not IPv4/IPv6 (ARP, LLDP, ...)
     TruncatedIp,    // shorter than the IP header, or header length field impossible
     BadIpHeader,    // version/IHL/total-length inconsistent
-    Ipv6,           // a valid IPv6 packet (the engine is IPv4-only for now)
     Fragment,       // an IPv4 fragment (recognised and counted, not reassembled)
     NotTcp,         // IP payload is not TCP
     TruncatedTcp,   // shorter than the TCP header / data offset
@@ -50,16 +49,15 @@ struct DecodeResult {
     Bytes ipPacket;      // the IP packet inside the frame (when the IP layer was found)
 };
 
-// Decodes an IPv4 packet carrying TCP. `ipPacket` may be longer than the IP total length
-// (Ethernet padding): the excess is ignored. It may be shorter (snaplen): payload then holds
-// what is present while payloadLength keeps what the IP header states.
-// Precedence when several apply: IP header problems, then NotTcp (any other protocol, fragment
-// or not), then Fragment (a TCP fragment), then the TCP header and options. IP and TCP
-// checksums are not verified (captures taken with checksum offload carry wrong ones).
-DecodeResult decodeIpv4Tcp(Bytes ipPacket);
+// Decodes an IPv4 or IPv6 packet carrying TCP (IPv6 extension headers skipped). `ipPacket` may be longer than
+// the IP total length (Ethernet padding): the excess is ignored. It may be shorter (snaplen): payload then
+// holds what is present while payloadLength keeps what the IP header states. Precedence when several apply:
+// IP header problems, then NotTcp (any other protocol, fragment or not), then Fragment (a TCP fragment), then
+// the TCP header and options. IP and TCP checksums are not verified (captures taken with checksum offload
+// carry wrong ones). For IPv6, ipId is 0 and ttl is the hop limit.
+DecodeResult decodeIpTcp(Bytes ipPacket);
 
-// Strips the link layer, then decodes as decodeIpv4Tcp. IPv6 packets (with extension
-// headers skipped) report status Ipv6.
+// Strips the link layer, then decodes as decodeIpTcp.
 DecodeResult decodeFrame(LinkType link, Bytes frame);
 
 // Parses a TCP option area; returns false when an option's length runs past the end (or is

@@ -1,5 +1,5 @@
 #pragma once
-// A decoded IPv4/TCP segment: the one form in which packets enter the session engine, whether
+// A decoded IPv4/TCP or IPv6/TCP segment: the one form in which packets enter the session engine, whether
 // they come from a capture file, a live capture or the intercept tunnel. All fields host order.
 
 #include <array>
@@ -62,8 +62,8 @@ struct TcpOptions {
 };
 
 struct TcpSegment {
-    Ipv4Addr src;
-    Ipv4Addr dst;
+    IpAddr src;
+    IpAddr dst;
     Port sport;
     Port dport;
     SeqNum seq;

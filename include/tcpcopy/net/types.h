@@ -1,6 +1,7 @@
 #pragma once
 // Host-order strong types for the values packets carry. Wire byte order never leaves the parsers.
 
+#include <array>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,93 @@ class Ipv4Addr {
 
   private:
     std::uint32_t value_ = 0;
+};
+
+// An IPv4 or IPv6 address: 16 bytes in network order, IPv4 held in its IPv4-mapped form
+// (::ffff:198.18.0.1, RFC 4291 2.5.5.2), so one flow table, one hash and one comparison serve
+// both families. An Ipv4Addr converts to it implicitly.
+class IpAddr {
+  public:
+    using Octets = std::array<std::uint8_t, 16>;
+
+    constexpr IpAddr() : IpAddr(Ipv4Addr(0)) {}  // 0.0.0.0: an unset address is IPv4, as before IPv6
+    constexpr IpAddr(Ipv4Addr v4)  // NOLINT(google-explicit-constructor): every IPv4 address is one
+        : bytes_{0,
+                 0,
+                 0,
+                 0,
+                 0,
+                 0,
+                 0,
+                 0,
+                 0,
+                 0,
+                 0xFF,
+                 0xFF,
+                 static_cast<std::uint8_t>(v4.value() >> 24),
+                 static_cast<std::uint8_t>(v4.value() >> 16),
+                 static_cast<std::uint8_t>(v4.value() >> 8),
+                 static_cast<std::uint8_t>(v4.value())} {}
+    static constexpr IpAddr fromOctets(const Octets& octets) {
+        IpAddr a;
+        a.bytes_ = octets;
+        return a;
+    }
+    // 16 bytes in network order, as an IPv6 header carries them.
+    static IpAddr fromWire(const std::byte* sixteen);
+    // "198.18.0.1", or an IPv6 address in any RFC 4291 text form ("2001:db8::1"; no brackets, no
+    // zone, no prefix); nullopt for anything else. An IPv4-mapped IPv6 text reads as IPv4.
+    static std::optional<IpAddr> parse(std::string_view text);
+
+    constexpr bool isV4() const {
+        for (int i = 0; i < 10; ++i) {
+            if (bytes_[i] != 0) return false;
+        }
+        return bytes_[10] == 0xFF && bytes_[11] == 0xFF;
+    }
+    constexpr bool isV6() const { return !isV4(); }
+    // The IPv4 address (meaningful when isV4()).
+    constexpr Ipv4Addr v4() const {
+        return Ipv4Addr((std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
+                        (std::uint32_t{bytes_[14]} << 8) | bytes_[15]);
+    }
+    constexpr const Octets& octets() const { return bytes_; }
+    void toWire(std::byte* sixteen) const;  // the 16 bytes, for an IPv6 header
+    // Dotted quad for IPv4; RFC 5952 for IPv6 ("2001:db8::1").
+    std::string toString() const;
+    constexpr bool isLoopback() const {
+        if (isV4()) return v4().isLoopback();
+        for (int i = 0; i < 15; ++i) {
+            if (bytes_[i] != 0) return false;
+        }
+        return bytes_[15] == 1;
+    }
+    constexpr bool isUnspecified() const { return *this == IpAddr() || *this == fromOctets(Octets{}); }
+    // The two 64-bit halves, for hashing.
+    constexpr std::uint64_t high() const { return half(0); }
+    constexpr std::uint64_t low() const { return half(8); }
+    constexpr auto operator<=>(const IpAddr&) const = default;
+
+  private:
+    constexpr std::uint64_t half(int from) const {
+        std::uint64_t v = 0;
+        for (int i = from; i < from + 8; ++i) v = (v << 8) | bytes_[i];
+        return v;
+    }
+    Octets bytes_{};
+};
+
+// An address prefix of either family ("198.18.0.0/15", "2001:db8::/32"). The length counts in
+// the address's own family (0-32 for IPv4, 0-128 for IPv6); an IPv4 prefix holds IPv4 only.
+struct IpPrefix {
+    IpAddr network;
+    std::uint8_t prefixLength = 32;
+
+    // "ADDR" (a whole address) or "ADDR/LEN"; nullopt for anything else.
+    static std::optional<IpPrefix> parse(std::string_view text);
+    constexpr std::uint8_t maxLength() const { return network.isV4() ? 32 : 128; }
+    bool contains(const IpAddr& addr) const;
+    std::string toString() const;
 };
 
 // A TCP or UDP port in host byte order.
@@ -84,10 +172,10 @@ constexpr SeqNum seqMax(SeqNum a, SeqNum b) { return seqLt(a, b) ? b : a; }
 
 // One end of a TCP connection.
 struct Endpoint {
-    Ipv4Addr addr;
+    IpAddr addr;
     Port port;
     constexpr auto operator<=>(const Endpoint&) const = default;
-    std::string toString() const;  // "198.18.0.1:80"
+    std::string toString() const;  // "198.18.0.1:80", "[2001:db8::1]:80"
 };
 
 // A connection as (client, server); the key of the session and route tables.
@@ -109,11 +197,22 @@ constexpr std::uint64_t mix64(std::uint64_t h) {
     return h;
 }
 
+// Hashes an address (both families) with a seed; the low half alone is the IPv4 address.
+constexpr std::uint64_t hashAddr(const IpAddr& addr, std::uint64_t seed) {
+    return mix64(seed ^ addr.low() ^ mix64(addr.high() + 0x9E3779B97F4A7C15ull));
+}
+
+struct IpAddrHash {
+    std::size_t operator()(const IpAddr& a) const noexcept {
+        return static_cast<std::size_t>(hashAddr(a, 0));
+    }
+};
+
 struct FlowKeyHash {
     std::size_t operator()(const FlowKey& k) const noexcept {
-        std::uint64_t a = (std::uint64_t{k.client.addr.value()} << 16) | k.client.port.value();
-        std::uint64_t b = (std::uint64_t{k.server.addr.value()} << 16) | k.server.port.value();
-        std::uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x7F4A7C159E3779B9ull + (a << 6) + (a >> 2));
+        const std::uint64_t ports = (std::uint64_t{k.client.port.value()} << 16) | k.server.port.value();
+        std::uint64_t h = k.client.addr.low() * 0x9E3779B97F4A7C15ull ^ (k.server.addr.low() + (ports << 32));
+        h ^= (k.client.addr.high() ^ (k.server.addr.high() >> 1)) * 0xC2B2AE3D27D4EB4Full;
         h ^= h >> 31;
         h *= 0xBF58476D1CE4E5B9ull;
         h ^= h >> 29;

@@ -45,7 +45,7 @@ class Output {
 
 // One -x rule: captured traffic to [onlineAddr:]onlinePort goes to target.
 struct AddressRule {
-    std::optional<net::Ipv4Addr> onlineAddr;
+    std::optional<net::IpAddr> onlineAddr;
     net::Port onlinePort;
     net::Endpoint target;
     // A protocol hook for the sessions of this rule (hook.h; not owned), or none.
@@ -54,11 +54,13 @@ struct AddressRule {
 
 struct EngineConfig {
     std::vector<AddressRule> rules;
-    std::vector<net::Ipv4Addr> clientPool;         // -c: replay client addresses (empty: keep captured)
-    std::optional<net::Ipv4Addr> loopbackRewrite;  // -H: replaces captured 127.x client addresses
-    unsigned copies = 1;                           // -n: replayed copies of each session (1..1023)
-    unsigned portShiftFactor = 0;                  // -f: separates the ports of several instances
-    unsigned samplePercent = 100;                  // -r: share of sessions replayed (by flow hash)
+    // -c: replay client addresses (empty: keep captured). A session takes one of the family of
+    // its rule's target; with none of that family it keeps its captured address.
+    std::vector<net::IpAddr> clientPool;
+    std::optional<net::IpAddr> loopbackRewrite;  // -H: replaces captured loopback clients of its family
+    unsigned copies = 1;                         // -n: replayed copies of each session (1..1023)
+    unsigned portShiftFactor = 0;                // -f: separates the ports of several instances
+    unsigned samplePercent = 100;                // -r: share of sessions replayed (by flow hash)
     // -g: over this long from the first captured packet, the share of new sessions replayed
     // grows linearly from 0 to 100% (chosen by flow hash), so a cold target warms up. 0: off.
     Time rampDuration{0};
@@ -104,7 +106,10 @@ struct EngineStats {
     std::uint64_t sessionsSampledOut = 0;        // -r
     std::uint64_t sessionsRampedOut = 0;         // -g: skipped while the ramp was below 100%
     std::uint64_t sessionsSkippedMidstream = 0;  // -O
-    std::uint64_t sessionsDeferred = 0;          // --max-active: connections that waited for a free slot
+    // The replay client and the rule's target of different families (an IPv4 capture sent to
+    // an IPv6 target without an IPv6 -c address, say): not replayable, skipped.
+    std::uint64_t sessionsSkippedFamily = 0;
+    std::uint64_t sessionsDeferred = 0;  // --max-active: connections that waited for a free slot
     // Over maxSessions or memoryLimitBytes, no free tuple, or dropped while waiting to start (over
     // maxSessionBytes, or more waiting connections than maxSessions).
     std::uint64_t sessionsShed = 0;

@@ -137,6 +137,7 @@ class Session {
     void startTiming(std::uint64_t ackedAt, Time now);
     void finishTiming(Time now);
     std::uint16_t effectiveMss() const;
+    std::uint32_t mtuPayload() const;
     std::uint16_t windowField(std::uint16_t raw) const;
     std::uint32_t tsNow(Time now) const;
     net::SeqNum seqAt(std::uint64_t offset) const {

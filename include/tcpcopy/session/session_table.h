@@ -62,7 +62,7 @@ class SessionTable {
         Slot nextCopy = kNone;
         std::size_t accounted = 0;
     };
-    PortAllocator& allocatorFor(net::Ipv4Addr addr);
+    PortAllocator& allocatorFor(const net::IpAddr& addr);
     void releaseTuple(const net::FlowKey& replay);
 
     bool remapping_;
@@ -70,7 +70,7 @@ class SessionTable {
     std::vector<Slot> free_;
     absl::flat_hash_map<net::FlowKey, Slot, net::FlowKeyHash> byReplay_;
     absl::flat_hash_map<net::FlowKey, Slot, net::FlowKeyHash> byCaptured_;
-    absl::flat_hash_map<std::uint32_t, std::unique_ptr<PortAllocator>> allocators_;
+    absl::flat_hash_map<net::IpAddr, std::unique_ptr<PortAllocator>, net::IpAddrHash> allocators_;
 };
 
 }  // namespace tcpcopy::session

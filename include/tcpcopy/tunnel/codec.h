@@ -246,11 +246,10 @@ class FrameDecoder {
 
 enum class MessageError : std::uint8_t {
     None,
-    UnknownType,        // a message type this version does not know (callers may ignore it)
-    Truncated,          // the payload ends inside a field
-    TrailingBytes,      // bytes left after the last field
-    BadValue,           // a field holds an impossible value (bad family, zero-length item, ...)
-    UnsupportedFamily,  // a well-formed IPv6 route: the layout allows it, this build does not
+    UnknownType,    // a message type this version does not know (callers may ignore it)
+    Truncated,      // the payload ends inside a field
+    TrailingBytes,  // bytes left after the last field
+    BadValue,       // a field holds an impossible value (bad family, zero-length item, ...)
 };
 std::string_view messageErrorName(MessageError error);
 

@@ -62,7 +62,7 @@ struct ConnectionInfo {
 
 struct TunnelClientCallbacks {
     // One IPv4+TCP header (options included, IP total length as the target sent it, payload
-    // absent). The view is valid only during the call. Decode with net::decodeIpv4Tcp().
+    // absent). The view is valid only during the call. Decode with net::decodeIpTcp().
     std::function<void(net::Bytes ipHeaderBytes)> onResponse;
     // A connection finished its handshake (first time and after every reconnect).
     std::function<void(const ConnectionInfo&)> onConnected;

@@ -33,14 +33,10 @@
 
 namespace tcpcopy::tunnel {
 
-// An IPv4 prefix, e.g. 198.18.0.0/15.
-struct Cidr {
-    net::Ipv4Addr network;
-    std::uint8_t prefixLength = 32;
-    bool contains(net::Ipv4Addr addr) const;
-    std::string toString() const;
-};
-// Parses "a.b.c.d[/n][,...]" (no /n means /32). Error text names the offending element.
+// A prefix of either family, e.g. 198.18.0.0/15 or 2001:db8::/32.
+using Cidr = net::IpPrefix;
+// Parses "ADDR[/n][,...]" (no /n means the whole address: /32, /128). Error text names the
+// offending element.
 os::Result<std::vector<Cidr>> parseCidrList(std::string_view text);
 
 struct TunnelServerOptions {

@@ -63,7 +63,7 @@ std::vector<std::byte> buildSyn(const ProbeConfig& cfg, unsigned i) {
     seg.payload = net::Bytes(payload);
     seg.payloadLength = static_cast<std::uint32_t>(payload.size());
     std::vector<std::byte> packet(net::kMaxHeadersLen + payload.size());
-    const std::size_t n = net::buildIpv4Tcp(seg, net::MutableBytes(packet));
+    const std::size_t n = net::buildIpTcp(seg, net::MutableBytes(packet));
     packet.resize(n);
     return packet;
 }
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     for (unsigned i = 0; i < cfg.count; ++i) {
         packets.push_back(buildSyn(cfg, i));
         if (packets.back().empty()) {
-            std::fprintf(stderr, "inject_probe: buildIpv4Tcp refused packet %u\n", i);
+            std::fprintf(stderr, "inject_probe: buildIpTcp refused packet %u\n", i);
             return 2;
         }
     }

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     options.instanceId = "tunnel_probe";
     tunnel::TunnelClientCallbacks callbacks;
     callbacks.onResponse = [&](net::Bytes header) {
-        net::DecodeResult d = net::decodeIpv4Tcp(header);
+        net::DecodeResult d = net::decodeIpTcp(header);
         if (d.status != net::DecodeStatus::Ok) {
             std::printf("UNDECODABLE %s\n", std::string(net::decodeStatusName(d.status)).c_str());
             return;

@@ -28,7 +28,7 @@ net::TcpSegment segment(std::uint16_t sport) {
 std::vector<std::uint16_t> sentPorts(const inject::RecordingInjector& injector) {
     std::vector<std::uint16_t> ports;
     for (const auto& p : injector.packets()) {
-        const net::DecodeResult r = net::decodeIpv4Tcp(net::Bytes(p));
+        const net::DecodeResult r = net::decodeIpTcp(net::Bytes(p));
         ports.push_back(r.status == net::DecodeStatus::Ok ? r.segment.sport.value() : 0);
     }
     return ports;
@@ -143,7 +143,7 @@ TEST(EngineOutput, DataSegmentsAreBuiltWithTheirPayload) {
     out->sendToTarget(s);
     out->flush();
     ASSERT_EQ(f.injector.packets().size(), 1u);
-    const net::DecodeResult r = net::decodeIpv4Tcp(net::Bytes(f.injector.packets()[0]));
+    const net::DecodeResult r = net::decodeIpTcp(net::Bytes(f.injector.packets()[0]));
     ASSERT_EQ(r.status, net::DecodeStatus::Ok);
     EXPECT_EQ(r.segment.payload.size(), payload.size());
     EXPECT_EQ(out->buildFailures(), 0u);

@@ -304,10 +304,11 @@ TEST(ReplayMetrics, TheStatsLineAndStatusReadAsBefore) {
 TEST(FrameCounters, CountEveryFrameByWhatDecodingMadeOfIt) {
     FrameCounters c;
     for (net::DecodeStatus status :
-         {net::DecodeStatus::Ok, net::DecodeStatus::NotIp, net::DecodeStatus::NotTcp, net::DecodeStatus::Ipv6,
+         {net::DecodeStatus::Ok, net::DecodeStatus::NotIp, net::DecodeStatus::NotTcp, net::DecodeStatus::Ok,
           net::DecodeStatus::Fragment, net::DecodeStatus::TruncatedTcp, net::DecodeStatus::BadIpHeader}) {
         net::DecodeResult decoded;
         decoded.status = status;
+        if (c.frames == 3) decoded.segment.src = *net::IpAddr::parse("2001:db8::1");  // the second Ok
         c.count(decoded);
     }
     EXPECT_EQ(c.frames, 7u);

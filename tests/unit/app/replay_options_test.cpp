@@ -70,7 +70,7 @@ TEST(ParseRules, RejectsBadUdpRulesAndKeepsNothingOfTheList) {
 }
 
 TEST(ParseAddressPool, ExpandsListsCidrAndXPatterns) {
-    std::vector<net::Ipv4Addr> pool;
+    std::vector<net::IpAddr> pool;
     ASSERT_EQ(parseAddressPool("203.0.113.7", pool), "");
     ASSERT_EQ(pool.size(), 1u);
     pool.clear();
@@ -87,7 +87,7 @@ TEST(ParseAddressPool, ExpandsListsCidrAndXPatterns) {
 }
 
 TEST(ParseAddressPool, RejectsBadElements) {
-    std::vector<net::Ipv4Addr> pool;
+    std::vector<net::IpAddr> pool;
     EXPECT_NE(parseAddressPool("192.0.2", pool), "");
     EXPECT_NE(parseAddressPool("192.0.2.0/8", pool), "");  // too large a block
     EXPECT_NE(parseAddressPool("192.0.2.0/33", pool), "");

@@ -224,7 +224,7 @@ std::string injectResets(std::uint16_t port, std::size_t count) {
     std::vector<net::Bytes> views;
     for (std::size_t i = 0; i < count; ++i) {
         seg.seq = net::SeqNum(static_cast<std::uint32_t>(i));
-        packets[i].resize(net::buildIpv4Tcp(seg, packets[i]));
+        packets[i].resize(net::buildIpTcp(seg, packets[i]));
         views.emplace_back(packets[i]);
     }
     const std::size_t sent = injector.value()->sendBatch(views);
@@ -439,7 +439,7 @@ struct TunDevice {
         std::vector<std::byte> packet(net::kMaxHeadersLen);
         for (std::size_t i = 0; i < count; ++i) {
             seg.seq = net::SeqNum(static_cast<std::uint32_t>(i));
-            const std::size_t n = net::buildIpv4Tcp(seg, packet);
+            const std::size_t n = net::buildIpTcp(seg, packet);
             if (::write(fd.get(), packet.data(), n) != static_cast<ssize_t>(n)) return std::strerror(errno);
         }
         return {};

@@ -82,12 +82,9 @@ void expectFrames(const std::string& file, const LinkCase& c) {
     EXPECT_EQ(frame->data.size(), frame->caplen);
     EXPECT_EQ(frame->timestamp, 1700000000s + 123456789ns) << c.name;
     net::DecodeResult r = net::decodeFrame(reader.linkType(), frame->data);
-    if (c.ipv6) {
-        EXPECT_EQ(r.status, net::DecodeStatus::Ipv6) << c.name;
-    } else {
-        ASSERT_EQ(r.status, net::DecodeStatus::Ok) << c.name << ": " << net::decodeStatusName(r.status);
-        EXPECT_EQ(r.segment.dport, net::Port(80));
-    }
+    ASSERT_EQ(r.status, net::DecodeStatus::Ok) << c.name << ": " << net::decodeStatusName(r.status);
+    EXPECT_EQ(r.segment.dport, net::Port(80));
+    EXPECT_EQ(r.segment.src.isV6(), c.ipv6) << c.name;
     auto second = reader.next();
     ASSERT_TRUE(second) << reader.error();
     EXPECT_EQ(second->timestamp, 1700000001s);

@@ -59,7 +59,7 @@ std::vector<std::byte> buildSyn(std::uint16_t sport, std::uint16_t dport, std::s
     seg.payload = net::Bytes(payload);
     seg.payloadLength = static_cast<std::uint32_t>(payloadLen);
     std::vector<std::byte> out(net::kMaxHeadersLen + payloadLen);
-    out.resize(net::buildIpv4Tcp(seg, net::MutableBytes(out)));
+    out.resize(net::buildIpTcp(seg, net::MutableBytes(out)));
     return out;
 }
 

@@ -34,7 +34,7 @@ TcpSegment referenceSyn() {
 
 TEST(Builder, ReproducesReferenceSynByteForByte) {
     std::array<std::byte, 128> out{};
-    std::size_t n = buildIpv4Tcp(referenceSyn(), out);
+    std::size_t n = buildIpTcp(referenceSyn(), out);
     ByteVec expected = test::synPacket();
     ASSERT_EQ(n, expected.size());
     EXPECT_EQ(std::memcmp(out.data(), expected.data(), n), 0);
@@ -42,10 +42,10 @@ TEST(Builder, ReproducesReferenceSynByteForByte) {
 
 TEST(Builder, ReproducesReferenceDataSegment) {
     ByteVec expected = test::dataPacket();
-    DecodeResult decoded = decodeIpv4Tcp(expected);
+    DecodeResult decoded = decodeIpTcp(expected);
     ASSERT_EQ(decoded.status, DecodeStatus::Ok);
     std::array<std::byte, 128> out{};
-    std::size_t n = buildIpv4Tcp(decoded.segment, out);
+    std::size_t n = buildIpTcp(decoded.segment, out);
     ASSERT_EQ(n, expected.size());
     EXPECT_EQ(std::memcmp(out.data(), expected.data(), n), 0);
 }
@@ -62,12 +62,12 @@ TEST(Builder, RoundTripsThroughDecoderWithValidChecksums) {
     s.payload = payload;
     s.payloadLength = 999;  // ignored by the builder
     std::array<std::byte, 256> out{};
-    std::size_t n = buildIpv4Tcp(s, out);
+    std::size_t n = buildIpTcp(s, out);
     ASSERT_EQ(n, 20u + 20u + 40u + 5u);
     Bytes packet(out.data(), n);
     EXPECT_EQ(internetChecksum(packet.first(20)), 0);
-    EXPECT_EQ(tcpChecksumV4(s.src, s.dst, packet.subspan(20)), 0);
-    DecodeResult r = decodeIpv4Tcp(packet);
+    EXPECT_EQ(tcpChecksum(s.src, s.dst, packet.subspan(20)), 0);
+    DecodeResult r = decodeIpTcp(packet);
     ASSERT_EQ(r.status, DecodeStatus::Ok);
     EXPECT_EQ(r.segment.payloadLength, 5u);
     EXPECT_EQ(r.segment.options.timestamps->value, 0xAABBCCDDu);
@@ -135,9 +135,9 @@ TEST(Builder, OptionsBufferTooSmall) {
 TEST(Builder, OutputTooSmallReturnsZero) {
     TcpSegment s = referenceSyn();
     std::array<std::byte, 59> out{};
-    EXPECT_EQ(buildIpv4Tcp(s, out), 0u);
+    EXPECT_EQ(buildIpTcp(s, out), 0u);
     std::array<std::byte, 60> exact{};
-    EXPECT_EQ(buildIpv4Tcp(s, exact), 60u);
+    EXPECT_EQ(buildIpTcp(s, exact), 60u);
 }
 
 TEST(Builder, PayloadBeyondIpMaximumIsRefused) {
@@ -147,9 +147,9 @@ TEST(Builder, PayloadBeyondIpMaximumIsRefused) {
     s.flags = tcpflag::kAck;
     s.payload = big;
     ByteVec out(70000);
-    EXPECT_EQ(buildIpv4Tcp(s, out), 0u);
+    EXPECT_EQ(buildIpTcp(s, out), 0u);
     s.payload = Bytes(big.data(), big.size() - 1);
-    EXPECT_EQ(buildIpv4Tcp(s, out), 65535u);
+    EXPECT_EQ(buildIpTcp(s, out), 65535u);
 }
 
 }  // namespace

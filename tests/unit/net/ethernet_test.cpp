@@ -31,10 +31,10 @@ TEST(Ethernet, IgnoresTrailerPadding) {
     EXPECT_TRUE(r.segment.payload.empty());
 }
 
-TEST(Ethernet, Ipv6EtherTypeReportsIpv6) {
+TEST(Ethernet, Ipv6EtherTypeReachesTheIpv6Layer) {
     ByteVec v6 = test::emptyIpv6Packet();
     DecodeResult r = decodeFrame(LinkType::Ethernet, concat(ethernetHeader(0x86, 0xdd), v6));
-    EXPECT_EQ(r.status, DecodeStatus::Ipv6);
+    EXPECT_EQ(r.status, DecodeStatus::NotTcp);
     EXPECT_EQ(r.ipPacket.size(), 40u);
 }
 

@@ -30,11 +30,21 @@ ByteVec extensionChain() {
     return concat(concat(concat(hbh, routing), destOpts), ah);
 }
 
-TEST(Ipv6, PlainTcpReportsIpv6) {
+TEST(Ipv6, PlainTcpDecodes) {
     ByteVec p = concat(ipv6Header(6, 20), kTcpHeader);
     DecodeResult r = decodeFrame(LinkType::Ipv6, p);
-    EXPECT_EQ(r.status, DecodeStatus::Ipv6);
+    ASSERT_EQ(r.status, DecodeStatus::Ok);
     EXPECT_EQ(r.ipPacket.size(), 60u);
+    EXPECT_EQ(r.segment.src, IpAddr::parse("2001:db8::1"));
+    EXPECT_EQ(r.segment.dst, IpAddr::parse("2001:db8::2"));
+    EXPECT_TRUE(r.segment.src.isV6());
+    EXPECT_EQ(r.segment.sport, Port(40000));
+    EXPECT_EQ(r.segment.dport, Port(80));
+    EXPECT_EQ(r.segment.seq, SeqNum(1));
+    EXPECT_EQ(r.segment.flags, tcpflag::kSyn);
+    EXPECT_EQ(r.segment.ttl, 64);  // the hop limit
+    EXPECT_EQ(r.segment.ipId, 0);
+    EXPECT_EQ(r.segment.payloadLength, 0u);
     IpLayer ip = parseIpLayer(p);
     ASSERT_EQ(ip.status, DecodeStatus::Ok);
     EXPECT_EQ(ip.version, 6);
@@ -52,7 +62,16 @@ TEST(Ipv6, SkipsEveryExtensionHeaderKind) {
     EXPECT_EQ(ip.protocol, kIpProtoTcp);
     EXPECT_EQ(ip.payload.data(), p.data() + 40 + 36);
     EXPECT_EQ(ip.payloadLength, 20u);
-    EXPECT_EQ(decodeFrame(LinkType::RawIp, p).status, DecodeStatus::Ipv6);
+    const DecodeResult r = decodeFrame(LinkType::RawIp, p);
+    ASSERT_EQ(r.status, DecodeStatus::Ok);
+    EXPECT_EQ(r.segment.dport, Port(80));
+    EXPECT_EQ(r.segment.payloadLength, 0u);
+}
+
+TEST(Ipv6, TcpInAFragmentIsAFragment) {
+    ByteVec frag = bytes({6, 0, 0x00, 0x01, 0, 0, 0, 7});
+    EXPECT_EQ(decodeFrame(LinkType::Ipv6, concat(concat(ipv6Header(44, 28), frag), kTcpHeader)).status,
+              DecodeStatus::Fragment);
 }
 
 TEST(Ipv6, FirstFragmentExposesUpperLayer) {
@@ -79,10 +98,10 @@ TEST(Ipv6, LaterFragmentStopsAtFragmentHeader) {
     EXPECT_EQ(ip.payloadLength, 8u);
 }
 
-TEST(Ipv6, NoNextHeaderAndUdpAreStillIpv6) {
-    EXPECT_EQ(decodeFrame(LinkType::Ipv6, ipv6Header(59, 0)).status, DecodeStatus::Ipv6);
+TEST(Ipv6, NoNextHeaderAndUdpAreNotTcp) {
+    EXPECT_EQ(decodeFrame(LinkType::Ipv6, ipv6Header(59, 0)).status, DecodeStatus::NotTcp);
     ByteVec udp = concat(ipv6Header(17, 8), bytes({0, 53, 0, 53, 0, 8, 0, 0}));
-    EXPECT_EQ(decodeFrame(LinkType::Ipv6, udp).status, DecodeStatus::Ipv6);
+    EXPECT_EQ(decodeFrame(LinkType::Ipv6, udp).status, DecodeStatus::NotTcp);
     EXPECT_EQ(parseIpLayer(udp).protocol, kIpProtoUdp);
 }
 
@@ -102,7 +121,7 @@ TEST(Ipv6, HugeExtensionLengthIsBoundsChecked) {
 
 TEST(Ipv6, WrongVersionIsBad) {
     ByteVec p = concat(ipv6Header(6, 20), kTcpHeader);
-    EXPECT_EQ(decodeFrame(LinkType::Ipv6, p).status, DecodeStatus::Ipv6);
+    EXPECT_EQ(decodeFrame(LinkType::Ipv6, p).status, DecodeStatus::Ok);
     p[0] = std::byte{0x40};
     EXPECT_EQ(decodeFrame(LinkType::Ipv6, p).status, DecodeStatus::BadIpHeader);
 }

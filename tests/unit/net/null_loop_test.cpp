@@ -24,11 +24,11 @@ TEST(Null, Ipv6FamiliesOfEachBsd) {
     for (int family : {24, 28, 30}) {  // NetBSD/OpenBSD, FreeBSD, Darwin
         EXPECT_EQ(
             decodeFrame(LinkType::Null, concat(bytes({family, 0, 0, 0}), test::emptyIpv6Packet())).status,
-            DecodeStatus::Ipv6)
+            DecodeStatus::NotTcp)
             << family;
         EXPECT_EQ(
             decodeFrame(LinkType::Null, concat(bytes({0, 0, 0, family}), test::emptyIpv6Packet())).status,
-            DecodeStatus::Ipv6)
+            DecodeStatus::NotTcp)
             << family;
     }
 }
@@ -51,7 +51,7 @@ TEST(Null, EveryTruncationFails) {
 TEST(Loop, FamilyInNetworkOrder) {
     test::expectReferenceSyn(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 2}), test::synPacket())));
     EXPECT_EQ(decodeFrame(LinkType::Loop, concat(bytes({0, 0, 0, 24}), test::emptyIpv6Packet())).status,
-              DecodeStatus::Ipv6);
+              DecodeStatus::NotTcp);
 }
 
 TEST(Loop, HostOrderFamilyIsNotIp) {

@@ -37,7 +37,7 @@ TEST(Sll2, ProtocolIsReadFromTheFirstField) {
 TEST(Sll2, Ipv6AndOthers) {
     ByteVec v6 = test::emptyIpv6Packet();
     EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, concat(sll2Header(0x86, 0xdd), v6)).status,
-              DecodeStatus::Ipv6);
+              DecodeStatus::NotTcp);
     EXPECT_EQ(decodeFrame(LinkType::LinuxSll2, concat(sll2Header(0x08, 0x06), test::synPacket())).status,
               DecodeStatus::NotIp);
 }

@@ -25,9 +25,10 @@ TEST(Sll, DecodesIpv4) {
     EXPECT_EQ(r.ipPacket.data(), frame.data() + 16);
 }
 
-TEST(Sll, Ipv6ReportsIpv6) {
+TEST(Sll, Ipv6ReachesTheIpv6Layer) {
     ByteVec v6 = test::emptyIpv6Packet();
-    EXPECT_EQ(decodeFrame(LinkType::LinuxSll, concat(sllHeader(0x86, 0xdd), v6)).status, DecodeStatus::Ipv6);
+    EXPECT_EQ(decodeFrame(LinkType::LinuxSll, concat(sllHeader(0x86, 0xdd), v6)).status,
+              DecodeStatus::NotTcp);
 }
 
 TEST(Sll, OtherProtocolsAreNotIp) {

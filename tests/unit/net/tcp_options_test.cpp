@@ -132,7 +132,7 @@ TEST(TcpOptions, EveryTruncationOfAnOptionFails) {
 TEST(TcpOptions, BadOptionsInAPacketReportStatus) {
     ByteVec p = test::synPacket();
     p[41] = std::byte{30};  // MSS length runs past the 20-byte option area
-    EXPECT_EQ(decodeIpv4Tcp(p).status, DecodeStatus::BadTcpOptions);
+    EXPECT_EQ(decodeIpTcp(p).status, DecodeStatus::BadTcpOptions);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ using test::synPacket;
 
 TEST(Tcp, DecodesSynHeader) {
     ByteVec p = synPacket();
-    DecodeResult r = decodeIpv4Tcp(p);
+    DecodeResult r = decodeIpTcp(p);
     test::expectReferenceSyn(r);
     EXPECT_EQ(r.segment.ack, SeqNum(0));
     EXPECT_EQ(r.segment.window, 64240);
@@ -28,7 +28,7 @@ TEST(Tcp, DecodesSynHeader) {
 
 TEST(Tcp, DecodesDataSegmentAndPayloadView) {
     ByteVec p = dataPacket();
-    DecodeResult r = decodeIpv4Tcp(p);
+    DecodeResult r = decodeIpTcp(p);
     ASSERT_EQ(r.status, DecodeStatus::Ok);
     const TcpSegment& s = r.segment;
     EXPECT_EQ(s.seq, SeqNum(0x01000000));
@@ -48,7 +48,7 @@ TEST(Tcp, DecodesDataSegmentAndPayloadView) {
 TEST(Tcp, AllFlagBits) {
     ByteVec p = synPacket();
     p[33] = std::byte{0xFF};
-    DecodeResult r = decodeIpv4Tcp(p);
+    DecodeResult r = decodeIpTcp(p);
     ASSERT_EQ(r.status, DecodeStatus::Ok);
     EXPECT_EQ(r.segment.flags, 0xFF);
     EXPECT_TRUE(r.segment.has(tcpflag::kCwr));
@@ -61,29 +61,29 @@ TEST(Tcp, DataOffsetBelowFiveIsBad) {
     ByteVec p = synPacket();
     for (int doff = 0; doff < 5; ++doff) {
         p[32] = static_cast<std::byte>(doff << 4);
-        EXPECT_EQ(decodeIpv4Tcp(p).status, DecodeStatus::BadTcpHeader) << doff;
+        EXPECT_EQ(decodeIpTcp(p).status, DecodeStatus::BadTcpHeader) << doff;
     }
 }
 
 TEST(Tcp, DataOffsetBeyondIpPayloadIsBad) {
     ByteVec p = synPacket();
     p[32] = std::byte{0xB0};  // 44 bytes of header in a 40-byte IP payload
-    EXPECT_EQ(decodeIpv4Tcp(p).status, DecodeStatus::BadTcpHeader);
+    EXPECT_EQ(decodeIpTcp(p).status, DecodeStatus::BadTcpHeader);
 }
 
 TEST(Tcp, DataOffsetBeyondCapturedBytesIsTruncated) {
     ByteVec p = synPacket();
     ByteVec cut(p.begin(), p.begin() + 50);  // header says 40 bytes of TCP, 30 present
-    EXPECT_EQ(decodeIpv4Tcp(cut).status, DecodeStatus::TruncatedTcp);
+    EXPECT_EQ(decodeIpTcp(cut).status, DecodeStatus::TruncatedTcp);
     ByteVec headerOnly(p.begin(), p.begin() + 39);
-    EXPECT_EQ(decodeIpv4Tcp(headerOnly).status, DecodeStatus::TruncatedTcp);
+    EXPECT_EQ(decodeIpTcp(headerOnly).status, DecodeStatus::TruncatedTcp);
 }
 
 TEST(Tcp, EveryTruncationOfTheHeadersFails) {
     ByteVec p = synPacket();
     for (std::size_t len = 20; len < p.size(); ++len) {
         ByteVec prefix(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(len));
-        EXPECT_EQ(decodeIpv4Tcp(prefix).status, DecodeStatus::TruncatedTcp) << len;
+        EXPECT_EQ(decodeIpTcp(prefix).status, DecodeStatus::TruncatedTcp) << len;
     }
 }
 

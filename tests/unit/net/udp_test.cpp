@@ -23,7 +23,7 @@ TEST(Udp, ParsesPortsAndLengthFromIpPayload) {
     IpLayer ip = parseIpLayer(p);
     ASSERT_EQ(ip.status, DecodeStatus::Ok);
     ASSERT_EQ(ip.protocol, kIpProtoUdp);
-    EXPECT_EQ(decodeIpv4Tcp(p).status, DecodeStatus::NotTcp);
+    EXPECT_EQ(decodeIpTcp(p).status, DecodeStatus::NotTcp);
     UdpParseResult r = parseUdp(ip.payload, ip.payloadLength);
     ASSERT_EQ(r.status, UdpStatus::Ok);
     EXPECT_EQ(r.datagram.sport, Port(5353));

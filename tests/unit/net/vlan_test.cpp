@@ -45,7 +45,7 @@ TEST(Vlan, ManyStackedTags) {
 TEST(Vlan, TaggedIpv6) {
     ByteVec v6 = test::emptyIpv6Packet();
     ByteVec frame = concat(concat(kMacs, bytes({0x81, 0x00, 0x00, 0x64, 0x86, 0xdd})), v6);
-    EXPECT_EQ(decodeFrame(LinkType::Ethernet, frame).status, DecodeStatus::Ipv6);
+    EXPECT_EQ(decodeFrame(LinkType::Ethernet, frame).status, DecodeStatus::NotTcp);
 }
 
 TEST(Vlan, TaggedArpIsNotIp) {

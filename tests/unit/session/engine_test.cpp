@@ -471,7 +471,8 @@ TEST_F(EngineTest, GradualRampStartsFewSessionsFirstThenAll) {
     EngineConfig config = httpConfig();
     config.rampDuration = 10s;
     Engine engine(config, target);
-    // 400 connections over 20 s: 200 during the ramp (about a quarter replayed), 200 after it.
+    // 400 connections over 20 s: 200 during the ramp, connection i replayed with probability
+    // i/200 (the share grows linearly), so about 100 of them; then 200 after it, all replayed.
     std::size_t early = 0;
     for (int i = 0; i < 400; ++i) {
         CapturedClient c("192.0.2.31", static_cast<std::uint16_t>(20000 + i), "192.0.2.1", 80);
@@ -480,8 +481,8 @@ TEST_F(EngineTest, GradualRampStartsFewSessionsFirstThenAll) {
         if (i == 199) early = target.connectionCount();
     }
     endAndFinish(engine);
-    EXPECT_GT(early, 20u);
-    EXPECT_LT(early, 90u);
+    EXPECT_GT(early, 60u);  // 99.5 expected, standard deviation about 5.8
+    EXPECT_LT(early, 140u);
     EXPECT_EQ(target.connectionCount() - early, 200u);
     EXPECT_EQ(engine.stats().sessionsRampedOut, 400u - target.connectionCount());
 }

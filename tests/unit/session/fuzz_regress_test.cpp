@@ -25,7 +25,7 @@ constexpr unsigned char kSynWscale111[] = {
 };
 
 TEST(EngineBounds, CapturedWindowScaleAbove14IsUsedAs14) {
-    const net::DecodeResult syn = net::decodeIpv4Tcp(std::as_bytes(std::span(kSynWscale111)));
+    const net::DecodeResult syn = net::decodeIpTcp(std::as_bytes(std::span(kSynWscale111)));
     ASSERT_EQ(syn.status, net::DecodeStatus::Ok);
     ASSERT_EQ(syn.segment.options.windowScale, std::uint8_t{111});
     Recorder out;

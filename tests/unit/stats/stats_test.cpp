@@ -229,7 +229,7 @@ HttpReply fetch(os::EventBase& base, const MetricsServer& server, const std::str
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_port = htons(server.address().port.value());
-    sin.sin_addr.s_addr = htonl(server.address().addr.value());
+    sin.sin_addr.s_addr = htonl(server.address().addr.v4().value());
     if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
         reply.raw = "connect failed";
         return reply;
@@ -365,7 +365,7 @@ TEST_F(MetricsServerTest, CapsConnectionsAndClosesSlowOnes) {
         sockaddr_in sin{};
         sin.sin_family = AF_INET;
         sin.sin_port = htons(capped.address().port.value());
-        sin.sin_addr.s_addr = htonl(capped.address().addr.value());
+        sin.sin_addr.s_addr = htonl(capped.address().addr.v4().value());
         ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
         idle.push_back(fd);
     }

@@ -194,15 +194,46 @@ TEST(TunnelCodec, RouteAddAndDelGoldenBytes) {
     EXPECT_EQ(std::get<RouteDel>(decodeOne(del)).flow, sampleFlow());
 }
 
-TEST(TunnelCodec, Ipv6RouteIsWellFormedButUnsupported) {
-    Buffer wire = bytes({0x54, 0x43, 0x02, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x06});
-    wire.resize(wire.size() + 36, std::byte{0x11});
+TEST(TunnelCodec, Ipv6RouteGoldenBytes) {
+    // [2001:db8::1]:40000 -> [fd00:198:18::2]:80: family 6, 16-byte addresses, 37-byte payload.
+    const net::FlowKey flow{{*net::IpAddr::parse("2001:db8::1"), net::Port(40000)},
+                            {*net::IpAddr::parse("fd00:198:18::2"), net::Port(80)}};
+    Buffer add;
+    encode(add, RouteAdd{flow});
+    EXPECT_EQ(add, bytes({0x54, 0x43, 0x02, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x06,  //
+                          0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,    0,    0,    0,    0,     //
+                          0,    0,    0,    0,    0x01, 0x9C, 0x40,                          //
+                          0xfd, 0x00, 0x01, 0x98, 0x00, 0x18, 0,    0,    0,    0,    0,     //
+                          0,    0,    0,    0,    0x02, 0x00, 0x50}));
+    EXPECT_EQ(std::get<RouteAdd>(decodeOne(add)).flow, flow);
+    Buffer del;
+    encode(del, RouteDel{flow});
+    EXPECT_EQ(std::get<RouteDel>(decodeOne(del)).flow, flow);
+}
+
+TEST(TunnelCodec, Ipv6RouteWithAnIpv4MappedAddressIsInvalid) {
+    // ::ffff:192.0.2.1 in a family-6 route would alias the IPv4 flow: refused.
+    Buffer wire = bytes({0x54, 0x43, 0x02, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x06,  //
+                         0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0xff,  //
+                         0xff, 192,  0,    2,    1,    0x9C, 0x40});
+    wire.resize(wire.size() + 18, std::byte{0x20});
     FrameDecoder decoder;
     decoder.feed(wire);
     Frame frame;
     ASSERT_EQ(decoder.next(frame), FrameDecoder::Status::Frame);
     Message m;
-    EXPECT_EQ(decodeMessage(frame, m), MessageError::UnsupportedFamily);
+    EXPECT_EQ(decodeMessage(frame, m), MessageError::BadValue);
+}
+
+TEST(TunnelCodec, Ipv6RouteCutShortIsTruncated) {
+    Buffer wire = bytes({0x54, 0x43, 0x02, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0D, 0x06});
+    wire.resize(wire.size() + 12, std::byte{0x20});
+    FrameDecoder decoder;
+    decoder.feed(wire);
+    Frame frame;
+    ASSERT_EQ(decoder.next(frame), FrameDecoder::Status::Frame);
+    Message m;
+    EXPECT_EQ(decodeMessage(frame, m), MessageError::Truncated);
 }
 
 TEST(TunnelCodec, ResponsesGoldenBytesKeepItemsVerbatim) {
@@ -533,7 +564,7 @@ TEST(TunnelCodec, ResponseItemIsIpAndTcpHeadersWithTheOriginalTotalLength) {
     ASSERT_EQ(decoder.next(f), FrameDecoder::Status::Frame);
     Message m;
     ASSERT_EQ(decodeMessage(f, m), MessageError::None);
-    net::DecodeResult d = net::decodeIpv4Tcp(std::get<Responses>(m).items.at(0));
+    net::DecodeResult d = net::decodeIpTcp(std::get<Responses>(m).items.at(0));
     ASSERT_EQ(d.status, net::DecodeStatus::Ok);
     EXPECT_EQ(d.segment.payloadLength, 96u);
     EXPECT_TRUE(d.segment.payload.empty());

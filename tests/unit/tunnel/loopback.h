@@ -116,7 +116,7 @@ class RawPeer {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in sin{};
         sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(to.addr.value());
+        sin.sin_addr.s_addr = htonl(to.addr.v4().value());
         sin.sin_port = htons(to.port.value());
         connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
     }

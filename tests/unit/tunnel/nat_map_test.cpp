@@ -48,7 +48,7 @@ std::size_t synAckFromContainer(std::array<std::byte, 128>& out) {
     s.options.windowScale = 7;
     s.options.sackPermitted = true;
     s.options.timestamps = net::TcpTimestamps{0x11111111, 0x22222222};
-    return net::buildIpv4Tcp(s, out);
+    return net::buildIpTcp(s, out);
 }
 
 TEST(NatMapParse, TakesTheOriginalsAddressOnlyForm) {
@@ -104,7 +104,7 @@ TEST(NatMapRewrite, MappedResponseGetsTheSentSourceWithBothChecksumsRight) {
     const net::Bytes headers = responseHeaderBytes(net::Bytes(packet.data(), n));
     ASSERT_EQ(headers.size(), n);
     const net::Bytes before(headers.begin(), headers.end());
-    net::DecodeResult decoded = net::decodeIpv4Tcp(headers);
+    net::DecodeResult decoded = net::decodeIpTcp(headers);
     ASSERT_EQ(decoded.status, net::DecodeStatus::Ok);
     net::FlowKey flow = decoded.segment.serverToClientKey();
 
@@ -116,13 +116,13 @@ TEST(NatMapRewrite, MappedResponseGetsTheSentSourceWithBothChecksumsRight) {
     EXPECT_EQ(flow.server, ep(198, 18, 1, 2, 80));
     EXPECT_EQ(flow.client, ep(192, 0, 2, 10, 40000));
 
-    net::DecodeResult rewritten = net::decodeIpv4Tcp(out);
+    net::DecodeResult rewritten = net::decodeIpTcp(out);
     ASSERT_EQ(rewritten.status, net::DecodeStatus::Ok);
     EXPECT_EQ(rewritten.segment.serverToClientKey(), flow);
     EXPECT_EQ(rewritten.segment.seq, decoded.segment.seq);
     EXPECT_EQ(rewritten.segment.options.mss, 1460);
     EXPECT_EQ(net::internetChecksum(out.first(20)), 0);
-    EXPECT_EQ(net::tcpChecksumV4(rewritten.segment.src, rewritten.segment.dst, out.subspan(20)), 0);
+    EXPECT_EQ(net::tcpChecksum(rewritten.segment.src, rewritten.segment.dst, out.subspan(20)), 0);
 }
 
 TEST(NatMapRewrite, AddressOnlyMappingKeepsThePortAndFixesChecksums) {
@@ -130,12 +130,12 @@ TEST(NatMapRewrite, AddressOnlyMappingKeepsThePortAndFixesChecksums) {
     const std::size_t n = synAckFromContainer(packet);
     net::MutableBytes bytes(packet.data(), n);
     ASSERT_TRUE(rewriteSource(bytes, ep(198, 18, 1, 2, 8080)));
-    net::DecodeResult r = net::decodeIpv4Tcp(bytes);
+    net::DecodeResult r = net::decodeIpTcp(bytes);
     ASSERT_EQ(r.status, net::DecodeStatus::Ok);
     EXPECT_EQ(r.segment.src, Ipv4Addr::fromOctets(198, 18, 1, 2));
     EXPECT_EQ(r.segment.sport, Port(8080));
     EXPECT_EQ(net::internetChecksum(bytes.first(20)), 0);
-    EXPECT_EQ(net::tcpChecksumV4(r.segment.src, r.segment.dst, bytes.subspan(20)), 0);
+    EXPECT_EQ(net::tcpChecksum(r.segment.src, r.segment.dst, bytes.subspan(20)), 0);
 }
 
 // --nat-client (the original intercept's -D): the target saw the client translated (here as
@@ -146,9 +146,9 @@ TEST(NatMapRewrite, ClientMappingReaddressesTheResponseToTheReplayedClient) {
     net::MutableBytes bytes(packet.data(), n);
     ASSERT_TRUE(rewriteDestination(bytes, ep(198, 51, 100, 77, 40000)));  // as the target answered
     const net::Bytes headers(packet.data(), n);
-    net::DecodeResult decoded = net::decodeIpv4Tcp(headers);
+    net::DecodeResult decoded = net::decodeIpTcp(headers);
     ASSERT_EQ(decoded.status, net::DecodeStatus::Ok);
-    EXPECT_EQ(net::tcpChecksumV4(decoded.segment.src, decoded.segment.dst, headers.subspan(20)), 0);
+    EXPECT_EQ(net::tcpChecksum(decoded.segment.src, decoded.segment.dst, headers.subspan(20)), 0);
     net::FlowKey flow = decoded.segment.serverToClientKey();
 
     NatMap map = parsed("198.51.100.77-192.0.2.10");
@@ -157,11 +157,11 @@ TEST(NatMapRewrite, ClientMappingReaddressesTheResponseToTheReplayedClient) {
     EXPECT_EQ(out.data(), scratch.data());
     EXPECT_EQ(flow.client, ep(192, 0, 2, 10, 40000));  // the port is kept
     EXPECT_EQ(flow.server, ep(198, 18, 6, 2, 8080));
-    net::DecodeResult rewritten = net::decodeIpv4Tcp(out);
+    net::DecodeResult rewritten = net::decodeIpTcp(out);
     ASSERT_EQ(rewritten.status, net::DecodeStatus::Ok);
     EXPECT_EQ(rewritten.segment.serverToClientKey(), flow);
     EXPECT_EQ(net::internetChecksum(out.first(20)), 0);
-    EXPECT_EQ(net::tcpChecksumV4(rewritten.segment.src, rewritten.segment.dst, out.subspan(20)), 0);
+    EXPECT_EQ(net::tcpChecksum(rewritten.segment.src, rewritten.segment.dst, out.subspan(20)), 0);
     // Another client, or the server side of a client mapping: unchanged.
     net::FlowKey other = flow;
     EXPECT_EQ(map.applyToClient(out, other, scratch).data(), out.data());
@@ -174,7 +174,7 @@ TEST(NatMapRewrite, UnmappedResponsePassesUnchanged) {
     std::array<std::byte, 128> packet{};
     const std::size_t n = synAckFromContainer(packet);
     const net::Bytes headers(packet.data(), n);
-    net::FlowKey flow = net::decodeIpv4Tcp(headers).segment.serverToClientKey();
+    net::FlowKey flow = net::decodeIpTcp(headers).segment.serverToClientKey();
     const net::FlowKey original = flow;
     NatScratch scratch{};
     EXPECT_EQ(parsed("198.18.6.2:9090-198.18.1.2:80").apply(headers, flow, scratch).data(), packet.data());
