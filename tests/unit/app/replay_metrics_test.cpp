@@ -160,6 +160,7 @@ TEST(ReplayMetrics, TheReportKeepsTheFieldsItsReadersUse) {
                              "/sessions/sampled_out",
                              "/sessions/ramped_out",
                              "/sessions/skipped_midstream",
+                             "/sessions/skipped_family",
                              "/sessions/shed",
                              "/sessions/deferred",
                              "/sessions/port_reuses",
