@@ -153,7 +153,7 @@ void MysqlHook::observeCapturedClient(const Packet& packet) {
         capturedHandshakeSeen_ = true;
         if (const auto response = parseHandshakeResponse(packet.payload)) {
             captured_->setClientCapabilities(response->capabilities);
-            if (context_.logins && !response->sslRequest) {
+            if (context_.logins && packet.seq == 1 && !response->sslRequest) {
                 context_.logins->remember(context_.client, {response->user, response->database,
                                                             response->capabilities, response->charset});
             }

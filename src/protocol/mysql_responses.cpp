@@ -40,7 +40,7 @@ bool classicEof(ByteView payload) { return firstByte(payload) == 0xFE && payload
 
 // Column and parameter definitions start with the catalog, always "def".
 bool columnDefinition(ByteView payload) {
-    return payload.size() > 4 && payload[0] == std::byte{3} && payload[1] == std::byte{'d'} &&
+    return payload.size() >= 4 && payload[0] == std::byte{3} && payload[1] == std::byte{'d'} &&
            payload[2] == std::byte{'e'} && payload[3] == std::byte{'f'};
 }
 
