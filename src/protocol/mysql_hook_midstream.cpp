@@ -8,7 +8,7 @@
 namespace tcpcopy::protocol::mysql {
 namespace {
 
-constexpr std::uint64_t kMaxPacketLength = 24;  // bits of a packet's length field
+constexpr std::uint32_t kMaxPacketSize = 1u << 24;  // what the login announces: 16 MiB, as clients do
 
 std::string describe(const MidstreamLogin& login) {
     return "'" + login.user + "'" + (login.schema ? " (schema '" + *login.schema + "')" : std::string());
@@ -46,13 +46,12 @@ bool MysqlHook::startMidstream() {
     HandshakeResponse response;
     response.capabilities = login->capabilities ? adaptCapabilities(*login->capabilities, withSchema)
                                                 : midstreamCapabilities(withSchema);
-    response.maxPacketSize = std::uint32_t{1} << kMaxPacketLength;
+    response.maxPacketSize = kMaxPacketSize;
     response.charset = login->charset.value_or(kUtf8mb4GeneralCi);
     response.user = login->user;
     response.database = login->schema;
-    response.authPlugin = std::string(pluginName(AuthPlugin::kNativePassword));  // set for the greeting
-    captured_->setClientCapabilities(response.capabilities);
-    pendingHandshake_ = std::move(response);
+    response.authPlugin = std::string(pluginName(AuthPlugin::kNativePassword));  // the greeting's, once known
+    pendingHandshake_ = std::move(response);  // the online answers' form is learned, not assumed
     return true;
 }
 
