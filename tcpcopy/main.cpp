@@ -102,9 +102,9 @@ void declare(config::OptionTable& t, Settings& s) {
          [&r](std::string_view text) {
              return tcpcopy::app::parseMidstreamLoginOption(text, r.mysqlMidstreamLogin);
          },
-         "Log sessions captured mid-stream in afresh as USER (a user of --mysql-credentials), with SCHEMA, "
-         "when no earlier login of the same client address in the replay says who; without it such "
-         "sessions are refused as mid_stream")
+         "MySQL sessions captured mid-stream (without their login) log in afresh as USER, a user of "
+         "--mysql-credentials, on SCHEMA, unless an earlier login from the same client address in the replay "
+         "says who; without either they are refused as mid_stream")
         .group("Replay");
     t.string('i', "input", r.input,
              "A pcap/pcapng file to replay, or a device (list) to capture live with libpcap; empty: every "
