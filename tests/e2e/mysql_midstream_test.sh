@@ -6,9 +6,15 @@
 # disconnect. The capture holds neither their logins nor the start of their connections.
 #  1. Replayed with --mysql-midstream-login app/sbtest against a target MariaDB: the target's
 #     general log shows, per session, a fresh login as app on sbtest, then every captured command
-#     from the first request boundary on, in order (the engine starts a connection it saw
-#     without its SYN at the request after the first one it sees: it cannot know where that one
-#     began); no login denied, no session refused.
+#     from the first request boundary on, in order; no login denied, no session refused. Where
+#     that boundary is, is the engine's rule: the first query when the capture shows the client's
+#     pure ACK before it (its delayed ACK of the login's OK may fall after the capture started),
+#     else the second (a connection seen first with data may be inside a request). The test
+#     arranges one of each: client 1 turns TCP keepalive on once the capture runs, and its first
+#     command waits until the capture holds a probe (a pure ACK); client 2 is quiet, the capture
+#     starting only once the online server has its ACK of the login's OK. The expectations come
+#     from the capture, per connection; for the hook the two cases are the two ways the online
+#     answers line up (without, and with, an answer to a query it never sees first).
 #  2. Replayed without the option by a fresh tcpcopy (no earlier login of these clients): the
 #     sessions are refused as mid_stream, counted in the summary and the report, the log line
 #     names the option, and nothing reaches the target.
@@ -72,10 +78,28 @@ for ((i = 1; i <= clients; i++)); do
   client_pids[i]=$LAB_LAST_PID
 done
 for ((i = 1; i <= clients; i++)); do
-  lab_wait_file_match "$LAB_DIR/client-$i.log" '^ready$' 30
+  lab_wait_file_match "$LAB_DIR/client-$i.log" '^ready port=[0-9]+$' 30
+done
+# The online server holds nothing unacknowledged: no delayed ACK of the login's OK will follow.
+client_port() { sed -n 's/^ready port=//p' "$LAB_DIR/client-$1.log"; }
+for ((i = 1; i <= clients; i++)); do
+  for ((t = 0; t < 100; t++)); do
+    state=$(ip netns exec "$LAB_NS_ONLINE" ss -tinH "dport = :$(client_port "$i")")
+    [[ -n $state && $state != *unacked:* ]] && break
+    sleep 0.1
+  done
+  [[ -n $state && $state != *unacked:* ]] || lab_die "client $i's login OK is still unacknowledged: $state"
 done
 lab_capture_start load "$LAB_NS_ONLINE" "$LAB_IF_ONLINE_CLIENT" tcp port 3306
 dump_pid=$LAB_LAST_PID
+# shellcheck disable=SC2016 # $1 is the inner shell's
+timeout 10 bash -c 'echo keepalive >"$1"' _ "$LAB_DIR/go-1" || lab_die "client 1 does not read its fifo"
+for ((t = 0; t < 300; t++)); do
+  (($(lab_pcap_count "$LAB_DIR/load.pcap" "src port $(client_port 1) and dst port 3306") > 0)) && break
+  sleep 0.1
+done
+(($(lab_pcap_count "$LAB_DIR/load.pcap" "src port $(client_port 1) and dst port 3306") > 0)) ||
+  lab_die "no keepalive probe from client 1 in the capture after 30 s"
 for ((i = 1; i <= clients; i++)); do
   # shellcheck disable=SC2016 # $1 is the inner shell's
   timeout 10 bash -c 'echo go >"$1"' _ "$LAB_DIR/go-$i" || lab_die "client $i does not read its go fifo"
@@ -98,6 +122,19 @@ lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F
   -p "$LAB_TUNNEL_PORT" -b "$LAB_ASSIST_TUNNEL_IP" --allow "$LAB_TUNNEL_ALLOW" --payload "$payload"
 lab_wait_port "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP" "$LAB_TUNNEL_PORT" 15
 
+# Per client: does the capture show it idle (a pure ACK) before its first query? Then the engine
+# replays from that query ("mid-N=first"), else from the next ("mid-N=second").
+starts=()
+for ((i = 1; i <= clients; i++)); do
+  first=$(tcpdump -r "$LAB_DIR/load.pcap" -nn "src port $(client_port "$i") and dst port 3306" 2>/dev/null | head -1)
+  if [[ $first == *"length 0"* ]]; then starts+=("mid-$i=first"); else starts+=("mid-$i=second"); fi
+done
+if [[ ${starts[*]} == "mid-1=first mid-2=second" ]]; then
+  ok "the replay starts at the first query of client 1 (a keepalive probe first), the second of client 2"
+else
+  fail "the capture does not hold the two cases arranged: ${starts[*]}"
+fi
+
 mark_general_log() { wc -l <"$1/general.log"; }
 target_log_since() { tail -n "+$(($2 + 1))" "$1/general.log"; }
 
@@ -107,8 +144,9 @@ run_tcpcopy login -x "3306-$LAB_TARGET_IP:3306" -i "$LAB_DIR/load.pcap" --protoc
   --mysql-credentials "$creds" --mysql-midstream-login app/sbtest
 target_log_since "$target" "$before" >"$LAB_DIR/target-login.log"
 ((tc_rc == 0)) || fail "login: tcpcopy exited $tc_rc"
-# Per online connection: the commands after its first query, behind a login as app on sbtest.
-if python3 - "$here/tools" "$online/general.log" "$LAB_DIR/target-login.log" >"$LAB_DIR/login-compare.txt" <<'PY'; then
+# Per online connection: its commands from where the replay starts, behind a login as app on sbtest.
+if python3 - "$here/tools" "$online/general.log" "$LAB_DIR/target-login.log" "${starts[@]}" \
+  >"$LAB_DIR/login-compare.txt" <<'PY'; then
 import sys
 from collections import Counter
 sys.path.insert(0, sys.argv[1])
@@ -116,15 +154,18 @@ import mysql_general_log as gl
 
 online, _ = gl.read(sys.argv[2], "192.0.2.")
 target, denied = gl.read(sys.argv[3], "192.0.2.")
+starts = dict(arg.split("=") for arg in sys.argv[4:])
 want = Counter()
 for seq in online.values():
     first = next(i for i, (cmd, text) in enumerate(seq) if cmd == "Query" and "-first */" in text)
-    want[(("Connect", "app on sbtest"),) + tuple(seq[first + 1:])] += 1
+    tag = seq[first][1].split("/* ")[1].split("-first")[0]
+    start = first if starts[tag] == "first" else first + 1
+    want[(("Connect", "app on sbtest"),) + tuple(seq[start:])] += 1
 have = Counter(tuple(seq) for seq in target.values())
 commands = sum(len(s) - 1 for s in want.elements())
 executes = sum(sum(1 for c, _ in s if c == "Execute") for s in have.elements())
-print(f"{len(online)} online sessions, {len(target)} target sessions, {commands} commands after the "
-      f"first, {executes} executes at the target, {denied} logins denied")
+print(f"{len(online)} online sessions, {len(target)} target sessions, {commands} commands from the "
+      f"boundary, {executes} executes at the target, {denied} logins denied")
 for seq in (want - have):
     print("missing:", seq)
 for seq in (have - want):

@@ -2,10 +2,12 @@
 """A MySQL client that logs in, then waits before it runs its commands, for sessions captured
 mid-stream (tests/e2e/mysql_midstream_test.sh): the capture starts while it waits.
 
-  mysql_idle_client.py HOST PORT USER PASSWORD SCHEMA TAG GO_FIFO [--deprecate-eof]
+  mysql_idle_client.py HOST PORT USER PASSWORD SCHEMA TAG FIFO [--deprecate-eof]
 
-Logs in (mysql_native_password, answering an AuthSwitchRequest too), prints "ready", then blocks
-reading GO_FIFO until the test writes a line to it. Then: a first query (the one a replay of a
+Logs in (mysql_native_password, answering an AuthSwitchRequest too), prints "ready port=N" (its
+local port, the test's key to the connection in the capture), then reads lines from FIFO:
+"keepalive" turns TCP keepalive on with a 1 s idle time (its probes are pure ACKs: a capture then
+sees the connection idle), "go" ends the wait. Then: a first query (the one a replay of a
 connection seen mid-stream cannot know starts a request), three queries, a server-side prepared
 statement prepared and executed twice, its close, a last query, COM_QUIT. Every statement carries
 /* TAG-... */. Prints one line per command answered; exits 1 on an ERR or a protocol surprise.
@@ -167,14 +169,27 @@ def execute(c, stmt, values):
     print(f"execute: {c.answer()} rows", flush=True)
 
 
+# Reads the fifo until a writer closes it; True once "go" came.
+def wait_for_go(sock, fifo):
+    with open(fifo) as f:
+        for line in f:
+            if line.strip() == "keepalive":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            elif line.strip() == "go":
+                return True
+    return False
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     host, port, user, password, schema, tag, go = args
     c = Conn(host, int(port), "--deprecate-eof" in sys.argv)
     login(c, user, password, schema)
-    print("ready", flush=True)
-    with open(go) as f:
-        f.readline()
+    print(f"ready port={c.sock.getsockname()[1]}", flush=True)
+    while not wait_for_go(c.sock, go):
+        pass
     query(c, f"SELECT /* {tag}-first */ 1")
     query(c, f"SELECT /* {tag}-q1 */ COUNT(*) FROM sbtest1")
     query(c, f"SELECT /* {tag}-q2 */ id, k FROM sbtest1 WHERE id BETWEEN 1 AND 5")
