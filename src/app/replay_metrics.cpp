@@ -109,6 +109,9 @@ std::vector<Row> rows(const ReplaySources& src) {
         {"frames_not_tcp", "", kCounter, Unit::None, "Frames that were neither IPv4 nor IPv6 TCP",
          frames(&F::notTcp)},
         {"frames_ipv6", "", kCounter, Unit::None, "IPv6 TCP frames decoded", frames(&F::ipv6)},
+        {"frames_ipv6_extension_headers", "", kCounter, Unit::None,
+         "IPv6 frames with extension headers (skipped to reach the upper layer)",
+         frames(&F::ipv6ExtensionHeaders)},
         {"frames_fragments", "", kCounter, Unit::None, "IPv4 fragments (not reassembled)",
          frames(&F::fragments)},
         {"frames_malformed", "", kCounter, Unit::None, "Frames that did not decode", frames(&F::malformed)},
@@ -401,6 +404,7 @@ constexpr const char* kStatus =
 
 void FrameCounters::count(const net::DecodeResult& decoded) {
     ++frames;
+    if (decoded.extensionHeaders > 0) ++ipv6ExtensionHeaders;
     switch (decoded.status) {
         case net::DecodeStatus::Ok:
             if (decoded.segment.src.isV6()) ++ipv6;

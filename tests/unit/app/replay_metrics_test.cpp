@@ -141,6 +141,7 @@ TEST(ReplayMetrics, TheReportKeepsTheFieldsItsReadersUse) {
                              "/frames",
                              "/frames_not_tcp",
                              "/frames_ipv6",
+                             "/frames_ipv6_extension_headers",
                              "/frames_fragments",
                              "/frames_malformed",
                              "/packets_ignored",
@@ -310,12 +311,16 @@ TEST(FrameCounters, CountEveryFrameByWhatDecodingMadeOfIt) {
           net::DecodeStatus::Fragment, net::DecodeStatus::TruncatedTcp, net::DecodeStatus::BadIpHeader}) {
         net::DecodeResult decoded;
         decoded.status = status;
-        if (c.frames == 3) decoded.segment.src = *net::IpAddr::parse("2001:db8::1");  // the second Ok
+        if (c.frames == 3) {  // the second Ok: IPv6 behind two extension headers
+            decoded.segment.src = *net::IpAddr::parse("2001:db8::1");
+            decoded.extensionHeaders = 2;
+        }
         c.count(decoded);
     }
     EXPECT_EQ(c.frames, 7u);
     EXPECT_EQ(c.notTcp, 2u);
     EXPECT_EQ(c.ipv6, 1u);
+    EXPECT_EQ(c.ipv6ExtensionHeaders, 1u);
     EXPECT_EQ(c.fragments, 1u);
     EXPECT_EQ(c.malformed, 2u);
 }
