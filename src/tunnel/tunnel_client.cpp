@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <unordered_map>
 
 #include "connection.h"
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/log/log.h"
 
 namespace tcpcopy::tunnel {
@@ -13,32 +13,13 @@ namespace tcpcopy::tunnel {
 os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, std::uint16_t defaultPort) {
     using R = os::Result<std::vector<net::Endpoint>>;
     std::vector<net::Endpoint> out;
-    std::size_t start = 0;
-    for (;;) {
-        std::size_t comma = text.find(',', start);
-        std::string_view item =
-            text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item.empty()) return R::fail("empty element in address list '" + std::string(text) + "'");
-        std::string_view host = item;
-        std::uint16_t port = defaultPort;
-        if (std::size_t colon = item.find(':'); colon != item.npos) {
-            host = item.substr(0, colon);
-            std::string_view portText = item.substr(colon + 1);
-            unsigned value = 0;
-            auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-            if (portText.empty() || ec != std::errc() || ptr != portText.data() + portText.size() ||
-                value == 0 || value > 65535) {
-                return R::fail("bad port in '" + std::string(item) + "' (expected 1-65535)");
-            }
-            port = static_cast<std::uint16_t>(value);
-        }
-        auto addr = net::Ipv4Addr::parse(host);
-        if (!addr) return R::fail("bad IPv4 address in '" + std::string(item) + "'");
-        out.push_back(net::Endpoint{*addr, net::Port(port)});
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
+    for (const std::string_view item : config::splitList(text)) {
+        if (item.empty()) return R::fail("empty element in address list " + config::quote(text));
+        config::HostPort parsed;
+        if (std::string reason = config::parseHostPort(item, config::PortUse::Optional, parsed);
+            !reason.empty())
+            return R::fail(reason);
+        out.push_back(net::Endpoint{parsed.addr, parsed.port.value_or(net::Port(defaultPort))});
     }
     return R::ok(std::move(out));
 }

@@ -32,7 +32,8 @@
 
 namespace tcpcopy::tunnel {
 
-// Parses "ip[:port][,ip[:port]...]" (IPv4 dotted quads; port 1-65535, default `defaultPort`).
+// Parses "ip[:port][,ip[:port]...]": IPv4 or IPv6 addresses, an IPv6 address with a port in
+// brackets ("[2001:db8::5]:36524", config/address.h); port 1-65535, default `defaultPort`.
 // Returns the endpoints, or an error text naming the offending element.
 os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text,
                                                          std::uint16_t defaultPort = kDefaultPort);

@@ -224,6 +224,63 @@ lab_up() {
   lab_log "up: namespaces ${LAB_NAMESPACES[*]}; temp dir $LAB_DIR"
 }
 
+# lab_up_v6 : after lab_up, the same topology in IPv6 (docs/lab.md, "IPv6"): hosts in the ULA
+# prefix fd00:198:18::/48 (198.18.X.Y becomes fd00:198:18:X::Y), clients in 2001:db8::/32. No
+# duplicate address detection (nodad, accept_dad=0: addresses usable at once), forwarding off
+# everywhere, the target's route for the client network via the assistant, and on the assistant
+# a blackhole route for it (the responses stop there without ICMPv6 errors back to the target;
+# still no default route anywhere).
+LAB6_TC_IP=fd00:198:18:1::1
+LAB6_TARGET_IP=fd00:198:18:1::2
+LAB6_TARGET_ASSIST_SIDE_IP=fd00:198:18:2::2
+LAB6_ASSIST_IP=fd00:198:18:2::1
+LAB6_TC_TUNNEL_IP=fd00:198:18:3::1
+LAB6_ASSIST_TUNNEL_IP=fd00:198:18:3::2
+LAB6_ONLINE_IP=2001:db8::1
+LAB6_ONLINE_TARGET_SIDE_IP=fd00:198:18:4::1
+LAB6_TARGET_LIVE_IP=fd00:198:18:4::2
+LAB6_ONLINE_TUNNEL_IP=fd00:198:18:5::1
+LAB6_ASSIST_LIVE_TUNNEL_IP=fd00:198:18:5::2
+LAB6_CLIENT_IP=2001:db8::10
+LAB6_CLIENT_NET=2001:db8::/32
+LAB6_TUNNEL_ALLOW=fd00:198:18::/48
+_lab_addr6() { # NS ADDR DEV
+  ip -n "$1" -6 addr add "$2/64" dev "$3" nodad || lab_die "cannot add $2 in $1"
+}
+lab_up_v6() {
+  ((${#LAB_NAMESPACES[@]} > 0)) || lab_die "lab_up_v6 before lab_up"
+  local ns
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    _lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+      net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.forwarding=0
+  done
+  _lab_addr6 "$LAB_NS_TC" "$LAB6_TC_IP" "$LAB_IF_TC_TARGET"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB6_TARGET_IP" "$LAB_IF_TARGET_TC"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB6_TARGET_ASSIST_SIDE_IP" "$LAB_IF_TARGET_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB6_ASSIST_IP" "$LAB_IF_ASSIST_TARGET"
+  _lab_addr6 "$LAB_NS_TC" "$LAB6_TC_TUNNEL_IP" "$LAB_IF_TC_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB6_ASSIST_TUNNEL_IP" "$LAB_IF_ASSIST_TC"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB6_ONLINE_IP" "$LAB_IF_ONLINE_CLIENT"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB6_ONLINE_TARGET_SIDE_IP" "$LAB_IF_ONLINE_TARGET"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB6_TARGET_LIVE_IP" "$LAB_IF_TARGET_ONLINE"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB6_ONLINE_TUNNEL_IP" "$LAB_IF_ONLINE_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB6_ASSIST_LIVE_TUNNEL_IP" "$LAB_IF_ASSIST_ONLINE"
+  _lab_addr6 "$LAB_NS_CLIENT" "$LAB6_CLIENT_IP" "$LAB_IF_CLIENT_ONLINE"
+  ip -n "$LAB_NS_TARGET" -6 route add "$LAB6_CLIENT_NET" via "$LAB6_ASSIST_IP" dev "$LAB_IF_TARGET_ASSIST" ||
+    lab_die "cannot route $LAB6_CLIENT_NET in the target"
+  ip -n "$LAB_NS_ASSIST" -6 route add blackhole "$LAB6_CLIENT_NET" ||
+    lab_die "cannot add the blackhole route in the assistant"
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    if ip -n "$ns" -6 route show default | grep -q .; then
+      lab_die "namespace $ns has an IPv6 default route"
+    fi
+  done
+  export LAB6_TC_IP LAB6_TARGET_IP LAB6_TARGET_ASSIST_SIDE_IP LAB6_ASSIST_IP LAB6_TC_TUNNEL_IP \
+    LAB6_ASSIST_TUNNEL_IP LAB6_ONLINE_IP LAB6_ONLINE_TARGET_SIDE_IP LAB6_TARGET_LIVE_IP \
+    LAB6_ONLINE_TUNNEL_IP LAB6_ASSIST_LIVE_TUNNEL_IP LAB6_CLIENT_IP LAB6_CLIENT_NET LAB6_TUNNEL_ALLOW
+  lab_log "IPv6 up: hosts in fd00:198:18::/48, clients in $LAB6_CLIENT_NET"
+}
+
 # lab_offload NS IFACE on|off : switch TSO/GSO/GRO and checksum offload of one veth end.
 # The lab leaves offloads as the kernel sets them; tests that need them off say so.
 lab_offload() {
@@ -305,13 +362,14 @@ lab_wait_exit() {
   return 124
 }
 
-# lab_wait_port NS IP PORT [TIMEOUT_S] : wait until a TCP listener is bound to IP:PORT in NS.
+# lab_wait_port NS IP PORT [TIMEOUT_S] : wait until a TCP listener is bound to IP:PORT in NS (IP: IPv4,
+# or IPv6 without brackets).
 # Looks at the socket table instead of connecting, so servers log nothing.
 lab_wait_port() {
   local ns=$1 ip=$2 port=$3 timeout=${4:-10} i
   for ((i = 0; i < timeout * 10; i++)); do
     if ip netns exec "$ns" ss -Hltn "sport = :$port" | awk '{print $4}' |
-      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|${ip//./\\.}):$port$"; then
+      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|${ip//./\\.}|\[${ip//./\\.}\]):$port$"; then
       return 0
     fi
     sleep 0.1
