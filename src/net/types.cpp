@@ -52,7 +52,10 @@ IpAddr IpAddr::fromWire(const std::byte* sixteen) {
     return fromOctets(octets);
 }
 
-void IpAddr::toWire(std::byte* sixteen) const { std::memcpy(sixteen, bytes_.data(), bytes_.size()); }
+void IpAddr::toWire(std::byte* sixteen) const {
+    const Octets bytes = octets();
+    std::memcpy(sixteen, bytes.data(), bytes.size());
+}
 
 std::optional<IpAddr> IpAddr::parse(std::string_view text) {
     if (auto v4 = Ipv4Addr::parse(text)) return IpAddr(*v4);
@@ -69,7 +72,8 @@ std::optional<IpAddr> IpAddr::parse(std::string_view text) {
 std::string IpAddr::toString() const {
     if (isV4()) return v4().toString();
     std::array<char, INET6_ADDRSTRLEN> buf{};
-    if (inet_ntop(AF_INET6, bytes_.data(), buf.data(), buf.size()) == nullptr) return "?";
+    const Octets bytes = octets();
+    if (inet_ntop(AF_INET6, bytes.data(), buf.data(), buf.size()) == nullptr) return "?";
     return std::string(buf.data());
 }
 
@@ -99,8 +103,8 @@ bool IpPrefix::contains(const IpAddr& addr) const {
     if (addr.isV4() != network.isV4()) return false;
     // In the 128-bit (IPv4-mapped) form an IPv4 prefix is 96 bits longer.
     const unsigned bits = prefixLength + (network.isV4() ? 96u : 0u);
-    const IpAddr::Octets& a = addr.octets();
-    const IpAddr::Octets& n = network.octets();
+    const IpAddr::Octets a = addr.octets();
+    const IpAddr::Octets n = network.octets();
     for (unsigned i = 0; i < 16; ++i) {
         const unsigned covered = bits > i * 8 ? std::min(bits - i * 8, 8u) : 0u;
         if (covered == 0) break;
