@@ -8,6 +8,8 @@
 namespace tcpcopy::app {
 namespace {
 
+constexpr std::size_t kIpv6NextHeaderOffset = 6;
+
 using stats::MetricType;
 using stats::Unit;
 using ReadFn = stats::Registry::ReadFn;
@@ -109,6 +111,8 @@ std::vector<Row> rows(const ReplaySources& src) {
         {"frames_not_tcp", "", kCounter, Unit::None, "Frames that were neither IPv4 nor IPv6 TCP",
          frames(&F::notTcp)},
         {"frames_ipv6", "", kCounter, Unit::None, "IPv6 TCP frames decoded", frames(&F::ipv6)},
+        {"frames_ipv6_extension_headers", "", kCounter, Unit::None,
+         "IPv6 TCP frames decoded past extension headers (skipped)", frames(&F::ipv6ExtensionHeaders)},
         {"frames_fragments", "", kCounter, Unit::None, "IPv4 fragments (not reassembled)",
          frames(&F::fragments)},
         {"frames_malformed", "", kCounter, Unit::None, "Frames that did not decode", frames(&F::malformed)},
@@ -398,7 +402,15 @@ void FrameCounters::count(const net::DecodeResult& decoded) {
     ++frames;
     switch (decoded.status) {
         case net::DecodeStatus::Ok:
-            if (decoded.segment.src.isV6()) ++ipv6;
+            if (decoded.segment.src.isV6()) {
+                ++ipv6;
+                // The fixed header's next header is not TCP: the decoder walked extension headers.
+                if (decoded.ipPacket.size() > kIpv6NextHeaderOffset &&
+                    std::to_integer<std::uint8_t>(decoded.ipPacket[kIpv6NextHeaderOffset]) !=
+                        net::kIpProtoTcp) {
+                    ++ipv6ExtensionHeaders;
+                }
+            }
             break;
         case net::DecodeStatus::NotIp:
         case net::DecodeStatus::NotTcp:
