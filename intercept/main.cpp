@@ -70,7 +70,10 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
     t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
         .valueName("PORT")
         .group("Tunnel");
-    t.string('b', "bind", c.bind, "Address the tunnel listens on").valueName("ADDR").group("Tunnel");
+    t.string('b', "bind", c.bind,
+             "Address the tunnel listens on, IPv4 or IPv6 (:: listens on every address of both)")
+        .valueName("ADDR")
+        .group("Tunnel");
     t.string(
          '\0', "secret-file", c.secretFile,
          "File whose first line is the shared secret tcpcopy and intercept prove to each other (HMAC-SHA256)")
@@ -190,10 +193,13 @@ int main(int argc, char** argv) {
 
     if (app::tunnelOpenToAnyone(config) && !config.insecure) {
         return app::startError(
-            kProgram, "the tunnel would listen on " + config.bind + ":" + std::to_string(config.port) +
-                          " open to any host that reaches it: give --secret-file FILE (the "
-                          "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
-                          "--insecure to run it open");
+            kProgram,
+            "the tunnel would listen on " +
+                (config.bind.find(':') == std::string::npos ? config.bind : "[" + config.bind + "]") + ":" +
+                std::to_string(config.port) +
+                " open to any host that reaches it: give --secret-file FILE (the "
+                "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
+                "--insecure to run it open");
     }
     std::string secret;
     if (!config.secretFile.empty()) {

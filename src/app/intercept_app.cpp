@@ -32,7 +32,7 @@ auto logger() { return log::component("intercept"); }
 }  // namespace
 
 bool tunnelOpenToAnyone(const InterceptConfig& config) {
-    const auto bind = net::Ipv4Addr::parse(config.bind);
+    const auto bind = net::IpAddr::parse(config.bind);
     const bool loopback = bind && bind->isLoopback();
     return !loopback && config.secretFile.empty() && config.allow.empty();
 }
@@ -75,8 +75,9 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
         app->captures_.push_back(std::move(capture).value());
     }
 
-    auto bindAddr = net::Ipv4Addr::parse(config.bind);
-    if (!bindAddr) return R::fail("-b/--bind: not an IPv4 address: '" + config.bind + "'");
+    // "::" listens on every IPv4 and IPv6 address (dual stack), "0.0.0.0" on every IPv4 one.
+    auto bindAddr = net::IpAddr::parse(config.bind);
+    if (!bindAddr) return R::fail("-b/--bind: not an IPv4 or IPv6 address: '" + config.bind + "'");
     tunnel::TunnelServerOptions server;
     server.listen = net::Endpoint{*bindAddr, net::Port(config.port)};
     server.secret = std::move(secret);

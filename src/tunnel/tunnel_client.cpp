@@ -21,11 +21,29 @@ os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, 
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
         if (item.empty()) return R::fail("empty element in address list '" + std::string(text) + "'");
+        // "IPv4[:port]", "[IPv6][:port]", or a bare IPv6 address (two colons or more, no port).
         std::string_view host = item;
-        std::uint16_t port = defaultPort;
-        if (std::size_t colon = item.find(':'); colon != item.npos) {
+        std::string_view portText;
+        bool hasPort = false;
+        if (item.front() == '[') {
+            const std::size_t close = item.find(']');
+            if (close == item.npos) return R::fail("missing ']' in '" + std::string(item) + "'");
+            host = item.substr(1, close - 1);
+            std::string_view rest = item.substr(close + 1);
+            if (!rest.empty()) {
+                if (rest.front() != ':')
+                    return R::fail("expected ':port' after ']' in '" + std::string(item) + "'");
+                portText = rest.substr(1);
+                hasPort = true;
+            }
+        } else if (std::size_t colon = item.find(':');
+                   colon != item.npos && item.find(':', colon + 1) == item.npos) {
             host = item.substr(0, colon);
-            std::string_view portText = item.substr(colon + 1);
+            portText = item.substr(colon + 1);
+            hasPort = true;
+        }
+        std::uint16_t port = defaultPort;
+        if (hasPort) {
             unsigned value = 0;
             auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
             if (portText.empty() || ec != std::errc() || ptr != portText.data() + portText.size() ||
@@ -34,8 +52,11 @@ os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, 
             }
             port = static_cast<std::uint16_t>(value);
         }
-        auto addr = net::Ipv4Addr::parse(host);
-        if (!addr) return R::fail("bad IPv4 address in '" + std::string(item) + "'");
+        auto addr = net::IpAddr::parse(host);
+        // A bracketed address is IPv6 by its form: "[192.0.2.1]" is not accepted.
+        if (!addr || (item.front() == '[' && !addr->isV6())) {
+            return R::fail("bad IP address in '" + std::string(item) + "'");
+        }
         out.push_back(net::Endpoint{*addr, net::Port(port)});
         if (comma == std::string_view::npos) break;
         start = comma + 1;
