@@ -33,16 +33,17 @@ e2e_end() {
 }
 
 # run_tcpcopy NAME ARGS... : one replay by $tcpcopy_bin in the tc namespace, towards the intercept
-# on the assistant's tunnel address, without the periodic stats line, its report in
-# $LAB_DIR/NAME.json and its output in $LAB_DIR/tcpcopy-NAME.log. The array run_tcpcopy_args, when
+# on the assistant's tunnel address ($run_tcpcopy_intercept when set, e.g. its IPv6 one), without
+# the periodic stats line, its report in $LAB_DIR/NAME.json and its output in
+# $LAB_DIR/tcpcopy-NAME.log. The array run_tcpcopy_args, when
 # set, comes before ARGS (what every replay of a script has: -x, --secret-file). Waits up to 120 s;
 # a replay still running then is stopped. Sets tc_pid and tc_rc (124: it had to be stopped).
-# shellcheck disable=SC2154 # tcpcopy_bin and run_tcpcopy_args are the calling script's
+# shellcheck disable=SC2154 # tcpcopy_bin, run_tcpcopy_args, run_tcpcopy_intercept: the calling script's
 run_tcpcopy() {
   local name=$1
   shift
-  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 \
-    --report "$LAB_DIR/$name.json" ${run_tcpcopy_args[@]+"${run_tcpcopy_args[@]}"} "$@"
+  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "${run_tcpcopy_intercept:-$LAB_ASSIST_TUNNEL_IP}" \
+    --stats-interval 0 --report "$LAB_DIR/$name.json" ${run_tcpcopy_args[@]+"${run_tcpcopy_args[@]}"} "$@"
   tc_pid=$LAB_LAST_PID
   tc_rc=0
   lab_wait_exit "$tc_pid" 120 || tc_rc=$?

@@ -36,6 +36,25 @@ LAB_TUNNEL_PORT=36524
 # intercept refuses to listen on a lab address open to anyone, so lab intercepts get --allow.
 LAB_TUNNEL_ALLOW=198.18.0.0/15
 
+# IPv6, opt-in (lab_up_ipv6 after lab_up): hosts in the ULA prefix fd00:198:18::/48, one /64 per
+# link numbered as the IPv4 /24 (198.18.N.x -> fd00:198:18:N::x); clients and the online server's
+# client side in the documentation prefix 2001:db8::/32, as 192.0.2.0/24 is for IPv4.
+LAB_TC_IP6=fd00:198:18:1::1
+LAB_TARGET_IP6=fd00:198:18:1::2
+LAB_TARGET_ASSIST_SIDE_IP6=fd00:198:18:2::2
+LAB_ASSIST_IP6=fd00:198:18:2::1
+LAB_TC_TUNNEL_IP6=fd00:198:18:3::1
+LAB_ASSIST_TUNNEL_IP6=fd00:198:18:3::2
+LAB_ONLINE_TARGET_SIDE_IP6=fd00:198:18:4::1
+LAB_TARGET_LIVE_IP6=fd00:198:18:4::2
+LAB_ONLINE_TUNNEL_IP6=fd00:198:18:5::1
+LAB_ASSIST_LIVE_TUNNEL_IP6=fd00:198:18:5::2
+LAB_ONLINE_IP6=2001:db8::1
+LAB_CLIENT_IP6=2001:db8::10
+LAB_CLIENT_IPS6="2001:db8::10 2001:db8::11 2001:db8::12 2001:db8::13 2001:db8::14 2001:db8::15"
+LAB_CLIENT_NETS6="2001:db8::/32"
+LAB_TUNNEL_ALLOW6=fd00:198:18::/48
+
 # Interface names, each inside its own namespace ("to-<peer>").
 LAB_IF_TC_TARGET=to-target        # in tc: towards the target (replayed packets leave here)
 LAB_IF_TC_ASSIST=to-assist        # in tc: the tunnel link
@@ -119,6 +138,9 @@ lab_init() {
     LAB_ASSIST_TUNNEL_IP LAB_ONLINE_IP LAB_ONLINE_TARGET_SIDE_IP LAB_TARGET_LIVE_IP \
     LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT LAB_TUNNEL_ALLOW LAB_ONLINE_TUNNEL_IP \
     LAB_ASSIST_LIVE_TUNNEL_IP
+  export LAB_TC_IP6 LAB_TARGET_IP6 LAB_TARGET_ASSIST_SIDE_IP6 LAB_ASSIST_IP6 LAB_TC_TUNNEL_IP6 \
+    LAB_ASSIST_TUNNEL_IP6 LAB_ONLINE_TARGET_SIDE_IP6 LAB_TARGET_LIVE_IP6 LAB_ONLINE_TUNNEL_IP6 \
+    LAB_ASSIST_LIVE_TUNNEL_IP6 LAB_ONLINE_IP6 LAB_CLIENT_IP6 LAB_CLIENT_IPS6 LAB_CLIENT_NETS6 LAB_TUNNEL_ALLOW6
   export LAB_IF_TC_TARGET LAB_IF_TC_ASSIST LAB_IF_TARGET_TC LAB_IF_TARGET_ASSIST \
     LAB_IF_TARGET_ONLINE LAB_IF_ASSIST_TARGET LAB_IF_ASSIST_TC LAB_IF_CLIENT_ONLINE \
     LAB_IF_ONLINE_CLIENT LAB_IF_ONLINE_TARGET LAB_IF_ONLINE_ASSIST LAB_IF_ASSIST_ONLINE
@@ -224,6 +246,61 @@ lab_up() {
   lab_log "up: namespaces ${LAB_NAMESPACES[*]}; temp dir $LAB_DIR"
 }
 
+# lab_up_ipv6 : after lab_up, the same topology over IPv6 too (the LAB_*_IP6 addresses above, /64
+# per link, added with nodad so they are usable at once). The target routes the client prefix
+# 2001:db8::/32 via the assistant; no namespace forwards IPv6 (IPv6 has no rp_filter to relax).
+# Returns once no address of the lab is tentative (the veths' link-local ones go through DAD).
+lab_up_ipv6() {
+  ((${#LAB_NAMESPACES[@]} > 0)) || lab_die "lab_up_ipv6 before lab_up"
+  local ns
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    _lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
+    _lab_sysctl "$ns" net.ipv6.conf.all.forwarding=0 net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+  done
+  _lab_addr6() { ip -n "$1" -6 addr add "$2/64" dev "$3" nodad || lab_die "cannot add $2 to $1:$3"; }
+  _lab_addr6 "$LAB_NS_TC" "$LAB_TC_IP6" "$LAB_IF_TC_TARGET"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB_TARGET_IP6" "$LAB_IF_TARGET_TC"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB_TARGET_ASSIST_SIDE_IP6" "$LAB_IF_TARGET_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB_ASSIST_IP6" "$LAB_IF_ASSIST_TARGET"
+  _lab_addr6 "$LAB_NS_TC" "$LAB_TC_TUNNEL_IP6" "$LAB_IF_TC_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP6" "$LAB_IF_ASSIST_TC"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB_ONLINE_IP6" "$LAB_IF_ONLINE_CLIENT"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB_ONLINE_TARGET_SIDE_IP6" "$LAB_IF_ONLINE_TARGET"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB_TARGET_LIVE_IP6" "$LAB_IF_TARGET_ONLINE"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB_ONLINE_TUNNEL_IP6" "$LAB_IF_ONLINE_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB_ASSIST_LIVE_TUNNEL_IP6" "$LAB_IF_ASSIST_ONLINE"
+  local ip
+  for ip in $LAB_CLIENT_IPS6; do
+    _lab_addr6 "$LAB_NS_CLIENT" "$ip" "$LAB_IF_CLIENT_ONLINE"
+  done
+  local net
+  for net in $LAB_CLIENT_NETS6; do
+    ip -n "$LAB_NS_TARGET" -6 route add "$net" via "$LAB_ASSIST_IP6" dev "$LAB_IF_TARGET_ASSIST" ||
+      lab_die "cannot route $net via the assistant"
+  done
+  local i tentative
+  for ((i = 0; i < 100; i++)); do
+    tentative=
+    for ns in "${LAB_NAMESPACES[@]}"; do
+      tentative+=$(ip -n "$ns" -6 addr show tentative)
+    done
+    [[ -z $tentative ]] && break
+    sleep 0.1
+  done
+  [[ -z $tentative ]] || lab_die "IPv6 addresses still tentative after 10 s: $tentative"
+  for ns in "${LAB_NAMESPACES[@]}"; do
+    if ip -n "$ns" -6 route show default | grep -q .; then
+      lab_die "namespace $ns has an IPv6 default route"
+    fi
+  done
+  lab_log "IPv6 up: hosts in fd00:198:18::/48, clients in 2001:db8::/32"
+}
+
+# lab_url IP PORT PATH : http://IP:PORT/PATH, an IPv6 address in brackets.
+lab_url() {
+  if [[ $1 == *:* ]]; then echo "http://[$1]:$2$3"; else echo "http://$1:$2$3"; fi
+}
+
 # lab_offload NS IFACE on|off : switch TSO/GSO/GRO and checksum offload of one veth end.
 # The lab leaves offloads as the kernel sets them; tests that need them off say so.
 lab_offload() {
@@ -308,10 +385,11 @@ lab_wait_exit() {
 # lab_wait_port NS IP PORT [TIMEOUT_S] : wait until a TCP listener is bound to IP:PORT in NS.
 # Looks at the socket table instead of connecting, so servers log nothing.
 lab_wait_port() {
-  local ns=$1 ip=$2 port=$3 timeout=${4:-10} i
+  local ns=$1 ip=$2 port=$3 timeout=${4:-10} i local_re
+  if [[ $ip == *:* ]]; then local_re="\\[$ip\\]"; else local_re=${ip//./\\.}; fi
   for ((i = 0; i < timeout * 10; i++)); do
     if ip netns exec "$ns" ss -Hltn "sport = :$port" | awk '{print $4}' |
-      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|${ip//./\\.}):$port$"; then
+      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|$local_re):$port$"; then
       return 0
     fi
     sleep 0.1
@@ -333,7 +411,8 @@ lab_wait_file_match() {
 # Servers
 
 # lab_start_nginx NS LISTEN_IP PORT : nginx with its own prefix under $LAB_DIR/nginx-PORT.
-# Sets LAB_NGINX_ACCESS_LOG and LAB_NGINX_PID. Locations:
+# LISTEN_IP may be a space-separated list, of IPv4 and IPv6 addresses (one listen each; the
+# settle request goes to the first). Sets LAB_NGINX_ACCESS_LOG and LAB_NGINX_PID. Locations:
 #   /            and any path: deterministic files; /index.html is small
 #   /static/N    N in {1k 4k 16k 64k 256k 1m}: N bytes of a fixed pattern
 #   /api/...     200 with the body "api <uri>\n" (any method, body discarded)
@@ -341,8 +420,11 @@ lab_wait_file_match() {
 #                proxied to a sink server on a unix socket) and answers 200 "stored N\n"
 # The access log line is exactly: $request_method $request_uri $content_length $request_length
 lab_start_nginx() {
-  local ns=$1 ip=$2 port=$3
+  local ns=$1 ips=$2 port=$3 ip listen=
   lab_require_cmd nginx
+  for ip in $ips; do
+    if [[ $ip == *:* ]]; then listen+="listen [$ip]:$port; "; else listen+="listen $ip:$port; "; fi
+  done
   local d="$LAB_DIR/nginx-$ns-$port"
   mkdir -p "$d/html/static" "$d/tmp"
   printf 'lab index\n' >"$d/html/index.html"
@@ -388,7 +470,7 @@ http {
     sendfile off;
 
     server {
-        listen $ip:$port;
+        $listen
         root $d/html;
         location / { }
         location /api/ { return 200 "api \$request_uri\n"; }
@@ -412,8 +494,8 @@ EOF
   LAB_NGINX_ACCESS_LOG="$d/access.log"
   LAB_NGINX_PEERS_LOG="$d/peers.log"
   LAB_NGINX_DIR=$d
-  _lab_nginx_where[$d/access.log]="$ns $ip $port"
-  lab_wait_port "$ns" "$ip" "$port"
+  _lab_nginx_where[$d/access.log]="$ns ${ips%% *} $port"
+  for ip in $ips; do lab_wait_port "$ns" "$ip" "$port"; done
 }
 
 # lab_nginx_settle [ACCESS_LOG] : returns once nginx has logged every request it had received
@@ -438,15 +520,15 @@ lab_nginx_count() {
   grep -vc ' /lab-settle-' "$1" || true
 }
 
-# lab_start_redis NS IP PORT : redis-server with no persistence, in $LAB_DIR/redis-NS-PORT.
-# Sets LAB_REDIS_PID.
+# lab_start_redis NS IP PORT : redis-server with no persistence, in $LAB_DIR/redis-NS-PORT. IP
+# may be a space-separated list (IPv4 and IPv6). Sets LAB_REDIS_PID.
 lab_start_redis() {
-  local ns=$1 ip=$2 port=$3
+  local ns=$1 ips=$2 port=$3 ip
   lab_require_cmd redis-server redis-cli
   local d="$LAB_DIR/redis-$ns-$port"
   mkdir -p "$d"
   cat >"$d/redis.conf" <<EOF
-bind $ip
+bind $ips
 port $port
 protected-mode no
 daemonize no
@@ -459,7 +541,7 @@ EOF
   lab_bg "redis-$ns-$port" "$ns" redis-server "$d/redis.conf"
   LAB_REDIS_PID=$LAB_LAST_PID
   LAB_REDIS_DIR=$d
-  lab_wait_port "$ns" "$ip" "$port"
+  for ip in $ips; do lab_wait_port "$ns" "$ip" "$port"; done
 }
 
 # lab_redis_monitor_start NS IP PORT FILE : record every command the server receives.
@@ -491,7 +573,7 @@ lab_redis_monitor_stop() {
   lab_wait_file_match "$_lab_monitor_file.raw" "\"ECHO\" \"$sentinel\"" 10
   lab_stop "$_lab_monitor_pid"
   grep -v -F "\"$sentinel\"" "$_lab_monitor_file.raw" | grep -v '^OK$' |
-    sed -E 's/^[0-9]+\.[0-9]+ \[[^]]*\] //' >"$_lab_monitor_file"
+    sed -E 's/^[0-9]+\.[0-9]+ \[[0-9]+ [^ ]+\] //' >"$_lab_monitor_file"
   unset '_lab_monitors[$_lab_monitor_file]'
 }
 
