@@ -97,6 +97,15 @@ void declare(config::OptionTable& t, Settings& s) {
              "File of 'user password' lines (mode 0600) the mysql hook logs in with")
         .group("Replay")
         .valueName("FILE");
+    t.custom(
+         '\0', "mysql-midstream-login", "USER[/SCHEMA]", "",
+         [&r](std::string_view text) {
+             return tcpcopy::app::parseMidstreamLoginOption(text, r.mysqlMidstreamLogin);
+         },
+         "MySQL sessions captured mid-stream (without their login) log in afresh as USER, a user of "
+         "--mysql-credentials, on SCHEMA, unless an earlier login from the same client address in the replay "
+         "says who; without either they are refused as mid_stream")
+        .group("Replay");
     t.string('i', "input", r.input,
              "A pcap/pcapng file to replay, or a device (list) to capture live with libpcap; empty: every "
              "interface, through a packet ring")
@@ -265,6 +274,8 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     if (!r.protocols.empty() && !t.isSet("response-payload")) r.responsePayload = 65535;
     if (r.protocols.empty() && !r.mysqlCredentials.empty())
         return "--mysql-credentials is read only with --protocol mysql";
+    if (r.protocols.empty() && !r.mysqlMidstreamLogin.empty())
+        return "--mysql-midstream-login is read only with --protocol mysql";
     r.memoryLimitMb = s.memoryMb;
     r.withoutIntercept = s.withoutIntercept;
     r.interceptWait = std::chrono::seconds(s.interceptWaitS);

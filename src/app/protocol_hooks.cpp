@@ -8,6 +8,7 @@
 #include "tcpcopy/protocol/credentials.h"
 #include "tcpcopy/protocol/engine_hook.h"
 #include "tcpcopy/protocol/mysql_hook.h"
+#include "tcpcopy/protocol/mysql_midstream.h"
 
 namespace tcpcopy::app {
 
@@ -47,11 +48,19 @@ std::string parseProtocolChoice(std::string_view text, std::vector<ProtocolChoic
     return {};
 }
 
+std::string parseMidstreamLoginOption(std::string_view text, std::string& login) {
+    const protocol::mysql::ParsedMidstreamLogin parsed = protocol::mysql::parseMidstreamLogin(text);
+    if (!parsed.login) return parsed.error;
+    login = std::string(text);
+    return {};
+}
+
 ProtocolHooks::ProtocolHooks(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
 ProtocolHooks::~ProtocolHooks() = default;
 
 os::Result<std::unique_ptr<ProtocolHooks>> ProtocolHooks::attach(const std::vector<ProtocolChoice>& choices,
                                                                  const std::string& mysqlCredentials,
+                                                                 const std::string& mysqlMidstreamLogin,
                                                                  std::vector<session::AddressRule>& rules,
                                                                  std::shared_ptr<spdlog::logger> log) {
     std::unique_ptr<ProtocolHooks> hooks(new ProtocolHooks(std::move(log)));
@@ -63,6 +72,15 @@ os::Result<std::unique_ptr<ProtocolHooks>> ProtocolHooks::attach(const std::vect
     auto credentials = protocol::Credentials::load(mysqlCredentials);
     if (!credentials) return R::fail("--mysql-credentials " + credentials.error());
     auto shared = std::make_shared<const protocol::Credentials>(std::move(credentials).value());
+    std::optional<protocol::mysql::MidstreamLogin> midstreamLogin;
+    if (!mysqlMidstreamLogin.empty()) {
+        auto parsed = protocol::mysql::parseMidstreamLogin(mysqlMidstreamLogin);
+        if (!parsed.login) return R::fail("--mysql-midstream-login " + parsed.error);
+        if (shared->password(parsed.login->user) == nullptr)
+            return R::fail("--mysql-midstream-login: user '" + parsed.login->user + "' is not in " +
+                           mysqlCredentials + " (--mysql-credentials)");
+        midstreamLogin = std::move(parsed.login);
+    }
     ProtocolHooks* self = hooks.get();
     auto report = [self](const net::FlowKey& captured, session::HookRefusal reason,
                          const std::string& detail) {
@@ -73,7 +91,7 @@ os::Result<std::unique_ptr<ProtocolHooks>> ProtocolHooks::attach(const std::vect
                          last ? "; further refusals are only counted" : "");
     };
     auto& factory = hooks->factories_.emplace_back(std::make_unique<protocol::EngineHookFactory>(
-        std::make_unique<protocol::mysql::MysqlHookFactory>(shared), report));
+        std::make_unique<protocol::mysql::MysqlHookFactory>(shared, std::move(midstreamLogin)), report));
     for (const ProtocolChoice& choice : choices) {
         bool any = false;
         for (session::AddressRule& rule : rules) {

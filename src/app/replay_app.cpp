@@ -101,7 +101,8 @@ class ReplayApp final : public FrameSink {
     int open() {
         // First: a bad --protocol or credentials file is the user's to fix before anything opens.
         hookedRules_ = options_.engine.rules;
-        auto hooks = ProtocolHooks::attach(options_.protocols, options_.mysqlCredentials, hookedRules_, log_);
+        auto hooks = ProtocolHooks::attach(options_.protocols, options_.mysqlCredentials,
+                                           options_.mysqlMidstreamLogin, hookedRules_, log_);
         if (!hooks) return startError(kProgram, hooks.error());
         hooks_ = std::move(hooks).value();
         if (int rc = openInjector(); rc != kExitOk) return rc;

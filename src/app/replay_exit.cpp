@@ -31,6 +31,15 @@ ExitStatus replayExitStatus(const ReplayEnd& end) {
     }
     if (!end.tcpRules) return udpExitStatus(end);
     if (s.sessionsStarted == 0) {
+        std::uint64_t refused = 0;
+        for (const std::uint64_t n : s.hookRefusals) refused += n;
+        if (refused > 0) {
+            // Sessions a hook refused before their SYN (mid-stream ones without a login) matched.
+            return {kExitFailure, fmt::format("nothing replayed: the protocol hook refused all {} captured "
+                                              "connections before sending anything (see 'protocol hooks' "
+                                              "in the summary)",
+                                              refused)};
+        }
         return {kExitFailure, "nothing replayed: no connection in " + end.input + " matched -x"};
     }
     if (s.sessionsEstablished == 0 && s.sessionsResetByTarget > 0) {

@@ -8,8 +8,6 @@
 namespace tcpcopy::app {
 namespace {
 
-constexpr std::size_t kIpv6NextHeaderOffset = 6;
-
 using stats::MetricType;
 using stats::Unit;
 using ReadFn = stats::Registry::ReadFn;
@@ -112,7 +110,8 @@ std::vector<Row> rows(const ReplaySources& src) {
          frames(&F::notTcp)},
         {"frames_ipv6", "", kCounter, Unit::None, "IPv6 TCP frames decoded", frames(&F::ipv6)},
         {"frames_ipv6_extension_headers", "", kCounter, Unit::None,
-         "IPv6 TCP frames decoded past extension headers (skipped)", frames(&F::ipv6ExtensionHeaders)},
+         "IPv6 frames with extension headers (skipped to reach the upper layer)",
+         frames(&F::ipv6ExtensionHeaders)},
         {"frames_fragments", "", kCounter, Unit::None, "IPv4 fragments (not reassembled)",
          frames(&F::fragments)},
         {"frames_malformed", "", kCounter, Unit::None, "Frames that did not decode", frames(&F::malformed)},
@@ -154,6 +153,10 @@ std::vector<Row> rows(const ReplaySources& src) {
          "Sessions left out while the -g ramp was below 100%", engine(&S::sessionsRampedOut)},
         {"sessions.skipped_midstream", "", kCounter, Unit::None,
          "Sessions captured without their handshake, left out by -O", engine(&S::sessionsSkippedMidstream)},
+        {"sessions.skipped_family", "", kCounter, Unit::None,
+         "Sessions whose replay client and target differ in address family (no -c address of the "
+         "target's family)",
+         engine(&S::sessionsSkippedFamily)},
         {"sessions.shed", "sessions_shed", kCounter, Unit::None,
          "Sessions not replayed because of the memory limit", engine(&S::sessionsShed)},
         {"sessions.deferred", "", kCounter, Unit::None,
@@ -342,7 +345,8 @@ constexpr const char* kSummary =
     "{sessions.reset_by_target} reset by target, {sessions.timed_out} timed out, {sessions.failed} failed "
     "({sessions.no_syn_ack} without SYN-ACK)\n"
     "  skipped: {sessions.sampled_out} sampled out, {sessions.ramped_out} ramped out (-g), "
-    "{sessions.skipped_midstream} mid-stream (-O), {sessions.shed} shed; {sessions.deferred} waited for a "
+    "{sessions.skipped_midstream} mid-stream (-O), {sessions.skipped_family} of the other address family, "
+    "{sessions.shed} shed; {sessions.deferred} waited for a "
     "slot (--max-active); {packets_ignored} ignored packets\n"
     "  requests sent: {requests_sent}, segments {segments_sent}, bytes {bytes_sent}, retransmissions "
     "{retransmissions}\n"
@@ -400,17 +404,10 @@ constexpr const char* kStatus =
 
 void FrameCounters::count(const net::DecodeResult& decoded) {
     ++frames;
+    if (decoded.extensionHeaders > 0) ++ipv6ExtensionHeaders;
     switch (decoded.status) {
         case net::DecodeStatus::Ok:
-            if (decoded.segment.src.isV6()) {
-                ++ipv6;
-                // The fixed header's next header is not TCP: the decoder walked extension headers.
-                if (decoded.ipPacket.size() > kIpv6NextHeaderOffset &&
-                    std::to_integer<std::uint8_t>(decoded.ipPacket[kIpv6NextHeaderOffset]) !=
-                        net::kIpProtoTcp) {
-                    ++ipv6ExtensionHeaders;
-                }
-            }
+            if (decoded.segment.src.isV6()) ++ipv6;
             break;
         case net::DecodeStatus::NotIp:
         case net::DecodeStatus::NotTcp:

@@ -136,6 +136,7 @@ IpLayer parseIpv6(Bytes packet) {
         }
         next = u8(ext);
         offset += extLen;
+        if (ip.extensionHeaders < 255) ++ip.extensionHeaders;
     }
     ip.protocol = next;
     ip.headerLength = offset;
@@ -367,6 +368,7 @@ DecodeResult decodeIpTcp(Bytes ipPacket) {
         return result;
     }
     result.ipPacket = ip.packet;
+    result.extensionHeaders = ip.extensionHeaders;
     if (ip.protocol != kIpProtoTcp) {
         result.status = DecodeStatus::NotTcp;
         return result;

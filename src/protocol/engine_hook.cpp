@@ -60,8 +60,17 @@ RewriteResult EngineHook::rewriteClient(net::Bytes input, std::vector<std::byte>
 }
 
 bool EngineHook::startMidstream() {
-    refuse(HookRefusal::Midstream, "captured without its login: nothing to log in with");
-    return false;
+    if (refused_) return false;
+    if (!hook_->startMidstream()) {
+        const std::optional<Refusal>& r = hook_->refusal();
+        refuse(HookRefusal::Midstream,
+               r ? r->detail : "captured without its start: the hook cannot make one up");
+        return false;
+    }
+    // Refused for another reason (an unknown user): the engine counts it under that reason when
+    // it next asks, once the connection to the target is up; nothing of the session is sent.
+    settle();
+    return true;
 }
 
 }  // namespace tcpcopy::protocol

@@ -61,10 +61,11 @@ std::optional<Expect> expectationFor(std::uint8_t command) {
 
 }  // namespace
 
-MysqlHook::MysqlHook(std::shared_ptr<const Credentials> credentials)
+MysqlHook::MysqlHook(std::shared_ptr<const Credentials> credentials, MysqlHookContext context)
     : credentials_(std::move(credentials)),
-      capturedTracker_(std::make_unique<ResponseTracker>(true)),
-      targetTracker_(std::make_unique<ResponseTracker>(false)) {}
+      captured_(std::make_unique<CapturedAnswers>(CapturedAnswers::fromStart())),
+      targetTracker_(std::make_unique<ResponseTracker>(false)),
+      context_(std::move(context)) {}
 
 MysqlHook::~MysqlHook() = default;
 
@@ -88,7 +89,11 @@ ClientRewrite MysqlHook::rewriteClient(ByteView bytes) {
     if (refusal_) {
         return {};
     }
-    clientIn_.feed(bytes);
+    if (clientPhase_ == ClientPhase::kResync) {
+        resyncClient(bytes);
+    } else {
+        clientIn_.feed(bytes);
+    }
     while (auto packet = clientIn_.next()) {
         observeCapturedClient(*packet);
         heldBytes_ += kHeaderSize + packet->payload.size();
@@ -131,9 +136,9 @@ Bytes MysqlHook::onCapturedServerBytes(ByteView bytes) {
     Bytes out;
     capturedIn_.feed(bytes);
     while (auto packet = capturedIn_.next()) {
-        capturedTracker_->onPacket(std::move(*packet));
+        captured_->onPacket(*packet);
     }
-    if (capturedTracker_->overflowed()) {
+    if (captured_->overflowed()) {
         refuse("hold_overflow", "the online server's bytes run more than 64 MiB ahead of the client's");
     }
     pairPrepares();
@@ -147,7 +152,11 @@ void MysqlHook::observeCapturedClient(const Packet& packet) {
     if (!capturedHandshakeSeen_) {
         capturedHandshakeSeen_ = true;
         if (const auto response = parseHandshakeResponse(packet.payload)) {
-            capturedTracker_->setClientCapabilities(response->capabilities);
+            captured_->setClientCapabilities(response->capabilities);
+            if (context_.logins && packet.seq == 1 && !response->sslRequest) {
+                context_.logins->remember(context_.client, {response->user, response->database,
+                                                            response->capabilities, response->charset});
+            }
         }
         return;
     }
@@ -155,7 +164,7 @@ void MysqlHook::observeCapturedClient(const Packet& packet) {
         return;  // auth exchange, LOCAL INFILE data, the rest of a long message
     }
     if (const auto kind = expectationFor(firstByte(packet.payload))) {
-        capturedTracker_->expect(*kind);
+        captured_->expect(*kind);
     }
 }
 
@@ -199,6 +208,7 @@ bool MysqlHook::processClient(const Packet& packet, Bytes& out) {
             }
             clientPhase_ = ClientPhase::kCommands;
             return processCommand(packet, out);
+        case ClientPhase::kResync:
         case ClientPhase::kCommands:
             return processCommand(packet, out);
     }
@@ -235,6 +245,14 @@ bool MysqlHook::processHandshake(const Packet& packet, Bytes& out) {
     if (targetAuth_ == TargetAuth::kAwaitGreeting) {
         return false;
     }
+    sendLogin(packet.seq, out);
+    clientPhase_ = ClientPhase::kAuth;
+    return true;
+}
+
+// The login for the target's greeting: the pending handshake response with the auth response the
+// target's scramble needs, for its default plugin when the hook can compute it.
+void MysqlHook::sendLogin(std::uint8_t seq, Bytes& out) {
     HandshakeResponse response = *pendingHandshake_;
     if ((response.capabilities & (cap::kSecureConnection | cap::kPluginAuthLenencData)) == 0) {
         response.capabilities |= cap::kSecureConnection;  // a scramble may hold NULs
@@ -246,13 +264,11 @@ bool MysqlHook::processHandshake(const Packet& packet, Bytes& out) {
     if (response.capabilities & cap::kPluginAuth) {
         response.authPlugin = std::string(pluginName(targetPlugin_));
     }
-    appendMessage(out, packet.seq, buildHandshakeResponse(response));
+    appendMessage(out, seq, buildHandshakeResponse(response));
     clientCapabilities_ = response.capabilities;
     targetTracker_->setClientCapabilities(response.capabilities);
     targetAuth_ = TargetAuth::kAuthenticating;
-    clientPhase_ = ClientPhase::kAuth;
     ++stats_.loginsRewritten;
-    return true;
 }
 
 bool MysqlHook::processCommand(const Packet& packet, Bytes& out) {
@@ -302,8 +318,12 @@ bool MysqlHook::processStatementCommand(const Packet& packet, Bytes& out) {
             ++stats_.statementIdsRewritten;
             if (command == com::kStmtClose) {
                 statementIds_.erase(mapped);
+                issuedIds_.erase(captured);
             }
         } else if (captured != kLastPreparedStatement) {
+            if (midstream_ && !mappableMidstream(captured, command)) {
+                return true;  // refused, or a close of a statement the target never had
+            }
             if (unpairedPrepares_ > 0) {
                 return false;  // its prepare's answers may still map it
             }
@@ -355,6 +375,10 @@ void MysqlHook::onTargetPacket(Packet packet, Bytes& out) {
         targetTracker_->setServerCapabilities(greeting->capabilities);
         targetGreeting_ = std::move(greeting);
         targetAuth_ = TargetAuth::kGreeted;
+        if (midstream_) {
+            sendLogin(1, out);  // the login the capture lacks; the client's commands wait for its OK
+            ++stats_.midstreamLogins;
+        }
         return;
     }
     if (targetAuth_ == TargetAuth::kAuthenticating && targetTracker_->idle() && !packet.continuation) {
@@ -412,14 +436,20 @@ void MysqlHook::onTargetAuthPacket(const Packet& packet, Bytes& out) {
 }
 
 void MysqlHook::pairPrepares() {
-    auto& captured = capturedTracker_->prepareResults();
     auto& target = targetTracker_->prepareResults();
-    while (!captured.empty() && !target.empty()) {
-        if (captured.front().ok && target.front().ok) {
-            statementIds_[captured.front().id] = target.front().id;
+    while (!target.empty()) {
+        const PrepareResult* captured = captured_->agreedPrepare();
+        if (captured == nullptr) {
+            break;
+        }
+        if (captured->ok && midstream_) {
+            issuedIds_.insert(captured->id);
+        }
+        if (captured->ok && target.front().ok) {
+            statementIds_[captured->id] = target.front().id;
             ++stats_.statementsMapped;
         }
-        captured.pop_front();
+        captured_->popPrepare();
         target.pop_front();
         if (unpairedPrepares_ > 0) {
             --unpairedPrepares_;

@@ -35,16 +35,7 @@ target=$LAB_MARIADB_DIR
 e2e_begin mysql_test
 
 # --- the options refuse what cannot work, with one line naming the option or the file ------------------
-refused() {
-  local want=$1 out rc=0
-  shift
-  out=$("$tcpcopy_bin" -x "3306-$LAB_TARGET_IP:3306" -s "$LAB_ASSIST_TUNNEL_IP" -i /dev/null "$@" 2>&1) || rc=$?
-  if ((rc == 2)) && grep -q -- "$want" <<<"$out" && (($(wc -l <<<"$out") == 1)); then
-    ok "refused $*: $out"
-  else
-    fail "$*: exit $rc, output: $out"
-  fi
-}
+refused() { tcpcopy_refuses "$1" -x "3306-$LAB_TARGET_IP:3306" "${@:2}"; }
 printf 'app app-secret\n' >"$LAB_DIR/open-creds"
 chmod 0644 "$LAB_DIR/open-creds"
 refused "unknown protocol 'postgres'" --protocol postgres

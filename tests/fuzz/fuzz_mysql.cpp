@@ -4,11 +4,14 @@
 // Input: a script of operations, each [op][length][bytes]: op % 3 picks the stream (0: the
 // captured client's bytes to rewriteClient, 1: the target's to onTargetBytes, 2: the online
 // server's to onCapturedServerBytes); the bytes are also given, as one payload, to every parser.
+// A first byte 0xFF (then skipped) makes the session one captured mid-stream: startMidstream()
+// first, with a configured login.
 //
 // Checks: a parsed greeting, handshake response, auth switch or COM_CHANGE_USER rebuilds to bytes
 // that parse and rebuild to the same bytes; the hook's output is whole packets; nothing comes out
 // after a refusal and nothing stays held; the same script fed one byte per call gives the same refusal, and
-// the same output when there is none.
+// the same output when there is none (mid-stream: when neither run skipped client bytes to find
+// the first command, a search whose result may depend on where the pieces end).
 
 #include <cstddef>
 #include <cstdint>
@@ -72,11 +75,16 @@ struct Op {
 struct Outcome {
     Bytes sent;
     std::string refusal;
+    std::uint64_t skipped = 0;
 };
 
 // Runs the script; `piece` bytes per call (0: each operation in one call).
-Outcome run(const std::vector<Op>& script, std::size_t piece) {
-    MysqlHook hook(credentials());
+Outcome run(const std::vector<Op>& script, std::size_t piece, bool midstream) {
+    MysqlHook hook(credentials(),
+                   MysqlHookContext{"192.0.2.7", nullptr, MidstreamLogin{"app", "shop", {}, {}}});
+    if (midstream) {
+        require(hook.startMidstream());
+    }
     Bytes out;
     for (const Op& op : script) {
         const std::size_t step = piece == 0 ? std::max<std::size_t>(op.bytes.size(), 1) : piece;
@@ -107,7 +115,8 @@ Outcome run(const std::vector<Op>& script, std::size_t piece) {
     while (assembler.next()) {
     }
     require(assembler.buffered() == 0);
-    return {out, hook.refusal() ? std::string(hook.refusal()->reason) : std::string()};
+    return {out, hook.refusal() ? std::string(hook.refusal()->reason) : std::string(),
+            hook.stats().midstreamBytesSkipped};
 }
 
 }  // namespace
@@ -115,7 +124,8 @@ Outcome run(const std::vector<Op>& script, std::size_t piece) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const ByteView input(reinterpret_cast<const std::byte*>(data), size);
     std::vector<Op> script;
-    std::size_t offset = 0;
+    const bool midstream = size > 0 && data[0] == 0xFF;
+    std::size_t offset = midstream ? 1 : 0;
     while (offset + 2 <= input.size()) {
         const std::uint8_t op = std::to_integer<std::uint8_t>(input[offset]);
         const std::size_t length =
@@ -129,8 +139,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // What went out before a refusal depends on where the call ended (the engine drops the
     // session then): compare the reasons, and the bytes of sessions that were not refused.
-    const Outcome whole = run(script, 0);
-    const Outcome bytewise = run(script, 1);
+    const Outcome whole = run(script, 0, midstream);
+    const Outcome bytewise = run(script, 1, midstream);
+    if (whole.skipped != 0 || bytewise.skipped != 0) return 0;
     require(whole.refusal == bytewise.refusal);
     require(!whole.refusal.empty() || whole.sent == bytewise.sent);
     return 0;

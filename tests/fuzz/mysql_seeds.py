@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_mysql (tests/fuzz/fuzz_mysql.cpp): scripts of [op][length][bytes]
 operations (op 0: captured client, 1: target, 2: online server) for a login, a prepared
-statement and its execution, an auth switch, and a refused TLS login.
+statement and its execution, an auth switch, a refused TLS login, and a session captured
+mid-stream (a first byte 0xFF: the hook logs in afresh; the client's bytes start inside a query,
+the online server's with the answer to a command the hook never sees).
 
   python3 tests/fuzz/mysql_seeds.py      # rewrites tests/fuzz/corpus/fuzz_mysql/
 """
@@ -59,7 +61,20 @@ SEEDS = {
             (0, packet(1, struct.pack("<IIB", CAPS | 0x800, 1 << 24, 45) + b"\x00" * 23))],
 }
 
+MIDSTREAM = {
+    "midstream_prepare_execute": [(1, greeting(b"TARGET-scramble-4567")), (1, ok(2)),
+                                  (2, ok(1) + ok(1) + prepare_ok(7)),
+                                  (0, b"ERE id = 3" + packet(0, b"\x03UPDATE t SET k = 1") +
+                                   packet(0, b"\x16SELECT ?")),
+                                  (1, ok(1) + prepare_ok(1)),
+                                  (0, packet(0, b"\x17" + struct.pack("<I", 7) + b"\x00\x01\x00\x00\x00") +
+                                   packet(0, b"\x19" + struct.pack("<I", 7)) + packet(0, b"\x01"))],
+}
+
 os.makedirs(CORPUS, exist_ok=True)
 for name, ops in SEEDS.items():
     with open(os.path.join(CORPUS, name), "wb") as f:
         f.write(b"".join(op(s, d) for s, d in ops))
+for name, ops in MIDSTREAM.items():
+    with open(os.path.join(CORPUS, name), "wb") as f:
+        f.write(b"\xff" + b"".join(op(s, d) for s, d in ops))

@@ -2,8 +2,9 @@
 // --protocol [PORT=]NAME: the protocol hooks (src/protocol) of tcpcopy's -x rules. A choice
 // without a port applies to every TCP rule; with one, to the rules whose online port it is.
 // Only "mysql" exists: it logs in with --mysql-credentials and maps prepared statements
-// (docs/protocols.md). Hooks read the target's answers, so they need response payloads
-// (intercept --payload, tcpcopy --response-payload).
+// (docs/protocols.md); sessions captured mid-stream log in afresh as the client's last login in
+// the replay, else as --mysql-midstream-login USER[/SCHEMA]. Hooks read the target's answers, so
+// they need response payloads (intercept --payload, tcpcopy --response-payload).
 
 #include <memory>
 #include <optional>
@@ -32,6 +33,8 @@ struct ProtocolChoice {
 
 // One --protocol value; returns "" (and appends) or the reason.
 std::string parseProtocolChoice(std::string_view text, std::vector<ProtocolChoice>& choices);
+// A --mysql-midstream-login value: returns "" (and sets `login` to it) or the reason.
+std::string parseMidstreamLoginOption(std::string_view text, std::string& login);
 
 // The hook factories of a run, owned here for as long as the engine uses them.
 class ProtocolHooks {
@@ -40,10 +43,11 @@ class ProtocolHooks {
     ProtocolHooks(const ProtocolHooks&) = delete;
     ProtocolHooks& operator=(const ProtocolHooks&) = delete;
 
-    // Loads what the choices need (the credentials file) and sets the hook of every rule a choice
-    // names. An error names the option or the file.
+    // Loads what the choices need (the credentials file, which must name the mid-stream login's
+    // user) and sets the hook of every rule a choice names. An error names the option or the file.
     static os::Result<std::unique_ptr<ProtocolHooks>> attach(const std::vector<ProtocolChoice>& choices,
                                                              const std::string& mysqlCredentials,
+                                                             const std::string& mysqlMidstreamLogin,
                                                              std::vector<session::AddressRule>& rules,
                                                              std::shared_ptr<spdlog::logger> log);
 

@@ -28,7 +28,7 @@ struct FrameCounters {
     std::uint64_t frames = 0;
     std::uint64_t notTcp = 0;
     std::uint64_t ipv6 = 0;
-    std::uint64_t ipv6ExtensionHeaders = 0;  // IPv6 TCP frames whose extension headers were skipped
+    std::uint64_t ipv6ExtensionHeaders = 0;  // frames whose IPv6 extension headers were skipped
     std::uint64_t fragments = 0;
     std::uint64_t malformed = 0;
     std::uint64_t responsesMalformed = 0;

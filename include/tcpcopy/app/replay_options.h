@@ -48,6 +48,7 @@ struct ReplayOptions {
     std::uint16_t responsePayload = 0;           // --response-payload: bytes per response asked of intercept
     std::vector<ProtocolChoice> protocols;       // --protocol: hooks of the TCP rules (protocol_hooks.h)
     std::string mysqlCredentials;                // --mysql-credentials FILE
+    std::string mysqlMidstreamLogin;             // --mysql-midstream-login USER[/SCHEMA]
     session::EngineConfig engine;                // its rules: the TCP ones
     std::vector<session::AddressRule> udpRules;  // -x udp:...: copied by app::UdpCopier
     CompareConfig compare;                       // --compare-*: the regression diff (off by default)

@@ -45,8 +45,9 @@ std::string_view decodeStatusName(DecodeStatus status);
 
 struct DecodeResult {
     DecodeStatus status = DecodeStatus::NotIp;
-    TcpSegment segment;  // valid only when status == Ok; its spans view the input frame
-    Bytes ipPacket;      // the IP packet inside the frame (when the IP layer was found)
+    TcpSegment segment;                 // valid only when status == Ok; its spans view the input frame
+    Bytes ipPacket;                     // the IP packet inside the frame (when the IP layer was found)
+    std::uint8_t extensionHeaders = 0;  // IPv6 extension headers skipped (when the IP layer was found)
 };
 
 // Decodes an IPv4 or IPv6 packet carrying TCP (IPv6 extension headers skipped). `ipPacket` may be longer than
@@ -96,6 +97,7 @@ struct IpLayer {
     // IPv4: the header length the IHL field states (set whenever the first 20 bytes are there,
     // whatever the status); IPv6: the fixed header and the extension headers walked (when Ok).
     std::size_t headerLength = 0;
+    std::uint8_t extensionHeaders = 0;  // IPv6: extension headers walked (saturating at 255)
 };
 IpLayer parseIpLayer(Bytes ipPacket);
 

@@ -6,7 +6,8 @@
 //    online server bytes the capture lost) ends the session as "malformed": the hook reads a
 //    byte stream and cannot resynchronise;
 //  - the hook's refusal reasons are the engine's counters (session::hookRefusalFromName);
-//  - sessions captured mid-stream are refused ("mid_stream"): their login was not captured.
+//  - a session captured mid-stream is offered to the hook (Hook::startMidstream()); one it
+//    cannot replay is refused ("mid_stream", or the hook's own reason) before anything is sent.
 // Each refusal is reported once, with the hook's one-line detail, to the factory's callback.
 
 #include <functional>
@@ -52,7 +53,8 @@ class EngineHookFactory final : public session::ProtocolHookFactory {
     EngineHookFactory(std::unique_ptr<HookFactory> hooks, RefusalReport report)
         : hooks_(std::move(hooks)), report_(std::move(report)) {}
     std::unique_ptr<session::ProtocolHook> create(const net::FlowKey& captured) override {
-        return std::make_unique<EngineHook>(hooks_->create(), captured, report_ ? &report_ : nullptr);
+        return std::make_unique<EngineHook>(hooks_->create(captured.client.addr.toString()), captured,
+                                            report_ ? &report_ : nullptr);
     }
 
   private:

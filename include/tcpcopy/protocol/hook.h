@@ -16,9 +16,13 @@
 //                             hook writes on the client's behalf (an auth-switch response the
 //                             captured client never sent) and the held client bytes it releases.
 //   onCapturedServerBytes(b)  the online server's payload bytes from the capture, in order from
-//                             the start of the connection (its greeting first). A call may come
-//                             before or after the client bytes they answer. Returns bytes to send
-//                             now, as onTargetBytes() does.
+//                             the start of the connection (its greeting first; for a session
+//                             captured mid-stream, from wherever the capture had them). A call may
+//                             come before or after the client bytes they answer. Returns bytes to
+//                             send now, as onTargetBytes() does.
+//   startMidstream()          the session was captured without its start: called once, before any
+//                             bytes. The client's bytes then start wherever the engine picked the
+//                             first request boundary; the target still greets a new connection.
 // Whatever a call returns goes out after everything returned before it: the client's byte stream
 // to the target is the concatenation of all returned bytes, so the engine maps sequence numbers
 // with the difference between what the capture held and what the hook returned.
@@ -56,13 +60,18 @@ class Hook {
     virtual Bytes onCapturedServerBytes(ByteView bytes) = 0;
     virtual bool holding() const = 0;
     virtual const std::optional<Refusal>& refusal() const = 0;
+    // Whether the hook can replay a session captured without its start. False: it cannot, and
+    // refusal() may say why (else the session is refused as "mid_stream"). True with refusal()
+    // set: refused for that other reason.
+    virtual bool startMidstream() { return false; }
 };
 
-// Makes the hook of each new session (one per -x rule); shared state (credentials) lives here.
+// Makes the hook of each new session (one per -x rule); shared state (credentials, what earlier
+// sessions showed) lives here. `client` is the captured client's address without its port.
 class HookFactory {
   public:
     virtual ~HookFactory() = default;
-    virtual std::unique_ptr<Hook> create() const = 0;
+    virtual std::unique_ptr<Hook> create(std::string_view client) const = 0;
 };
 
 }  // namespace tcpcopy::protocol

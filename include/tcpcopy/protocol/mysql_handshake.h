@@ -17,11 +17,17 @@ namespace tcpcopy::protocol::mysql {
 // the greeting's and the response's reserved bytes, are the upper 32 here).
 namespace cap {
 inline constexpr std::uint64_t kLongPassword = 1;  // MariaDB: CLIENT_MYSQL
+inline constexpr std::uint64_t kLongFlag = 1u << 2;
 inline constexpr std::uint64_t kConnectWithDb = 1u << 3;
 inline constexpr std::uint64_t kCompress = 1u << 5;
+inline constexpr std::uint64_t kLocalFiles = 1u << 7;
 inline constexpr std::uint64_t kProtocol41 = 1u << 9;
 inline constexpr std::uint64_t kSsl = 1u << 11;
+inline constexpr std::uint64_t kTransactions = 1u << 13;
 inline constexpr std::uint64_t kSecureConnection = 1u << 15;
+inline constexpr std::uint64_t kMultiStatements = 1u << 16;
+inline constexpr std::uint64_t kMultiResults = 1u << 17;
+inline constexpr std::uint64_t kPsMultiResults = 1u << 18;
 inline constexpr std::uint64_t kPluginAuth = 1u << 19;
 inline constexpr std::uint64_t kConnectAttrs = 1u << 20;
 inline constexpr std::uint64_t kPluginAuthLenencData = 1u << 21;

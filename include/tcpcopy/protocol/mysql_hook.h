@@ -12,23 +12,30 @@
 //    the id in the target's answer to the same prepare; COM_STMT_EXECUTE, SEND_LONG_DATA, RESET,
 //    FETCH, CLOSE (and MariaDB's BULK_EXECUTE) carry the target's id. A command naming an id
 //    whose prepare is still unanswered on either side waits in the hook.
+//  - Sessions captured mid-stream (startMidstream()): a fresh login for the user and schema of
+//    the client's last login in this replay, or the configured one; the captured client's bytes
+//    from the first command boundary on; the online server's answers lined up with them.
 //  - Refusals (Hook::refusal()): "tls", "compression", "unknown_user", "unsupported_auth",
 //    "login_failed", "mid_stream", "malformed", "hold_overflow".
 
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "tcpcopy/protocol/credentials.h"
 #include "tcpcopy/protocol/hook.h"
 #include "tcpcopy/protocol/mysql_auth.h"
 #include "tcpcopy/protocol/mysql_handshake.h"
+#include "tcpcopy/protocol/mysql_midstream.h"
 #include "tcpcopy/protocol/mysql_packet.h"
 
 namespace tcpcopy::protocol::mysql {
 
 class ResponseTracker;
+class CapturedAnswers;
 
 // Command bytes the hook looks at.
 namespace com {
@@ -52,7 +59,17 @@ struct MysqlHookStats {
     std::uint64_t clientAuthPacketsDropped = 0;
     std::uint64_t statementsMapped = 0;
     std::uint64_t statementIdsRewritten = 0;
-    std::uint64_t unmappedStatementIds = 0;  // sent unchanged: no prepare for them in the capture
+    std::uint64_t unmappedStatementIds = 0;    // sent unchanged: no prepare for them in the capture
+    std::uint64_t midstreamLogins = 0;         // fresh logins written for sessions captured mid-stream
+    std::uint64_t midstreamBytesSkipped = 0;   // client bytes before the first command boundary
+    std::uint64_t midstreamClosesDropped = 0;  // COM_STMT_CLOSE of statements prepared before the capture
+};
+
+// What a hook shares with the other sessions of its rule.
+struct MysqlHookContext {
+    std::string client;                            // the captured client's address: the memory's key
+    std::shared_ptr<LoginMemory> logins;           // logins seen earlier in the replay; may be null
+    std::optional<MidstreamLogin> midstreamLogin;  // the login of last resort for mid-stream sessions
 };
 
 class MysqlHook final : public Hook {
@@ -60,12 +77,16 @@ class MysqlHook final : public Hook {
     // Bytes the hook may hold waiting for the target before it refuses the session.
     static constexpr std::size_t kMaxHeldBytes = 64u << 20;
 
-    explicit MysqlHook(std::shared_ptr<const Credentials> credentials);
+    // Client bytes searched for a command boundary before a mid-stream session is given up.
+    static constexpr std::size_t kMaxResyncBytes = 16u << 20;
+
+    explicit MysqlHook(std::shared_ptr<const Credentials> credentials, MysqlHookContext context = {});
     ~MysqlHook() override;
 
     ClientRewrite rewriteClient(ByteView bytes) override;
     Bytes onTargetBytes(ByteView bytes) override;
     Bytes onCapturedServerBytes(ByteView bytes) override;
+    bool startMidstream() override;
     bool holding() const override { return !held_.empty(); }
     const std::optional<Refusal>& refusal() const override { return refusal_; }
 
@@ -75,7 +96,7 @@ class MysqlHook final : public Hook {
 
   private:
     enum class TargetAuth : std::uint8_t { kAwaitGreeting, kGreeted, kAuthenticating, kReady };
-    enum class ClientPhase : std::uint8_t { kHandshake, kAuth, kCommands };
+    enum class ClientPhase : std::uint8_t { kHandshake, kAuth, kResync, kCommands };
 
     // Processes held client packets in order while they can go out; appends to `out`.
     void drain(Bytes& out);
@@ -84,6 +105,11 @@ class MysqlHook final : public Hook {
     // False when `packet` must wait for the target.
     bool processClient(const Packet& packet, Bytes& out);
     bool processHandshake(const Packet& packet, Bytes& out);
+    void sendLogin(std::uint8_t seq, Bytes& out);
+    void resyncClient(ByteView bytes);
+    // Mid-stream, a statement command naming an id with no mapping: false when it is not to be
+    // sent (refused, or dropped).
+    bool mappableMidstream(std::uint32_t capturedId, std::uint8_t command);
     bool processCommand(const Packet& packet, Bytes& out);
     bool processStatementCommand(const Packet& packet, Bytes& out);
     bool processChangeUser(const Packet& packet, Bytes& out);
@@ -98,8 +124,9 @@ class MysqlHook final : public Hook {
     PacketAssembler capturedIn_;
     std::deque<Packet> held_;
     std::size_t heldBytes_ = 0;
-    std::unique_ptr<ResponseTracker> capturedTracker_;
+    std::unique_ptr<CapturedAnswers> captured_;
     std::unique_ptr<ResponseTracker> targetTracker_;
+    MysqlHookContext context_;
 
     ClientPhase clientPhase_ = ClientPhase::kHandshake;
     TargetAuth targetAuth_ = TargetAuth::kAwaitGreeting;
@@ -110,21 +137,35 @@ class MysqlHook final : public Hook {
     std::string password_;
     std::optional<HandshakeResponse> pendingHandshake_;
     bool capturedHandshakeSeen_ = false;
+    bool midstream_ = false;
+    CommandFinder resync_;  // mid-stream: the client's bytes up to its first command
 
     std::unordered_map<std::uint32_t, std::uint32_t> statementIds_;  // captured -> target
-    std::uint64_t unpairedPrepares_ = 0;  // prepares sent whose two answers are not both known
+    std::unordered_set<std::uint32_t> issuedIds_;  // mid-stream: ids the online server issued since
+    std::uint64_t unpairedPrepares_ = 0;           // prepares sent whose two answers are not both known
     MysqlHookStats stats_;
     std::optional<Refusal> refusal_;
 };
 
+// One per -x rule: the credentials, the mid-stream login of last resort (--mysql-midstream-login)
+// and the memory of the logins its sessions showed, shared by the hooks it makes.
 class MysqlHookFactory final : public HookFactory {
   public:
-    explicit MysqlHookFactory(std::shared_ptr<const Credentials> credentials)
-        : credentials_(std::move(credentials)) {}
-    std::unique_ptr<Hook> create() const override { return std::make_unique<MysqlHook>(credentials_); }
+    explicit MysqlHookFactory(std::shared_ptr<const Credentials> credentials,
+                              std::optional<MidstreamLogin> midstreamLogin = std::nullopt)
+        : credentials_(std::move(credentials)),
+          midstreamLogin_(std::move(midstreamLogin)),
+          logins_(std::make_shared<LoginMemory>()) {}
+    std::unique_ptr<Hook> create(std::string_view client) const override {
+        return std::make_unique<MysqlHook>(credentials_,
+                                           MysqlHookContext{std::string(client), logins_, midstreamLogin_});
+    }
+    const LoginMemory& logins() const { return *logins_; }
 
   private:
     std::shared_ptr<const Credentials> credentials_;
+    std::optional<MidstreamLogin> midstreamLogin_;
+    std::shared_ptr<LoginMemory> logins_;
 };
 
 }  // namespace tcpcopy::protocol::mysql

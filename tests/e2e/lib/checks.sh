@@ -52,6 +52,19 @@ run_tcpcopy() {
   fi
 }
 
+# tcpcopy_refuses TEXT ARGS... : $tcpcopy_bin with ARGS (and -s, -i /dev/null) must stop at once with
+# exit 2 and one line holding TEXT (a fixed string): a bad option or file refused before anything opens.
+tcpcopy_refuses() {
+  local want=$1 out rc=0
+  shift
+  out=$("$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" -i /dev/null "$@" 2>&1) || rc=$?
+  if ((rc == 2)) && grep -qF -- "$want" <<<"$out" && (($(wc -l <<<"$out") == 1)); then
+    ok "refused $*: $out"
+  else
+    fail "$*: exit $rc, output: $out"
+  fi
+}
+
 # tcpcopy_summary NAME : the summary run_tcpcopy NAME printed at exit.
 tcpcopy_summary() { sed -n '/tcpcopy summary/,$p' "$LAB_DIR/tcpcopy-$1.log"; }
 

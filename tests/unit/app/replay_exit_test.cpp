@@ -29,6 +29,14 @@ TEST(ReplayExitStatus, NothingMatchedTheRulesNamesTheInput) {
     EXPECT_EQ(status.message, "nothing replayed: no connection in x.pcap matched -x");
 }
 
+TEST(ReplayExitStatus, ConnectionsAHookRefusedBeforeTheirSynAreNotSaidToMatchNothing) {
+    ReplayEnd end = replayed(0, 0);
+    end.stats.hookRefusals[static_cast<std::size_t>(session::HookRefusal::Midstream)] = 2;
+    const ExitStatus status = replayExitStatus(end);
+    EXPECT_EQ(status.code, 1);
+    EXPECT_THAT(status.message, HasSubstr("the protocol hook refused all 2 captured connections"));
+}
+
 TEST(ReplayExitStatus, NoSessionEstablishedSaysWhetherTheTargetResetOrNothingCameBack) {
     ReplayEnd refused = replayed(2, 0);
     refused.stats.sessionsResetByTarget = 2;

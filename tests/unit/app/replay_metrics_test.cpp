@@ -164,6 +164,7 @@ TEST(ReplayMetrics, TheReportKeepsTheFieldsItsReadersUse) {
                              "/sessions/sampled_out",
                              "/sessions/ramped_out",
                              "/sessions/skipped_midstream",
+                             "/sessions/skipped_family",
                              "/sessions/shed",
                              "/sessions/deferred",
                              "/sessions/port_reuses",
@@ -230,7 +231,8 @@ TEST(ReplayMetrics, TheSummaryReadsAsBefore) {
         "tcpcopy summary: 0.45s, 84 frames read\n"
         "  sessions: 3 started (0 mid-stream), 3 established, 3 completed, 0 ended by replay, 0 reset by "
         "target, 0 timed out, 0 failed (0 without SYN-ACK)\n"
-        "  skipped: 0 sampled out, 0 ramped out (-g), 0 mid-stream (-O), 0 shed; 0 waited for a slot "
+        "  skipped: 0 sampled out, 0 ramped out (-g), 0 mid-stream (-O), 0 of the other address family, 0 "
+        "shed; 0 waited for a slot "
         "(--max-active); 0 ignored packets\n"
         "  requests sent: 30, segments 42, bytes 2604, retransmissions 0\n"
         "  capture: 0 retransmitted/duplicate, 0 out of order, 0 resegmented\n"
@@ -312,19 +314,22 @@ TEST(FrameCounters, CountEveryFrameByWhatDecodingMadeOfIt) {
           net::DecodeStatus::Fragment, net::DecodeStatus::TruncatedTcp, net::DecodeStatus::BadIpHeader}) {
         net::DecodeResult decoded;
         decoded.status = status;
-        if (c.frames == 3) decoded.segment.src = *net::IpAddr::parse("2001:db8::1");  // the second Ok
+        if (c.frames == 3) {  // the second Ok: IPv6 behind two extension headers
+            decoded.segment.src = *net::IpAddr::parse("2001:db8::1");
+            decoded.extensionHeaders = 2;
+        }
         c.count(decoded);
     }
     EXPECT_EQ(c.frames, 7u);
     EXPECT_EQ(c.notTcp, 2u);
     EXPECT_EQ(c.ipv6, 1u);
+    EXPECT_EQ(c.ipv6ExtensionHeaders, 1u);
     EXPECT_EQ(c.fragments, 1u);
     EXPECT_EQ(c.malformed, 2u);
-    EXPECT_EQ(c.ipv6ExtensionHeaders, 0u);
 }
 
-// IPv6 frames are counted, and those the decoder walked extension headers to reach TCP in are
-// counted apart.
+// From real packets: IPv6 frames are counted, and those the decoder walked extension headers to
+// reach TCP in are counted apart.
 TEST(FrameCounters, CountIpv6FramesAndThoseWithExtensionHeaders) {
     net::TcpSegment seg;
     seg.src = *net::IpAddr::parse("2001:db8::1");

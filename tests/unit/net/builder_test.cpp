@@ -78,6 +78,76 @@ TEST(Builder, RoundTripsThroughDecoderWithValidChecksums) {
     EXPECT_EQ(std::to_integer<int>(out[6]), 0x40);  // DF
 }
 
+// The TCP checksum over the IPv6 pseudo-header, summed the plain way (RFC 8200 8.1, RFC 1071):
+// 16-bit words of source, destination, the 32-bit length and the next header, then the segment.
+std::uint16_t plainV6Checksum(Bytes packet) {
+    std::uint32_t sum = 0;
+    auto word = [&](std::size_t at) {
+        return (std::to_integer<std::uint32_t>(packet[at]) << 8) |
+               std::to_integer<std::uint32_t>(packet[at + 1]);
+    };
+    for (std::size_t i = 8; i < 40; i += 2) sum += word(i);  // both addresses
+    const std::size_t tcpLength = packet.size() - 40;
+    sum += static_cast<std::uint32_t>(tcpLength >> 16) + static_cast<std::uint32_t>(tcpLength & 0xFFFF) + 6;
+    for (std::size_t i = 40; i + 1 < packet.size(); i += 2) sum += word(i);
+    if (packet.size() % 2 != 0) sum += std::to_integer<std::uint32_t>(packet.back()) << 8;
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<std::uint16_t>(sum);  // 0xFFFF when the stored checksum is right
+}
+
+TEST(Builder, Ipv6SegmentHasTheFixedHeaderAndAPseudoHeaderChecksum) {
+    TcpSegment s = referenceSyn();
+    s.src = *IpAddr::parse("2001:db8::10");
+    s.dst = *IpAddr::parse("fd00:198:18::2");
+    s.flags = tcpflag::kAck | tcpflag::kPsh;
+    s.ttl = 63;
+    ByteVec payload = bytes({'G', 'E', 'T', ' ', '/', '\r', '\n'});  // odd length
+    s.payload = payload;
+    std::array<std::byte, 256> out{};
+    const std::size_t n = buildIpTcp(s, out);
+    ASSERT_EQ(n, 40u + 20u + 12u + payload.size());  // NOP NOP timestamps
+    const Bytes packet(out.data(), n);
+    EXPECT_EQ(std::to_integer<int>(packet[0]), 0x60);         // version 6, class 0
+    EXPECT_EQ(std::to_integer<int>(packet[1]), 0);            // flow label 0
+    EXPECT_EQ(std::to_integer<int>(packet[5]), 20 + 12 + 7);  // payload length
+    EXPECT_EQ(std::to_integer<int>(packet[6]), 6);            // next header TCP
+    EXPECT_EQ(std::to_integer<int>(packet[7]), 63);           // hop limit
+    EXPECT_EQ(std::to_integer<int>(packet[8]), 0x20);         // source 2001:db8::10
+    EXPECT_EQ(std::to_integer<int>(packet[39]), 0x02);        // destination ...::2
+    EXPECT_EQ(plainV6Checksum(packet), 0xFFFF);
+    EXPECT_EQ(tcpChecksum(s.src, s.dst, packet.subspan(40)), 0);
+    const DecodeResult r = decodeIpTcp(packet);
+    ASSERT_EQ(r.status, DecodeStatus::Ok);
+    EXPECT_EQ(r.segment.src, s.src);
+    EXPECT_EQ(r.segment.dst, s.dst);
+    EXPECT_EQ(r.segment.ttl, 63);
+    EXPECT_EQ(r.segment.payloadLength, payload.size());
+    EXPECT_EQ(r.segment.options.timestamps->value, 1u);
+}
+
+TEST(Builder, MixedFamiliesAreRefused) {
+    TcpSegment s = referenceSyn();
+    s.dst = *IpAddr::parse("fd00:198:18::2");
+    std::array<std::byte, 256> out{};
+    EXPECT_EQ(buildIpTcp(s, out), 0u);
+}
+
+TEST(Builder, Ipv6PayloadLengthIsTheLimitNotTheTotal) {
+    // IPv6 counts 65535 bytes after its 40-byte header; IPv4 counts its header inside 65535.
+    TcpSegment s = referenceSyn();
+    s.src = *IpAddr::parse("2001:db8::10");
+    s.dst = *IpAddr::parse("fd00:198:18::2");
+    s.flags = tcpflag::kAck;
+    s.options = {};
+    std::vector<std::byte> payload(65535 - 20);
+    s.payload = payload;
+    std::vector<std::byte> out(40 + 65535 + 1);
+    EXPECT_EQ(buildIpTcp(s, out), 40u + 65535u);
+    payload.push_back(std::byte{0});
+    s.payload = payload;
+    EXPECT_EQ(buildIpTcp(s, out), 0u);
+}
+
 TEST(Builder, FourSackBlocksWithoutTimestamps) {
     TcpOptions o;
     o.sack = {SackBlock{SeqNum(1), SeqNum(2)}, SackBlock{SeqNum(3), SeqNum(4)},

@@ -62,8 +62,10 @@ TEST(Ipv6, SkipsEveryExtensionHeaderKind) {
     EXPECT_EQ(ip.protocol, kIpProtoTcp);
     EXPECT_EQ(ip.payload.data(), p.data() + 40 + 36);
     EXPECT_EQ(ip.payloadLength, 20u);
+    EXPECT_EQ(ip.extensionHeaders, 4);
     const DecodeResult r = decodeFrame(LinkType::RawIp, p);
     ASSERT_EQ(r.status, DecodeStatus::Ok);
+    EXPECT_EQ(r.extensionHeaders, 4);
     EXPECT_EQ(r.segment.dport, Port(80));
     EXPECT_EQ(r.segment.payloadLength, 0u);
 }

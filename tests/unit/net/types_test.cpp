@@ -80,6 +80,75 @@ TEST(SeqNum, HalfSpaceBoundary) {
     EXPECT_TRUE(seqGt(zero, SeqNum(0x80000001u)));
 }
 
+TEST(IpAddr, Ipv4IsHeldIpv4MappedAndConvertsBack) {
+    const IpAddr a = Ipv4Addr::fromOctets(198, 18, 0, 1);
+    EXPECT_TRUE(a.isV4());
+    EXPECT_EQ(a.v4(), Ipv4Addr::fromOctets(198, 18, 0, 1));
+    EXPECT_EQ(a.toString(), "198.18.0.1");
+    EXPECT_EQ(a.octets()[10], 0xFF);
+    EXPECT_EQ(a.octets()[11], 0xFF);
+    EXPECT_EQ(IpAddr::parse("::ffff:198.18.0.1"), a);  // the mapped text is the IPv4 address
+    EXPECT_EQ(IpAddr(), IpAddr(Ipv4Addr(0)));          // unset is 0.0.0.0, as before IPv6
+    EXPECT_TRUE(IpAddr().isUnspecified());
+    EXPECT_TRUE(IpAddr::parse("::")->isUnspecified());
+}
+
+TEST(IpAddr, ParsesAndPrintsIpv6InRfc5952Form) {
+    const auto a = IpAddr::parse("2001:0db8:0000:0000:0000:0000:0000:0001");
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(a->isV6());
+    EXPECT_EQ(a->toString(), "2001:db8::1");
+    EXPECT_EQ(IpAddr::parse("fd00:198:18::2")->toString(), "fd00:198:18::2");
+    EXPECT_TRUE(IpAddr::parse("::1")->isLoopback());
+    EXPECT_FALSE(IpAddr::parse("::2")->isLoopback());
+    EXPECT_TRUE(IpAddr(Ipv4Addr::fromOctets(127, 0, 0, 9)).isLoopback());
+    for (const char* bad : {"", ":", "2001:db8::1::2", "[2001:db8::1]", "2001:db8::1/64", "fe80::1%eth0",
+                            "2001:db8::g", "1.2.3", "12345::1"}) {
+        EXPECT_FALSE(IpAddr::parse(bad)) << bad;
+    }
+}
+
+TEST(IpAddr, WireBytesRoundTrip) {
+    const IpAddr a = *IpAddr::parse("2001:db8:1:2:3:4:5:6");
+    std::array<std::byte, 16> wire{};
+    a.toWire(wire.data());
+    EXPECT_EQ(std::to_integer<int>(wire[0]), 0x20);
+    EXPECT_EQ(std::to_integer<int>(wire[15]), 0x06);
+    EXPECT_EQ(IpAddr::fromWire(wire.data()), a);
+}
+
+TEST(IpPrefix, ContainsByFamilyAndLength) {
+    const auto v4 = IpPrefix::parse("198.18.0.0/15");
+    ASSERT_TRUE(v4);
+    EXPECT_TRUE(v4->contains(Ipv4Addr::fromOctets(198, 19, 255, 255)));
+    EXPECT_FALSE(v4->contains(Ipv4Addr::fromOctets(198, 20, 0, 0)));
+    const auto v6 = IpPrefix::parse("2001:db8::/33");
+    ASSERT_TRUE(v6);
+    EXPECT_TRUE(v6->contains(*IpAddr::parse("2001:db8:7fff::1")));
+    EXPECT_FALSE(v6->contains(*IpAddr::parse("2001:db8:8000::1")));
+    EXPECT_FALSE(v6->contains(Ipv4Addr::fromOctets(198, 18, 0, 1)));
+    EXPECT_TRUE(IpPrefix::parse("::/0")->contains(*IpAddr::parse("fd00::1")));
+    EXPECT_FALSE(IpPrefix::parse("::/0")->contains(Ipv4Addr::fromOctets(1, 2, 3, 4)));  // families differ
+    EXPECT_TRUE(IpPrefix::parse("0.0.0.0/0")->contains(Ipv4Addr::fromOctets(1, 2, 3, 4)));
+    EXPECT_EQ(IpPrefix::parse("2001:db8::5")->prefixLength, 128);
+    EXPECT_EQ(IpPrefix::parse("192.0.2.5")->prefixLength, 32);
+    for (const char* bad : {"2001:db8::/129", "1.2.3.4/33", "1.2.3.4/", "1.2.3.4/x", "/8", "2001:db8::/-1"}) {
+        EXPECT_FALSE(IpPrefix::parse(bad)) << bad;
+    }
+}
+
+TEST(FlowKey, Ipv6EndpointsPrintInBracketsAndHashApart) {
+    const FlowKey a{{*IpAddr::parse("2001:db8::10"), Port(40000)},
+                    {*IpAddr::parse("fd00:198:18::2"), Port(80)}};
+    EXPECT_EQ(a.toString(), "[2001:db8::10]:40000>[fd00:198:18::2]:80");
+    // Keys that differ only in the high half of an address still hash apart.
+    FlowKey b = a;
+    b.client.addr = *IpAddr::parse("2001:db9::10");
+    EXPECT_NE(FlowKeyHash{}(a), FlowKeyHash{}(b));
+    std::unordered_set<FlowKey, FlowKeyHash> set{a, b, a};
+    EXPECT_EQ(set.size(), 2u);
+}
+
 TEST(Port, HostOrder) {
     Port p(0x1F90);
     EXPECT_EQ(p.value(), 8080);

@@ -115,7 +115,9 @@ inline std::vector<Packet> packetsOf(ByteView bytes) {
 }
 
 struct Session {
-    Session() : hook(makeCredentials()) {}
+    explicit Session(std::shared_ptr<const Credentials> credentials = makeCredentials(),
+                     MysqlHookContext context = {})
+        : hook(std::move(credentials), std::move(context)) {}
     static std::shared_ptr<const Credentials> makeCredentials() {
         auto parsed = Credentials::parse("app s3cret\nreport r3port\n", "test");
         auto credentials = std::make_shared<Credentials>();

@@ -36,8 +36,13 @@ inline std::string concatRequests(int count) {
     return all;
 }
 
-class EngineTest : public ::testing::Test {
+// Engine tests run once per address family (sim_target.h testFamily): TEST_P, and one
+// INSTANTIATE_FAMILIES(Suite) per fixture class.
+class EngineTest : public ::testing::TestWithParam<Family> {
   protected:
+    EngineTest() { testFamily() = GetParam(); }
+    ~EngineTest() override { testFamily() = Family::V4; }
+
     void feed(Engine& engine, const std::vector<TcpSegment>& segs) {
         for (const TcpSegment& s : segs) {
             engine.onCaptured(s, target.now);
@@ -54,5 +59,11 @@ class EngineTest : public ::testing::Test {
     }
     SimTarget target;
 };
+
+inline std::string familyName(const ::testing::TestParamInfo<Family>& info) {
+    return info.param == Family::V4 ? "Ipv4" : "Ipv6";
+}
+#define INSTANTIATE_FAMILIES(Suite) \
+    INSTANTIATE_TEST_SUITE_P(Families, Suite, ::testing::Values(Family::V4, Family::V6), familyName)
 
 }  // namespace tcpcopy::session::testing

@@ -10,7 +10,7 @@
 namespace tcpcopy::session::testing {
 namespace {
 
-TEST_F(EngineTest, IdleOpenSessionsCostNoTimerWorkUntilTheirDeadline) {
+TEST_P(EngineTest, IdleOpenSessionsCostNoTimerWorkUntilTheirDeadline) {
     constexpr int kSessions = 10000;
     Engine engine(httpConfig(), target);
     std::vector<CapturedClient> clients;
@@ -40,7 +40,7 @@ TEST_F(EngineTest, IdleOpenSessionsCostNoTimerWorkUntilTheirDeadline) {
     EXPECT_EQ(engine.activeSessions(), 0u);
 }
 
-TEST_F(EngineTest, ABusySessionIsVisitedOnlyForItsOwnTimers) {
+TEST_P(EngineTest, ABusySessionIsVisitedOnlyForItsOwnTimers) {
     target.synAck = false;  // one session retransmits its SYN; 999 others are idle
     Engine engine(httpConfig(), target);
     CapturedClient silent("192.0.2.10", 9999, "192.0.2.1", 80);

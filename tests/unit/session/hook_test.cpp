@@ -201,7 +201,9 @@ class HookTest : public EngineTest {
     EngineStats engine_stats_;
 };
 
-TEST_F(HookTest, LengthChangingRewritesKeepSequenceAndAcksConsistent) {
+INSTANTIATE_FAMILIES(HookTest);
+
+TEST_P(HookTest, LengthChangingRewritesKeepSequenceAndAcksConsistent) {
     Engine engine(hookedConfig(), target);
     CapturedClient c("192.0.2.40", 42000, "192.0.2.1", 80);
     feed(engine, conversation(c));
@@ -219,7 +221,7 @@ TEST_F(HookTest, LengthChangingRewritesKeepSequenceAndAcksConsistent) {
     EXPECT_EQ(hooks.created[0], c.key());
 }
 
-TEST_F(HookTest, PayloadsArrivingAfterTheirHeadersAreReadInOrder) {
+TEST_P(HookTest, PayloadsArrivingAfterTheirHeadersAreReadInOrder) {
     target.payloadApart = true;  // as the tunnel delivers: header, then RESPONSE_PAYLOADS
     Engine engine(hookedConfig(), target);
     CapturedClient c("192.0.2.41", 42001, "192.0.2.1", 80);
@@ -229,7 +231,7 @@ TEST_F(HookTest, PayloadsArrivingAfterTheirHeadersAreReadInOrder) {
     expectReplayedAsTheTargetNeeds(1);
 }
 
-TEST_F(HookTest, AHookKeepingBytesInsideReleasesThemAsTheTargetAnswersAndTheFinWaits) {
+TEST_P(HookTest, AHookKeepingBytesInsideReleasesThemAsTheTargetAnswersAndTheFinWaits) {
     hooks.inside = true;
     target.payloadApart = true;
     EngineConfig config = hookedConfig();
@@ -246,7 +248,7 @@ TEST_F(HookTest, AHookKeepingBytesInsideReleasesThemAsTheTargetAnswersAndTheFinW
     EXPECT_TRUE(target.connections()[0]->clientFin);
 }
 
-TEST_F(HookTest, EachCopyHasItsOwnHookAndIds) {
+TEST_P(HookTest, EachCopyHasItsOwnHookAndIds) {
     EngineConfig config = hookedConfig();
     config.copies = 2;
     Engine engine(config, target);
@@ -258,7 +260,7 @@ TEST_F(HookTest, EachCopyHasItsOwnHookAndIds) {
     EXPECT_EQ(hooks.created.size(), 2u);
 }
 
-TEST_F(HookTest, SegmentsSplitInsideALineAndResegmentedAreStillRewritten) {
+TEST_P(HookTest, SegmentsSplitInsideALineAndResegmentedAreStillRewritten) {
     Engine engine(hookedConfig(), target);
     CapturedClient c("192.0.2.43", 42003, "192.0.2.1", 80);
     const std::string note = "NOTE " + std::string(4000, 'x') + "\n";  // leaves in three segments
@@ -276,7 +278,7 @@ TEST_F(HookTest, SegmentsSplitInsideALineAndResegmentedAreStillRewritten) {
     expectClean();
 }
 
-TEST_F(HookTest, ARefusedSessionIsResetAndCountedByReason) {
+TEST_P(HookTest, ARefusedSessionIsResetAndCountedByReason) {
     Engine engine(hookedConfig(), target);
     CapturedClient c("192.0.2.44", 42004, "192.0.2.1", 80);
     feed(engine, conversation(c, "STARTTLS\n"));
@@ -290,7 +292,7 @@ TEST_F(HookTest, ARefusedSessionIsResetAndCountedByReason) {
     expectClean();
 }
 
-TEST_F(HookTest, AMidstreamSessionTheHookCannotStartSendsNothing) {
+TEST_P(HookTest, AMidstreamSessionTheHookCannotStartSendsNothing) {
     Engine engine(hookedConfig(), target);
     CapturedClient c("192.0.2.45", 42005, "192.0.2.1", 80);
     std::vector<TcpSegment> segs = conversation(c);
@@ -303,7 +305,7 @@ TEST_F(HookTest, AMidstreamSessionTheHookCannotStartSendsNothing) {
     expectClean();
 }
 
-TEST_F(HookTest, RulesWithoutAHookSendTheCapturedBytesUnchanged) {
+TEST_P(HookTest, RulesWithoutAHookSendTheCapturedBytesUnchanged) {
     Engine engine(httpConfig(), target);
     CapturedClient c("192.0.2.46", 42006, "192.0.2.1", 80);
     feed(engine, conversation(c));

@@ -33,7 +33,9 @@ class PortReuseTest : public EngineTest {
     }
 };
 
-TEST_F(PortReuseTest, PortReusedAfterTheOldConnectionEndedKeepsItsTupleThroughTimeWait) {
+INSTANTIATE_FAMILIES(PortReuseTest);
+
+TEST_P(PortReuseTest, PortReusedAfterTheOldConnectionEndedKeepsItsTupleThroughTimeWait) {
     Engine engine(httpConfig(), target);
     CapturedClient first("192.0.2.21", 40011, "192.0.2.1", 80, 1000);
     CapturedClient second("192.0.2.21", 40011, "192.0.2.1", 80, 900000);
@@ -57,7 +59,7 @@ TEST_F(PortReuseTest, PortReusedAfterTheOldConnectionEndedKeepsItsTupleThroughTi
     expectClean();
 }
 
-TEST_F(PortReuseTest, PortReusedWhileTheOldSessionRunsWaitsForItAndKeepsTheTuple) {
+TEST_P(PortReuseTest, PortReusedWhileTheOldSessionRunsWaitsForItAndKeepsTheTuple) {
     target.responseDelay = 30ms;  // the replayed first connection is still open when the port comes back
     Engine engine(httpConfig(), target);
     CapturedClient first("192.0.2.21", 40011, "192.0.2.1", 80, 1000);
@@ -83,7 +85,7 @@ TEST_F(PortReuseTest, PortReusedWhileTheOldSessionRunsWaitsForItAndKeepsTheTuple
     expectClean();
 }
 
-TEST_F(PortReuseTest, ThreeConnectionsOnOnePortQueueInCaptureOrder) {
+TEST_P(PortReuseTest, ThreeConnectionsOnOnePortQueueInCaptureOrder) {
     target.responseDelay = 30ms;
     Engine engine(httpConfig(), target);
     std::vector<CapturedClient> clients;
@@ -105,7 +107,7 @@ TEST_F(PortReuseTest, ThreeConnectionsOnOnePortQueueInCaptureOrder) {
     expectClean();
 }
 
-TEST_F(PortReuseTest, LowerIsnOnATimeWaitTupleGetsInWithTheNextSynsNewerTimestamp) {
+TEST_P(PortReuseTest, LowerIsnOnATimeWaitTupleGetsInWithTheNextSynsNewerTimestamp) {
     Engine engine(httpConfig(), target);
     // The second connection's ISN is below where the first ended: only a newer timestamp lets the
     // target accept it (the real client's clock had moved on; ours moves on during the SYN's RTO).
@@ -124,7 +126,7 @@ TEST_F(PortReuseTest, LowerIsnOnATimeWaitTupleGetsInWithTheNextSynsNewerTimestam
     expectClean();
 }
 
-TEST_F(PortReuseTest, CopiesOfAReusedPortKeepTheirMappedTuples) {
+TEST_P(PortReuseTest, CopiesOfAReusedPortKeepTheirMappedTuples) {
     EngineConfig config = httpConfig();
     config.copies = 2;
     target.responseDelay = 30ms;
@@ -142,7 +144,7 @@ TEST_F(PortReuseTest, CopiesOfAReusedPortKeepTheirMappedTuples) {
     expectClean();
 }
 
-TEST_F(PortReuseTest, ACopyWhoseMappedPortIsTakenIsRemappedToAFreeOne) {
+TEST_P(PortReuseTest, ACopyWhoseMappedPortIsTakenIsRemappedToAFreeOne) {
     EngineConfig config = httpConfig();
     config.copies = 2;
     target.closeAfterResponse = false;

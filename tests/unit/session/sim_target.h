@@ -25,6 +25,30 @@ using net::TcpSegment;
 namespace tcpflag = net::tcpflag;
 
 // A segment as the engine emitted it, with its payload copied out.
+// The address family the engine tests run in. Tests are written with IPv4 literals; the IPv6
+// run maps each a.b.c.d to 2001:db8::a.b.c.d (clients and servers alike) and 127.0.0.1 to ::1,
+// so every engine test runs in both families on the same conversations.
+enum class Family { V4, V6 };
+inline Family& testFamily() {
+    static Family family = Family::V4;
+    return family;
+}
+// An IPv6 literal is taken as it is, in either run.
+inline net::IpAddr testAddr(const std::string& v4Literal) {
+    const auto parsed = net::Ipv4Addr::parse(v4Literal);
+    if (!parsed) return net::IpAddr::parse(v4Literal).value();
+    const net::Ipv4Addr v4 = *parsed;
+    if (testFamily() == Family::V4) return v4;
+    if (v4.isLoopback()) return *net::IpAddr::parse("::1");
+    net::IpAddr::Octets octets{0x20, 0x01, 0x0d, 0xb8};
+    for (int i = 0; i < 4; ++i) octets[12 + i] = static_cast<std::uint8_t>(v4.value() >> (24 - 8 * i));
+    return net::IpAddr::fromOctets(octets);
+}
+inline std::string testAddrText(const std::string& v4Literal) { return testAddr(v4Literal).toString(); }
+inline std::string testEndpointText(const std::string& v4Literal, std::uint16_t port) {
+    return net::Endpoint{testAddr(v4Literal), net::Port(port)}.toString();
+}
+
 struct SentSegment {
     TcpSegment seg;
     std::string payload;
@@ -403,8 +427,8 @@ class CapturedClient {
     CapturedClient(const char* clientIp, std::uint16_t clientPort, const char* serverIp,
                    std::uint16_t serverPort, std::uint32_t isn = 1000, std::uint32_t serverIsn = 500000)
         : isn_(isn), seq_(isn + 1), serverIsn_(serverIsn), ack_(serverIsn + 1) {
-        key_.client = {*net::Ipv4Addr::parse(clientIp), net::Port(clientPort)};
-        key_.server = {*net::Ipv4Addr::parse(serverIp), net::Port(serverPort)};
+        key_.client = {testAddr(clientIp), net::Port(clientPort)};
+        key_.server = {testAddr(serverIp), net::Port(serverPort)};
     }
 
     TcpSegment syn() {
@@ -499,7 +523,7 @@ class CapturedClient {
 
 inline EngineConfig httpConfig() {
     EngineConfig c;
-    c.rules.push_back({std::nullopt, net::Port(80), {*net::Ipv4Addr::parse("198.18.1.2"), net::Port(8080)}});
+    c.rules.push_back({std::nullopt, net::Port(80), {testAddr("198.18.1.2"), net::Port(8080)}});
     return c;
 }
 
