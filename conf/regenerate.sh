@@ -16,9 +16,9 @@ build=${1:?usage: regenerate.sh BUILD_DIR}
 
 HDR
   "$build/tcpcopy/tcpcopy" --dump-config |
-    sed -e 's|^# transfer =$|# transfer = 80-10.0.0.2:8080|' \
-      -e 's|^# intercept =$|# intercept = 10.0.0.3|' \
-      -e 's|^# metrics =$|# metrics = 127.0.0.1:9101|'
+    sed -e 's|^# transfer =$|# transfer = 80-10.0.0.2:8080   (IPv6: 80-[fd00::2]:8080)|' \
+      -e 's|^# intercept =$|# intercept = 10.0.0.3   (IPv6: fd00::3, or [fd00::3]:36524)|' \
+      -e 's|^# metrics =$|# metrics = 127.0.0.1:9101   (IPv6: [::1]:9101)|'
 } >"$here/tcpcopy.conf"
 
 {
@@ -32,7 +32,7 @@ HDR
 HDR
   "$build/intercept/intercept" --dump-config |
     sed -e 's|^# secret-file =$|# secret-file = /etc/tcpcopy/tunnel.secret|' \
-      -e 's|^# allow =$|# allow = 198.18.3.0/24,10.0.0.5/32|' \
-      -e 's|^# metrics =$|# metrics = 127.0.0.1:9102|'
+      -e 's|^# allow =$|# allow = 198.18.3.0/24,10.0.0.5/32,fd00::/64|' \
+      -e 's|^# metrics =$|# metrics = 127.0.0.1:9102   (IPv6: [::1]:9102)|'
 } >"$here/intercept.conf"
 echo "wrote $here/tcpcopy.conf and $here/intercept.conf"

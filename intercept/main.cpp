@@ -9,6 +9,7 @@
 #include "tcpcopy/app/checks.h"
 #include "tcpcopy/app/daemon.h"
 #include "tcpcopy/app/intercept_app.h"
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/config/options.h"
 #include "tcpcopy/os/privileges.h"
 #include "tcpcopy/os/process.h"
@@ -60,7 +61,8 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
         .group("Queue");
     t.string(
          'x', "pass", c.passList,
-         "NFQUEUE: responses to these clients are accepted at once, never taken (real clients of the target)")
+         "NFQUEUE: responses to these clients are accepted at once, never taken (real clients of the target; "
+         "addresses or prefixes of either family)")
         .valueName("IP[,CIDR]")
         .group("Queue");
     t.flag('\0', "fail-open", c.failOpen,
@@ -70,16 +72,26 @@ void declareOptions(tcpcopy::config::OptionTable& t, InterceptConfig& c, Compati
     t.integer<std::uint16_t>('p', "port", c.port, 1, 65535, "Tunnel port tcpcopy connects to")
         .valueName("PORT")
         .group("Tunnel");
-    t.string('b', "bind", c.bind,
-             "Address the tunnel listens on, IPv4 or IPv6 (:: listens on every address of both)")
-        .valueName("ADDR")
+    t.custom(
+         'b', "bind", "ADDR", c.bind,
+         [&c](std::string_view text) -> std::string {
+             tcpcopy::net::IpAddr addr;
+             if (std::string reason = tcpcopy::config::parseAddress(text, addr); !reason.empty())
+                 return reason;
+             c.bind = addr.toString();
+             return {};
+         },
+         "Address the tunnel listens on: 0.0.0.0 (every IPv4 address), :: (every address, IPv4 and IPv6), or "
+         "one address of this host (2001:db8::5)")
         .group("Tunnel");
     t.string(
          '\0', "secret-file", c.secretFile,
          "File whose first line is the shared secret tcpcopy and intercept prove to each other (HMAC-SHA256)")
         .valueName("FILE")
         .group("Tunnel");
-    t.string('\0', "allow", c.allow, "Accept tcpcopy connections only from these networks (empty: all)")
+    t.string('\0', "allow", c.allow,
+             "Accept tcpcopy connections only from these networks, IPv4 or IPv6 (198.18.0.0/15,fd00::/64; "
+             "empty: all)")
         .valueName("CIDR[,CIDR]")
         .group("Tunnel");
     t.flag('\0', "insecure", c.insecure,
@@ -176,8 +188,8 @@ int main(int argc, char** argv) {
     app::declareDaemonOptions(
         table, kProgram, process,
         "Once the captures and the tunnel socket are open, run as this user with no capabilities left",
-        "Check the assistant host's setup (privileges, devices, filter, ip_forward, rp_filter, routes; with "
-        "--nfqueue the queue rule), print one line per problem and exit");
+        "Check the assistant host's setup (privileges, devices, filter, ip_forward and IPv6 forwarding, "
+        "rp_filter, routes; with --nfqueue the queue rule), print one line per problem and exit");
     const config::ParseResult parsed = table.parse(argc, argv);
     if (parsed.outcome != config::Outcome::Run) {
         parsed.print();
@@ -192,14 +204,11 @@ int main(int argc, char** argv) {
     if (process.check) return app::runInterceptChecks(config);
 
     if (app::tunnelOpenToAnyone(config) && !config.insecure) {
-        return app::startError(
-            kProgram,
-            "the tunnel would listen on " +
-                (config.bind.find(':') == std::string::npos ? config.bind : "[" + config.bind + "]") + ":" +
-                std::to_string(config.port) +
-                " open to any host that reaches it: give --secret-file FILE (the "
-                "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1, or "
-                "--insecure to run it open");
+        return app::startError(kProgram,
+                               "the tunnel would listen on " + app::tunnelEndpoint(config)->toString() +
+                                   " open to any host that reaches it: give --secret-file FILE (the "
+                                   "same file to tcpcopy) and/or --allow CIDR, or -b 127.0.0.1 (::1), "
+                                   "or --insecure to run it open");
     }
     std::string secret;
     if (!config.secretFile.empty()) {

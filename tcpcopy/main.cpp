@@ -2,6 +2,7 @@
 // This file is wiring only: the option table, then the start-up both daemons share
 // (app/daemon.h) around app::runReplay().
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "tcpcopy/app/daemon.h"
 #include "tcpcopy/app/replay_app.h"
 #include "tcpcopy/app/replay_options.h"
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/config/options.h"
 #include "tcpcopy/net/builder.h"
 #include "tcpcopy/os/privileges.h"
@@ -68,12 +70,13 @@ void declare(config::OptionTable& t, Settings& s) {
              }
              return tcpcopy::app::parseRules(rules, r.engine.rules, r.udpRules);
          },
-         "Where to send what: [tcp:|udp:][onlineIP:]onlinePort-targetIP:targetPort[,...] (udp: copies "
-         "datagrams, no intercept needed for them); with -o, MACs may follow each side: "
-         "port@SRC_MAC-targetIP:port@DST_MAC")
+         "Where to send what: [tcp:|udp:][onlineIP:]onlinePort-targetIP:targetPort[,...], an IPv6 address "
+         "with its port in brackets: [2001:db8::1]:80-[fd00::2]:80 (udp: copies IPv4 datagrams, no "
+         "intercept needed for them); with -o, MACs may follow each side: port@SRC_MAC-targetIP:port@DST_MAC")
         .group("Replay")
         .required();
-    t.string('s', "intercept", s.interceptList, "intercept address(es): ip[:port][,ip[:port]...]")
+    t.string('s', "intercept", s.interceptList,
+             "intercept address(es): ip[:port][,...]; IPv6 as 2001:db8::5 or [2001:db8::5]:36524")
         .group("Replay")
         .valueName("ADDRS");
     t.integer('p', "intercept-port", s.interceptPort, 1u, 65535u, "Default intercept port").group("Replay");
@@ -127,17 +130,20 @@ void declare(config::OptionTable& t, Settings& s) {
     t.custom(
          'c', "client-ips", "POOL", "",
          [&r](std::string_view text) { return tcpcopy::app::parseAddressPool(text, r.engine.clientPool); },
-         "Replay with these client addresses: a.b.c.d, a.b.c.d/n, a.b.c.x, comma-separated")
+         "Replay with these client addresses: a.b.c.d, a.b.c.d/n (n >= 16), a.b.c.x, 2001:db8::1, "
+         "2001:db8::/n (n >= 112), comma-separated; each session takes one of its target's family")
         .group("Sessions");
     t.custom(
          'H', "loopback-rewrite", "IP", "",
          [&r](std::string_view text) -> std::string {
-             auto addr = tcpcopy::net::Ipv4Addr::parse(text);
-             if (!addr) return "expects an IPv4 address, got '" + std::string(text) + "'";
-             r.engine.loopbackRewrite = *addr;
+             tcpcopy::net::IpAddr addr;
+             if (std::string reason = tcpcopy::config::parseAddress(text, addr); !reason.empty())
+                 return reason;
+             r.engine.loopbackRewrite = addr;
              return {};
          },
-         "Client address replacing captured 127.x.x.x sources")
+         "Client address replacing captured loopback sources of its family (127.x.x.x for an IPv4 one, ::1 "
+         "for IPv6)")
         .group("Sessions");
     t.integer('n', "copies", s.copies, 1u, 1023u, "Replay each session this many times, on distinct ports")
         .group("Sessions");
@@ -234,10 +240,15 @@ std::string finalize(Settings& s, const config::OptionTable& t) {
     // UDP copy (-x udp:) follows no response: only TCP rules need an intercept.
     if (r.intercepts.empty() && !s.withoutIntercept && !r.engine.rules.empty())
         return "-s/--intercept is required (or -L to replay without intercept)";
-    if (constexpr unsigned kHeaders = tcpcopy::net::kIpv4HeaderLen + tcpcopy::net::kTcpHeaderLen;
-        s.mss + kHeaders > s.mtu && t.isSet("mss")) {
+    if (std::string error = tcpcopy::app::checkRuleFamilies(r.engine); !error.empty()) return error;
+    // An IPv6 target's packets carry a 40-byte IP header.
+    const bool anyV6 = std::any_of(r.engine.rules.begin(), r.engine.rules.end(),
+                                   [](const auto& rule) { return rule.target.addr.isV6(); });
+    if (const std::size_t headers = (anyV6 ? tcpcopy::net::kIpv6HeaderLen : tcpcopy::net::kIpv4HeaderLen) +
+                                    tcpcopy::net::kTcpHeaderLen;
+        s.mss + headers > s.mtu && t.isSet("mss")) {
         return "-D/--mss " + std::to_string(s.mss) + " must fit in -M/--mtu (" + std::to_string(s.mtu) +
-               ") minus " + std::to_string(kHeaders);
+               ") minus " + std::to_string(headers) + (anyV6 ? " (IPv6 and TCP headers)" : "");
     }
     if (std::string error = tcpcopy::app::finalizeCompareOptions(
             s.compare, t, s.responsePayload, !r.intercepts.empty(), !r.engine.rules.empty(),

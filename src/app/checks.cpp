@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -90,24 +91,35 @@ void checkInput(const ReplayOptions& r, os::Preflight& report) {
 }
 
 void checkTargets(const ReplayOptions& r, os::Preflight& report) {
-    std::set<std::uint32_t> seen;
+    std::set<net::IpAddr> seen;
+    bool v6Said = false;
     for (const auto& rule : r.engine.rules) {
-        if (!rule.target.addr.isV4()) continue;  // IPv6 targets: not checked yet
-        const net::Ipv4Addr target = rule.target.addr.v4();
-        if (!seen.insert(target.value()).second) continue;
+        const net::IpAddr target = rule.target.addr;
+        if (!seen.insert(target).second) continue;
         auto route = os::routeTo(target);
         if (!route) {
             report.problem("no route to the target " + target.toString() + ": " + route.error() +
-                           " -> add a route to it on this host (ip route add ...)");
+                           " -> add a route to it on this host (" +
+                           (target.isV4() ? "ip route" : "ip -6 route") + " add ...)");
             continue;
         }
-        const std::string via = route.value().interface.empty() ? std::string("?") : route.value().interface;
-        report.ok("route to the target " + target.toString() + " via " + via + " from " +
-                  route.value().source.toString());
-        if (!route.value().interface.empty()) {
-            if (auto rp = os::readSysctl("net/ipv4/conf/" + route.value().interface + "/rp_filter")) {
+        const std::string& device = route.value().interface;
+        report.ok("route to the target " + target.toString() + " via " + (device.empty() ? "?" : device) +
+                  " from " + route.value().source.toString());
+        if (target.isV6()) {
+            // IPv6 has no rp_filter sysctl: reverse-path filtering is a netfilter rule, if any.
+            if (!v6Said) {
                 report.info(
-                    "rp_filter on " + route.value().interface + " is " + *rp +
+                    "IPv6 target: on the target host no reverse-path rule may drop the replayed clients "
+                    "(firewalld's IPv6_rpfilter, nft 'fib saddr . iif oif missing drop', ip6tables -m "
+                    "rpfilter), "
+                    "and its route for the client networks must point at the assistant");
+                v6Said = true;
+            }
+        } else if (!device.empty()) {
+            if (auto rp = os::readSysctl("net/ipv4/conf/" + device + "/rp_filter")) {
+                report.info(
+                    "rp_filter on " + device + " is " + *rp +
                     " (on the target host it must be 0 or 2 on the interface replayed packets arrive on)");
             }
         }
@@ -187,9 +199,56 @@ void checkIntercepts(const ReplayOptions& r, os::Preflight& report) {
 
 // ---- intercept -----------------------------------------------------------------------------
 
+// The IPv6 side of the assistant, when this host has IPv6 addresses of its own: forwarding off
+// (net.ipv6.conf.all.forwarding, the one setting that decides it), IPv6 on the capture devices
+// (the target finds this host by neighbour discovery), and what becomes of responses no route covers.
+void checkIpv6(const std::optional<std::vector<std::string>>& devices, os::Preflight& report) {
+    const auto forward = os::readSysctl("net/ipv6/conf/all/forwarding");
+    if (!forward) {
+        report.info("no IPv6 here (no /proc/sys/net/ipv6): IPv6 responses cannot arrive");
+        return;
+    }
+    const auto addresses = os::interfaceAddresses6();
+    if (std::none_of(addresses.begin(), addresses.end(),
+                     [](const auto& a) { return a.global() && a.usable(); })) {
+        report.info("no global IPv6 address here: the IPv6 checks are skipped");
+        return;
+    }
+    if (*forward == "0") {
+        report.ok("net.ipv6.conf.all.forwarding is 0: the IPv6 responses stop here");
+    } else {
+        report.problem(
+            "net.ipv6.conf.all.forwarding is " + *forward +
+            ": the assistant forwards the target's IPv6 responses to the real clients, who reset the "
+            "sessions -> sysctl -w net.ipv6.conf.all.forwarding=0");
+    }
+    for (const std::string& device : devices.value_or(std::vector<std::string>{})) {
+        if (device == "any") continue;
+        if (os::readSysctl("net/ipv6/conf/" + device + "/disable_ipv6") == "1") {
+            report.warning(
+                "IPv6 is off on " + device +
+                " (disable_ipv6=1): no IPv6 response can arrive there, the target's neighbour "
+                "discovery for this host gets no answer; for IPv6 targets: sysctl -w net.ipv6.conf." +
+                device + ".disable_ipv6=0");
+        }
+    }
+    if (os::hasDefaultRoute6()) {
+        report.info(
+            "an IPv6 default route exists: with forwarding 0 IPv6 responses to client addresses are "
+            "dropped here without a word");
+    } else {
+        report.info(
+            "no IPv6 default route: IPv6 responses to client addresses no route covers are answered with "
+            "ICMPv6 'no route' errors to the target (soft errors to TCP, rate-limited); a blackhole route "
+            "for the "
+            "client networks keeps them quiet (ip -6 route add blackhole 2001:db8::/32)");
+    }
+}
+
 // Who can become a tcpcopy peer: the secret file must be readable, and an open tunnel is said.
 void checkTunnelAccess(const InterceptConfig& config, os::Preflight& report) {
-    const std::string where = config.bind + ":" + std::to_string(config.port);
+    const auto listen = tunnelEndpoint(config);
+    const std::string where = listen ? listen->toString() : config.bind + ":" + std::to_string(config.port);
     if (tunnelOpenToAnyone(config)) {
         const std::string open =
             "the tunnel on " + where +
@@ -200,7 +259,7 @@ void checkTunnelAccess(const InterceptConfig& config, os::Preflight& report) {
         } else {
             report.problem(open +
                            ", so intercept refuses to start -> give --secret-file (the same file to tcpcopy) "
-                           "and/or --allow CIDR, or -b 127.0.0.1; --insecure runs it open");
+                           "and/or --allow CIDR, or -b 127.0.0.1 (::1); --insecure runs it open");
         }
     }
     if (!config.secretFile.empty()) {
@@ -276,6 +335,7 @@ int runInterceptChecks(const InterceptConfig& config) {
     } else {
         report.info("no default route: responses to client addresses can only be captured, never forwarded");
     }
+    checkIpv6(devices, report);
 
     checkListenAndAccess(config, report);
     return report.finish("intercept");
@@ -284,15 +344,13 @@ int runInterceptChecks(const InterceptConfig& config) {
 namespace {
 
 void checkListenAndAccess(const InterceptConfig& config, os::Preflight& report) {
-    if (auto bind = net::Ipv4Addr::parse(config.bind); !bind) {
-        report.problem("-b/--bind: not an IPv4 address: '" + config.bind + "'");
-    } else if (std::string error = os::checkListen(net::Endpoint{*bind, net::Port(config.port)});
-               !error.empty()) {
-        report.problem("cannot listen on " + config.bind + ":" + std::to_string(config.port) +
-                       " for tcpcopy: " + error +
+    if (const auto listen = tunnelEndpoint(config); !listen) {
+        report.problem("-b/--bind: not an IPv4 or IPv6 address: '" + config.bind + "'");
+    } else if (std::string error = os::checkListen(*listen); !error.empty()) {
+        report.problem("cannot listen on " + listen->toString() + " for tcpcopy: " + error +
                        " -> is another intercept running, or is -b an address of this host?");
     } else {
-        report.ok("tunnel port " + config.bind + ":" + std::to_string(config.port) + " is free");
+        report.ok("tunnel port " + listen->toString() + " is free");
     }
     checkTunnelAccess(config, report);
 }

@@ -36,7 +36,7 @@ void declareDaemonOptions(config::OptionTable& t, std::string_view program, Daem
              o.metrics = endpoint;
              return {};
          },
-         "Serve Prometheus metrics on http://ADDR:PORT/metrics (docs/metrics.md)")
+         "Serve Prometheus metrics on http://ADDR:PORT/metrics; IPv6 as [::1]:9100 (docs/metrics.md)")
         .group("Operations");
     t.flag('\0', "check", o.check, std::string(checkHelp)).group("Operations");
 }

@@ -3,6 +3,7 @@
 #include <event2/event.h>
 
 #include "tcpcopy/app/daemon.h"
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/log/log.h"
 #include "tcpcopy/net/decode.h"
 #include "tcpcopy/net/wire.h"
@@ -31,9 +32,15 @@ auto logger() { return log::component("intercept"); }
 
 }  // namespace
 
+std::optional<net::Endpoint> tunnelEndpoint(const InterceptConfig& config) {
+    net::IpAddr bind;
+    if (!config::parseAddress(config.bind, bind).empty()) return std::nullopt;
+    return net::Endpoint{bind, net::Port(config.port)};
+}
+
 bool tunnelOpenToAnyone(const InterceptConfig& config) {
-    const auto bind = net::IpAddr::parse(config.bind);
-    const bool loopback = bind && bind->isLoopback();
+    const auto listen = tunnelEndpoint(config);
+    const bool loopback = listen && listen->addr.isLoopback();
     return !loopback && config.secretFile.empty() && config.allow.empty();
 }
 
@@ -75,11 +82,11 @@ os::Result<std::unique_ptr<InterceptApp>> InterceptApp::create(os::EventBase& ba
         app->captures_.push_back(std::move(capture).value());
     }
 
-    // "::" listens on every IPv4 and IPv6 address (dual stack), "0.0.0.0" on every IPv4 one.
-    auto bindAddr = net::IpAddr::parse(config.bind);
-    if (!bindAddr) return R::fail("-b/--bind: not an IPv4 or IPv6 address: '" + config.bind + "'");
+    net::IpAddr bindAddr;
+    if (std::string reason = config::parseAddress(config.bind, bindAddr); !reason.empty())
+        return R::fail("-b/--bind: " + reason);
     tunnel::TunnelServerOptions server;
-    server.listen = net::Endpoint{*bindAddr, net::Port(config.port)};
+    server.listen = net::Endpoint{bindAddr, net::Port(config.port)};
     server.secret = std::move(secret);
     if (!config.allow.empty()) {
         auto allow = tunnel::parseCidrList(config.allow);

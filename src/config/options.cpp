@@ -13,12 +13,13 @@
 #include <sstream>
 #include <system_error>
 
+#include "tcpcopy/config/address.h"
+
 namespace tcpcopy::config {
 namespace {
 
 // Carriage returns count as blanks: CRLF files, and a stray CR can never end up in a value.
 constexpr std::string_view kBlanks = " \t\r";
-constexpr std::size_t kMaxEchoedChars = 80;
 
 [[noreturn]] void declarationError(const std::string& what) {
     std::fprintf(stderr, "tcpcopy::config: bad option declaration: %s\n", what.c_str());
@@ -32,25 +33,6 @@ std::string_view trim(std::string_view s) {
     }
     const auto last = s.find_last_not_of(kBlanks);
     return s.substr(first, last - first + 1);
-}
-
-// Echoes untrusted text inside an error message: printable ASCII as is, the rest as \xNN,
-// cut at kMaxEchoedChars so a binary file cannot flood the terminal.
-std::string echo(std::string_view text) {
-    std::string out;
-    const std::size_t n = std::min(text.size(), kMaxEchoedChars);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out += fmt::format("\\x{:02x}", c);
-        }
-    }
-    if (text.size() > n) {
-        out += "...";
-    }
-    return out;
 }
 
 std::string numberText(double v) {
@@ -97,7 +79,7 @@ std::string parseBool(std::string_view text, bool& out) {
         out = false;
         return {};
     }
-    return fmt::format("expects true/false/yes/no/on/off/1/0, got '{}'", echo(text));
+    return fmt::format("expects true/false/yes/no/on/off/1/0, got '{}'", printable(text));
 }
 
 std::string parseSigned(std::string_view text, std::int64_t min, std::int64_t max, std::int64_t& out) {
@@ -105,7 +87,7 @@ std::string parseSigned(std::string_view text, std::int64_t min, std::int64_t ma
     const char* end = text.data() + text.size();
     const auto r = std::from_chars(text.data(), end, v);
     if (text.empty() || r.ptr != end) {
-        return fmt::format("expects an integer, got '{}'", echo(text));
+        return fmt::format("expects an integer, got '{}'", printable(text));
     }
     if (r.ec == std::errc::result_out_of_range || v < min || v > max) {
         return fmt::format("must be between {} and {}", min, max);
@@ -125,7 +107,7 @@ std::string parseUnsigned(std::string_view text, std::uint64_t min, std::uint64_
         if (!text.empty() && s.ptr == end) {
             return fmt::format("must be between {} and {}", min, max);
         }
-        return fmt::format("expects a non-negative integer, got '{}'", echo(text));
+        return fmt::format("expects a non-negative integer, got '{}'", printable(text));
     }
     if (r.ec == std::errc::result_out_of_range || v < min || v > max) {
         return fmt::format("must be between {} and {}", min, max);
@@ -139,7 +121,7 @@ std::string parseNumber(std::string_view text, double min, double max, double& o
     const char* end = text.data() + text.size();
     const auto r = std::from_chars(text.data(), end, v);
     if (text.empty() || r.ptr != end || r.ec == std::errc::invalid_argument) {
-        return fmt::format("expects a number, got '{}'", echo(text));
+        return fmt::format("expects a number, got '{}'", printable(text));
     }
     if (r.ec == std::errc::result_out_of_range || !(v >= min && v <= max)) {
         return fmt::format("must be between {} and {}", numberText(min), numberText(max));
@@ -428,7 +410,7 @@ ParseResult OptionTable::applyConfigText(std::string_view text, std::string_view
         }
         const std::size_t eq = line.find('=');
         if (eq == std::string_view::npos) {
-            return fail(lineNo, fmt::format("expected 'key = value', got '{}'", echo(line)));
+            return fail(lineNo, fmt::format("expected 'key = value', got '{}'", printable(line)));
         }
         const std::string_view key = trim(line.substr(0, eq));
         std::string_view value = trim(line.substr(eq + 1));
@@ -446,7 +428,7 @@ ParseResult OptionTable::applyConfigText(std::string_view text, std::string_view
             }
         }
         if (option == nullptr) {
-            return fail(lineNo, fmt::format("unknown key '{}'", echo(key)));
+            return fail(lineNo, fmt::format("unknown key '{}'", printable(key)));
         }
         const auto previous = std::find_if(seen.begin(), seen.end(),
                                            [option](const auto& entry) { return entry.first == option; });

@@ -7,8 +7,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <vector>
+
+#include "tcpcopy/config/address.h"
 
 namespace tcpcopy::stats {
 namespace {
@@ -66,22 +67,12 @@ bool parseHead(std::string_view head, Request& out) {
 }  // namespace
 
 std::string parseListenAddress(std::string_view text, net::Endpoint& out) {
-    const auto bad = [text] {
-        return fmt::format("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '{}'", text);
-    };
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-        return bad();
+    config::HostPort parsed;
+    if (std::string reason = config::parseHostPort(text, config::PortUse::Required, parsed, 0);
+        !reason.empty()) {
+        return "expects ADDR:PORT or [IPv6]:PORT (e.g. 127.0.0.1:9100, [::1]:9100): " + reason;
     }
-    const auto addr = net::Ipv4Addr::parse(text.substr(0, colon));
-    const std::string_view portText = text.substr(colon + 1);
-    std::uint16_t port = 0;
-    const char* end = portText.data() + portText.size();
-    const auto r = std::from_chars(portText.data(), end, port);
-    if (!addr || portText.empty() || r.ec != std::errc() || r.ptr != end) {
-        return bad();
-    }
-    out = net::Endpoint{*addr, net::Port(port)};
+    out = net::Endpoint{parsed.addr, *parsed.port};
     return {};
 }
 

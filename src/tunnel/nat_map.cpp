@@ -1,10 +1,10 @@
 #include "tcpcopy/tunnel/nat_map.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <string>
 
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/net/wire.h"
 
 namespace tcpcopy::tunnel {
@@ -47,29 +47,20 @@ struct Side {
     std::optional<net::Port> port;
 };
 
-// "IP" or "IP:PORT"; the reason appended to `error` when it is neither.
+// "IP" or "IP:PORT" (config/address.h); the reason appended to `error` when it is neither, or
+// when the address is IPv6: the rewrite is IPv4 only.
 std::optional<Side> parseSide(std::string_view text, std::string& error) {
-    Side side;
-    std::string_view addr = text;
-    if (std::size_t colon = text.find(':'); colon != text.npos) {
-        addr = text.substr(0, colon);
-        std::string_view port = text.substr(colon + 1);
-        unsigned value = 0;
-        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
-            value > 65535) {
-            error.append("'").append(port).append("' is not a port 1..65535");
-            return std::nullopt;
-        }
-        side.port = net::Port(static_cast<std::uint16_t>(value));
-    }
-    auto parsed = net::Ipv4Addr::parse(addr);
-    if (!parsed) {
-        error.append("'").append(addr).append("' is not an IPv4 address");
+    config::HostPort parsed;
+    if (std::string reason = config::parseHostPort(text, config::PortUse::Optional, parsed);
+        !reason.empty()) {
+        error.append(reason);
         return std::nullopt;
     }
-    side.addr = *parsed;
-    return side;
+    if (!parsed.addr.isV4()) {
+        error.append(config::quote(text)).append(" is IPv6: NAT mappings are IPv4 only");
+        return std::nullopt;
+    }
+    return Side{parsed.addr.v4(), parsed.port};
 }
 
 std::string_view trim(std::string_view s) {

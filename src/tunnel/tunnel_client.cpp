@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <unordered_map>
 
 #include "connection.h"
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/log/log.h"
 
 namespace tcpcopy::tunnel {
@@ -13,53 +13,13 @@ namespace tcpcopy::tunnel {
 os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text, std::uint16_t defaultPort) {
     using R = os::Result<std::vector<net::Endpoint>>;
     std::vector<net::Endpoint> out;
-    std::size_t start = 0;
-    for (;;) {
-        std::size_t comma = text.find(',', start);
-        std::string_view item =
-            text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item.empty()) return R::fail("empty element in address list '" + std::string(text) + "'");
-        // "IPv4[:port]", "[IPv6][:port]", or a bare IPv6 address (two colons or more, no port).
-        std::string_view host = item;
-        std::string_view portText;
-        bool hasPort = false;
-        if (item.front() == '[') {
-            const std::size_t close = item.find(']');
-            if (close == item.npos) return R::fail("missing ']' in '" + std::string(item) + "'");
-            host = item.substr(1, close - 1);
-            std::string_view rest = item.substr(close + 1);
-            if (!rest.empty()) {
-                if (rest.front() != ':')
-                    return R::fail("expected ':port' after ']' in '" + std::string(item) + "'");
-                portText = rest.substr(1);
-                hasPort = true;
-            }
-        } else if (std::size_t colon = item.find(':');
-                   colon != item.npos && item.find(':', colon + 1) == item.npos) {
-            host = item.substr(0, colon);
-            portText = item.substr(colon + 1);
-            hasPort = true;
-        }
-        std::uint16_t port = defaultPort;
-        if (hasPort) {
-            unsigned value = 0;
-            auto [ptr, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-            if (portText.empty() || ec != std::errc() || ptr != portText.data() + portText.size() ||
-                value == 0 || value > 65535) {
-                return R::fail("bad port in '" + std::string(item) + "' (expected 1-65535)");
-            }
-            port = static_cast<std::uint16_t>(value);
-        }
-        auto addr = net::IpAddr::parse(host);
-        // A bracketed address is IPv6 by its form: "[192.0.2.1]" is not accepted.
-        if (!addr || (item.front() == '[' && !addr->isV6())) {
-            return R::fail("bad IP address in '" + std::string(item) + "'");
-        }
-        out.push_back(net::Endpoint{*addr, net::Port(port)});
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
+    for (const std::string_view item : config::splitList(text)) {
+        if (item.empty()) return R::fail("empty element in address list " + config::quote(text));
+        config::HostPort parsed;
+        if (std::string reason = config::parseHostPort(item, config::PortUse::Optional, parsed);
+            !reason.empty())
+            return R::fail(reason);
+        out.push_back(net::Endpoint{parsed.addr, parsed.port.value_or(net::Port(defaultPort))});
     }
     return R::ok(std::move(out));
 }

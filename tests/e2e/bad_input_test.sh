@@ -91,6 +91,41 @@ one_line_error intercept-bad "intercept" -x "80-$LAB_TARGET_IP:80" -s 198.18.3.3
 one_line_error max-sessions-zero "max-sessions" "${common[@]}" "${input[@]}" --max-sessions 0
 one_line_error session-buffer-huge "max-session-buffer" "${common[@]}" "${input[@]}" --max-session-buffer 70000
 one_line_error syn-retries-17 "syn-retries" "${common[@]}" "${input[@]}" --syn-retries 17
+# Addresses of either family, refused in one line naming the flag (the forms taken: ops_lab_test.sh
+# and the unit tests). Nothing here needs IPv6 in the lab: the values are refused before any use.
+v6_target="fd00:198:18:1::2"
+one_line_error x-ipv6-without-brackets "-x/--transfer bad rule '80-$v6_target:80'" \
+  -x "80-$v6_target:80" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
+one_line_error x-ipv6-unclosed "lacks the closing ']'" -x "80-[$v6_target:80" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
+one_line_error x-ipv6-udp "rule 'udp:53-[$v6_target]:53': udp: rules are IPv4 only" -x "udp:53-[$v6_target]:53" "${input[@]}"
+one_line_error x-families-without-pool "-x/--transfer: the rule for 192.0.2.1:80 sends IPv4 clients to the IPv6 target" \
+  -x "192.0.2.1:80-[$v6_target]:80" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}"
+one_line_error mss-over-mtu-ipv6 "-D/--mss 1441 must fit in -M/--mtu (1500) minus 60 (IPv6 and TCP headers)" \
+  -x "80-[$v6_target]:80" -s "$LAB_ASSIST_TUNNEL_IP" "${input[@]}" -D 1441
+one_line_error c-ipv6-prefix-too-large "-c/--client-ips bad client address '2001:db8::/64'" \
+  "${common[@]}" "${input[@]}" -c 2001:db8::/64
+one_line_error s-ipv6-unclosed "-s/--intercept: '[fd00:198:18:3::2' lacks the closing ']'" \
+  -x "80-$LAB_TARGET_IP:80" -s "[fd00:198:18:3::2" "${input[@]}"
+one_line_error H-with-port "-H/--loopback-rewrite '[::1]:80' has a port" "${common[@]}" "${input[@]}" -H "[::1]:80"
+one_line_error metrics-ipv6-without-brackets "--metrics expects ADDR:PORT or [IPv6]:PORT" \
+  "${common[@]}" "${input[@]}" --metrics ::1:9100
+# Config-file keys take the same values, and refuse the same way (FILE:LINE naming the key).
+printf 'client-ips = 203.0.113.0/24, 2001:db8::/100\n' >"$LAB_DIR/v6-pool.conf"
+one_line_error config-ipv6-pool "$LAB_DIR/v6-pool.conf:1: 'client-ips' bad client address '2001:db8::/100'" \
+  "${common[@]}" "${input[@]}" --config "$LAB_DIR/v6-pool.conf"
+# intercept: -b, --allow and --metrics (the NAT maps' IPv6 refusal: nat_test.sh).
+for args in "-b fd00:198:18:3::zz" "-b [fd00:198:18:3::2]:36524" "--allow 2001:db8::/129" "--metrics [::1]9100"; do
+  rc=0
+  extra=(-b 127.0.0.1)
+  [[ $args == -b* ]] && extra=()
+  # shellcheck disable=SC2086  # two words on purpose
+  out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" "${extra[@]}" $args 2>&1) || rc=$?
+  if ((rc != 0)) && [[ $(wc -l <<<"$out") -eq 1 && $out == *"${args%% *}"* ]]; then
+    ok "intercept $args: exit $rc, '$out'"
+  else
+    fail "intercept $args: exit $rc, '$out'"
+  fi
+done
 # -B sizes a ring in MiB: at least 1 (0 no longer means "the library's default"), at most 2047
 # (2048 would overflow the int byte count libpcap takes).
 one_line_error buffer-zero "buffer-size" "${common[@]}" -B 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# IPv6 end to end (issue #16). The lab gets IPv6 addresses (lab_up_ipv6: hosts in fd00:198:18::/48,
+# IPv6 end to end (issue #16). The lab gets IPv6 addresses (lab_up_v6: hosts in fd00:198:18::/48,
 # clients in 2001:db8::/32, the target routing 2001:db8::/32 via the assistant), intercept on the
 # assistant listens dual stack (-b ::) and captures the target's IPv6 answers.
 #
@@ -37,15 +37,20 @@ lab_require_cmd curl redis-cli tcpdump python3 nft
 
 lab_init ipv6
 lab_up
-lab_up_ipv6
+lab_up_v6
 e2e_begin ipv6_test
+# More IPv6 clients than the lab's one (2001:db8::10): curl binds each of them.
+v6_client_ips="2001:db8::11 2001:db8::12 2001:db8::13 2001:db8::14"
+for ip in $v6_client_ips; do
+  ip -n "$LAB_NS_CLIENT" -6 addr add "$ip/64" dev "$LAB_IF_CLIENT_ONLINE" nodad
+done
 
 # Production (online) and the target each serve both families; the target on every address the
 # replays use (offline: 198.18.1.2 and fd00:198:18:1::2; live: fd00:198:18:4::2).
-lab_start_nginx "$LAB_NS_ONLINE" "$LAB_ONLINE_IP6 $LAB_ONLINE_IP" 80
+lab_start_nginx "$LAB_NS_ONLINE" "$LAB6_ONLINE_IP $LAB_ONLINE_IP" 80
 online_nginx_log=$LAB_NGINX_ACCESS_LOG
-lab_start_redis "$LAB_NS_ONLINE" "$LAB_ONLINE_IP6 $LAB_ONLINE_IP" 6379
-target_addrs="$LAB_TARGET_IP $LAB_TARGET_IP6 $LAB_TARGET_LIVE_IP6"
+lab_start_redis "$LAB_NS_ONLINE" "$LAB6_ONLINE_IP $LAB_ONLINE_IP" 6379
+target_addrs="$LAB_TARGET_IP $LAB6_TARGET_IP $LAB6_TARGET_LIVE_IP"
 lab_start_nginx "$LAB_NS_TARGET" "$target_addrs" 80
 target_nginx_log=$LAB_NGINX_ACCESS_LOG
 lab_start_redis "$LAB_NS_TARGET" "$target_addrs" 6379
@@ -54,7 +59,7 @@ lab_start_redis "$LAB_NS_TARGET" "$target_addrs" 6379
 # fd00:198:18:5::2).
 lab_bg intercept "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" \
   -F "tcp and (src port 80 or src port 6379)" -p "$LAB_TUNNEL_PORT" -b :: \
-  --allow "$LAB_TUNNEL_ALLOW,$LAB_TUNNEL_ALLOW6" --stats-interval 1
+  --allow "$LAB_TUNNEL_ALLOW,$LAB6_TUNNEL_ALLOW" --stats-interval 1
 intercept_pid=$LAB_LAST_PID
 lab_wait_port "$LAB_NS_ASSIST" :: "$LAB_TUNNEL_PORT" 15
 
@@ -115,7 +120,7 @@ probe_case() {
 }
 ip -n "$LAB_NS_TC" -6 addr add 2001:db8::77/128 dev lo nodad
 ip -n "$LAB_NS_TC" addr add 192.0.2.77/32 dev lo
-probe_case intercept-v6 "[$LAB_ASSIST_TUNNEL_IP6]:$LAB_TUNNEL_PORT" 2001:db8::77 40001 "$LAB_TARGET_IP6"
+probe_case intercept-v6 "[$LAB6_ASSIST_TUNNEL_IP]:$LAB_TUNNEL_PORT" 2001:db8::77 40001 "$LAB6_TARGET_IP"
 probe_case intercept-v4 "$LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT" 192.0.2.77 40002 "$LAB_TARGET_IP"
 
 # ---- the fixtures: real clients over IPv6, then over IPv4, in one capture -----------------------
@@ -129,7 +134,7 @@ http_clients() {
   shift
   for ip in "$@"; do
     (
-      url=$(lab_url "$([[ $ip == *:* ]] && echo "$LAB_ONLINE_IP6" || echo "$LAB_ONLINE_IP")" 80 "")
+      url=$(lab_url "$([[ $ip == *:* ]] && echo "$LAB6_ONLINE_IP" || echo "$LAB_ONLINE_IP")" 80 "")
       c=(ip netns exec "$LAB_NS_CLIENT" curl -sS -g -w '%{http_code} %{exitcode}\n' --interface "$ip")
       "${c[@]}" -o /dev/null "$url/index.html?$tag-$ip" -o /dev/null "$url/api/$tag/$ip" \
         -o /dev/null "$url/static/16k?$tag-$ip" || true
@@ -175,11 +180,11 @@ check_clients() {
 lab_capture_start fixture "$LAB_NS_CLIENT" "$LAB_IF_CLIENT_ONLINE" \
   "(tcp and (port 80 or port 6379)) or (udp and dst port 9)"
 fixture_pid=$LAB_LAST_PID
-read -r -a v6_clients <<<"$(echo "$LAB_CLIENT_IPS6" | cut -d' ' -f2-4)"
+read -r -a v6_clients <<<"$(echo "$v6_client_ips" | cut -d' ' -f1-3)"
 read -r -a v4_clients <<<"$(echo "$LAB_CLIENT_IPS" | cut -d' ' -f2-3)"
 for family in v6 v4; do
   : >"$online_nginx_log"
-  server=$LAB_ONLINE_IP6
+  server=$LAB6_ONLINE_IP
   [[ $family == v4 ]] && server=$LAB_ONLINE_IP
   lab_redis_monitor_start "$LAB_NS_ONLINE" "$server" 6379 "$LAB_DIR/$family.online.monitor"
   if [[ $family == v6 ]]; then http_clients v6 "${v6_clients[@]}"; else http_clients v4 "${v4_clients[@]}"; fi
@@ -190,7 +195,7 @@ for family in v6 v4; do
   lab_redis_monitor_stop "$LAB_DIR/$family.online.monitor"
   lab_requests_redis "$LAB_DIR/$family.online.monitor" >"$LAB_DIR/$family.redis.golden"
 done
-ip netns exec "$LAB_NS_CLIENT" bash -c "echo end >/dev/udp/$LAB_ONLINE_IP6/9"
+ip netns exec "$LAB_NS_CLIENT" bash -c "echo end >/dev/udp/$LAB6_ONLINE_IP/9"
 lab_capture_stop "$fixture_pid" "$LAB_DIR/fixture.pcap" "udp and dst port 9"
 tcpdump -r "$LAB_DIR/fixture.pcap" -w "$LAB_DIR/v6.pcap" 'ip6 and tcp' 2>/dev/null
 tcpdump -r "$LAB_DIR/fixture.pcap" -w "$LAB_DIR/mixed.pcap" 'tcp' 2>/dev/null
@@ -214,7 +219,7 @@ replay_case() {
   local name=$1 pcap=$2 golden=$3 copies=$4
   shift 4
   : >"$target_nginx_log"
-  lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB_TARGET_IP6" 6379 "$LAB_DIR/$name.target.monitor"
+  lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB6_TARGET_IP" 6379 "$LAB_DIR/$name.target.monitor"
   run_tcpcopy "$name" -i "$LAB_DIR/$pcap" "$@"
   tcpcopy_summary "$name"
   lab_nginx_settle "$target_nginx_log"
@@ -240,8 +245,8 @@ replay_case() {
   [[ $skipped == 0 ]] || fail "$name: $skipped sessions skipped for their family"
 }
 
-rules6="80-[$LAB_TARGET_IP6]:80,6379-[$LAB_TARGET_IP6]:6379"
-run_tcpcopy_intercept="[$LAB_ASSIST_TUNNEL_IP6]:$LAB_TUNNEL_PORT"
+rules6="80-[$LAB6_TARGET_IP]:80,6379-[$LAB6_TARGET_IP]:6379"
+run_tcpcopy_intercept="[$LAB6_ASSIST_TUNNEL_IP]:$LAB_TUNNEL_PORT"
 replay_case v6-1x v6.pcap v6 1 -x "$rules6"
 replay_case v6-a1000 v6.pcap v6 1 -x "$rules6" -a 1000
 replay_case v6-n3 v6.pcap v6 3 -x "$rules6" -a 1000 -n 3
@@ -256,8 +261,8 @@ fi
 # Mixed: one rule per family, told apart by the online address; over an IPv4 tunnel to the
 # dual-stack intercept.
 run_tcpcopy_intercept="$LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT"
-mixed_rules="[$LAB_ONLINE_IP6]:80-[$LAB_TARGET_IP6]:80,$LAB_ONLINE_IP:80-$LAB_TARGET_IP:80"
-mixed_rules+=",[$LAB_ONLINE_IP6]:6379-[$LAB_TARGET_IP6]:6379,$LAB_ONLINE_IP:6379-$LAB_TARGET_IP:6379"
+mixed_rules="[$LAB6_ONLINE_IP]:80-[$LAB6_TARGET_IP]:80,$LAB_ONLINE_IP:80-$LAB_TARGET_IP:80"
+mixed_rules+=",[$LAB6_ONLINE_IP]:6379-[$LAB6_TARGET_IP]:6379,$LAB_ONLINE_IP:6379-$LAB_TARGET_IP:6379"
 : >"$LAB_NGINX_PEERS_LOG"
 replay_case mixed mixed.pcap mixed 1 -x "$mixed_rules" -a 1000
 peers=$(awk '{print ($1 ~ /:/) ? "v6" : "v4"}' "$LAB_NGINX_PEERS_LOG" | LC_ALL=C sort | uniq -c | tr -s ' ' | tr '\n' ';')
@@ -270,7 +275,7 @@ fi
 
 # Extension headers: every client packet of v6.pcap carries a destination options header; the
 # decoder skips it (and counts it), the replay sends plain IPv6.
-run_tcpcopy_intercept="[$LAB_ASSIST_TUNNEL_IP6]:$LAB_TUNNEL_PORT"
+run_tcpcopy_intercept="[$LAB6_ASSIST_TUNNEL_IP]:$LAB_TUNNEL_PORT"
 with_ext=$(python3 "$here/../tools/pcaptool.py" ipv6-dstopts "$LAB_DIR/v6.pcap" "$LAB_DIR/v6-ext.pcap")
 replay_case v6-ext v6-ext.pcap v6 1 -x "$rules6" -a 1000
 counted=$(report_value v6-ext frames_ipv6_extension_headers)
@@ -291,17 +296,17 @@ table inet tcpcopy6 {
   }
 }
 EOF
-lab_bg intercept-nfq "$LAB_NS_TARGET" "$intercept_bin" --nfqueue "$queue" -x "$LAB_TC_IP6" --hold-ms 300 \
-  --fail-open -b "$LAB_TARGET_IP6" -p "$nfq_port" --allow "$LAB_TUNNEL_ALLOW6" --stats-interval 0
+lab_bg intercept-nfq "$LAB_NS_TARGET" "$intercept_bin" --nfqueue "$queue" -x "$LAB6_TC_IP" --hold-ms 300 \
+  --fail-open -b "$LAB6_TARGET_IP" -p "$nfq_port" --allow "$LAB6_TUNNEL_ALLOW" --stats-interval 0
 nfq_pid=$LAB_LAST_PID
-lab_wait_port "$LAB_NS_TARGET" "$LAB_TARGET_IP6" "$nfq_port" 15
+lab_wait_port "$LAB_NS_TARGET" "$LAB6_TARGET_IP" "$nfq_port" 15
 lab_wait_file_match "$LAB_DIR/intercept-nfq.log" "reading NFQUEUE $queue" 15
 # What leaves the target for the clients shows at the assistant; the UDP datagram marks the end.
 lab_capture_start neighbour "$LAB_NS_ASSIST" "$LAB_IF_ASSIST_TARGET" "(ip6 and tcp src port 80) or udp port 9"
 neighbour_pid=$LAB_LAST_PID
 : >"$target_nginx_log"
-run_tcpcopy_intercept="[$LAB_TARGET_IP6]:$nfq_port"
-run_tcpcopy nfqueue -x "80-[$LAB_TARGET_IP6]:80" -i "$LAB_DIR/v6.pcap" -a 1000
+run_tcpcopy_intercept="[$LAB6_TARGET_IP]:$nfq_port"
+run_tcpcopy nfqueue -x "80-[$LAB6_TARGET_IP]:80" -i "$LAB_DIR/v6.pcap" -a 1000
 lab_nginx_settle "$target_nginx_log"
 lab_requests_nginx "$target_nginx_log" >"$LAB_DIR/nfqueue.http.got"
 started=$(report_value nfqueue sessions.started)
@@ -313,7 +318,7 @@ else
   fail "nfqueue: tcpcopy exit $tc_rc, $(wc -l <"$LAB_DIR/nfqueue.http.got") of $(wc -l <"$LAB_DIR/v6.http.golden") requests, $completed of $started sessions completed"
   diff -u "$LAB_DIR/v6.http.golden" "$LAB_DIR/nfqueue.http.got" | head -20 >&2 || true
 fi
-lab_ns_exec "$LAB_NS_TARGET" bash -c "echo end >/dev/udp/$LAB_ASSIST_IP6/9" || lab_die "cannot send the end marker"
+lab_ns_exec "$LAB_NS_TARGET" bash -c "echo end >/dev/udp/$LAB6_ASSIST_IP/9" || lab_die "cannot send the end marker"
 lab_capture_stop "$neighbour_pid" "$LAB_DIR/neighbour.pcap" "udp port 9"
 leaked=$(lab_pcap_count "$LAB_DIR/neighbour.pcap" ip6 and tcp src port 80)
 ((leaked == 0)) && ok "nfqueue: no IPv6 answer left the target" || fail "nfqueue: $leaked IPv6 answers left the target"
@@ -321,7 +326,7 @@ lab_stop "$nfq_pid"
 lab_ns_exec "$LAB_NS_TARGET" nft delete table inet tcpcopy6
 
 # ---- live replay over IPv6, both capture backends -------------------------------------------------
-live_rules="80-[$LAB_TARGET_LIVE_IP6]:80,6379-[$LAB_TARGET_LIVE_IP6]:6379"
+live_rules="80-[$LAB6_TARGET_LIVE_IP]:80,6379-[$LAB6_TARGET_LIVE_IP]:6379"
 target_caught_up() {  # ONLINE_MONITOR_RAW TARGET_MONITOR_RAW
   (($(count_lines "$target_nginx_log") >= $(count_lines "$online_nginx_log"))) &&
     (($(monitor_commands "$2") >= $(monitor_commands "$1")))
@@ -341,7 +346,7 @@ s.sendall(b"GET /api/" + sys.argv[3].encode() + b" HTTP/1.1\r\nHost: lab\r\nConn
 reply = b""
 while chunk := s.recv(65536):
     reply += chunk
-print(reply.split(b"\r\n")[0].decode())' "$1" "$LAB_ONLINE_IP6" "$2"
+print(reply.split(b"\r\n")[0].decode())' "$1" "$LAB6_ONLINE_IP" "$2"
 }
 
 # live_case NAME TCPCOPY_ARGS... : live tcpcopy in the online namespace while IPv6 clients run.
@@ -351,19 +356,19 @@ live_case() {
   : >"$online_nginx_log"
   : >"$target_nginx_log"
   # MONITOR connects before tcpcopy starts: later it only acknowledges, which replays nothing.
-  lab_redis_monitor_start "$LAB_NS_ONLINE" "$LAB_ONLINE_IP6" 6379 "$LAB_DIR/$name.online.monitor"
-  lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB_TARGET_LIVE_IP6" 6379 "$LAB_DIR/$name.target.monitor"
+  lab_redis_monitor_start "$LAB_NS_ONLINE" "$LAB6_ONLINE_IP" 6379 "$LAB_DIR/$name.online.monitor"
+  lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB6_TARGET_LIVE_IP" 6379 "$LAB_DIR/$name.target.monitor"
   lab_bg "tcpcopy-$name" "$LAB_NS_ONLINE" "$tcpcopy_bin" -x "$live_rules" \
-    -s "[$LAB_ASSIST_LIVE_TUNNEL_IP6]:$LAB_TUNNEL_PORT" --stats-interval 1 --report "$LAB_DIR/$name.json" "$@"
+    -s "[$LAB6_ASSIST_LIVE_TUNNEL_IP]:$LAB_TUNNEL_PORT" --stats-interval 1 --report "$LAB_DIR/$name.json" "$@"
   local pid=$LAB_LAST_PID
   lab_wait_file_match "$LAB_DIR/tcpcopy-$name.log" 'replay started' 20
 
-  read -r -a clients <<<"$(echo "$LAB_CLIENT_IPS6" | cut -d' ' -f2-5)"
+  read -r -a clients <<<"$v6_client_ips"
   http_clients "$name" "${clients[@]}"
-  redis_clients "$name" "$LAB_ONLINE_IP6"
+  redis_clients "$name" "$LAB6_ONLINE_IP"
   check_clients "$name" $((5 * ${#clients[@]}))
   local status
-  status=$(ext_client "$LAB_CLIENT_IP6" "$name-ext" 2>&1) || true
+  status=$(ext_client "$LAB6_CLIENT_IP" "$name-ext" 2>&1) || true
   [[ $status == 'HTTP/1.1 200 OK' ]] || fail "$name: the client with extension headers got '$status'"
 
   wait_until 30 target_caught_up "$LAB_DIR/$name.online.monitor.raw" "$LAB_DIR/$name.target.monitor.raw" ||

@@ -77,11 +77,21 @@ LC_ALL=C sort "$fixtures/http_short.requests.txt" >"$LAB_DIR/golden"
 # --- a bad mapping: one line naming -D and the text, exit 2 ---------------------------------------
 rc=0
 out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept_bin" -b 127.0.0.1 -D "$real_ip:$real_port-198.18.6" 2>&1) || rc=$?
-if ((rc == 2)) && [[ $(wc -l <<<"$out") -eq 1 && $out == *-D* && $out == *"'198.18.6' is not an IPv4 address"* ]]; then
+if ((rc == 2)) && [[ $(wc -l <<<"$out") -eq 1 && $out == *-D* && $out == *"'198.18.6' is not an IPv4 or IPv6 address"* ]]; then
   ok "bad -D refused: '$out' (exit 2)"
 else
   fail "bad -D: exit $rc, '$out'"
 fi
+# NAT mappings stay IPv4: an IPv6 side is refused in one line, for -D and --nat-client alike.
+for flag in -D --nat-client; do
+  rc=0
+  out=$(lab_ns_exec "$LAB_NS_ASSIST" "$intercept_bin" -b 127.0.0.1 "$flag" "[fd00:198:18:6::2]:$real_port-[fd00:198:18:1::2]:80" 2>&1) || rc=$?
+  if ((rc == 2)) && [[ $(wc -l <<<"$out") -eq 1 && $out == *"$flag"* && $out == *"is IPv6: NAT mappings are IPv4 only"* ]]; then
+    ok "IPv6 $flag refused: '$out' (exit 2)"
+  else
+    fail "IPv6 $flag: exit $rc, '$out'"
+  fi
+done
 
 assist_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port $real_port" -b "$LAB_ASSIST_TUNNEL_IP"
   -p "$LAB_TUNNEL_PORT" --allow "$LAB_TUNNEL_ALLOW" --stats-interval 0)

@@ -3,6 +3,10 @@
 #  - --check: a healthy lab passes on both sides; a broken one is caught, one line per problem
 #    (ip_forward=1 on the assistant, a bad filter, intercept not running, a tunnel open to any
 #    host; with --insecure that is a warning instead);
+#  - the same over IPv6 (lab_up_v6): -x/-s in the bracket form, intercept on "::" reached over both
+#    families, the route to an IPv6 target (and none to an unrouted one), the IPv6 tunnel port busy,
+#    net.ipv6.conf.all.forwarding=1 on the assistant, IPv6 off on the capture device, --metrics
+#    on [::1];
 #  - /metrics of both daemons scraped during a real replay (curl inside the namespaces): the
 #    counters move;
 #  - systemd protocol: intercept under a fake NOTIFY_SOCKET sends READY=1, STATUS= and
@@ -173,5 +177,54 @@ expect_check tcpcopy-badfilter 1 "^problem: .*filter 'tcp and and'" "$LAB_NS_TC"
 expect_check tcpcopy-noroute 1 "^problem: no route to the target 198.19.9.9" "$LAB_NS_TC" "$tcpcopy_bin" -x "80-198.19.9.9:80" -s "$LAB_ASSIST_TUNNEL_IP" -i "$fixtures/http_short.pcap"
 lab_stop "$intercept_pid"
 expect_check tcpcopy-nointercept 1 "^problem: intercept $LAB_ASSIST_TUNNEL_IP:$LAB_TUNNEL_PORT unreachable: Connection refused" "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy_args[@]}"
+
+# ---- IPv6: -x/-s/-b/--allow/--metrics in IPv6 forms, and --check's IPv6 findings ----
+lab_up_v6
+# ERE for an address in brackets, as tcpcopy and intercept print an IPv6 endpoint.
+br() { printf '\\[%s\\]' "$1"; }
+tunnel6_allow="$LAB_TUNNEL_ALLOW,$LAB6_TUNNEL_ALLOW"
+# One intercept on "::": dual stack, tcpcopy reaches it over IPv4 and over IPv6 (-s lists both).
+lab_bg intercept6 "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p 36998 \
+  -b :: --allow "$tunnel6_allow" --metrics "[::1]:9103" --stats-interval 0
+intercept6_pid=$LAB_LAST_PID
+lab_wait_port "$LAB_NS_ASSIST" "::" 36998 15
+tcpcopy6_args=(-x "80-[$LAB6_TARGET_IP]:80" -s "$LAB_ASSIST_TUNNEL_IP:36998,[$LAB6_ASSIST_TUNNEL_IP]:36998"
+  -i "$fixtures/http_short.pcap")
+expect_check tcpcopy6-route 0 "^ok: route to the target $LAB6_TARGET_IP via $LAB_IF_TC_TARGET from $LAB6_TC_IP$" \
+  "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy6_args[@]}"
+expect_check tcpcopy6-handshake 0 "^ok: intercept $(br "$LAB6_ASSIST_TUNNEL_IP"):36998 answers the tunnel handshake" \
+  "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy6_args[@]}"
+expect_check tcpcopy6-handshake-v4 0 "^ok: intercept $LAB_ASSIST_TUNNEL_IP:36998 answers the tunnel handshake" \
+  "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy6_args[@]}"
+expect_check tcpcopy6-noroute 1 "^problem: no route to the target fd00:198:19:9::9: Network is unreachable -> .*ip -6 route" \
+  "$LAB_NS_TC" "$tcpcopy_bin" -x "80-[fd00:198:19:9::9]:80" -s "[$LAB6_ASSIST_TUNNEL_IP]:36998" -i "$fixtures/http_short.pcap"
+# A specific IPv6 address on a port "::" holds is taken.
+expect_check intercept6-busyport 1 "^problem: cannot listen on $(br "$LAB6_ASSIST_TUNNEL_IP"):36998 for tcpcopy" \
+  "$LAB_NS_ASSIST" "$intercept_bin" -i "$LAB_IF_ASSIST_TARGET" -p 36998 -b "$LAB6_ASSIST_TUNNEL_IP" --allow "$tunnel6_allow"
+# The assistant with IPv6 addresses: forwarding must be off for IPv6 too.
+intercept6_check_args=(-i "$LAB_IF_ASSIST_TARGET" -F "tcp and src port 80" -p 36999 -b "$LAB6_ASSIST_TUNNEL_IP"
+  --allow "$LAB6_TUNNEL_ALLOW")
+expect_check intercept6-healthy 0 '^ok: net.ipv6.conf.all.forwarding is 0' "$LAB_NS_ASSIST" "$intercept_bin" "${intercept6_check_args[@]}"
+expect_check intercept6-port 0 "^ok: tunnel port $(br "$LAB6_ASSIST_TUNNEL_IP"):36999 is free" \
+  "$LAB_NS_ASSIST" "$intercept_bin" "${intercept6_check_args[@]}"
+ip netns exec "$LAB_NS_ASSIST" sysctl -q -w net.ipv6.conf.all.forwarding=1
+expect_check intercept6-forwarding 1 '^problem: net.ipv6.conf.all.forwarding is 1: .* -> sysctl -w net.ipv6.conf.all.forwarding=0$' \
+  "$LAB_NS_ASSIST" "$intercept_bin" "${intercept6_check_args[@]}"
+ip netns exec "$LAB_NS_ASSIST" sysctl -q -w net.ipv6.conf.all.forwarding=0
+# IPv6 off on the capture device: the target cannot reach this host over IPv6 (a warning).
+ip netns exec "$LAB_NS_ASSIST" sysctl -q -w "net.ipv6.conf.$LAB_IF_ASSIST_TARGET.disable_ipv6=1"
+expect_check intercept6-disabled 0 "^warning: IPv6 is off on $LAB_IF_ASSIST_TARGET" \
+  "$LAB_NS_ASSIST" "$intercept_bin" "${intercept6_check_args[@]}"
+ip netns exec "$LAB_NS_ASSIST" sysctl -q -w "net.ipv6.conf.$LAB_IF_ASSIST_TARGET.disable_ipv6=0"
+# /metrics on IPv6 loopback.
+if ip netns exec "$LAB_NS_ASSIST" curl -gfsS --max-time 2 "http://[::1]:9103/metrics" >"$LAB_DIR/intercept6.prom" &&
+  grep -q '^# TYPE intercept_responses_forwarded_total counter$' "$LAB_DIR/intercept6.prom"; then
+  ok "intercept --metrics [::1]:9103 serves /metrics"
+else
+  fail "intercept /metrics on [::1]:9103: $(head -3 "$LAB_DIR/intercept6.prom" 2>/dev/null)"
+fi
+lab_stop "$intercept6_pid"
+expect_check tcpcopy6-nointercept 1 "^problem: intercept $(br "$LAB6_ASSIST_TUNNEL_IP"):36998 unreachable: Connection refused" \
+  "$LAB_NS_TC" "$tcpcopy_bin" "${tcpcopy6_args[@]}"
 
 e2e_end

@@ -1,7 +1,9 @@
-// libFuzzer target for the config-file parser (config::OptionTable::applyConfigText).
+// libFuzzer target for the config-file parser (config::OptionTable::applyConfigText) and the
+// address values of option texts (config::parseHostPort, as the `listen` key here).
 // Properties: nothing crashes or reads out of bounds; an accepted file, dumped with
 // --dump-config and read back into a fresh table, gives the same dump (the dump is a faithful
-// config file); a refused file yields one line starting with "fuzz.conf:".
+// config file); a refused file yields one line starting with "fuzz.conf:"; an accepted address,
+// printed as the daemons print it, reads back as the same address and port.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tcpcopy/config/address.h"
 #include "tcpcopy/config/options.h"
 
 namespace {
@@ -24,6 +27,7 @@ struct Toy {
     std::int64_t offset = 0;
     std::uint64_t big = 0;
     std::string level = "info";
+    tcpcopy::config::HostPort listen;
     tcpcopy::config::OptionTable table{"toy", "fuzz"};
 
     Toy() {
@@ -44,6 +48,22 @@ struct Toy {
                 return {};
             },
             "g");
+        table.custom(
+            '\0', "listen", "ADDR", "",
+            [this](std::string_view t) -> std::string {
+                using tcpcopy::config::PortUse;
+                std::string reason = tcpcopy::config::parseHostPort(t, PortUse::Optional, listen, 0);
+                if (!reason.empty()) return reason;
+                const std::string printed = listen.port
+                                                ? tcpcopy::net::Endpoint{listen.addr, *listen.port}.toString()
+                                                : listen.addr.toString();
+                tcpcopy::config::HostPort again;
+                if (!tcpcopy::config::parseHostPort(printed, PortUse::Optional, again, 0).empty() ||
+                    again.addr != listen.addr || again.port != listen.port)
+                    std::abort();
+                return {};
+            },
+            "l");
     }
 };
 

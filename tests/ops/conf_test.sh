@@ -76,5 +76,28 @@ expect_refused badbool "$intercept" 'daemon = maybe\n' "$tmp/badbool.conf:1: "
 expect_refused tcbadkey "$tcpcopy" 'accelerate = 2\nacelerate = 3\n' "$tmp/tcbadkey.conf:2: unknown key 'acelerate'"
 expect_refused tcbadmetrics "$tcpcopy" 'metrics = localhost\n' "$tmp/tcbadmetrics.conf:1: .*ADDR:PORT"
 
+# IPv6 values in config files: the same text as on the command line, printed back by --dump-config
+# as given, and read again unchanged.
+printf '%s\n' 'transfer = [2001:db8::1]:80-[fd00::2]:8080,80-10.0.0.2:8080' 'intercept = [fd00::3]:36524,fd00::4' \
+  'client-ips = 2001:db8:1::/120, 192.0.2.0/24' 'loopback-rewrite = 2001:db8::7' 'metrics = [::1]:9101' >"$tmp/tc6.conf"
+if "$tcpcopy" --config "$tmp/tc6.conf" --dump-config >"$tmp/tc6.dump" 2>"$tmp/tc6.err" &&
+  "$tcpcopy" --config "$tmp/tc6.dump" --dump-config >"$tmp/tc6.again" 2>>"$tmp/tc6.err" &&
+  cmp -s "$tmp/tc6.dump" "$tmp/tc6.again" &&
+  grep -qx 'transfer = \[2001:db8::1\]:80-\[fd00::2\]:8080,80-10.0.0.2:8080' "$tmp/tc6.dump" &&
+  grep -qx 'client-ips = 2001:db8:1::/120, 192.0.2.0/24' "$tmp/tc6.dump" &&
+  grep -qx 'metrics = \[::1\]:9101' "$tmp/tc6.dump"; then
+  ok "tcpcopy takes IPv6 transfer, intercept, client-ips, loopback-rewrite and metrics keys, and dumps them back"
+else
+  fail "tcpcopy with IPv6 keys: $(cat "$tmp/tc6.err"); dump: $(grep -E '^(transfer|intercept|client-ips|metrics) =' "$tmp/tc6.dump" 2>/dev/null | tr '\n' ' ')"
+fi
+printf '%s\n' 'bind = ::' 'allow = fd00::/64,10.0.0.5/32' 'pass = 2001:db8::/32' 'metrics = [::1]:9102' >"$tmp/ic6.conf"
+got=$("$intercept" --config "$tmp/ic6.conf" --dump-config 2>&1 | grep -E '^(bind|allow|pass|metrics) =' | tr '\n' ' ')
+[[ $got == "pass = 2001:db8::/32 bind = :: allow = fd00::/64,10.0.0.5/32 metrics = [::1]:9102 " ]] &&
+  ok "intercept takes IPv6 bind, allow, pass and metrics keys" || fail "intercept with IPv6 keys: got '$got'"
+expect_refused icbadbind6 "$intercept" 'bind = fd00::zz\n' "$tmp/icbadbind6.conf:1: 'bind' 'fd00::zz' is not an IPv4 or IPv6 address"
+expect_refused icnat6 "$intercept" 'nat = [fd00::7]:80-10.0.0.2:80\n' "$tmp/icnat6.conf:1: 'nat' .* is IPv6: NAT mappings are IPv4 only"
+expect_refused tcpool6 "$tcpcopy" 'client-ips = 2001:db8::/64\n' "$tmp/tcpool6.conf:1: 'client-ips' bad client address '2001:db8::/64'.*/112 to /128 for IPv6"
+expect_refused tcudp6 "$tcpcopy" 'transfer = udp:53-[fd00::2]:53\n' "$tmp/tcudp6.conf:1: 'transfer' .*udp: rules are IPv4 only"
+
 echo "conf_test: $failures failure(s)"
 ((failures == 0))

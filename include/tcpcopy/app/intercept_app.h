@@ -57,6 +57,10 @@ struct InterceptConfig {
     tunnel::NatMap clientNat;
 };
 
+// The address:port the tunnel listens on (-b, -p), nullopt when -b is not an address
+// (config/address.h: IPv4, IPv6, bracketed IPv6).
+std::optional<net::Endpoint> tunnelEndpoint(const InterceptConfig& config);
+
 // True when the tunnel would listen on a non-loopback address with neither a secret nor an
 // --allow list: open to any host that reaches the port. intercept refuses to start that way
 // unless --insecure is given, and --check says so.

@@ -17,9 +17,9 @@
 namespace tcpcopy::app {
 
 // The MAC addresses a -x rule may carry for -o, as the original's link-layer build wrote them:
-// "[onlineIP:]port@SRC_MAC-targetIP:port@DST_MAC".
+// "[onlineIP:]port@SRC_MAC-targetIP:port@DST_MAC" (an IPv6 address in brackets: "[IP]:port@MAC").
 struct LinkRuleMacs {
-    net::Ipv4Addr target;
+    net::IpAddr target;
     std::optional<std::array<std::uint8_t, 6>> source;   // the frame's source (DEV's own if absent)
     std::optional<std::array<std::uint8_t, 6>> nextHop;  // the frame's destination (resolved if absent)
 };
@@ -62,12 +62,20 @@ bool parsePort(std::string_view text, net::Port& out);
 std::string splitLinkMacs(std::string_view text, std::string& rules, std::vector<LinkRuleMacs>& macs);
 
 // "[tcp:|udp:][onlineIP:]port-targetIP:port[,...]" -> TCP rules (no prefix, or "tcp:") and UDP
-// rules ("udp:"). The same online side may appear once per protocol. Returns "" (and appends to
-// both lists) or the reason naming the element (and appends nothing).
+// rules ("udp:"); an IPv6 address with its port in brackets on either side
+// ("[2001:db8::1]:80-[fd00:198:18::2]:80", config/address.h). The same online side may appear
+// once per protocol; udp: rules are IPv4 only. Returns "" (and appends to both lists) or the
+// reason naming the element (and appends nothing).
 std::string parseRules(std::string_view text, std::vector<session::AddressRule>& tcp,
                        std::vector<session::AddressRule>& udp);
-// Client address pool: comma-separated elements, each a dotted quad, a CIDR block ("a.b.c.d/n",
-// network and broadcast excluded for n < 31) or an "a.b.c.x" pattern (x = 1..254).
+// Client address pool: comma-separated elements, each an address of either family, a prefix
+// expanded to its hosts ("a.b.c.d/n" from /16, network and broadcast excluded for n < 31;
+// "2001:db8::/n" from /112, the subnet-router anycast address excluded for n < 127: at most
+// 65,535 addresses each) or an "a.b.c.x" pattern (x = 1..254). Families may mix: the engine
+// gives each session an address of its target's family.
 std::string parseAddressPool(std::string_view text, std::vector<net::IpAddr>& out);
+// A rule whose online address and target differ in family replays nothing unless -c holds
+// addresses of the target's family: "" or the error line naming -x and the rule.
+std::string checkRuleFamilies(const session::EngineConfig& engine);
 
 }  // namespace tcpcopy::app

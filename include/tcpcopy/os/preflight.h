@@ -53,13 +53,46 @@ struct KernelRoute {
 // hex of the network-order value). Lines that do not parse are skipped.
 std::vector<KernelRoute> parseRouteTable(std::string_view text);
 
-struct RouteInfo {
-    net::Ipv4Addr source;   // the address the kernel would send from
-    std::string interface;  // the outgoing interface, from /proc/net/route (longest prefix)
+// One IPv6 route of the kernel's tables (/proc/net/ipv6_route: the main and local tables).
+struct KernelRoute6 {
+    std::string interface;
+    net::IpPrefix destination;
+    net::IpAddr nextHop;  // :: when on the link
+    std::uint32_t metric = 0;
+    std::uint32_t flags = 0;  // RTF_* bits
+    // An unreachable/prohibit/blackhole route (RTF_REJECT): it says where nothing goes.
+    bool rejects() const { return (flags & 0x0200u) != 0; }
 };
-// The kernel's route to `to`, learnt by connect()ing a UDP socket (no packet is sent). The error
-// is the system's text, e.g. "Network is unreachable".
-Result<RouteInfo> routeTo(net::Ipv4Addr to);
+// Parses the text of /proc/net/ipv6_route (no header; addresses as 32 hex digits, lengths and
+// numbers in hex). Lines that do not parse are skipped.
+std::vector<KernelRoute6> parseRoute6Table(std::string_view text);
+// True when /proc/net/ipv6_route holds a default route (::/0) that is not a reject route.
+bool hasDefaultRoute6();
+
+// One IPv6 address of this host (/proc/net/if_inet6).
+struct InterfaceAddress6 {
+    std::string interface;
+    net::IpAddr address;
+    std::uint8_t prefixLength = 0;
+    std::uint8_t scope = 0;  // 0x00 global (ULAs too), 0x10 host, 0x20 link, 0x40 site
+    std::uint8_t flags = 0;  // IFA_F_*: 0x08 DAD failed, 0x40 tentative
+    bool global() const { return scope == 0x00; }
+    bool usable() const { return (flags & (0x08u | 0x40u)) == 0; }
+};
+// Parses the text of /proc/net/if_inet6 ("ADDR IFINDEX PLEN SCOPE FLAGS NAME", hex fields).
+// Lines that do not parse are skipped.
+std::vector<InterfaceAddress6> parseIfInet6(std::string_view text);
+// This host's IPv6 addresses (empty when IPv6 is absent or off).
+std::vector<InterfaceAddress6> interfaceAddresses6();
+
+struct RouteInfo {
+    net::IpAddr source;     // the address the kernel would send from
+    std::string interface;  // the outgoing interface: longest prefix of /proc/net/route or
+                            // /proc/net/ipv6_route (the main table; policy routing is not read)
+};
+// The kernel's route to `to` (either family), learnt by connect()ing a UDP socket (no packet is
+// sent). The error is the system's text, e.g. "Network is unreachable".
+Result<RouteInfo> routeTo(const net::IpAddr& to);
 
 // Binds and listens on `at` and closes again: "" when a daemon could listen there, else the reason.
 std::string checkListen(const net::Endpoint& at);

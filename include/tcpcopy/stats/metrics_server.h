@@ -23,8 +23,9 @@
 
 namespace tcpcopy::stats {
 
-// Parses "ADDR:PORT" (dotted-quad IPv4, port 0..65535; 0 picks a free port). Returns "" on
-// success, otherwise a reason phrase for config::custom: "expects ADDR:PORT, got 'x'".
+// Parses "ADDR:PORT" or "[IPv6]:PORT" (config/address.h; port 0..65535, 0 picks a free port).
+// Returns "" on success, otherwise a reason phrase for config::custom:
+// "expects ADDR:PORT or [IPv6]:PORT (e.g. 127.0.0.1:9100, [::1]:9100): '1.2.3.4' has no port ...".
 std::string parseListenAddress(std::string_view text, net::Endpoint& out);
 
 class MetricsServer {

@@ -32,9 +32,8 @@
 
 namespace tcpcopy::tunnel {
 
-// Parses "ip[:port][,ip[:port]...]": an IPv4 dotted quad with an optional ":port", an IPv6
-// address in brackets with an optional ":port" ("[fd00:198:18:3::2]:36524"), or a bare IPv6
-// address without one (port 1-65535, default `defaultPort`).
+// Parses "ip[:port][,ip[:port]...]": IPv4 or IPv6 addresses, an IPv6 address with a port in
+// brackets ("[2001:db8::5]:36524", config/address.h); port 1-65535, default `defaultPort`.
 // Returns the endpoints, or an error text naming the offending element.
 os::Result<std::vector<net::Endpoint>> parseEndpointList(std::string_view text,
                                                          std::uint16_t defaultPort = kDefaultPort);
@@ -63,9 +62,8 @@ struct ConnectionInfo {
 };
 
 struct TunnelClientCallbacks {
-    // One IPv4+TCP or IPv6+TCP header (options and IPv6 extension headers included, the IP length
-    // field as the target sent it, payload absent; or an IPv4+UDP header, docs/tunnel-protocol.md). The view
-    // is valid only during the call. Decode with net::decodeIpTcp().
+    // One IPv4+TCP header (options included, IP total length as the target sent it, payload
+    // absent). The view is valid only during the call. Decode with net::decodeIpTcp().
     std::function<void(net::Bytes ipHeaderBytes)> onResponse;
     // A connection finished its handshake (first time and after every reconnect).
     std::function<void(const ConnectionInfo&)> onConnected;

@@ -36,25 +36,6 @@ LAB_TUNNEL_PORT=36524
 # intercept refuses to listen on a lab address open to anyone, so lab intercepts get --allow.
 LAB_TUNNEL_ALLOW=198.18.0.0/15
 
-# IPv6, opt-in (lab_up_ipv6 after lab_up): hosts in the ULA prefix fd00:198:18::/48, one /64 per
-# link numbered as the IPv4 /24 (198.18.N.x -> fd00:198:18:N::x); clients and the online server's
-# client side in the documentation prefix 2001:db8::/32, as 192.0.2.0/24 is for IPv4.
-LAB_TC_IP6=fd00:198:18:1::1
-LAB_TARGET_IP6=fd00:198:18:1::2
-LAB_TARGET_ASSIST_SIDE_IP6=fd00:198:18:2::2
-LAB_ASSIST_IP6=fd00:198:18:2::1
-LAB_TC_TUNNEL_IP6=fd00:198:18:3::1
-LAB_ASSIST_TUNNEL_IP6=fd00:198:18:3::2
-LAB_ONLINE_TARGET_SIDE_IP6=fd00:198:18:4::1
-LAB_TARGET_LIVE_IP6=fd00:198:18:4::2
-LAB_ONLINE_TUNNEL_IP6=fd00:198:18:5::1
-LAB_ASSIST_LIVE_TUNNEL_IP6=fd00:198:18:5::2
-LAB_ONLINE_IP6=2001:db8::1
-LAB_CLIENT_IP6=2001:db8::10
-LAB_CLIENT_IPS6="2001:db8::10 2001:db8::11 2001:db8::12 2001:db8::13 2001:db8::14 2001:db8::15"
-LAB_CLIENT_NETS6="2001:db8::/32"
-LAB_TUNNEL_ALLOW6=fd00:198:18::/48
-
 # Interface names, each inside its own namespace ("to-<peer>").
 LAB_IF_TC_TARGET=to-target        # in tc: towards the target (replayed packets leave here)
 LAB_IF_TC_ASSIST=to-assist        # in tc: the tunnel link
@@ -138,9 +119,6 @@ lab_init() {
     LAB_ASSIST_TUNNEL_IP LAB_ONLINE_IP LAB_ONLINE_TARGET_SIDE_IP LAB_TARGET_LIVE_IP \
     LAB_CLIENT_IP LAB_CLIENT_IPS LAB_CLIENT_NETS LAB_TUNNEL_PORT LAB_TUNNEL_ALLOW LAB_ONLINE_TUNNEL_IP \
     LAB_ASSIST_LIVE_TUNNEL_IP
-  export LAB_TC_IP6 LAB_TARGET_IP6 LAB_TARGET_ASSIST_SIDE_IP6 LAB_ASSIST_IP6 LAB_TC_TUNNEL_IP6 \
-    LAB_ASSIST_TUNNEL_IP6 LAB_ONLINE_TARGET_SIDE_IP6 LAB_TARGET_LIVE_IP6 LAB_ONLINE_TUNNEL_IP6 \
-    LAB_ASSIST_LIVE_TUNNEL_IP6 LAB_ONLINE_IP6 LAB_CLIENT_IP6 LAB_CLIENT_IPS6 LAB_CLIENT_NETS6 LAB_TUNNEL_ALLOW6
   export LAB_IF_TC_TARGET LAB_IF_TC_ASSIST LAB_IF_TARGET_TC LAB_IF_TARGET_ASSIST \
     LAB_IF_TARGET_ONLINE LAB_IF_ASSIST_TARGET LAB_IF_ASSIST_TC LAB_IF_CLIENT_ONLINE \
     LAB_IF_ONLINE_CLIENT LAB_IF_ONLINE_TARGET LAB_IF_ONLINE_ASSIST LAB_IF_ASSIST_ONLINE
@@ -246,54 +224,61 @@ lab_up() {
   lab_log "up: namespaces ${LAB_NAMESPACES[*]}; temp dir $LAB_DIR"
 }
 
-# lab_up_ipv6 : after lab_up, the same topology over IPv6 too (the LAB_*_IP6 addresses above, /64
-# per link, added with nodad so they are usable at once). The target routes the client prefix
-# 2001:db8::/32 via the assistant; no namespace forwards IPv6 (IPv6 has no rp_filter to relax).
-# Returns once no address of the lab is tentative (the veths' link-local ones go through DAD).
-lab_up_ipv6() {
-  ((${#LAB_NAMESPACES[@]} > 0)) || lab_die "lab_up_ipv6 before lab_up"
+# lab_up_v6 : after lab_up, the same topology in IPv6 (docs/lab.md, "IPv6"): hosts in the ULA
+# prefix fd00:198:18::/48 (198.18.X.Y becomes fd00:198:18:X::Y), clients in 2001:db8::/32. No
+# duplicate address detection (nodad, accept_dad=0: addresses usable at once), forwarding off
+# everywhere, the target's route for the client network via the assistant, and on the assistant
+# a blackhole route for it (the responses stop there without ICMPv6 errors back to the target;
+# still no default route anywhere).
+LAB6_TC_IP=fd00:198:18:1::1
+LAB6_TARGET_IP=fd00:198:18:1::2
+LAB6_TARGET_ASSIST_SIDE_IP=fd00:198:18:2::2
+LAB6_ASSIST_IP=fd00:198:18:2::1
+LAB6_TC_TUNNEL_IP=fd00:198:18:3::1
+LAB6_ASSIST_TUNNEL_IP=fd00:198:18:3::2
+LAB6_ONLINE_IP=2001:db8::1
+LAB6_ONLINE_TARGET_SIDE_IP=fd00:198:18:4::1
+LAB6_TARGET_LIVE_IP=fd00:198:18:4::2
+LAB6_ONLINE_TUNNEL_IP=fd00:198:18:5::1
+LAB6_ASSIST_LIVE_TUNNEL_IP=fd00:198:18:5::2
+LAB6_CLIENT_IP=2001:db8::10
+LAB6_CLIENT_NET=2001:db8::/32
+LAB6_TUNNEL_ALLOW=fd00:198:18::/48
+_lab_addr6() { # NS ADDR DEV
+  ip -n "$1" -6 addr add "$2/64" dev "$3" nodad || lab_die "cannot add $2 in $1"
+}
+lab_up_v6() {
+  ((${#LAB_NAMESPACES[@]} > 0)) || lab_die "lab_up_v6 before lab_up"
   local ns
   for ns in "${LAB_NAMESPACES[@]}"; do
-    _lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
-    _lab_sysctl "$ns" net.ipv6.conf.all.forwarding=0 net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+    _lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+      net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.forwarding=0
   done
-  _lab_addr6() { ip -n "$1" -6 addr add "$2/64" dev "$3" nodad || lab_die "cannot add $2 to $1:$3"; }
-  _lab_addr6 "$LAB_NS_TC" "$LAB_TC_IP6" "$LAB_IF_TC_TARGET"
-  _lab_addr6 "$LAB_NS_TARGET" "$LAB_TARGET_IP6" "$LAB_IF_TARGET_TC"
-  _lab_addr6 "$LAB_NS_TARGET" "$LAB_TARGET_ASSIST_SIDE_IP6" "$LAB_IF_TARGET_ASSIST"
-  _lab_addr6 "$LAB_NS_ASSIST" "$LAB_ASSIST_IP6" "$LAB_IF_ASSIST_TARGET"
-  _lab_addr6 "$LAB_NS_TC" "$LAB_TC_TUNNEL_IP6" "$LAB_IF_TC_ASSIST"
-  _lab_addr6 "$LAB_NS_ASSIST" "$LAB_ASSIST_TUNNEL_IP6" "$LAB_IF_ASSIST_TC"
-  _lab_addr6 "$LAB_NS_ONLINE" "$LAB_ONLINE_IP6" "$LAB_IF_ONLINE_CLIENT"
-  _lab_addr6 "$LAB_NS_ONLINE" "$LAB_ONLINE_TARGET_SIDE_IP6" "$LAB_IF_ONLINE_TARGET"
-  _lab_addr6 "$LAB_NS_TARGET" "$LAB_TARGET_LIVE_IP6" "$LAB_IF_TARGET_ONLINE"
-  _lab_addr6 "$LAB_NS_ONLINE" "$LAB_ONLINE_TUNNEL_IP6" "$LAB_IF_ONLINE_ASSIST"
-  _lab_addr6 "$LAB_NS_ASSIST" "$LAB_ASSIST_LIVE_TUNNEL_IP6" "$LAB_IF_ASSIST_ONLINE"
-  local ip
-  for ip in $LAB_CLIENT_IPS6; do
-    _lab_addr6 "$LAB_NS_CLIENT" "$ip" "$LAB_IF_CLIENT_ONLINE"
-  done
-  local net
-  for net in $LAB_CLIENT_NETS6; do
-    ip -n "$LAB_NS_TARGET" -6 route add "$net" via "$LAB_ASSIST_IP6" dev "$LAB_IF_TARGET_ASSIST" ||
-      lab_die "cannot route $net via the assistant"
-  done
-  local i tentative
-  for ((i = 0; i < 100; i++)); do
-    tentative=
-    for ns in "${LAB_NAMESPACES[@]}"; do
-      tentative+=$(ip -n "$ns" -6 addr show tentative)
-    done
-    [[ -z $tentative ]] && break
-    sleep 0.1
-  done
-  [[ -z $tentative ]] || lab_die "IPv6 addresses still tentative after 10 s: $tentative"
+  _lab_addr6 "$LAB_NS_TC" "$LAB6_TC_IP" "$LAB_IF_TC_TARGET"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB6_TARGET_IP" "$LAB_IF_TARGET_TC"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB6_TARGET_ASSIST_SIDE_IP" "$LAB_IF_TARGET_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB6_ASSIST_IP" "$LAB_IF_ASSIST_TARGET"
+  _lab_addr6 "$LAB_NS_TC" "$LAB6_TC_TUNNEL_IP" "$LAB_IF_TC_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB6_ASSIST_TUNNEL_IP" "$LAB_IF_ASSIST_TC"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB6_ONLINE_IP" "$LAB_IF_ONLINE_CLIENT"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB6_ONLINE_TARGET_SIDE_IP" "$LAB_IF_ONLINE_TARGET"
+  _lab_addr6 "$LAB_NS_TARGET" "$LAB6_TARGET_LIVE_IP" "$LAB_IF_TARGET_ONLINE"
+  _lab_addr6 "$LAB_NS_ONLINE" "$LAB6_ONLINE_TUNNEL_IP" "$LAB_IF_ONLINE_ASSIST"
+  _lab_addr6 "$LAB_NS_ASSIST" "$LAB6_ASSIST_LIVE_TUNNEL_IP" "$LAB_IF_ASSIST_ONLINE"
+  _lab_addr6 "$LAB_NS_CLIENT" "$LAB6_CLIENT_IP" "$LAB_IF_CLIENT_ONLINE"
+  ip -n "$LAB_NS_TARGET" -6 route add "$LAB6_CLIENT_NET" via "$LAB6_ASSIST_IP" dev "$LAB_IF_TARGET_ASSIST" ||
+    lab_die "cannot route $LAB6_CLIENT_NET in the target"
+  ip -n "$LAB_NS_ASSIST" -6 route add blackhole "$LAB6_CLIENT_NET" ||
+    lab_die "cannot add the blackhole route in the assistant"
   for ns in "${LAB_NAMESPACES[@]}"; do
     if ip -n "$ns" -6 route show default | grep -q .; then
       lab_die "namespace $ns has an IPv6 default route"
     fi
   done
-  lab_log "IPv6 up: hosts in fd00:198:18::/48, clients in 2001:db8::/32"
+  export LAB6_TC_IP LAB6_TARGET_IP LAB6_TARGET_ASSIST_SIDE_IP LAB6_ASSIST_IP LAB6_TC_TUNNEL_IP \
+    LAB6_ASSIST_TUNNEL_IP LAB6_ONLINE_IP LAB6_ONLINE_TARGET_SIDE_IP LAB6_TARGET_LIVE_IP \
+    LAB6_ONLINE_TUNNEL_IP LAB6_ASSIST_LIVE_TUNNEL_IP LAB6_CLIENT_IP LAB6_CLIENT_NET LAB6_TUNNEL_ALLOW
+  lab_log "IPv6 up: hosts in fd00:198:18::/48, clients in $LAB6_CLIENT_NET"
 }
 
 # lab_url IP PORT PATH : http://IP:PORT/PATH, an IPv6 address in brackets.
@@ -382,14 +367,14 @@ lab_wait_exit() {
   return 124
 }
 
-# lab_wait_port NS IP PORT [TIMEOUT_S] : wait until a TCP listener is bound to IP:PORT in NS.
+# lab_wait_port NS IP PORT [TIMEOUT_S] : wait until a TCP listener is bound to IP:PORT in NS (IP: IPv4,
+# or IPv6 without brackets).
 # Looks at the socket table instead of connecting, so servers log nothing.
 lab_wait_port() {
-  local ns=$1 ip=$2 port=$3 timeout=${4:-10} i local_re
-  if [[ $ip == *:* ]]; then local_re="\\[$ip\\]"; else local_re=${ip//./\\.}; fi
+  local ns=$1 ip=$2 port=$3 timeout=${4:-10} i
   for ((i = 0; i < timeout * 10; i++)); do
     if ip netns exec "$ns" ss -Hltn "sport = :$port" | awk '{print $4}' |
-      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|$local_re):$port$"; then
+      grep -Eq "^(\[::\]|\*|0\.0\.0\.0|${ip//./\\.}|\[${ip//./\\.}\]):$port$"; then
       return 0
     fi
     sleep 0.1

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "tcpcopy/os/socket_address.h"
 #include "tcpcopy/stats/metrics_server.h"
 #include "tcpcopy/stats/registry.h"
 
@@ -176,12 +177,38 @@ TEST(ParseListenAddress, AcceptsAddrPortAndExplainsRefusals) {
     EXPECT_EQ(e.toString(), "127.0.0.1:9100");
     EXPECT_EQ(parseListenAddress("0.0.0.0:0", e), "");
     EXPECT_EQ(e.port.value(), 0);
-    for (const char* bad :
-         {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "localhost:80", ":80", "1.2.3.4:8x"}) {
-        EXPECT_EQ(parseListenAddress(bad, e),
-                  std::string("expects ADDR:PORT (e.g. 127.0.0.1:9100), got '") + bad + "'")
-            << bad;
-    }
+    const std::string form = "expects ADDR:PORT or [IPv6]:PORT (e.g. 127.0.0.1:9100, [::1]:9100): ";
+    EXPECT_EQ(parseListenAddress("127.0.0.1", e),
+              form + "'127.0.0.1' lacks its port: ADDR:PORT, or [ADDR]:PORT for IPv6");
+    EXPECT_EQ(parseListenAddress("127.0.0.1:", e), form + "'' is not a port 0..65535 (in '127.0.0.1:')");
+    EXPECT_EQ(parseListenAddress("127.0.0.1:65536", e),
+              form + "'65536' is not a port 0..65535 (in '127.0.0.1:65536')");
+    EXPECT_EQ(parseListenAddress("localhost:80", e),
+              form + "'localhost' is not an IPv4 or IPv6 address (in 'localhost:80')");
+    EXPECT_EQ(parseListenAddress(":80", e), form + "'' is not an IPv4 or IPv6 address (in ':80')");
+    EXPECT_EQ(parseListenAddress("1.2.3.4:8x", e), form + "'8x' is not a port 0..65535 (in '1.2.3.4:8x')");
+    EXPECT_EQ(e.toString(), "0.0.0.0:0");  // untouched by every refusal
+}
+
+TEST(ParseListenAddress, TakesIpv6InBracketsWithThePort) {
+    net::Endpoint e;
+    EXPECT_EQ(parseListenAddress("[::1]:9100", e), "");
+    EXPECT_EQ(e.toString(), "[::1]:9100");
+    EXPECT_TRUE(e.addr.isV6());
+    EXPECT_EQ(parseListenAddress("[::]:0", e), "");
+    EXPECT_TRUE(e.addr.isUnspecified() && e.addr.isV6());
+    EXPECT_EQ(parseListenAddress("[fd00:198:18::2]:9102", e), "");
+    EXPECT_EQ(e.toString(), "[fd00:198:18::2]:9102");
+    const std::string form = "expects ADDR:PORT or [IPv6]:PORT (e.g. 127.0.0.1:9100, [::1]:9100): ";
+    // Without brackets the last group is part of the address: no port.
+    EXPECT_EQ(parseListenAddress("::1:9100", e),
+              form + "'::1:9100' reads as an IPv6 address without a port: write [ADDR]:PORT");
+    EXPECT_EQ(parseListenAddress("[::1]9100", e), form + "'[::1]9100': only ':PORT' may follow ']'");
+    EXPECT_EQ(parseListenAddress("[::1:9100", e), form + "'[::1:9100' lacks the closing ']'");
+    EXPECT_EQ(parseListenAddress("[::1]", e),
+              form + "'[::1]' lacks its port: ADDR:PORT, or [ADDR]:PORT for IPv6");
+    EXPECT_EQ(parseListenAddress("[fe80::1%eth0]:9100", e),
+              form + "'fe80::1%eth0' is not an IPv4 or IPv6 address (in '[fe80::1%eth0]:9100')");
 }
 
 TEST(RegistryDeathTest, RefusesBadAndRepeatedNames) {
@@ -225,12 +252,9 @@ struct HttpReply {
 // (HTTP/1.0) or two seconds pass.
 HttpReply fetch(os::EventBase& base, const MetricsServer& server, const std::string& request) {
     HttpReply reply;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(server.address().port.value());
-    sin.sin_addr.s_addr = htonl(server.address().addr.v4().value());
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
+    const os::SockAddr to = os::toSockaddr(server.address());
+    const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, to.get(), to.length) != 0) {
         reply.raw = "connect failed";
         return reply;
     }
@@ -284,6 +308,23 @@ class MetricsServerTest : public ::testing::Test {
     std::unique_ptr<os::EventBase> base_;
     std::unique_ptr<MetricsServer> server_;
 };
+
+// --metrics [::1]:PORT: the same endpoint on IPv6 loopback.
+TEST(MetricsServerIpv6, ServesOnIpv6Loopback) {
+    Fixture f;
+    auto base = os::EventBase::create();
+    ASSERT_TRUE(base) << base.error();
+    net::Endpoint at;
+    ASSERT_EQ(parseListenAddress("[::1]:0", at), "");
+    auto server = MetricsServer::start(base.value(), f.registry, at);
+    ASSERT_TRUE(server) << server.error();
+    EXPECT_EQ(server.value()->address().addr, at.addr);
+    EXPECT_NE(server.value()->address().port.value(), 0);
+    const HttpReply reply = fetch(base.value(), *server.value(), "GET /metrics HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(reply.complete) << reply.raw;
+    EXPECT_THAT(reply.raw, StartsWith("HTTP/1.0 200 OK\r\n"));
+    EXPECT_EQ(bodyOf(reply.raw), renderPrometheus(f.registry));
+}
 
 TEST_F(MetricsServerTest, BindsAnEphemeralPortOnLoopback) {
     EXPECT_EQ(server_->address().addr, net::Ipv4Addr::fromOctets(127, 0, 0, 1));

@@ -72,18 +72,30 @@ TEST(NatMapParse, RejectsBadMappingsQuotingThem) {
     EXPECT_NE(parseError("198.18.6.2").find("expected SEEN[:PORT]-SENT[:PORT]"), std::string::npos);
     EXPECT_NE(parseError("").find("got ''"), std::string::npos);
     EXPECT_NE(parseError("1.2.3.4-5.6.7.8,,").find("got '' in '1.2.3.4-5.6.7.8,,'"), std::string::npos);
-    EXPECT_EQ(parseError("198.18.6-198.18.1.2"), "'198.18.6-198.18.1.2': '198.18.6' is not an IPv4 address");
-    EXPECT_EQ(parseError("198.18.6.2-"), "'198.18.6.2-': '' is not an IPv4 address");
+    EXPECT_EQ(parseError("198.18.6-198.18.1.2"),
+              "'198.18.6-198.18.1.2': '198.18.6' is not an IPv4 or IPv6 address");
+    EXPECT_EQ(parseError("198.18.6.2-"), "'198.18.6.2-': empty address");
     EXPECT_EQ(parseError("198.18.6.2:0-198.18.1.2:80"),
-              "'198.18.6.2:0-198.18.1.2:80': '0' is not a port 1..65535");
+              "'198.18.6.2:0-198.18.1.2:80': '0' is not a port 1..65535 (in '198.18.6.2:0')");
     EXPECT_EQ(parseError("198.18.6.2:8080-198.18.1.2:65536"),
-              "'198.18.6.2:8080-198.18.1.2:65536': '65536' is not a port 1..65535");
+              "'198.18.6.2:8080-198.18.1.2:65536': '65536' is not a port 1..65535 (in '198.18.1.2:65536')");
     EXPECT_EQ(parseError("198.18.6.2:http-198.18.1.2"),
-              "'198.18.6.2:http-198.18.1.2': 'http' is not a port 1..65535");
+              "'198.18.6.2:http-198.18.1.2': 'http' is not a port 1..65535 (in '198.18.6.2:http')");
     EXPECT_EQ(parseError("198.18.6.2-198.18.1.2:80"),
               "'198.18.6.2-198.18.1.2:80': a port on the SENT side needs one on the SEEN side");
     EXPECT_EQ(parseError("198.18.6.2:1-198.18.1.2:2,198.18.6.2:1-198.18.1.3:2"),
               "'198.18.6.2:1-198.18.1.3:2': its SEEN side is mapped twice");
+}
+
+// -D and --nat-client stay IPv4 (the rewrite is IPv4's): an IPv6 side is refused in one line, in
+// either of the forms the other flags take.
+TEST(NatMapParse, RefusesIpv6SidesSayingTheMapsAreIpv4Only) {
+    EXPECT_EQ(parseError("[2001:db8::1]:80-198.18.1.2:80"),
+              "'[2001:db8::1]:80-198.18.1.2:80': '[2001:db8::1]:80' is IPv6: NAT mappings are IPv4 only");
+    EXPECT_EQ(parseError("198.18.6.2-fd00:198:18::2"),
+              "'198.18.6.2-fd00:198:18::2': 'fd00:198:18::2' is IPv6: NAT mappings are IPv4 only");
+    EXPECT_EQ(parseError("198.18.6.2-[fd00:198:18::2"),
+              "'198.18.6.2-[fd00:198:18::2': '[fd00:198:18::2' lacks the closing ']'");
 }
 
 TEST(NatMapLookup, APortMappingWinsOverTheWholeAddress) {

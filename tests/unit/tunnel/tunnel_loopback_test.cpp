@@ -144,23 +144,6 @@ TEST(TunnelLoopback, EndpointListParsing) {
     EXPECT_NE(parseEndpointList("1.2.3.4,x").error().find("'x'"), std::string::npos);
 }
 
-TEST(TunnelLoopback, EndpointListParsesIpv6InBracketsOrBare) {
-    auto list = parseEndpointList("[fd00:198:18:3::2]:4000, [fd00:198:18:3::2], 2001:db8::1,198.18.0.2:5");
-    ASSERT_TRUE(list) << list.error();
-    ASSERT_EQ(list.value().size(), 4u);
-    EXPECT_EQ(list.value()[0].toString(), "[fd00:198:18:3::2]:4000");
-    EXPECT_EQ(list.value()[1].toString(), "[fd00:198:18:3::2]:36524");
-    EXPECT_EQ(list.value()[2].toString(), "[2001:db8::1]:36524");  // bare: no port can follow
-    EXPECT_EQ(list.value()[3].toString(), "198.18.0.2:5");
-    EXPECT_NE(parseEndpointList("[2001:db8::1:80").error().find("missing ']'"), std::string::npos);
-    EXPECT_NE(parseEndpointList("[2001:db8::1]80").error().find("':port'"), std::string::npos);
-    EXPECT_FALSE(parseEndpointList("[2001:db8::1]:0"));
-    EXPECT_FALSE(parseEndpointList("[2001:db8::1]:"));
-    EXPECT_FALSE(parseEndpointList("[198.18.0.2]:80"));  // brackets hold IPv6 only
-    EXPECT_FALSE(parseEndpointList("[]:80"));
-    EXPECT_NE(parseEndpointList("2001:db8::g").error().find("'2001:db8::g'"), std::string::npos);
-}
-
 // intercept -b ::: one listener takes tcpcopy over IPv4 (seen as the IPv4 address, not
 // ::ffff:127.0.0.1, so an IPv4 --allow entry matches) and over IPv6, and an IPv6 flow's route and
 // response headers travel like an IPv4 one's.
