@@ -110,10 +110,11 @@ probe_case() {
   local rc=0
   lab_wait_exit "$pid" 20 || rc=$?
   local flow_re="$c:$port>$t:80"
-  flow_re=${flow_re//[/\[}
-  flow_re=${flow_re//]/\]}
-  if ((rc == 0)) && grep -q "^RESPONSE $flow_re flags=SA .* mss=[1-9]" "$LAB_DIR/probe-$name.log"; then
-    ok "$name: $(grep -m1 '^CONNECTED' "$LAB_DIR/probe-$name.log"), $(grep -m1 '^RESPONSE' "$LAB_DIR/probe-$name.log")"
+  flow_re=${flow_re//[/\\[}
+  flow_re=${flow_re//]/\\]}
+  local response_re="^RESPONSE $flow_re flags=SA .* mss=[1-9]"
+  if ((rc == 0)) && grep -q "$response_re" "$LAB_DIR/probe-$name.log"; then
+    ok "$name: $(grep -m1 '^CONNECTED' "$LAB_DIR/probe-$name.log"), $(grep -m1 "$response_re" "$LAB_DIR/probe-$name.log")"
   else
     fail "$name: no SYN-ACK through the tunnel (probe exit $rc): $(cat "$LAB_DIR/probe-$name.log")"
   fi
