@@ -150,12 +150,19 @@ class ReplayApp final : public FrameSink {
             if (!r) return R::fail(r.error());
             return R::ok(std::move(r).value());
         }
+        // An IPv6 target: the IPv6 socket opens now, before -u drops CAP_NET_RAW; its failure is
+        // reported when IPv6 is sent, so that IPv4 targets replay on a host without IPv6.
+        const bool ipv6 =
+            std::any_of(options_.engine.rules.begin(), options_.engine.rules.end(),
+                        [](const session::AddressRule& rule) { return rule.target.addr.isV6(); });
+        const inject::Ipv6Socket when =
+            ipv6 ? inject::Ipv6Socket::AtCreate : inject::Ipv6Socket::OnFirstPacket;
         if (options_.injector == "raw") {
-            auto r = inject::RawSocketInjector::create();
+            auto r = inject::RawSocketInjector::create({.ipv6 = when});
             if (!r) return R::fail("cannot open the raw injection socket: " + r.error());
             return R::ok(std::move(r).value());
         }
-        auto r = inject::LibnetInjector::create();
+        auto r = inject::LibnetInjector::create(when);
         if (!r) return R::fail("cannot open libnet for injection: " + r.error());
         return R::ok(std::move(r).value());
     }

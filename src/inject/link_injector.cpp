@@ -153,7 +153,7 @@ std::size_t LinkInjector::sendBatch(std::span<const net::Bytes> packets) {
 void LinkInjector::noteErrno(int error) {
     lastErrno_ = error;
     lastProblem_.clear();
-    lastMalformed_ = {};
+    clearNoted();
     if (firstTime(loggedErrnos_, error)) {
         log::component("inject")->error(
             "link: send on {} failed: {} (further errors of this kind are only counted)", device_,
@@ -162,7 +162,7 @@ void LinkInjector::noteErrno(int error) {
 }
 
 std::string LinkInjector::lastError() const {
-    if (!lastMalformed_.empty()) return std::string(lastMalformed_);
+    if (!lastNoted().empty()) return std::string(lastNoted());
     if (!lastProblem_.empty()) return lastProblem_;
     return lastErrno_ != 0 ? std::strerror(lastErrno_) : std::string();
 }

@@ -1,96 +1,84 @@
 #include "tcpcopy/inject/injector.h"
 
 #include <gtest/gtest.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "injector_test_support.h"
 #include "tcpcopy/net/builder.h"
-#include "tcpcopy/net/tcp_segment.h"
-
-// Counts heap allocations so the tests can check that the send paths make none. Only these
-// test binaries replace operator new; the library itself has no such hook.
-namespace {
-std::atomic<std::size_t> allocations{0};
-}  // namespace
-
-// noinline: GCC otherwise inlines the pair and misreads malloc/free as a new/delete mismatch.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) {
-        return p;
-    }
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace tcpcopy::inject {
 namespace {
 
 using net::Ipv4Addr;
+using testing::allocations;
+using testing::buildSyn;
+using testing::expectChildPassed;
+using testing::kProbePort;
+using testing::openReceiver;
+using testing::receiveSyn;
+using testing::runInPrivateNetns;
 
-std::vector<std::byte> buildSyn(std::uint16_t sport, std::uint16_t dport, std::size_t payloadLen = 0,
-                                Ipv4Addr src = Ipv4Addr::fromOctets(192, 0, 2, 1),
-                                Ipv4Addr dst = Ipv4Addr::fromOctets(198, 18, 0, 2)) {
-    std::vector<std::byte> payload(payloadLen, std::byte{'x'});
-    net::TcpSegment seg;
-    seg.src = src;
-    seg.dst = dst;
-    seg.sport = net::Port(sport);
-    seg.dport = net::Port(dport);
-    seg.seq = net::SeqNum(0x01020304);
-    seg.flags = net::tcpflag::kSyn;
-    seg.window = 65535;
-    seg.ipId = 77;
-    seg.ttl = 64;
-    seg.payload = net::Bytes(payload);
-    seg.payloadLength = static_cast<std::uint32_t>(payloadLen);
-    std::vector<std::byte> out(net::kMaxHeadersLen + payloadLen);
-    out.resize(net::buildIpTcp(seg, net::MutableBytes(out)));
-    return out;
+TEST(CheckIpPacket, AcceptsBuiltPacketsOfBothFamilies) {
+    const auto v6src = *net::IpAddr::parse("2001:db8::1");
+    const auto v6dst = *net::IpAddr::parse("fd00:198:18::2");
+    EXPECT_EQ(checkIpPacket(net::Bytes(buildSyn(40000, 80))), "");
+    EXPECT_EQ(checkIpPacket(net::Bytes(buildSyn(40000, 80, 1400))), "");
+    EXPECT_EQ(checkIpPacket(net::Bytes(buildSyn(40000, 80, 0, v6src, v6dst))), "");
+    EXPECT_EQ(checkIpPacket(net::Bytes(buildSyn(40000, 80, 1400, v6src, v6dst))), "");
 }
 
-TEST(CheckIpv4Packet, AcceptsBuiltPacket) {
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(buildSyn(40000, 80))), "");
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(buildSyn(40000, 80, 1400))), "");
-}
-
-TEST(CheckIpv4Packet, RefusesWhatTheKernelCouldNotRoute) {
+TEST(CheckIpPacket, RefusesIpv4TheKernelCouldNotRoute) {
     const auto good = buildSyn(40000, 80);
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(good).first(19)), "shorter than an IPv4 header");
-    EXPECT_EQ(checkIpv4Packet(net::Bytes()), "shorter than an IPv4 header");
+    EXPECT_EQ(checkIpPacket(net::Bytes(good).first(19)), "shorter than an IPv4 header");
+    EXPECT_EQ(checkIpPacket(net::Bytes()), "an empty packet");
 
-    auto v6 = good;
-    v6[0] = std::byte{0x65};
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(v6)), "IP version is not 4");
+    auto v5 = good;
+    v5[0] = std::byte{0x55};
+    EXPECT_EQ(checkIpPacket(net::Bytes(v5)), "IP version is neither 4 nor 6");
 
     auto shortIhl = good;
     shortIhl[0] = std::byte{0x44};
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(shortIhl)), "IPv4 header length is impossible");
+    EXPECT_EQ(checkIpPacket(net::Bytes(shortIhl)), "IPv4 header length is impossible");
     auto longIhl = good;
     longIhl[0] = std::byte{0x4f};  // 60-byte header in a 40-byte packet
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(longIhl)), "IPv4 header length is impossible");
+    EXPECT_EQ(checkIpPacket(net::Bytes(longIhl)), "IPv4 header length is impossible");
 
     auto padded = good;
     padded.push_back(std::byte{0});
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(padded)), "IPv4 total length differs from the packet size");
+    EXPECT_EQ(checkIpPacket(net::Bytes(padded)), "IPv4 total length differs from the packet size");
 
     std::vector<std::byte> huge(65536);
     huge[0] = std::byte{0x45};
-    EXPECT_EQ(checkIpv4Packet(net::Bytes(huge)), "longer than 65535 bytes");
+    EXPECT_EQ(checkIpPacket(net::Bytes(huge)), "longer than 65535 bytes");
+}
+
+TEST(CheckIpPacket, RefusesIpv6WhosePayloadLengthIsNotItsSize) {
+    const auto good =
+        buildSyn(40000, 80, 10, *net::IpAddr::parse("2001:db8::1"), *net::IpAddr::parse("fd00:198:18::2"));
+    ASSERT_EQ(good.size(), 40u + 20u + 10u);
+    EXPECT_EQ(checkIpPacket(net::Bytes(good).first(39)), "shorter than an IPv6 header");
+    EXPECT_EQ(checkIpPacket(net::Bytes(good).first(40)), "IPv6 payload length differs from the packet size");
+    EXPECT_EQ(checkIpPacket(net::Bytes(good).first(69)), "IPv6 payload length differs from the packet size");
+    auto padded = good;
+    padded.push_back(std::byte{0});
+    EXPECT_EQ(checkIpPacket(net::Bytes(padded)), "IPv6 payload length differs from the packet size");
+    // An IPv4 packet whose version nibble says 6 is checked as IPv6, and fails.
+    auto relabelled = buildSyn(40000, 80, 30);
+    relabelled[0] = std::byte{0x65};
+    EXPECT_EQ(checkIpPacket(net::Bytes(relabelled)), "IPv6 payload length differs from the packet size");
+    // The largest IPv6 packet without a jumbogram: 40 + 65535 bytes, payload length 0xffff.
+    std::vector<std::byte> largest(40 + 65535);
+    largest[0] = std::byte{0x60};
+    largest[4] = largest[5] = std::byte{0xff};
+    EXPECT_EQ(checkIpPacket(net::Bytes(largest)), "");
+    largest.push_back(std::byte{0});
+    EXPECT_EQ(checkIpPacket(net::Bytes(largest)), "longer than an IPv6 header and 65535 bytes");
 }
 
 TEST(RecordingInjector, RecordsExactBytesAndCounts) {
@@ -151,97 +139,8 @@ TEST(Injector, DefaultBatchSendsEachAndReportsHowManyWent) {
 
 // ---- the real injectors, inside a private network namespace --------------------------------
 //
-// A forked child unshares a new network namespace (only `lo`, which it brings up), injects
-// SYNs to 127.0.0.1 and reads them back on a raw TCP socket. Nothing leaves the namespace,
-// which disappears with the child. Needs CAP_SYS_ADMIN and CAP_NET_RAW; skipped without them.
-
-// Failure text from the child, or "" when every check passed.
-using ChildBody = std::string (*)();
-
-// Runs `body` in a child in its own network namespace. Returns "skip" when the namespace cannot
-// be created (no privilege), otherwise the child's failure text ("" on success).
-std::string runInPrivateNetns(ChildBody body) {
-    int pipeFds[2];
-    if (::pipe(pipeFds) != 0) {
-        return "pipe failed";
-    }
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        return "fork failed";
-    }
-    if (pid == 0) {
-        ::close(pipeFds[0]);
-        std::string result;
-        if (::unshare(CLONE_NEWNET) != 0) {
-            result = "skip";
-        } else {
-            const int s = ::socket(AF_INET, SOCK_DGRAM, 0);
-            ifreq ifr{};
-            std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-            if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
-                result = "cannot read lo flags";
-            } else {
-                ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-                result = ::ioctl(s, SIOCSIFFLAGS, &ifr) != 0 ? "cannot bring lo up" : body();
-            }
-        }
-        const ssize_t ignored = ::write(pipeFds[1], result.data(), result.size());
-        (void)ignored;
-        ::_exit(0);
-    }
-    ::close(pipeFds[1]);
-    std::string out;
-    char buf[512];
-    ssize_t n = 0;
-    while ((n = ::read(pipeFds[0], buf, sizeof buf)) > 0) {
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(pipeFds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        return "child crashed";
-    }
-    return out;
-}
-
-constexpr std::uint16_t kProbePort = 9;  // discard: nothing listens in the private namespace
-
-// Reads from the raw TCP socket until a SYN to kProbePort from `sport` arrives (the kernel's
-// RST replies are skipped); returns its bytes or an empty vector after a 2-second timeout.
-std::vector<std::byte> receiveSyn(int fd, std::uint16_t sport) {
-    for (int attempts = 0; attempts < 100; ++attempts) {
-        std::vector<std::byte> buf(70000);
-        const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-        if (n < 0) {
-            return {};
-        }
-        buf.resize(static_cast<std::size_t>(n));
-        if (buf.size() < 40) {
-            continue;
-        }
-        const auto at = [&](std::size_t i) { return std::to_integer<unsigned>(buf[i]); };
-        const std::size_t ihl = (at(0) & 0x0f) * 4;
-        const unsigned gotSport = (at(ihl) << 8) | at(ihl + 1);
-        const unsigned gotDport = (at(ihl + 2) << 8) | at(ihl + 3);
-        if (gotSport == sport && gotDport == kProbePort && (at(ihl + 13) & net::tcpflag::kSyn) != 0) {
-            return buf;
-        }
-    }
-    return {};
-}
-
-int openReceiver() {
-    const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    // Room for every SYN of a batch and the kernel's RST answers, which land here as well.
-    const int bytes = 8 << 20;
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-    }
-    return fd;
-}
+// A forked child unshares a new network namespace (only `lo`), injects SYNs to 127.0.0.1 and
+// reads them back on a raw TCP socket. Skipped without CAP_SYS_ADMIN and CAP_NET_RAW.
 
 const Ipv4Addr kLoopback = Ipv4Addr::fromOctets(127, 0, 0, 1);
 
@@ -260,12 +159,12 @@ std::string exerciseInjector(Injector& injector, std::uint16_t firstSport) {
     if (!injector.send(net::Bytes(packets[0]))) {
         return "first send failed: " + injector.lastError();
     }
-    const std::size_t before = allocations.load();
+    const std::size_t before = allocations();
     bool allSent = true;
     for (std::size_t i = 1; i < packets.size(); ++i) {
         allSent = injector.send(net::Bytes(packets[i])) && allSent;
     }
-    const std::size_t allocated = allocations.load() - before;
+    const std::size_t allocated = allocations() - before;
     if (!allSent) {
         return "send failed: " + injector.lastError();
     }
@@ -294,18 +193,11 @@ std::string exerciseInjector(Injector& injector, std::uint16_t firstSport) {
     // A malformed packet is refused before the system call and counted.
     std::vector<std::byte> junk(10);
     if (injector.send(net::Bytes(junk)) || injector.counters().malformed != 1 ||
-        injector.lastError() != "shorter than an IPv4 header") {
+        injector.lastError() != "IP version is neither 4 nor 6") {
         return "malformed packet not refused: " + injector.lastError();
     }
     ::close(rx);
     return {};
-}
-
-void expectChildPassed(const std::string& result) {
-    if (result == "skip") {
-        GTEST_SKIP() << "cannot create a network namespace (needs CAP_SYS_ADMIN)";
-    }
-    EXPECT_EQ(result, "");
 }
 
 TEST(RawSocketInjector, DeliversPacketsIntactWithoutAllocating) {
@@ -369,10 +261,10 @@ std::string exerciseBatch(Injector& injector, std::uint16_t firstSport) {
     }
     // With the malformed-packet log already written once, a second batch allocates nothing.
     std::vector<net::Bytes> again(views.begin(), views.begin() + 70);
-    const std::size_t before2 = allocations.load();
+    const std::size_t before2 = allocations();
     const std::size_t sent2 = injector.sendBatch(again);
-    if (allocations.load() != before2) {
-        return "second batch allocated " + std::to_string(allocations.load() - before2) + " times";
+    if (allocations() != before2) {
+        return "second batch allocated " + std::to_string(allocations() - before2) + " times";
     }
     if (sent2 != 69) {
         return "second batch sent " + std::to_string(sent2) + " of 69";
