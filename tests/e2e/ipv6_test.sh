@@ -13,7 +13,7 @@
 #              (one rule per family) over an IPv4 tunnel, and v6.pcap with a destination-options
 #              extension header put into every client packet: the target's nginx log and redis
 #              MONITOR equal the online server's (times -n), request by request.
-#   nfqueue    intercept --nfqueue on the target, an nft inet-family rule: the IPv6 replay's
+#   nfqueue    intercept --nfqueue on the target, an ip6tables NFQUEUE rule: the IPv6 replay's
 #              requests all arrive and no answer leaves the target.
 #   live       tcpcopy on the online host copies IPv6 clients (one of them sending every packet
 #              with a destination-options header) as they happen, with the packet ring and with
@@ -33,7 +33,7 @@ tcpcopy_bin=$(lab_daemon "$build" tcpcopy)
 intercept_bin=$(lab_daemon "$build" intercept)
 probe=$build/tests/e2e/tools/tunnel_probe
 [[ -x $probe ]] || lab_die "tunnel_probe not built: $probe (cmake --build $build --target tunnel_probe)"
-lab_require_cmd curl redis-cli tcpdump python3 nft
+lab_require_cmd curl redis-cli tcpdump python3 ip6tables
 
 lab_init ipv6
 lab_up
@@ -286,17 +286,14 @@ else
   fail "v6-ext: $with_ext client packets with a destination options header, $counted counted"
 fi
 
-# ---- NFQUEUE on the target: an nft inet-family rule queues the IPv6 answers ----------------------
+# ---- NFQUEUE on the target: an ip6tables rule queues the IPv6 answers ------------------------------
+# (ip6tables, the xt NFQUEUE target through iptables-nft: nft's own `queue` statement needs the
+# kernel's nft_queue, which not every kernel has.)
 queue=7
 nfq_port=36600
-lab_ns_exec "$LAB_NS_TARGET" nft -f - <<EOF || lab_die "cannot add the NFQUEUE rule in the target namespace"
-table inet tcpcopy6 {
-  chain out {
-    type filter hook output priority 0;
-    meta nfproto ipv6 tcp sport 80 queue num $queue bypass
-  }
-}
-EOF
+nfq_rule=(OUTPUT -p tcp --sport 80 -j NFQUEUE --queue-num "$queue" --queue-bypass)
+lab_ns_exec "$LAB_NS_TARGET" ip6tables -A "${nfq_rule[@]}" ||
+  lab_die "cannot add the NFQUEUE rule in the target namespace"
 lab_bg intercept-nfq "$LAB_NS_TARGET" "$intercept_bin" --nfqueue "$queue" -x "$LAB6_TC_IP" --hold-ms 300 \
   --fail-open -b "$LAB6_TARGET_IP" -p "$nfq_port" --allow "$LAB6_TUNNEL_ALLOW" --stats-interval 0
 nfq_pid=$LAB_LAST_PID
@@ -324,7 +321,7 @@ lab_capture_stop "$neighbour_pid" "$LAB_DIR/neighbour.pcap" "udp port 9"
 leaked=$(lab_pcap_count "$LAB_DIR/neighbour.pcap" ip6 and tcp src port 80)
 ((leaked == 0)) && ok "nfqueue: no IPv6 answer left the target" || fail "nfqueue: $leaked IPv6 answers left the target"
 lab_stop "$nfq_pid"
-lab_ns_exec "$LAB_NS_TARGET" nft delete table inet tcpcopy6
+lab_ns_exec "$LAB_NS_TARGET" ip6tables -D "${nfq_rule[@]}"
 
 # ---- live replay over IPv6, both capture backends -------------------------------------------------
 live_rules="80-[$LAB6_TARGET_LIVE_IP]:80,6379-[$LAB6_TARGET_LIVE_IP]:6379"
