@@ -206,7 +206,8 @@ void declare(config::OptionTable& t, Settings& s) {
     t.string(
          'o', "output-device", r.linkDevice,
          "Send whole Ethernet frames out of this device instead of IP packets through the kernel's routing "
-         "(MACs from -x, else DEV's own and the next hop's, from the neighbour table, else ARP)")
+         "(MACs from -x, else DEV's own and the next hop's, from the neighbour table, "
+         "else ARP or IPv6 neighbour solicitation)")
         .valueName("DEV")
         .group("Replay");
     t.custom(

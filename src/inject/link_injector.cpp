@@ -55,7 +55,7 @@ os::Result<std::unique_ptr<LinkInjector>> LinkInjector::create(const std::string
     if (!fd) return R::fail("-o " + device + ": packet socket: " + std::strerror(errno));
     std::unique_ptr<LinkInjector> injector(
         new LinkInjector(std::move(fd), static_cast<int>(ifindex), device));
-    for (const LinkPeer& peer : peers) injector->peers_[peer.destination.value()] = peer;
+    for (const LinkPeer& peer : peers) injector->peers_[peer.destination] = peer;
     return R::ok(std::move(injector));
 }
 
@@ -65,23 +65,33 @@ LinkInjector::LinkInjector(os::UniqueFd fd, int ifindex, std::string device)
 bool LinkInjector::prepare(net::Bytes packet, Frame& frame) {
     if (!admit(packet)) return false;
     const auto* ip = reinterpret_cast<const std::uint8_t*>(packet.data());
-    const std::uint32_t destination =
-        (std::uint32_t{ip[16]} << 24) | (std::uint32_t{ip[17]} << 16) | (std::uint32_t{ip[18]} << 8) | ip[19];
+    const bool v6 = (ip[0] >> 4) == 6;
+    const net::IpAddr destination =
+        v6 ? net::IpAddr::fromWire(packet.data() + 24)
+           : net::IpAddr(net::Ipv4Addr((std::uint32_t{ip[16]} << 24) | (std::uint32_t{ip[17]} << 16) |
+                                       (std::uint32_t{ip[18]} << 8) | ip[19]));
     const auto peer = peers_.find(destination);
     if (peer == peers_.end()) {
         ++counters_.errors;
         if (lastProblem_.empty()) {
             log::component("inject")->error(
-                "link: no MAC address for {} on {} (further ones are only counted)",
-                net::Ipv4Addr(destination).toString(), device_);
+                "link: no MAC address for {} on {} (further ones are only counted)", destination.toString(),
+                device_);
         }
-        lastProblem_ = "no MAC address for " + net::Ipv4Addr(destination).toString();
+        lastProblem_ = "no MAC address for " + destination.toString();
+        clearNoted();
         return false;
     }
-    const std::size_t ipHeader = std::size_t{ip[0] & 0x0fu} * 4;
     std::uint8_t* head = frame.head.data();
     std::memcpy(head, peer->second.nextHop.data(), 6);
     std::memcpy(head + 6, peer->second.source.data(), 6);
+    if (v6) {
+        head[12] = 0x86;  // ETH_P_IPV6
+        head[13] = 0xdd;
+        frame.headLength = 14;  // no header checksum: the whole packet goes from the caller's bytes
+        return true;
+    }
+    const std::size_t ipHeader = std::size_t{ip[0] & 0x0fu} * 4;
     head[12] = 0x08;  // ETH_P_IP
     head[13] = 0x00;
     std::memcpy(head + 14, ip, ipHeader);
@@ -95,16 +105,19 @@ bool LinkInjector::prepare(net::Bytes packet, Frame& frame) {
     return true;
 }
 
-bool LinkInjector::send(net::Bytes ipv4Packet) {
-    return sendBatch(std::span<const net::Bytes>(&ipv4Packet, 1)) == 1;
+bool LinkInjector::send(net::Bytes ipPacket) {
+    return sendBatch(std::span<const net::Bytes>(&ipPacket, 1)) == 1;
 }
 
 std::size_t LinkInjector::sendBatch(std::span<const net::Bytes> packets) {
+    // The frame's protocol, per family: the frame's own ethertype is in its header.
     sockaddr_ll to{};
     to.sll_family = AF_PACKET;
     to.sll_protocol = htons(ETH_P_IP);
     to.sll_ifindex = ifindex_;
     to.sll_halen = 6;
+    sockaddr_ll to6 = to;
+    to6.sll_protocol = htons(ETH_P_IPV6);
     std::array<mmsghdr, kMaxBatch> messages{};
     std::array<std::array<iovec, 2>, kMaxBatch> iov{};
     std::array<std::size_t, kMaxBatch> sizes{};
@@ -116,11 +129,11 @@ std::size_t LinkInjector::sendBatch(std::span<const net::Bytes> packets) {
             const net::Bytes packet = packets[next];
             Frame& frame = frames_[count];
             if (!prepare(packet, frame)) continue;
-            const std::size_t ipHeader = frame.headLength - 14;
+            const std::size_t copied = frame.headLength - 14;  // the IPv4 header in the head, if any
             iov[count][0] = {frame.head.data(), frame.headLength};
-            iov[count][1] = {const_cast<std::byte*>(packet.data() + ipHeader), packet.size() - ipHeader};
+            iov[count][1] = {const_cast<std::byte*>(packet.data() + copied), packet.size() - copied};
             messages[count].msg_hdr = {};
-            messages[count].msg_hdr.msg_name = &to;
+            messages[count].msg_hdr.msg_name = frame.head[12] == 0x86 ? &to6 : &to;
             messages[count].msg_hdr.msg_namelen = sizeof to;
             messages[count].msg_hdr.msg_iov = iov[count].data();
             messages[count].msg_hdr.msg_iovlen = 2;

@@ -3,32 +3,32 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <poll.h>
+#include <net/route.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "link_query.h"
+#include "tcpcopy/inject/ndp.h"
 #include "tcpcopy/os/preflight.h"
 #include "tcpcopy/os/unique_fd.h"
 
 namespace tcpcopy::inject {
 namespace {
 
-constexpr int kArpTries = 3;
+constexpr int kResolveTries = 3;  // ARP requests or neighbour solicitations, a second apart
 // The kernel's NUD_VALID (include/net/neighbour.h, not exported to user space).
 constexpr std::uint16_t kNudValid =
     NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
-constexpr auto kArpWait = std::chrono::milliseconds(1000);
 
 struct MnlSocketClose {
     void operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
@@ -58,7 +58,7 @@ int keepNeighbourAttribute(const nlattr* attribute, void* data) {
 }
 
 struct ScanContext {
-    net::Ipv4Addr ip;
+    net::IpAddr ip;
     unsigned ifindex;
     NeighbourScan* scan;
 };
@@ -84,6 +84,40 @@ std::uint32_t deviceIpv4(int fd, const std::string& device) {
     sockaddr_in address{};
     std::memcpy(&address, &request.ifr_addr, sizeof address);
     return address.sin_addr.s_addr;  // network order
+}
+
+// ARP requests for `ip` on `device` (kResolveTries, a second apart): the MAC of the first reply.
+os::Result<std::optional<MacAddress>> askArp(const std::string& device, net::Ipv4Addr ip) {
+    using R = os::Result<std::optional<MacAddress>>;
+    auto own = deviceMac(device);
+    if (!own) return R::fail(own.error());
+    const unsigned ifindex = if_nametoindex(device.c_str());
+    if (ifindex == 0) return R::fail("no such device");
+    auto fd = openLinkSocket(ifindex, ETH_P_ARP);
+    if (!fd) return R::fail(fd.error());
+    const std::uint32_t sender = deviceIpv4(fd.value().get(), device);
+    const std::uint32_t target = htonl(ip.value());
+    // Ethernet (14) + ARP for IPv4 over Ethernet (28).
+    std::uint8_t request[42] = {};
+    std::memset(request, 0xff, 6);
+    std::memcpy(request + 6, own.value().data(), 6);
+    request[12] = 0x08, request[13] = 0x06;            // ETH_P_ARP
+    request[14] = 0x00, request[15] = 0x01;            // hardware: Ethernet
+    request[16] = 0x08, request[17] = 0x00;            // protocol: IPv4
+    request[18] = 6, request[19] = 4;                  // address lengths
+    request[20] = 0x00, request[21] = 0x01;            // request
+    std::memcpy(request + 22, own.value().data(), 6);  // sender MAC
+    std::memcpy(request + 28, &sender, 4);             // sender IP (0: a probe)
+    std::memcpy(request + 38, &target, 4);             // target IP
+    return askOnLink(fd.value().get(), request, kResolveTries,
+                     [target](std::span<const std::uint8_t> reply) -> std::optional<MacAddress> {
+                         if (reply.size() < 42 || reply[20] != 0x00 || reply[21] != 0x02) return std::nullopt;
+                         if (std::memcmp(reply.data() + 28, &target, 4) != 0)
+                             return std::nullopt;  // someone else
+                         MacAddress mac{};
+                         std::memcpy(mac.data(), reply.data() + 22, 6);
+                         return mac;
+                     });
 }
 
 }  // namespace
@@ -115,6 +149,96 @@ net::Ipv4Addr nextHopFor(net::Ipv4Addr target, const std::string& device, std::s
     return gateway != 0 ? net::Ipv4Addr(gateway) : target;
 }
 
+namespace {
+
+// One line of /proc/net/ipv6_route: destination, prefix length, source, source prefix length,
+// next hop, metric, reference count, use, flags (all hexadecimal), device.
+struct Ipv6Route {
+    net::IpAddr destination;
+    unsigned prefixLength = 0;
+    net::IpAddr nextHop;
+    std::uint32_t metric = 0;
+    std::uint32_t flags = 0;
+    std::string_view device;
+};
+
+std::optional<net::IpAddr> hexAddress(std::string_view text) {
+    if (text.size() != 32) return std::nullopt;
+    net::IpAddr::Octets octets{};
+    for (std::size_t i = 0; i < octets.size(); ++i) {
+        if (std::from_chars(text.data() + i * 2, text.data() + i * 2 + 2, octets[i], 16).ptr !=
+            text.data() + i * 2 + 2) {
+            return std::nullopt;
+        }
+    }
+    return net::IpAddr::fromOctets(octets);
+}
+
+template <class T>
+bool hexNumber(std::string_view text, T& out) {
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
+    return error == std::errc() && end == text.data() + text.size();
+}
+
+std::optional<Ipv6Route> parseIpv6RouteLine(std::string_view line) {
+    std::string_view fields[10];
+    std::size_t count = 0;
+    while (count < 10) {
+        const auto start = line.find_first_not_of(" \t");
+        if (start == std::string_view::npos) break;
+        line.remove_prefix(start);
+        const auto end = line.find_first_of(" \t");
+        fields[count++] = line.substr(0, end);
+        line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    }
+    if (count != 10) return std::nullopt;
+    Ipv6Route route;
+    const auto destination = hexAddress(fields[0]);
+    const auto nextHop = hexAddress(fields[4]);
+    if (!destination || !nextHop || !hexNumber(fields[1], route.prefixLength) || route.prefixLength > 128 ||
+        !hexNumber(fields[5], route.metric) || !hexNumber(fields[8], route.flags)) {
+        return std::nullopt;
+    }
+    route.destination = *destination;
+    route.nextHop = *nextHop;
+    route.device = fields[9];
+    return route;
+}
+
+bool inPrefix(const net::IpAddr& address, const net::IpAddr& network, unsigned prefixLength) {
+    const auto& a = address.octets();
+    const auto& n = network.octets();
+    for (unsigned bit = 0; bit < prefixLength; bit += 8) {
+        const unsigned bits = std::min(8u, prefixLength - bit);
+        const auto mask = static_cast<std::uint8_t>(0xff << (8 - bits));
+        if ((a[bit / 8] & mask) != (n[bit / 8] & mask)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+net::IpAddr nextHopForIpv6(const net::IpAddr& target, const std::string& device,
+                           std::string_view routeTable) {
+    std::optional<Ipv6Route> best;
+    while (!routeTable.empty()) {
+        const auto newline = routeTable.find('\n');
+        const std::string_view line = routeTable.substr(0, newline);
+        routeTable.remove_prefix(newline == std::string_view::npos ? routeTable.size() : newline + 1);
+        const auto route = parseIpv6RouteLine(line);
+        if (!route || route->device != device || (route->flags & RTF_UP) == 0 ||
+            (route->flags & RTF_REJECT) != 0 || !inPrefix(target, route->destination, route->prefixLength)) {
+            continue;
+        }
+        if (!best || route->prefixLength > best->prefixLength ||
+            (route->prefixLength == best->prefixLength && route->metric < best->metric)) {
+            best = route;
+        }
+    }
+    if (best && (best->flags & RTF_GATEWAY) != 0 && !best->nextHop.isUnspecified()) return best->nextHop;
+    return target;
+}
+
 bool Neighbour::usable() const { return lladdr && (state & kNudValid) != 0; }
 
 std::optional<Neighbour> parseNeighbourMessage(std::span<const std::byte> message) {
@@ -128,18 +252,25 @@ std::optional<Neighbour> parseNeighbourMessage(std::span<const std::byte> messag
         return std::nullopt;
     }
     const auto* entry = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(header));
-    if (entry->ndm_family != AF_INET) return std::nullopt;
+    if (entry->ndm_family != AF_INET && entry->ndm_family != AF_INET6) return std::nullopt;
+    const std::size_t addressLength = entry->ndm_family == AF_INET ? 4 : 16;
     NeighbourAttributes attributes;
     if (mnl_attr_parse(header, sizeof(ndmsg), keepNeighbourAttribute, &attributes) != MNL_CB_OK) {
         return std::nullopt;
     }
-    if (attributes.destination == nullptr || mnl_attr_get_payload_len(attributes.destination) != 4) {
+    if (attributes.destination == nullptr ||
+        mnl_attr_get_payload_len(attributes.destination) != addressLength) {
         return std::nullopt;
     }
     Neighbour neighbour;
-    std::uint32_t destination = 0;  // network order
-    std::memcpy(&destination, mnl_attr_get_payload(attributes.destination), 4);
-    neighbour.address = net::Ipv4Addr(ntohl(destination));
+    const auto* destination = static_cast<const std::byte*>(mnl_attr_get_payload(attributes.destination));
+    if (addressLength == 4) {
+        std::uint32_t v4 = 0;  // network order
+        std::memcpy(&v4, destination, 4);
+        neighbour.address = net::Ipv4Addr(ntohl(v4));
+    } else {
+        neighbour.address = net::IpAddr::fromWire(destination);
+    }
     neighbour.ifindex = static_cast<unsigned>(entry->ndm_ifindex);
     neighbour.state = entry->ndm_state;
     if (attributes.lladdr != nullptr && mnl_attr_get_payload_len(attributes.lladdr) == 6) {
@@ -150,8 +281,19 @@ std::optional<Neighbour> parseNeighbourMessage(std::span<const std::byte> messag
     return neighbour;
 }
 
+std::vector<std::byte> neighbourDumpRequest(std::uint8_t family, std::uint32_t seq) {
+    alignas(nlmsghdr) std::byte request[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(ndmsg))] = {};
+    nlmsghdr* header = mnl_nlmsg_put_header(request);
+    header->nlmsg_type = RTM_GETNEIGH;
+    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header->nlmsg_seq = seq;
+    auto* entry = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
+    entry->ndm_family = family;
+    return std::vector<std::byte>(request, request + header->nlmsg_len);
+}
+
 void scanNeighbourDatagram(std::span<const std::byte> datagram, std::uint32_t seq, std::uint32_t portid,
-                           net::Ipv4Addr ip, unsigned ifindex, NeighbourScan& scan) {
+                           const net::IpAddr& ip, unsigned ifindex, NeighbourScan& scan) {
     std::vector<std::uint32_t> aligned((datagram.size() + 3) / 4);
     std::memcpy(aligned.data(), datagram.data(), datagram.size());
     ScanContext context{ip, ifindex, &scan};
@@ -165,7 +307,7 @@ void scanNeighbourDatagram(std::span<const std::byte> datagram, std::uint32_t se
     }
 }
 
-os::Result<std::optional<MacAddress>> lookupNeighbour(const std::string& device, net::Ipv4Addr ip) {
+os::Result<std::optional<MacAddress>> lookupNeighbour(const std::string& device, const net::IpAddr& ip) {
     using R = os::Result<std::optional<MacAddress>>;
     const std::string what = "-o " + device + ": reading the neighbour table (RTM_GETNEIGH)";
     const unsigned ifindex = if_nametoindex(device.c_str());
@@ -175,14 +317,9 @@ os::Result<std::optional<MacAddress>> lookupNeighbour(const std::string& device,
     if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
         return R::fail(what + ": bind: " + std::strerror(errno));
     }
-    alignas(nlmsghdr) std::byte request[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(ndmsg))] = {};
-    nlmsghdr* header = mnl_nlmsg_put_header(request);
-    header->nlmsg_type = RTM_GETNEIGH;
-    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    header->nlmsg_seq = 1;
-    auto* entry = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
-    entry->ndm_family = AF_INET;
-    if (mnl_socket_sendto(socket.get(), header, header->nlmsg_len) < 0) {
+    constexpr std::uint32_t kSeq = 1;
+    const std::vector<std::byte> request = neighbourDumpRequest(ip.isV4() ? AF_INET : AF_INET6, kSeq);
+    if (mnl_socket_sendto(socket.get(), request.data(), request.size()) < 0) {
         return R::fail(what + ": send: " + std::strerror(errno));
     }
     const std::uint32_t portid = mnl_socket_get_portid(socket.get());
@@ -192,67 +329,26 @@ os::Result<std::optional<MacAddress>> lookupNeighbour(const std::string& device,
     while (!scan.done) {
         const ssize_t n = mnl_socket_recvfrom(socket.get(), buffer.data(), buffer.size());
         if (n < 0) return R::fail(what + ": receive: " + std::strerror(errno));
-        scanNeighbourDatagram(std::span(buffer.data(), static_cast<std::size_t>(n)), header->nlmsg_seq,
-                              portid, ip, ifindex, scan);
+        scanNeighbourDatagram(std::span(buffer.data(), static_cast<std::size_t>(n)), kSeq, portid, ip,
+                              ifindex, scan);
         if (!scan.error.empty()) return R::fail(what + ": " + scan.error);
     }
     return R::ok(scan.mac);
 }
 
-os::Result<ResolvedMac> resolveMac(const std::string& device, net::Ipv4Addr ip) {
+os::Result<ResolvedMac> resolveMac(const std::string& device, const net::IpAddr& ip) {
     using R = os::Result<ResolvedMac>;
     auto known = lookupNeighbour(device, ip);
     if (!known) return R::fail(known.error());
     if (known.value()) return R::ok(ResolvedMac{*known.value(), true});
     const std::string what = "-o " + device + ": cannot resolve the MAC address of " + ip.toString();
-    auto own = deviceMac(device);
-    if (!own) return R::fail(own.error());
-    const unsigned ifindex = if_nametoindex(device.c_str());
-    if (ifindex == 0) return R::fail("-o " + device + ": no such device");
-    os::UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP)));
-    if (!fd) return R::fail(what + ": packet socket: " + std::strerror(errno));
-    sockaddr_ll at{};
-    at.sll_family = AF_PACKET;
-    at.sll_protocol = htons(ETH_P_ARP);
-    at.sll_ifindex = static_cast<int>(ifindex);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
-        return R::fail(what + ": bind: " + std::strerror(errno));
-    }
-    const std::uint32_t sender = deviceIpv4(fd.get(), device);
-    const std::uint32_t target = htonl(ip.value());
-    // Ethernet (14) + ARP for IPv4 over Ethernet (28).
-    std::uint8_t request[42] = {};
-    std::memset(request, 0xff, 6);
-    std::memcpy(request + 6, own.value().data(), 6);
-    request[12] = 0x08, request[13] = 0x06;            // ETH_P_ARP
-    request[14] = 0x00, request[15] = 0x01;            // hardware: Ethernet
-    request[16] = 0x08, request[17] = 0x00;            // protocol: IPv4
-    request[18] = 6, request[19] = 4;                  // address lengths
-    request[20] = 0x00, request[21] = 0x01;            // request
-    std::memcpy(request + 22, own.value().data(), 6);  // sender MAC
-    std::memcpy(request + 28, &sender, 4);             // sender IP (0: a probe)
-    std::memcpy(request + 38, &target, 4);             // target IP
-    for (int attempt = 0; attempt < kArpTries; ++attempt) {
-        if (::send(fd.get(), request, sizeof request, 0) != static_cast<ssize_t>(sizeof request)) {
-            return R::fail(what + ": sending ARP: " + std::strerror(errno));
-        }
-        const auto deadline = std::chrono::steady_clock::now() + kArpWait;
-        for (auto now = std::chrono::steady_clock::now(); now < deadline;
-             now = std::chrono::steady_clock::now()) {
-            pollfd p{fd.get(), POLLIN, 0};
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-            if (::poll(&p, 1, static_cast<int>(left) + 1) <= 0) continue;
-            std::uint8_t reply[128];
-            const ssize_t n = ::recv(fd.get(), reply, sizeof reply, MSG_DONTWAIT);
-            if (n < 42 || reply[20] != 0x00 || reply[21] != 0x02) continue;  // not an ARP reply
-            if (std::memcmp(reply + 28, &target, 4) != 0) continue;          // from someone else
-            ResolvedMac resolved;
-            std::memcpy(resolved.mac.data(), reply + 22, 6);
-            return R::ok(resolved);
-        }
-    }
-    return R::fail(what + " (no neighbour entry, no answer to " + std::to_string(kArpTries) +
-                   " ARP requests) -> give it in the -x rule: PORT@SRC_MAC-IP:PORT@DST_MAC");
+    auto asked = ip.isV4() ? askArp(device, ip.v4()) : solicitNeighbour(device, ip, kResolveTries);
+    if (!asked) return R::fail(what + ": " + asked.error());
+    if (asked.value()) return R::ok(ResolvedMac{*asked.value(), false});
+    const std::string how = ip.isV4() ? " ARP requests" : " neighbour solicitations";
+    const std::string rule = ip.isV4() ? "IP:PORT" : "[IP]:PORT";
+    return R::fail(what + " (no neighbour entry, no answer to " + std::to_string(kResolveTries) + how +
+                   ") -> give it in the -x rule: PORT@SRC_MAC-" + rule + "@DST_MAC");
 }
 
 }  // namespace tcpcopy::inject

@@ -1,7 +1,7 @@
 #pragma once
 // -o DEV: the link-layer injector for the replay, with each target's frame addresses settled at
 // start-up: the MACs the -x rule gave, else DEV's own address and the next hop's (the kernel's
-// neighbour table, or ARP on DEV).
+// neighbour table, or ARP on DEV for an IPv4 next hop, a Neighbor Solicitation for an IPv6 one).
 
 #include <memory>
 

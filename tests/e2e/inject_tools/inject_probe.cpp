@@ -1,21 +1,30 @@
-// inject_probe: injects hand-built IPv4/TCP SYNs through one of the injectors, for
-// tests/e2e/inject_test.sh. Run it only inside a lab network namespace.
+// inject_probe: injects hand-built TCP SYNs (IPv4 or IPv6) through one of the injectors, for
+// tests/e2e/inject_test.sh and link_output_test.sh. Run it only inside a lab network namespace.
 //
-//   inject_probe --injector libnet|raw|raw-batch --src 198.18.9.1 --dst 198.18.9.2 --dport 9101
-//                --count 20 [--payload 100] [--malformed 3]
+//   inject_probe --injector libnet|raw|libnet-batch|raw-batch|link [--device DEV]
+//                --src 198.18.9.1 --dst 198.18.9.2 [--src2 fd00::1 --dst2 fd00::2 --run 10]
+//                --dport 9101 --count 20 [--payload 100] [--malformed 3]
 //
-// Packet i has source port sport-base+i, sequence number 1000000*(i+1), IP id i+1 and
-// `payload` bytes of 'a'+(i%26), so the receiving side can check each one. Prints one line,
-// "injector=raw sent=20 errors=0 malformed=0 bytes=800", and exits 0 when every well-formed
-// packet was sent (1 otherwise, 2 on a usage error or when the injector cannot be created).
+// Packet i has source port sport-base+i, sequence number 1000000*(i+1), IP id i+1 (IPv4) and
+// `payload` bytes of 'a'+(i%26), so the receiving side can check each one. With --src2/--dst2
+// (the other family, say), packets alternate between the two pairs in runs of --run: packet i
+// uses the second pair when (i / run) is odd. The *-batch injectors hand everything to one
+// sendBatch() call (sendmmsg runs of one family), the others call send() per packet; "link" is
+// -o DEV: frames out of --device, MACs resolved as tcpcopy resolves them (app::openLinkInjector:
+// the neighbour table, else ARP or neighbour solicitations). Prints one line,
+// "injector=raw sent=20 errors=0 malformed=0 bytes=800 calls=20", and exits 0 when every
+// well-formed packet was sent (1 otherwise, 2 on a usage error or when the injector cannot be
+// created, with the error on stderr).
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "tcpcopy/app/link_output.h"
 #include "tcpcopy/config/options.h"
 #include "tcpcopy/inject/injector.h"
 #include "tcpcopy/net/builder.h"
@@ -27,8 +36,11 @@ using namespace tcpcopy;
 
 struct ProbeConfig {
     std::string injector = "raw";
-    net::Ipv4Addr src = net::Ipv4Addr::fromOctets(198, 18, 9, 1);
-    net::Ipv4Addr dst = net::Ipv4Addr::fromOctets(198, 18, 9, 2);
+    std::string device;
+    net::IpAddr src = net::Ipv4Addr::fromOctets(198, 18, 9, 1);
+    net::IpAddr dst = net::Ipv4Addr::fromOctets(198, 18, 9, 2);
+    std::optional<net::IpAddr> src2, dst2;
+    unsigned run = 1;
     std::uint16_t dport = 80;
     std::uint16_t sportBase = 40000;
     unsigned count = 10;
@@ -36,11 +48,12 @@ struct ProbeConfig {
     unsigned malformed = 0;
 };
 
-config::CustomApply addressInto(net::Ipv4Addr& target) {
+template <class Target>
+config::CustomApply addressInto(Target& target) {
     return [&target](std::string_view text) -> std::string {
-        const auto addr = net::Ipv4Addr::parse(text);
+        const auto addr = net::IpAddr::parse(text);
         if (!addr) {
-            return "expects a dotted-quad IPv4 address, got '" + std::string(text) + "'";
+            return "expects an IPv4 or IPv6 address, got '" + std::string(text) + "'";
         }
         target = *addr;
         return {};
@@ -48,10 +61,11 @@ config::CustomApply addressInto(net::Ipv4Addr& target) {
 }
 
 std::vector<std::byte> buildSyn(const ProbeConfig& cfg, unsigned i) {
+    const bool second = cfg.src2 && ((i / cfg.run) % 2) == 1;
     std::vector<std::byte> payload(cfg.payload, static_cast<std::byte>('a' + i % 26));
     net::TcpSegment seg;
-    seg.src = cfg.src;
-    seg.dst = cfg.dst;
+    seg.src = second ? *cfg.src2 : cfg.src;
+    seg.dst = second ? *cfg.dst2 : cfg.dst;
     seg.sport = net::Port(static_cast<std::uint16_t>(cfg.sportBase + i));
     seg.dport = net::Port(cfg.dport);
     seg.seq = net::SeqNum(1000000u * (i + 1));
@@ -68,23 +82,56 @@ std::vector<std::byte> buildSyn(const ProbeConfig& cfg, unsigned i) {
     return packet;
 }
 
+os::Result<std::unique_ptr<inject::Injector>> openInjector(const ProbeConfig& cfg) {
+    using R = os::Result<std::unique_ptr<inject::Injector>>;
+    if (cfg.injector == "link") {
+        app::ReplayOptions options;
+        options.linkDevice = cfg.device;
+        for (const auto& to : {std::optional<net::IpAddr>(cfg.dst), cfg.dst2}) {
+            if (!to) continue;
+            session::AddressRule rule;
+            rule.onlinePort = net::Port(cfg.dport);
+            rule.target = net::Endpoint{*to, net::Port(cfg.dport)};
+            options.engine.rules.push_back(rule);
+        }
+        auto r = app::openLinkInjector(options);
+        if (!r) return R::fail(r.error());
+        return R::ok(std::move(r).value());
+    }
+    if (cfg.injector.starts_with("libnet")) {
+        auto r = inject::LibnetInjector::create();
+        if (!r) return R::fail(r.error());
+        return R::ok(std::move(r).value());
+    }
+    auto r = inject::RawSocketInjector::create();
+    if (!r) return R::fail(r.error());
+    return R::ok(std::move(r).value());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     ProbeConfig cfg;
-    config::OptionTable table("inject_probe", "Injects numbered IPv4/TCP SYNs (lab namespaces only).");
+    config::OptionTable table("inject_probe", "Injects numbered TCP SYNs (lab namespaces only).");
     table.custom(
-        '\0', "injector", "libnet|raw|raw-batch", cfg.injector,
+        '\0', "injector", "libnet|raw|libnet-batch|raw-batch|link", cfg.injector,
         [&cfg](std::string_view text) -> std::string {
-            if (text != "libnet" && text != "raw" && text != "raw-batch") {
-                return "expects libnet, raw or raw-batch, got '" + std::string(text) + "'";
+            if (text != "libnet" && text != "raw" && text != "libnet-batch" && text != "raw-batch" &&
+                text != "link") {
+                return "expects libnet, raw, libnet-batch, raw-batch or link, got '" + std::string(text) +
+                       "'";
             }
             cfg.injector = std::string(text);
             return {};
         },
         "Which injector sends the packets");
+    table.string('\0', "device", cfg.device, "The device of --injector link (-o DEV)");
     table.custom('\0', "src", "ADDR", cfg.src.toString(), addressInto(cfg.src), "Source address");
     table.custom('\0', "dst", "ADDR", cfg.dst.toString(), addressInto(cfg.dst), "Destination address");
+    table.custom('\0', "src2", "ADDR", "", addressInto(cfg.src2), "Source address of the second pair");
+    table.custom('\0', "dst2", "ADDR", "", addressInto(cfg.dst2), "Destination address of the second pair");
+    table.integer('\0', "run", cfg.run, 1u, 5000u,
+                  "Packets per run of one pair when --src2/--dst2 are given");
     table.integer('\0', "dport", cfg.dport, std::uint16_t{1}, std::uint16_t{65535}, "Destination port");
     table.integer('\0', "sport-base", cfg.sportBase, std::uint16_t{1024}, std::uint16_t{60000},
                   "Source port of the first packet");
@@ -96,23 +143,21 @@ int main(int argc, char** argv) {
         parsed.print();
         return parsed.exitCode();
     }
-
-    std::unique_ptr<inject::Injector> injector;
-    if (cfg.injector == "libnet") {
-        auto created = inject::LibnetInjector::create();
-        if (!created) {
-            std::fprintf(stderr, "inject_probe: %s\n", created.error().c_str());
-            return 2;
-        }
-        injector = std::move(created).value();
-    } else {
-        auto created = inject::RawSocketInjector::create();
-        if (!created) {
-            std::fprintf(stderr, "inject_probe: %s\n", created.error().c_str());
-            return 2;
-        }
-        injector = std::move(created).value();
+    if (cfg.src2.has_value() != cfg.dst2.has_value()) {
+        std::fprintf(stderr, "inject_probe: --src2 and --dst2 go together\n");
+        return 2;
     }
+    if (cfg.injector == "link" && cfg.device.empty()) {
+        std::fprintf(stderr, "inject_probe: --injector link needs --device\n");
+        return 2;
+    }
+
+    auto opened = openInjector(cfg);
+    if (!opened) {
+        std::fprintf(stderr, "inject_probe: %s\n", opened.error().c_str());
+        return 2;
+    }
+    const std::unique_ptr<inject::Injector> injector = std::move(opened).value();
 
     std::vector<std::vector<std::byte>> packets;
     for (unsigned i = 0; i < cfg.count; ++i) {
@@ -122,7 +167,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    // Malformed variants interleaved after the first packet: truncated, IPv6 version, bad length.
+    // Malformed variants interleaved after the first packet: truncated, IP version 5, bad length.
     std::vector<std::vector<std::byte>> bad;
     for (unsigned i = 0; i < cfg.malformed; ++i) {
         std::vector<std::byte> p = packets.front();
@@ -131,11 +176,11 @@ int main(int argc, char** argv) {
                 p.resize(12);
                 break;
             case 1:
-                p[0] = std::byte{0x65};
+                p[0] = std::byte{0x55};
                 break;
             default:
                 p.push_back(std::byte{0});
-                break;  // total length no longer matches
+                break;  // total (IPv4) or payload (IPv6) length no longer matches
         }
         bad.push_back(std::move(p));
     }
@@ -150,7 +195,7 @@ int main(int argc, char** argv) {
     }
 
     std::size_t sent = 0;
-    if (cfg.injector == "raw-batch") {
+    if (cfg.injector.ends_with("-batch")) {
         sent = injector->sendBatch(views);
     } else {
         for (const net::Bytes v : views) {
@@ -158,9 +203,10 @@ int main(int argc, char** argv) {
         }
     }
     const inject::InjectCounters& c = injector->counters();
-    std::printf("injector=%s sent=%zu errors=%llu malformed=%llu bytes=%llu\n", cfg.injector.c_str(), sent,
-                static_cast<unsigned long long>(c.errors), static_cast<unsigned long long>(c.malformed),
-                static_cast<unsigned long long>(c.bytes));
+    std::printf("injector=%s sent=%zu errors=%llu malformed=%llu bytes=%llu calls=%llu\n",
+                cfg.injector.c_str(), sent, static_cast<unsigned long long>(c.errors),
+                static_cast<unsigned long long>(c.malformed), static_cast<unsigned long long>(c.bytes),
+                static_cast<unsigned long long>(c.calls));
     if (c.errors > c.malformed) {
         std::fprintf(stderr, "inject_probe: last error: %s\n", injector->lastError().c_str());
     }

@@ -40,12 +40,46 @@ TEST(NextHopFor, TheGatewayOfTheLongestPrefixOnTheDeviceOrTheTargetItself) {
     EXPECT_EQ(nextHopFor(ip("10.9.8.7"), "eth2", kRoutes), ip("10.9.8.7"));  // no route on eth2
 }
 
+// /proc/net/ipv6_route as Linux prints it: destination, prefix length, source, its length, next
+// hop, metric, refcount, use, flags (RTF_UP 1, RTF_GATEWAY 2, RTF_REJECT 0x200), device.
+constexpr const char* kRoutes6 =
+    "fd000198001800010000000000000000 40 00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth1\n"
+    "fd000198001800010000000000000002 80 00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 00000000 00000002 00000000 80200001     eth1\n"
+    "fd000198000000000000000000000000 30 00000000000000000000000000000000 00 "
+    "fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth1\n"
+    "fd000198000000000000000000000000 30 00000000000000000000000000000000 00 "
+    "fe800000000000000000000000000009 00000200 00000001 00000000 00000003     eth1\n"
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+    "fe800000000000000000000000000007 00000400 00000001 00000000 00000003     eth0\n"
+    "20010db8000000000000000000000000 20 00000000000000000000000000000000 00 "
+    "00000000000000000000000000000000 00000400 00000001 00000000 00000201     eth1\n"
+    "not a route line\n";
+
+TEST(NextHopForIpv6, TheNextHopOfTheLongestPrefixOnTheDeviceOrTheTargetItself) {
+    const auto v6 = [](const char* text) { return *net::IpAddr::parse(text); };
+    EXPECT_EQ(nextHopForIpv6(v6("fd00:198:18:1::7"), "eth1", kRoutes6),
+              v6("fd00:198:18:1::7"));  // on the link
+    // A /48 through two gateways: the lower metric's.
+    EXPECT_EQ(nextHopForIpv6(v6("fd00:198:0:9::7"), "eth1", kRoutes6), v6("fe80::9"));
+    EXPECT_EQ(nextHopForIpv6(v6("2001:db8::5"), "eth0", kRoutes6), v6("fe80::7"));  // the default route
+    // A reject route, no route on the device, no table at all: the target itself.
+    EXPECT_EQ(nextHopForIpv6(v6("2001:db8::5"), "eth1", kRoutes6), v6("2001:db8::5"));
+    EXPECT_EQ(nextHopForIpv6(v6("2001:db8::5"), "eth2", kRoutes6), v6("2001:db8::5"));
+    EXPECT_EQ(nextHopForIpv6(v6("2001:db8::5"), "eth0", ""), v6("2001:db8::5"));
+}
+
 // Netlink messages as the kernel sends them in an RTM_GETNEIGH dump, built with libmnl.
 class NeighbourMessages {
   public:
+    // The address's own family and length unless given (a mismatch makes a malformed entry).
     NeighbourMessages& entry(const char* address, int ifindex, std::uint16_t state,
-                             std::optional<MacAddress> lladdr, std::uint8_t family = AF_INET,
-                             std::uint16_t type = RTM_NEWNEIGH, std::size_t addressLength = 4) {
+                             std::optional<MacAddress> lladdr, std::uint8_t family = 0,
+                             std::uint16_t type = RTM_NEWNEIGH, std::size_t addressLength = 0) {
+        const net::IpAddr parsed = *net::IpAddr::parse(address);
+        if (family == 0) family = parsed.isV4() ? AF_INET : AF_INET6;
+        if (addressLength == 0) addressLength = parsed.isV4() ? 4 : 16;
         nlmsghdr* header = put();
         header->nlmsg_type = type;
         header->nlmsg_flags = NLM_F_MULTI;
@@ -53,8 +87,14 @@ class NeighbourMessages {
         neighbour->ndm_family = family;
         neighbour->ndm_ifindex = ifindex;
         neighbour->ndm_state = state;
-        const std::uint32_t destination = htonl(ip(address).value());
-        mnl_attr_put(header, NDA_DST, addressLength, &destination);
+        std::array<std::byte, 16> destination{};
+        if (parsed.isV4()) {
+            const std::uint32_t v4 = htonl(parsed.v4().value());
+            std::memcpy(destination.data(), &v4, 4);
+        } else {
+            parsed.toWire(destination.data());
+        }
+        mnl_attr_put(header, NDA_DST, addressLength, destination.data());
         if (lladdr) mnl_attr_put(header, NDA_LLADDR, lladdr->size(), lladdr->data());
         mnl_attr_put_u32(header, NDA_PROBES, 0);  // an attribute we do not read
         return commit(header);
@@ -94,7 +134,7 @@ class NeighbourMessages {
   public:
     static NeighbourScan scan(std::span<const std::byte> datagram, const char* address, unsigned ifindex) {
         NeighbourScan result;
-        scanNeighbourDatagram(datagram, kSeq, kPortid, ip(address), ifindex, result);
+        scanNeighbourDatagram(datagram, kSeq, kPortid, *net::IpAddr::parse(address), ifindex, result);
         return result;
     }
 };
@@ -132,13 +172,28 @@ TEST(ParseNeighbourMessage, OnlyResolvedStatesWithAnAddressAreUsable) {
     EXPECT_FALSE(neighbour->usable());
 }
 
+TEST(ParseNeighbourMessage, ReadsAnIpv6Entry) {
+    NeighbourMessages messages;
+    messages.entry("fd00:198:18:1::2", 5, NUD_STALE, kMac);
+    auto neighbour = parseNeighbourMessage(messages.bytes());
+    ASSERT_TRUE(neighbour);
+    EXPECT_EQ(neighbour->address, *net::IpAddr::parse("fd00:198:18:1::2"));
+    EXPECT_EQ(neighbour->ifindex, 5u);
+    EXPECT_EQ(neighbour->lladdr, kMac);
+    EXPECT_TRUE(neighbour->usable());
+}
+
 TEST(ParseNeighbourMessage, RejectsOtherFamiliesTypesAndMalformedMessages) {
-    NeighbourMessages ipv6, deleted, shortDestination, good;
-    ipv6.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET6);
+    NeighbourMessages ipv6With4Bytes, ipv4With16Bytes, bridge, deleted, shortDestination, good;
+    ipv6With4Bytes.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET6);
+    ipv4With16Bytes.entry("fd00::2", 5, NUD_REACHABLE, kMac, AF_INET);
+    bridge.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_BRIDGE);
     deleted.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET, RTM_DELNEIGH);
     shortDestination.entry("198.18.1.2", 5, NUD_REACHABLE, kMac, AF_INET, RTM_NEWNEIGH, 2);
     good.entry("198.18.1.2", 5, NUD_REACHABLE, kMac);
-    EXPECT_FALSE(parseNeighbourMessage(ipv6.bytes()));
+    EXPECT_FALSE(parseNeighbourMessage(ipv6With4Bytes.bytes()));
+    EXPECT_FALSE(parseNeighbourMessage(ipv4With16Bytes.bytes()));
+    EXPECT_FALSE(parseNeighbourMessage(bridge.bytes()));
     EXPECT_FALSE(parseNeighbourMessage(deleted.bytes()));
     EXPECT_FALSE(parseNeighbourMessage(shortDestination.bytes()));
     // Every truncation of a good message: shorter than its nlmsg_len, never read past the span.
@@ -167,6 +222,38 @@ TEST(ScanNeighbourDatagram, FindsTheUsableEntryForTheAddressOnTheDevice) {
     EXPECT_FALSE(NeighbourMessages::scan(messages.bytes(), "198.18.1.9", 5).mac);
 }
 
+TEST(ScanNeighbourDatagram, MatchesIpv6EntriesByTheWholeAddress) {
+    NeighbourMessages messages;
+    messages
+        .entry("fd00:198:18:1::2", 4, NUD_REACHABLE, MacAddress{2, 0, 0, 0, 9, 9})   // another device
+        .entry("fd00:198:18:2::2", 5, NUD_REACHABLE, MacAddress{2, 0, 0, 0, 1, 3})   // same last 32 bits
+        .entry("::ffff:198.18.1.2", 5, NUD_REACHABLE, MacAddress{2, 0, 0, 0, 1, 4})  // IPv4 (mapped)
+        .entry("fd00:198:18:1::2", 5, NUD_PERMANENT, kMac)
+        .done();
+    auto scan = NeighbourMessages::scan(messages.bytes(), "fd00:198:18:1::2", 5);
+    EXPECT_TRUE(scan.done);
+    EXPECT_EQ(scan.mac, kMac);
+    EXPECT_EQ(NeighbourMessages::scan(messages.bytes(), "198.18.1.2", 5).mac, (MacAddress{2, 0, 0, 0, 1, 4}));
+}
+
+TEST(NeighbourDumpRequest, AsksForTheWholeTableOfOneFamily) {
+    for (const std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
+        const std::vector<std::byte> request = neighbourDumpRequest(family, 42);
+        ASSERT_EQ(request.size(), NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)));
+        nlmsghdr header{};
+        std::memcpy(&header, request.data(), sizeof header);
+        EXPECT_EQ(header.nlmsg_len, request.size());
+        EXPECT_EQ(header.nlmsg_type, RTM_GETNEIGH);
+        EXPECT_EQ(header.nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
+        EXPECT_EQ(header.nlmsg_seq, 42u);
+        ndmsg body{};
+        std::memcpy(&body, request.data() + NLMSG_HDRLEN, sizeof body);
+        EXPECT_EQ(body.ndm_family, family);
+        EXPECT_EQ(body.ndm_ifindex, 0);  // every device: the answer is filtered by DEV's index
+        EXPECT_EQ(body.ndm_state, 0);
+    }
+}
+
 TEST(ScanNeighbourDatagram, StopsAtDoneAndReportsAnErrorMessage) {
     NeighbourMessages end;
     end.entry("198.18.1.2", 5, NUD_PERMANENT, kMac).done();
@@ -187,11 +274,15 @@ TEST(ScanNeighbourDatagram, StopsAtDoneAndReportsAnErrorMessage) {
     EXPECT_FALSE(scan.mac);  // a datagram cut inside its message
 }
 
-// The live dump (needs no privilege): loopback has no neighbour entries.
+// The live dump (needs no privilege): loopback has no neighbour entries for these addresses (it
+// may have a NOARP one for ::1, which `ip neigh` shows only with `nud all`).
 TEST(LookupNeighbour, AsksTheKernelAndNamesAMissingDevice) {
     auto none = lookupNeighbour("lo", ip("127.0.0.1"));
     ASSERT_TRUE(none) << none.error();
     EXPECT_FALSE(none.value());
+    auto none6 = lookupNeighbour("lo", *net::IpAddr::parse("fd00:198:18:ffff::99"));
+    ASSERT_TRUE(none6) << none6.error();
+    EXPECT_FALSE(none6.value());
     auto missing = lookupNeighbour("no-such-dev0", ip("198.18.1.2"));
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error(), "-o no-such-dev0: no such device");
