@@ -277,7 +277,10 @@ lab_stop "$nfq_pid"
 lab_ns_exec "$LAB_NS_TARGET" ip6tables -D "${nfq_rule[@]}"
 
 # ---- live replay over IPv6, both capture backends -------------------------------------------------
+# Port-only rules for the packet ring; rules naming the online address for libpcap, whose default
+# filter then selects it ("dst host 2001:db8::1").
 live_rules="80-[$LAB6_TARGET_LIVE_IP]:80,6379-[$LAB6_TARGET_LIVE_IP]:6379"
+live_host_rules="[$LAB6_ONLINE_IP]:80-[$LAB6_TARGET_LIVE_IP]:80,[$LAB6_ONLINE_IP]:6379-[$LAB6_TARGET_LIVE_IP]:6379"
 target_caught_up() {  # ONLINE_MONITOR_RAW TARGET_MONITOR_RAW
   (($(count_lines "$target_nginx_log") >= $(count_lines "$online_nginx_log"))) &&
     (($(monitor_commands "$2") >= $(monitor_commands "$1")))
@@ -300,16 +303,16 @@ while chunk := s.recv(65536):
 print(reply.split(b"\r\n")[0].decode())' "$1" "$LAB6_ONLINE_IP" "$2"
 }
 
-# live_case NAME TCPCOPY_ARGS... : live tcpcopy in the online namespace while IPv6 clients run.
+# live_case NAME RULES TCPCOPY_ARGS... : live tcpcopy in the online namespace while IPv6 clients run.
 live_case() {
-  local name=$1
-  shift
+  local name=$1 rules=$2
+  shift 2
   : >"$online_nginx_log"
   : >"$target_nginx_log"
   # MONITOR connects before tcpcopy starts: later it only acknowledges, which replays nothing.
   lab_redis_monitor_start "$LAB_NS_ONLINE" "$LAB6_ONLINE_IP" 6379 "$LAB_DIR/$name.online.monitor"
   lab_redis_monitor_start "$LAB_NS_TARGET" "$LAB6_TARGET_LIVE_IP" 6379 "$LAB_DIR/$name.target.monitor"
-  lab_bg "tcpcopy-$name" "$LAB_NS_ONLINE" "$tcpcopy_bin" -x "$live_rules" \
+  lab_bg "tcpcopy-$name" "$LAB_NS_ONLINE" "$tcpcopy_bin" -x "$rules" \
     -s "[$LAB6_ASSIST_LIVE_TUNNEL_IP]:$LAB_TUNNEL_PORT" --stats-interval 1 --report "$LAB_DIR/$name.json" "$@"
   local pid=$LAB_LAST_PID
   lab_wait_file_match "$LAB_DIR/tcpcopy-$name.log" 'replay started' 20
@@ -368,8 +371,13 @@ live_case() {
     fail "$name: $ext packets with extension headers decoded (the client sent at least 3)"
 }
 
-live_case live-ring
-live_case live-pcap -i "$LAB_IF_ONLINE_CLIENT" -B 64
+live_case live-ring "$live_rules"
+live_case live-pcap "$live_host_rules" -i "$LAB_IF_ONLINE_CLIENT" -B 64
+if grep -q "filter '.*dst port 80 and dst host $LAB6_ONLINE_IP" "$LAB_DIR/tcpcopy-live-pcap.log"; then
+  ok "live-pcap: $(grep -o "filter '.*'" "$LAB_DIR/tcpcopy-live-pcap.log")"
+else
+  fail "live-pcap: the default filter does not select the IPv6 online address: $(grep 'input:' "$LAB_DIR/tcpcopy-live-pcap.log")"
+fi
 
 # ---- intercept alone: IPv6 answers through an IPv6 tunnel, IPv4 ones through an IPv4 tunnel -------
 # Last: the target keeps each probe's connection half open (SYN-RECV) for about a minute,
