@@ -4,8 +4,9 @@
 # network namespace; tcpdump in a second namespace, across a veth pair, must see every packet,
 # each with a correct IP header checksum (IPv4) and a correct TCP checksum, and none of the
 # malformed ones. A batch alternating families takes one sendmmsg per run of one family. IPv6
-# SYNs to a listening socket are answered with SYN-ACKs (the target's TCP took them). Without
-# CAP_NET_RAW both injectors must refuse to start with the system's error text.
+# SYNs to a listening socket are answered with SYN-ACKs (the target's TCP took them), and tcpcopy
+# replays a capture to an IPv6 target through either injector after -u nobody dropped its
+# privileges. Without CAP_NET_RAW both injectors must refuse to start with the system's error text.
 #
 # Usage: inject_test.sh BUILD_DIR   (root; INJECT_PROBE=/path/to/inject_probe overrides the
 # probe's location, which is BUILD_DIR/tests/e2e/inject_tools/inject_probe by default)
@@ -16,6 +17,8 @@ set -euo pipefail
 
 build=${1:-}
 probe=${INJECT_PROBE:-$build/tests/e2e/inject_tools/inject_probe}
+tcpcopy_bin=$build/tcpcopy/tcpcopy
+fixtures=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)
 
 fail() {
   printf 'inject_test: FAIL: %s\n' "$*" >&2
@@ -24,6 +27,7 @@ fail() {
 
 [[ $(id -u) -eq 0 ]] || fail "must run as root (network namespaces, raw sockets)"
 [[ -x $probe ]] || fail "probe not built: $probe (build target inject_probe; tests/e2e/inject_tools must be added with add_subdirectory)"
+[[ -x $tcpcopy_bin ]] || fail "tcpcopy not built: $tcpcopy_bin"
 command -v tcpdump >/dev/null || fail "tcpdump not installed"
 
 tag="ij$$"
@@ -32,6 +36,7 @@ ns_rx="${tag}rx"
 work=$(mktemp -d "/tmp/inject_test.$$.XXXXXX")
 tcpdump_pid=""
 listener_pid=""
+tcpcopy_pid=""
 tx4=198.18.9.1
 rx4=198.18.9.2
 tx6=fd00:198:18:9::1
@@ -42,6 +47,10 @@ cleanup() {
   if [[ -n $tcpdump_pid ]] && kill -0 "$tcpdump_pid" 2>/dev/null; then
     kill -INT "$tcpdump_pid" 2>/dev/null || true
     wait "$tcpdump_pid" 2>/dev/null || true
+  fi
+  if [[ -n $tcpcopy_pid ]] && kill -0 "$tcpcopy_pid" 2>/dev/null; then
+    kill "$tcpcopy_pid" 2>/dev/null || true
+    wait "$tcpcopy_pid" 2>/dev/null || true
   fi
   if [[ -n $listener_pid ]] && kill -0 "$listener_pid" 2>/dev/null; then
     kill "$listener_pid" 2>/dev/null || true
@@ -81,23 +90,23 @@ for ns in "$ns_tx" "$ns_rx"; do
   fi
 done
 
-# ---- a listener in rx for the SYN-ACK check (IPv6 ports 9208 and 9209) ------------------------
+# ---- a listener in rx for the SYN-ACK checks (IPv6 ports 9208-9211) ---------------------------
 ip netns exec "$ns_rx" python3 -c '
 import signal, socket, sys
 socks = []
-for port in (9208, 9209):
+for port in (9208, 9209, 9210, 9211):
     s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     s.bind((sys.argv[1], port))
     s.listen(64)
     socks.append(s)
 signal.pause()' "$rx6" 2>"$work/listener.err" &
 listener_pid=$!
+listening() { ip netns exec "$ns_rx" ss -Hltn "( sport >= :9208 and sport <= :9211 )" | wc -l; }
 for _ in $(seq 100); do
-  [[ $(ip netns exec "$ns_rx" ss -Hltn "( sport = :9208 or sport = :9209 )" | wc -l) -eq 2 ]] && break
+  (($(listening) == 4)) && break
   sleep 0.05
 done
-[[ $(ip netns exec "$ns_rx" ss -Hltn "( sport = :9208 or sport = :9209 )" | wc -l) -eq 2 ]] ||
-  fail "the IPv6 listener did not start: $(cat "$work/listener.err")"
+(($(listening) == 4)) || fail "the IPv6 listener did not start: $(cat "$work/listener.err")"
 
 # ---- capture on the receiving side ----------------------------------------------------------
 pcap="$work/rx.pcap"
@@ -243,6 +252,37 @@ for port in 9208 9209; do
   [[ $answered == "40000 40001 40002 40003 40004 " ]] ||
     fail "port $port: SYN-ACKs to source ports '$answered', expected 40000-40004"
   printf 'inject_test: port %s: the listener answered every IPv6 SYN with a SYN-ACK\n' "$port"
+done
+
+# ---- tcpcopy itself: a capture replayed to an IPv6 target as user nobody -----------------------
+# The IPv6 socket opens at start, before -u drops CAP_NET_RAW: the 20 connections of the capture
+# (clients from -c 2001:db8::10) reach the listener through either injector, each half open at rx
+# (rx's route for the client network leads nowhere; no intercept, -L). tcpcopy is stopped then.
+ip -n "$ns_rx" -6 route add 2001:db8::/32 dev "${tag}b"
+half_open() {
+  ip netns exec "$ns_rx" ss -Htn state syn-recv "( sport = :$1 )" | awk '{print $4}' |
+    sed -E 's/.*:([0-9]+)$/\1/' | sort -u | wc -l
+}
+for run in libnet:9210 raw:9211; do
+  injector=${run%:*} port=${run#*:}
+  ip netns exec "$ns_tx" "$tcpcopy_bin" --injector "$injector" -u nobody -L --stats-interval 0 \
+    -x "80-[$rx6]:$port" -c 2001:db8::10 -i "$fixtures/http_short.pcap" >"$work/tcpcopy-$injector.log" 2>&1 &
+  tcpcopy_pid=$!
+  for _ in $(seq 100); do
+    (($(half_open "$port") >= 20)) && break
+    sleep 0.1
+  done
+  half=$(half_open "$port")
+  kill "$tcpcopy_pid" 2>/dev/null || true
+  wait "$tcpcopy_pid" 2>/dev/null || true
+  tcpcopy_pid=""
+  ((half == 20)) || fail "tcpcopy --injector $injector -u nobody: $half of 20 connections reached [$rx6]:$port: $(tail -5 "$work/tcpcopy-$injector.log")"
+  grep -q "running as user nobody" "$work/tcpcopy-$injector.log" ||
+    fail "tcpcopy --injector $injector did not say it runs as nobody: $(tail -5 "$work/tcpcopy-$injector.log")"
+  ! grep -q "cannot send IPv6" "$work/tcpcopy-$injector.log" ||
+    fail "tcpcopy --injector $injector: $(grep "cannot send IPv6" "$work/tcpcopy-$injector.log")"
+  printf 'inject_test: tcpcopy --injector %s -u nobody: 20 connections to [%s]:%s half open at rx\n' \
+    "$injector" "$rx6" "$port"
 done
 
 # ---- without CAP_NET_RAW both injectors refuse to start, naming the reason ------------------
