@@ -171,16 +171,25 @@ std::string protocolFilter(std::string_view protocol, const std::vector<session:
     return filter + ")";
 }
 
-// libpcap's filter for -i DEV without -F: TCP to the -x ports (and addresses), UDP to the
-// -x udp: ones.
+// IPv6 packets whose first next header is an extension header (hop-by-hop, routing, fragment,
+// destination options, AH). libpcap's "tcp" and "port" match IPv6 TCP only right behind the fixed
+// header (its "protochain" needs a backward jump the kernel refuses, so it would filter in user
+// space): these pass whatever they carry, and the decoder (which skips extension headers) and the
+// -x rules select, as the packet ring does.
+constexpr std::string_view kIpv6ExtensionHeaders =
+    "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 60 or ip6[6] == 51))";
+
+// libpcap's filter for -i DEV without -F: TCP to the -x ports (and addresses) over IPv4 or IPv6,
+// IPv6 packets with extension headers, UDP to the -x udp: ones.
 std::string defaultLiveFilter(const ReplayOptions& options) {
     const bool tcp = !options.engine.rules.empty();
     const bool udp = !options.udpRules.empty();
-    if (tcp && udp) {
-        return "(" + protocolFilter("tcp", options.engine.rules) + ") or (" +
-               protocolFilter("udp", options.udpRules) + ")";
-    }
-    return udp ? protocolFilter("udp", options.udpRules) : protocolFilter("tcp", options.engine.rules);
+    std::string filter;
+    if (tcp)
+        filter =
+            "(" + protocolFilter("tcp", options.engine.rules) + ") or " + std::string(kIpv6ExtensionHeaders);
+    if (udp) filter += (tcp ? " or (" : "(") + protocolFilter("udp", options.udpRules) + ")";
+    return filter;
 }
 
 Source openFile(const ReplayOptions& options, os::EventBase& base, const os::Clock& clock, FrameSink& sink) {

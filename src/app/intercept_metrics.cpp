@@ -31,7 +31,8 @@ void InterceptApp::registerMetrics() {
     using R = tunnel::RouteTableCounters;
     using S = tunnel::TunnelServerCounters;
     r.counterFn("frames_captured", "Frames handed over by libpcap", ours(&C::captured));
-    r.counterFn("frames_not_tcp", "Captured frames that were not IPv4/TCP", ours(&C::notTcp));
+    r.counterFn("frames_not_tcp", "Captured frames that were not IPv4 or IPv6 TCP (nor an IPv4/UDP answer)",
+                ours(&C::notTcp));
     r.counterFn("responses_forwarded", "Response headers sent to a tcpcopy", ours(&C::forwarded));
     r.counterFn("responses_udp_captured",
                 "UDP answers captured (the filter takes UDP): forwarded, held or refused like TCP ones",

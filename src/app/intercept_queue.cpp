@@ -66,7 +66,7 @@ void InterceptApp::onQueued(std::uint32_t id, net::Bytes packet) {
     net::Bytes headers = decoded.status == net::DecodeStatus::Ok
                              ? tunnel::responsePrefix(decoded.ipPacket, config_.payload)
                              : net::Bytes{};
-    if (headers.empty()) {  // not IPv4/TCP: none of ours
+    if (headers.empty()) {  // not IPv4 or IPv6 TCP: none of ours
         ++counters_.notTcp;
         verdict(id, capture::Verdict::Accept);
         return;

@@ -227,7 +227,9 @@ class ReplayApp final : public FrameSink {
         if (auto err = tunnel::TunnelClient::validate(topts); !err.empty()) return startError(kProgram, err);
         tunnel::TunnelClientCallbacks cb;
         cb.onResponse = [this](net::Bytes header) {
-            if (header.size() > 9 && std::to_integer<std::uint8_t>(header[9]) == net::kIpProtoUdp && udp_) {
+            // A UDP answer (UDP copy is IPv4 only: an IPv6 header's byte 9 is its source address).
+            if (udp_ && header.size() > 9 && std::to_integer<std::uint8_t>(header[0]) >> 4 == 4 &&
+                std::to_integer<std::uint8_t>(header[9]) == net::kIpProtoUdp) {
                 udp_->onResponse(header);
                 return;
             }

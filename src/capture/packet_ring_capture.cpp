@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -19,89 +20,150 @@ namespace {
 std::string systemError(std::string_view what) { return std::string(what) + ": " + std::strerror(errno); }
 
 constexpr std::uint32_t kKeepWhole = 0xffffffffu;  // a filter's "accept the whole packet"
+constexpr std::uint32_t kEtherTypeIpv4 = 0x0800;
+constexpr std::uint32_t kEtherTypeIpv6 = 0x86DD;
+constexpr std::uint32_t kIpv6NextHeaderOffset = 6;
+constexpr std::uint32_t kIpv6DstPortOffset = 40 + 2;  // the fixed header, then the TCP ports
+// IPv6 extension headers the decoder walks (hop-by-hop, routing, fragment, destination options,
+// AH): classic BPF has no loops to walk them, so such packets pass and the decoder and the -x
+// rules decide.
+constexpr std::uint32_t kIpv6ExtensionHeaders[] = {0, 43, 44, 60, 51};
 
-sock_filter stmt(std::uint16_t code, std::uint32_t k) { return sock_filter{code, 0, 0, k}; }
-sock_filter jump(std::uint16_t code, std::uint32_t k, std::uint8_t jt, std::uint8_t jf) {
-    return sock_filter{code, jt, jf, k};
+// Classic BPF with labels: conditional jumps reach at most 255 instructions ahead, which every
+// jump here stays within (each family's block ends with its own accept and reject; the ports of
+// both protocols together are at most kMaxFilterPorts); unconditional ones reach anywhere.
+class FilterProgram {
+  public:
+    using Label = std::size_t;
+    static constexpr Label kNext = static_cast<Label>(-1);  // fall through
+
+    Label label() {
+        labels_.push_back(kNext);
+        return labels_.size() - 1;
+    }
+    void place(Label label) { labels_[label] = code_.size(); }
+    void load(std::uint16_t code, std::uint32_t k) { code_.push_back(sock_filter{code, 0, 0, k}); }
+    void jumpIf(std::uint16_t op, std::uint32_t k, Label ifTrue, Label ifFalse) {
+        fixups_.push_back({code_.size(), ifTrue, ifFalse});
+        code_.push_back(sock_filter{static_cast<std::uint16_t>(BPF_JMP | op | BPF_K), 0, 0, k});
+    }
+    void jump(Label to) {
+        fixups_.push_back({code_.size(), to, kNext});
+        code_.push_back(sock_filter{BPF_JMP | BPF_JA, 0, 0, 0});
+    }
+    void ret(std::uint32_t k) { load(BPF_RET | BPF_K, k); }
+
+    std::vector<sock_filter> finish() {
+        for (const Fixup& f : fixups_) {
+            sock_filter& insn = code_[f.at];
+            if (BPF_OP(insn.code) == BPF_JA) {
+                insn.k = static_cast<std::uint32_t>(distance(f.at, f.ifTrue));
+                continue;
+            }
+            const std::size_t jt = f.ifTrue == kNext ? 0 : distance(f.at, f.ifTrue);
+            const std::size_t jf = f.ifFalse == kNext ? 0 : distance(f.at, f.ifFalse);
+            if (jt > 255 || jf > 255) std::abort();  // kMaxFilterPorts keeps every block shorter
+            insn.jt = static_cast<std::uint8_t>(jt);
+            insn.jf = static_cast<std::uint8_t>(jf);
+        }
+        return std::move(code_);
+    }
+
+  private:
+    struct Fixup {
+        std::size_t at;
+        Label ifTrue;
+        Label ifFalse;
+    };
+    std::size_t distance(std::size_t from, Label to) const { return labels_[to] - from - 1; }
+
+    std::vector<sock_filter> code_;
+    std::vector<std::size_t> labels_;
+    std::vector<Fixup> fixups_;
+};
+
+// Loads the destination port, the 16-bit word at `offset` (mode BPF_ABS) or at X + `offset`
+// (BPF_IND), then accepts on one of `ports` and rejects otherwise. No ports: accepts.
+void portBlock(FilterProgram& p, std::uint16_t mode, std::uint32_t offset,
+               const std::vector<std::uint16_t>& ports, FilterProgram::Label accept,
+               FilterProgram::Label reject) {
+    if (ports.empty()) {
+        p.jump(accept);
+        return;
+    }
+    p.load(BPF_LD | BPF_H | mode, offset);
+    for (std::uint16_t port : ports) p.jumpIf(BPF_JEQ, port, accept, FilterProgram::kNext);
+    p.jump(reject);
 }
 
-// Classic BPF over a SOCK_DGRAM packet (offset 0 = the IPv4 header):
-//   pkttype == PACKET_HOST && version == 4 &&
-//   ((keepTcp && protocol == TCP && (later fragment || no tcpPorts || destination port in tcpPorts)) ||
-//    (keepUdp && protocol == UDP && (later fragment || no udpPorts || destination port in udpPorts)))
-// The ports together are at most kMaxFilterPorts, so that every jump reaches its target.
+// Classic BPF over a SOCK_DGRAM packet (offset 0 = the IP header), bound to every protocol:
+//   pkttype == PACKET_HOST && (
+//     (protocol == IPv4 && version == 4 &&
+//       ((keepTcp && ip protocol == TCP && (later fragment || destination port in tcpPorts)) ||
+//        (keepUdp && ip protocol == UDP && (later fragment || destination port in udpPorts)))) ||
+//     (protocol == IPv6 && keepTcp &&
+//       ((next header == TCP && destination port in tcpPorts) || next header is an extension header)))
+// An empty port list stands for every port. IPv6 UDP is never kept: UDP copy is IPv4 only.
 std::vector<sock_filter> inboundFilter(bool keepTcp, const std::vector<std::uint16_t>& tcpPorts, bool keepUdp,
                                        const std::vector<std::uint16_t>& udpPorts) {
-    std::vector<sock_filter> prog;
-    // Each `reject` / `accept` / `udp` placeholder is patched once the program's length is known.
-    std::vector<std::size_t> toReject;
-    std::vector<std::size_t> toAccept;
-    std::vector<std::size_t> toUdp;
-    auto jeqElseReject = [&](std::uint32_t k) {
-        toReject.push_back(prog.size());
-        prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 0));
+    FilterProgram p;
+    using L = FilterProgram::Label;
+    constexpr L next = FilterProgram::kNext;
+    const L reject = p.label(), ipv4 = p.label(), ipv6 = p.label(), toIpv6 = p.label();
+    p.load(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE));
+    p.jumpIf(BPF_JEQ, PACKET_HOST, next, reject);
+    p.load(BPF_LD | BPF_H | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_PROTOCOL));
+    p.jumpIf(BPF_JEQ, kEtherTypeIpv6, toIpv6, next);
+    p.jumpIf(BPF_JEQ, kEtherTypeIpv4, ipv4, reject);
+    p.place(reject);
+    p.ret(0);
+    p.place(toIpv6);
+    p.jump(ipv6);  // past the IPv4 block, however long
+
+    // IPv4: a later fragment passes (the decoder counts it); X = the header length.
+    p.place(ipv4);
+    const L accept4 = p.label(), reject4 = p.label(), udp4 = p.label();
+    p.load(BPF_LD | BPF_B | BPF_ABS, 0);
+    p.load(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+    p.jumpIf(BPF_JEQ, 0x40, next, reject4);
+    auto ipv4Ports = [&](const std::vector<std::uint16_t>& ports) {
+        p.load(BPF_LD | BPF_H | BPF_ABS, 6);
+        p.jumpIf(BPF_JSET, 0x1fff, accept4, next);
+        p.load(BPF_LDX | BPF_B | BPF_MSH, 0);
+        portBlock(p, BPF_IND, 2, ports, accept4, reject4);
     };
-    // Accepts later fragments and the destination ports given, rejects the rest.
-    auto portBlock = [&](const std::vector<std::uint16_t>& ports) {
-        prog.push_back(stmt(BPF_LD | BPF_H | BPF_ABS, 6));
-        toAccept.push_back(prog.size());
-        prog.push_back(jump(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 0, 0));  // a later fragment
-        prog.push_back(stmt(BPF_LDX | BPF_B | BPF_MSH, 0));              // X = IP header length
-        prog.push_back(stmt(BPF_LD | BPF_H | BPF_IND, 2));               // TCP/UDP destination port
-        for (std::uint16_t port : ports) {
-            toAccept.push_back(prog.size());
-            prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 0));
-        }
-        toReject.push_back(prog.size());
-        prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
-    };
-    prog.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE)));
-    jeqElseReject(PACKET_HOST);
-    prog.push_back(stmt(BPF_LD | BPF_B | BPF_ABS, 0));
-    prog.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0));
-    jeqElseReject(0x40);
-    prog.push_back(stmt(BPF_LD | BPF_B | BPF_ABS, 9));
-    if (keepUdp) {
-        toUdp.push_back(prog.size());
-        prog.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 0));
-    }
+    p.load(BPF_LD | BPF_B | BPF_ABS, 9);
+    if (keepUdp) p.jumpIf(BPF_JEQ, IPPROTO_UDP, udp4, next);
     if (keepTcp) {
-        jeqElseReject(IPPROTO_TCP);
-        if (tcpPorts.empty()) {
-            toAccept.push_back(prog.size());
-            prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
-        } else {
-            portBlock(tcpPorts);
-        }
+        p.jumpIf(BPF_JEQ, IPPROTO_TCP, next, reject4);
+        ipv4Ports(tcpPorts);
     } else {
-        toReject.push_back(prog.size());
-        prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
+        p.jump(reject4);
     }
-    const std::size_t udp = prog.size();
-    if (keepUdp && udpPorts.empty()) {
-        toAccept.push_back(prog.size());
-        prog.push_back(stmt(BPF_JMP | BPF_JA, 0));
-    } else if (keepUdp) {
-        portBlock(udpPorts);
+    p.place(udp4);
+    if (keepUdp) ipv4Ports(udpPorts);
+    p.place(accept4);
+    p.ret(kKeepWhole);
+    p.place(reject4);
+    p.ret(0);
+
+    p.place(ipv6);
+    if (!keepTcp) {
+        p.ret(0);
+        return p.finish();
     }
-    const std::size_t accept = prog.size();
-    prog.push_back(stmt(BPF_RET | BPF_K, kKeepWhole));
-    const std::size_t reject = prog.size();
-    prog.push_back(stmt(BPF_RET | BPF_K, 0));
-    auto patch = [&prog](std::size_t i, std::size_t to, bool whenTrue) {
-        const std::size_t distance = to - i - 1;
-        if (BPF_OP(prog[i].code) == BPF_JA) {
-            prog[i].k = static_cast<std::uint32_t>(distance);
-        } else if (whenTrue) {
-            prog[i].jt = static_cast<std::uint8_t>(distance);
-        } else {
-            prog[i].jf = static_cast<std::uint8_t>(distance);
-        }
-    };
-    for (std::size_t i : toAccept) patch(i, accept, true);
-    for (std::size_t i : toUdp) patch(i, udp, true);
-    for (std::size_t i : toReject) patch(i, reject, false);
-    return prog;
+    const L accept6 = p.label(), reject6 = p.label(), extension = p.label();
+    p.load(BPF_LD | BPF_B | BPF_ABS, kIpv6NextHeaderOffset);
+    p.jumpIf(BPF_JEQ, IPPROTO_TCP, next, extension);
+    portBlock(p, BPF_ABS, kIpv6DstPortOffset, tcpPorts, accept6, reject6);
+    p.place(extension);  // A still holds the next header
+    for (std::uint32_t header : kIpv6ExtensionHeaders) p.jumpIf(BPF_JEQ, header, accept6, next);
+    p.jump(reject6);
+    p.place(accept6);
+    p.ret(kKeepWhole);
+    p.place(reject6);
+    p.ret(0);
+    return p.finish();
 }
 
 std::vector<std::uint16_t> sortedUnique(std::vector<std::uint16_t> ports) {
@@ -173,8 +235,12 @@ PacketRingCapture::Result PacketRingCapture::open(const PacketRingOptions& optio
                               blockBytes, blockCount);
     sockaddr_ll addr{};
     addr.sll_family = AF_PACKET;
-    addr.sll_protocol = htons(ETH_P_IP);
-    addr.sll_ifindex = 0;  // every interface
+    addr.sll_protocol = htons(ETH_P_ALL);  // IPv4 and IPv6: the filter selects
+    addr.sll_ifindex = 0;                  // every interface
+    // Bound to every protocol, the socket would also be handed every outgoing packet, for the
+    // filter to reject: the kernel skips them (Linux 4.20 on; older kernels run the filter).
+    int ignoreOutgoing = 1;
+    ::setsockopt(capture.fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &ignoreOutgoing, sizeof ignoreOutgoing);
     if (::bind(capture.fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         return Result::fail(systemError("packet socket: bind"));
     }

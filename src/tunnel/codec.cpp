@@ -173,6 +173,21 @@ MessageError readRoute(Reader& r, net::FlowKey& flow) {
     return finish(r, ok);
 }
 
+// The IP layer of a packet whose headers can travel as a RESPONSES item, and its TCP header's
+// length: IPv4, or IPv6 with its extension headers, carrying TCP, not a fragment, the whole TCP
+// header (options included) present. length 0 when the packet is none of that.
+struct TcpHeaders {
+    net::IpLayer ip;
+    std::size_t length = 0;
+};
+TcpHeaders tcpHeaders(net::Bytes ipPacket) {
+    TcpHeaders out{net::parseIpLayer(ipPacket), 0};
+    if (out.ip.status == net::DecodeStatus::Ok && out.ip.protocol == net::kIpProtoTcp && !out.ip.fragment) {
+        out.length = net::tcpHeaderLength(out.ip.payload);
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string_view messageTypeName(MessageType type) {
@@ -247,21 +262,13 @@ std::string_view messageErrorName(MessageError error) {
     return "unknown";
 }
 
-net::Bytes responseHeaderBytes(net::Bytes ipPacket) {
-    const net::IpLayer ip = net::parseIpLayer(ipPacket);
-    if (ip.status != net::DecodeStatus::Ok || ip.version != 4) return {};
-    const std::size_t tcpLength = net::tcpHeaderLength(ip.payload);
-    if (tcpLength == 0) return {};
-    return ip.packet.first(ip.headerLength + tcpLength);
-}
+net::Bytes responseHeaderBytes(net::Bytes ipPacket) { return responsePrefix(ipPacket, 0); }
 
 net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit) {
-    const net::IpLayer ip = net::parseIpLayer(ipPacket);
-    if (ip.status != net::DecodeStatus::Ok || ip.version != 4) return {};
-    const std::size_t tcpLength = net::tcpHeaderLength(ip.payload);
-    if (tcpLength == 0) return {};
-    const std::size_t present = ip.payload.size() - tcpLength;
-    return ip.packet.first(ip.headerLength + tcpLength + std::min(present, payloadLimit));
+    const TcpHeaders tcp = tcpHeaders(ipPacket);
+    if (tcp.length == 0) return {};
+    const std::size_t present = tcp.ip.payload.size() - tcp.length;
+    return tcp.ip.packet.first(tcp.ip.headerLength + tcp.length + std::min(present, payloadLimit));
 }
 
 net::Bytes udpResponseHeader(net::Bytes ipPacket) {
@@ -274,6 +281,16 @@ net::Bytes udpResponseHeader(net::Bytes ipPacket) {
 
 ResponseParts splitResponse(net::Bytes prefix) {
     ResponseParts parts;
+    if (!prefix.empty() && (std::to_integer<std::uint8_t>(prefix[0]) >> 4) == 6) {
+        // IPv6 (TCP only: UDP copy is IPv4): the header chain walked as the decoder does.
+        const TcpHeaders tcp = tcpHeaders(prefix);
+        if (tcp.length == 0) return parts;
+        parts.header = tcp.ip.packet.first(tcp.ip.headerLength + tcp.length);
+        parts.payload = tcp.ip.payload.subspan(tcp.length);
+        // The header chain lies within the stated length (parseIpLayer checks): no underflow.
+        parts.payloadLength = tcp.ip.payloadLength - static_cast<std::uint32_t>(tcp.length);
+        return parts;
+    }
     if (prefix.size() < 20 || (std::to_integer<std::uint8_t>(prefix[0]) >> 4) != 4) return parts;
     const std::size_t ipLength =
         static_cast<std::size_t>(std::to_integer<std::uint8_t>(prefix[0]) & 0x0Fu) * 4;

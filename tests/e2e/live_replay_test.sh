@@ -51,24 +51,6 @@ start_intercept
 
 e2e_begin live_replay_test
 
-# count_lines FILE : lines in FILE, 0 when it does not exist.
-count_lines() {
-  if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi
-}
-# monitor_commands FILE.raw : commands a running MONITOR has printed so far.
-monitor_commands() {
-  grep -c '^[0-9]' "$1" 2>/dev/null || true
-}
-# wait_until TIMEOUT_S CMD... : poll until CMD succeeds; non-zero at the deadline.
-wait_until() {
-  local deadline=$((SECONDS + $1))
-  shift
-  while ((SECONDS < deadline)); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  "$@"
-}
 target_caught_up() {  # COPIES ONLINE_MONITOR_RAW TARGET_MONITOR_RAW
   (($(count_lines "$target_nginx_log") >= $1 * $(count_lines "$online_nginx_log"))) &&
     (($(monitor_commands "$3") >= $1 * $(monitor_commands "$2")))
@@ -171,18 +153,6 @@ s.connect((sys.argv[2], 80))
 s.close()' "$(echo "$LAB_CLIENT_IPS" | cut -d' ' -f1)" "$LAB_ONLINE_IP"
 }
 
-# repeat_sorted N FILE : FILE's lines N times, sorted.
-repeat_sorted() {
-  local k
-  for ((k = 0; k < $1; k++)); do cat "$2"; done | LC_ALL=C sort
-}
-
-# json NAME EXPR : a Python expression over a run's report (d: the report, s: its sessions)
-json() {
-  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); s = d["sessions"]; print(eval(sys.argv[2]))' \
-    "$LAB_DIR/$1.json" "$2"
-}
-ended_states='("completed", "ended_by_replay", "reset_by_target", "timed_out", "failed", "aborted")'
 
 # Every replayed session ended in exactly one counted state; none is left open.
 check_accounting() {

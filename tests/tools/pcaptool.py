@@ -3,7 +3,7 @@
 
 Reads and writes classic pcap files (both byte orders, microsecond and nanosecond
 timestamps) with link types Ethernet (1), raw IPv4 (101, 228) and Linux cooked (113),
-IPv4 + TCP only. Subcommands:
+IPv4 + TCP only (but ipv6-dstopts). Subcommands:
 
   info IN                       packets, connections, GSO super-packets, checksums, truncation
   midstream IN OUT [--drop N]   drop the first N packets (N >= 2: SYN and SYN-ACK go) of every
@@ -14,6 +14,10 @@ IPv4 + TCP only. Subcommands:
   reorder IN OUT [--every K]    within each connection, swap every K-th client data segment with
                                 the next one of the same connection (timestamps stay in place)
   zero-checksums IN OUT         set the IPv4 header and TCP checksums to 0
+  ipv6-dstopts IN OUT           put an 8-byte destination options header (PadN) between the
+                                IPv6 header and TCP of every client packet (TCP source port not
+                                in --server-ports; Ethernet frames): IPv6 extension headers
+                                as a client may send them. Prints the number of packets changed.
   http-requests IN              reassemble each connection's client byte stream and print its
                                 complete HTTP requests as nginx's lab log line:
                                 "$request_method $request_uri $content_length $request_length"
@@ -479,6 +483,35 @@ def cmd_zero_checksums(args):
     return 0
 
 
+ETH_P_IPV6 = 0x86DD
+IPV6_DSTOPTS = 60
+# Next header TCP, length 0 (8 bytes), one PadN option filling the other 6 bytes.
+DSTOPTS_PADN = bytes([6, 0, 1, 4, 0, 0, 0, 0])
+
+
+def cmd_ipv6_dstopts(args):
+    pcap = Pcap.read(args.input)
+    if pcap.linktype != LINKTYPE_ETHERNET:
+        raise PcapError(f"{args.input}: ipv6-dstopts reads Ethernet captures only")
+    n = 0
+    for r in pcap.records:
+        d = r.data
+        if len(d) < 14 + 40 + 4 or struct.unpack("!H", d[12:14])[0] != ETH_P_IPV6 or d[14 + 6] != 6:
+            continue
+        if struct.unpack("!H", d[14 + 40:14 + 42])[0] in args.server_ports:
+            continue
+        payload_len = struct.unpack("!H", d[14 + 4:14 + 6])[0] + len(DSTOPTS_PADN)
+        d[14 + 4:14 + 6] = struct.pack("!H", payload_len)
+        d[14 + 6] = IPV6_DSTOPTS
+        d[14 + 40:14 + 40] = DSTOPTS_PADN  # the TCP checksum covers neither: it stays right
+        r.orig_len += len(DSTOPTS_PADN)
+        n += 1
+    pcap.snaplen = max(pcap.snaplen, max((len(r.data) for r in pcap.records), default=0))
+    pcap.write(args.output)
+    print(n)
+    return 0
+
+
 def cmd_http_requests(args):
     pcap = Pcap.read(args.input)
     conns, decoded = connections(pcap, args.server_ports)
@@ -549,6 +582,7 @@ def main(argv):
     p.add_argument("--every", type=int, default=2)
     p.set_defaults(fn=cmd_reorder)
     io(sub.add_parser("zero-checksums")).set_defaults(fn=cmd_zero_checksums)
+    io(sub.add_parser("ipv6-dstopts")).set_defaults(fn=cmd_ipv6_dstopts)
     io(sub.add_parser("http-requests"), output=False).set_defaults(fn=cmd_http_requests)
     io(sub.add_parser("redis-commands"), output=False).set_defaults(fn=cmd_redis_commands)
 

@@ -68,7 +68,7 @@ bool tunnelOpenToAnyone(const InterceptConfig& config);
 
 struct InterceptCounters {
     std::uint64_t captured = 0;     // frames handed over by libpcap
-    std::uint64_t notTcp = 0;       // frames that did not decode to IPv4/TCP (nor to a UDP answer)
+    std::uint64_t notTcp = 0;       // frames that did not decode to IPv4 or IPv6 TCP (nor to a UDP answer)
     std::uint64_t udpCaptured = 0;  // IPv4/UDP answers captured (forwarded, held or refused as TCP ones)
     std::uint64_t forwarded = 0;    // headers sent to a peer (held ones included once delivered)
     std::uint64_t unrouted = 0;     // headers with no route on arrival (put on hold or refused)
@@ -106,7 +106,8 @@ class InterceptApp {
     // -D/--nat: the headers to forward and `flow` with the source tcpcopy sent to (copied into
     // natScratch_ when rewritten).
     net::Bytes untranslate(net::Bytes headers, net::FlowKey& flow);
-    // A captured UDP answer forwarded or held; false when `ipPacket` is not IPv4/UDP with its header.
+    // A captured UDP answer forwarded or held; false when `ipPacket` is not IPv4/UDP with its header
+    // (UDP copy is IPv4 only).
     bool forwardUdp(net::Bytes ipPacket);
     void readCapture(std::size_t index);
     // NFQUEUE mode (intercept_queue.cpp).

@@ -1,15 +1,18 @@
 #pragma once
-// PacketRingCapture: tcpcopy's default live capture (no -i). Every IPv4 TCP packet this host
-// receives, on every interface, read in batches from a memory-mapped ring.
+// PacketRingCapture: tcpcopy's default live capture (no -i). Every IPv4 and IPv6 TCP packet this
+// host receives, on every interface, read in batches from a memory-mapped ring.
 //
-// An AF_PACKET socket (SOCK_DGRAM, bound to ETH_P_IP on all interfaces) with a TPACKET_V3 RX
-// ring (PACKET_RX_RING): the kernel writes packets, network header first (frames are
-// LinkType::RawIp), into blocks of the ring shared with this process, and hands a block over
-// when it is full or `blockTimeout` after its first packet. A classic BPF filter in the kernel
-// keeps only packets addressed to this host at the link layer (pkttype PACKET_HOST) that are
-// IPv4 TCP (to `dstPorts` when given; fragments after the first are kept too, so the decoder
-// counts them), and IPv4 UDP to `udpDstPorts` (-x udp: rules) when given. What it therefore sees, like the
-// raw IP socket it replaced:
+// An AF_PACKET socket (SOCK_DGRAM, bound to every protocol on all interfaces, outgoing packets
+// ignored) with a TPACKET_V3 RX ring (PACKET_RX_RING): the kernel writes packets, network header
+// first (frames are LinkType::RawIp), into blocks of the ring shared with this process, and hands
+// a block over when it is full or `blockTimeout` after its first packet. A classic BPF filter in
+// the kernel keeps only packets addressed to this host at the link layer (pkttype PACKET_HOST)
+// that are IPv4 TCP (to `dstPorts` when given; fragments after the first are kept too, so the
+// decoder counts them), IPv4 UDP to `udpDstPorts` (-x udp: rules) when given, and IPv6 TCP (to
+// `dstPorts` when given). An IPv6 packet whose first next header is an extension header
+// (hop-by-hop, routing, fragment, destination options, AH) is kept whatever it carries: classic
+// BPF cannot walk the chain, the decoder does, and the -x rules select. What it therefore sees,
+// like the raw IP socket it replaced:
 //   - incoming packets only: the host's own outgoing packets (tcpcopy's injected ones, the
 //     online server's answers) are never seen, and a packet on `lo` is seen once, as it arrives;
 //   - broadcast, multicast and other hosts' packets (promiscuous mode) are not kept.
@@ -46,11 +49,12 @@ struct PacketRingOptions {
     // packets/s a block is handed over by the timeout, part full, so the ring holds blocks x
     // timeout of traffic (64 MiB, 512 blocks: 2 s at 4 ms, 0.5 s at 1 ms).
     std::chrono::milliseconds blockTimeout{4};
-    // Keep only TCP to these destination ports (plus non-first fragments); empty: all TCP.
+    // Keep only TCP to these destination ports (plus IPv4 non-first fragments and IPv6 packets
+    // with extension headers); empty: all TCP, IPv4 and IPv6.
     std::vector<std::uint16_t> dstPorts{};
     // False: no TCP at all (tcpcopy with only UDP rules).
     bool keepTcp = true;
-    // Keep UDP to these destination ports too (plus non-first fragments); empty: no UDP.
+    // Keep IPv4 UDP to these destination ports too (plus non-first fragments); empty: no UDP.
     std::vector<std::uint16_t> udpDstPorts{};
 };
 

@@ -104,9 +104,10 @@ struct RouteAdd {
 struct RouteDel {
     net::FlowKey flow;
 };
-// Each item is an IPv4 header plus TCP header (options included) of a packet the target sent,
-// with the IP total length field as captured, so the payload length stays known. When decoded,
-// the items are views into the decoder's buffer (valid until the next FrameDecoder::feed()).
+// Each item is the IP header (IPv4 with its options, or IPv6 with its extension headers) plus the
+// TCP header (options included) of a packet the target sent, with the IP length field (IPv4 total
+// length, IPv6 payload length) as captured, so the payload length stays known. When decoded, the
+// items are views into the decoder's buffer (valid until the next FrameDecoder::feed()).
 struct Responses {
     std::vector<net::Bytes> items;
 };
@@ -126,10 +127,11 @@ struct ResponsePayloads {
 using Message = std::variant<Challenge, Hello, HelloAck, Reject, RouteAdd, RouteDel, Responses, Heartbeat,
                              ResponsePayloads>;
 
-// The part of a captured IPv4/TCP packet that travels as one RESPONSES item: the IP header
-// (options included) and the TCP header (options included), cut before the payload. The IP total
-// length field is not touched, so it still tells the payload length. Returns an empty span when
-// `ipPacket` is not IPv4 or is shorter than the header lengths it states.
+// The part of a captured TCP packet that travels as one RESPONSES item: the IP header (IPv4 with
+// its options, or IPv6 with its extension headers) and the TCP header (options included), cut
+// before the payload. The IP length field is not touched, so it still tells the payload length.
+// Returns an empty span when `ipPacket` is not IPv4 or IPv6 TCP, is a fragment, or is shorter
+// than the header lengths it states.
 net::Bytes responseHeaderBytes(net::Bytes ipPacket);
 // The headers as responseHeaderBytes() and then at most `payloadLimit` bytes of the captured TCP
 // payload (what intercept keeps of a response when --payload is above 0; with 0, exactly
@@ -139,10 +141,10 @@ net::Bytes responsePrefix(net::Bytes ipPacket, std::size_t payloadLimit);
 // RESPONSES): the IPv4 header and the 8-byte UDP header, the IP total length as captured. Empty
 // unless `ipPacket` is IPv4/UDP, not a later fragment, with the whole UDP header present.
 net::Bytes udpResponseHeader(net::Bytes ipPacket);
-// A response prefix split up: its header (IP + TCP, options included; or IP + the UDP header when
-// the IP protocol is UDP), the payload length its IP total length (TCP) or UDP length states (0
-// when that is below the headers: a GSO super-packet's 0) and the payload bytes present. Empty
-// header when the bytes are not an IPv4/TCP or IPv4/UDP header.
+// A response prefix split up: its header (IP + TCP, options and IPv6 extension headers included;
+// or IPv4 + the UDP header when the IP protocol is UDP), the payload length its IP length (TCP)
+// or UDP length states (0 when that is below the headers: a GSO super-packet's 0) and the payload
+// bytes present. Empty header when the bytes are not an IPv4/TCP, IPv6/TCP or IPv4/UDP header.
 struct ResponseParts {
     net::Bytes header;
     std::uint32_t payloadLength = 0;

@@ -62,8 +62,9 @@ struct ConnectionInfo {
 };
 
 struct TunnelClientCallbacks {
-    // One IPv4+TCP header (options included, IP total length as the target sent it, payload
-    // absent). The view is valid only during the call. Decode with net::decodeIpTcp().
+    // One IPv4+TCP or IPv6+TCP header (options and IPv6 extension headers included, the IP length
+    // field as the target sent it, payload absent), or an IPv4+UDP one (docs/tunnel-protocol.md).
+    // The view is valid only during the call. Decode with net::decodeIpTcp().
     std::function<void(net::Bytes ipHeaderBytes)> onResponse;
     // A connection finished its handshake (first time and after every reconnect).
     std::function<void(const ConnectionInfo&)> onConnected;

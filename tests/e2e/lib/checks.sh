@@ -7,6 +7,8 @@
 #   run_tcpcopy http -i x.pcap -x ...  # $tcpcopy_bin in the tc namespace; exit status in $tc_rc
 #   (( tc_rc == 0 )) && ok "http: replayed" || fail "http: exit $tc_rc"
 #   report_value http sessions.started # a value of $LAB_DIR/http.json, "none" when absent
+#   json http 's["started"]'          # a Python expression over that report
+#   wait_until 30 CMD...               # polls a condition (count_lines, monitor_commands help)
 #   e2e_end                            # "NAME: N passed, N failed"; fails the script on a failure
 
 # e2e_begin NAME : starts the tally.
@@ -33,16 +35,17 @@ e2e_end() {
 }
 
 # run_tcpcopy NAME ARGS... : one replay by $tcpcopy_bin in the tc namespace, towards the intercept
-# on the assistant's tunnel address, without the periodic stats line, its report in
-# $LAB_DIR/NAME.json and its output in $LAB_DIR/tcpcopy-NAME.log. The array run_tcpcopy_args, when
+# on the assistant's tunnel address ($run_tcpcopy_intercept when set, e.g. its IPv6 one), without
+# the periodic stats line, its report in $LAB_DIR/NAME.json and its output in
+# $LAB_DIR/tcpcopy-NAME.log. The array run_tcpcopy_args, when
 # set, comes before ARGS (what every replay of a script has: -x, --secret-file). Waits up to 120 s;
 # a replay still running then is stopped. Sets tc_pid and tc_rc (124: it had to be stopped).
-# shellcheck disable=SC2154 # tcpcopy_bin and run_tcpcopy_args are the calling script's
+# shellcheck disable=SC2154 # tcpcopy_bin, run_tcpcopy_args, run_tcpcopy_intercept: the calling script's
 run_tcpcopy() {
   local name=$1
   shift
-  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "$LAB_ASSIST_TUNNEL_IP" --stats-interval 0 \
-    --report "$LAB_DIR/$name.json" ${run_tcpcopy_args[@]+"${run_tcpcopy_args[@]}"} "$@"
+  lab_bg "tcpcopy-$name" "$LAB_NS_TC" "$tcpcopy_bin" -s "${run_tcpcopy_intercept:-$LAB_ASSIST_TUNNEL_IP}" \
+    --stats-interval 0 --report "$LAB_DIR/$name.json" ${run_tcpcopy_args[@]+"${run_tcpcopy_args[@]}"} "$@"
   tc_pid=$LAB_LAST_PID
   tc_rc=0
   lab_wait_exit "$tc_pid" 120 || tc_rc=$?
@@ -74,4 +77,42 @@ report_value() {
 v = json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."): v = v[k]
 print(v)' "$LAB_DIR/$1.json" "$2" 2>/dev/null || echo none
+}
+
+# json NAME EXPR : a Python expression over the report $LAB_DIR/NAME.json (d: the report, s: its
+# sessions), e.g. json live 's["started"]'.
+json() {
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); s = d["sessions"]; print(eval(sys.argv[2]))' \
+    "$LAB_DIR/$1.json" "$2"
+}
+# The end states every replayed session is counted in exactly one of (a Python tuple for json).
+ended_states='("completed", "ended_by_replay", "reset_by_target", "timed_out", "failed", "aborted")'
+
+# wait_until TIMEOUT_S CMD... : poll until CMD succeeds; non-zero at the deadline (a deadline for a
+# broken run only: the condition is what the caller waits for).
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while ((SECONDS < deadline)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+
+# count_lines FILE : lines in FILE, 0 when it does not exist.
+count_lines() {
+  if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi
+}
+
+# monitor_commands FILE.raw : commands a running redis MONITOR has printed so far.
+monitor_commands() {
+  grep -c '^[0-9]' "$1" 2>/dev/null || true
+}
+
+# repeat_sorted N FILE... : the files' lines N times, sorted (a request multiset replayed N times).
+repeat_sorted() {
+  local n=$1 k
+  shift
+  for ((k = 0; k < n; k++)); do cat "$@"; done | LC_ALL=C sort
 }

@@ -281,6 +281,11 @@ lab_up_v6() {
   lab_log "IPv6 up: hosts in fd00:198:18::/48, clients in $LAB6_CLIENT_NET"
 }
 
+# lab_url IP PORT PATH : http://IP:PORT/PATH, an IPv6 address in brackets.
+lab_url() {
+  if [[ $1 == *:* ]]; then echo "http://[$1]:$2$3"; else echo "http://$1:$2$3"; fi
+}
+
 # lab_offload NS IFACE on|off : switch TSO/GSO/GRO and checksum offload of one veth end.
 # The lab leaves offloads as the kernel sets them; tests that need them off say so.
 lab_offload() {
@@ -391,7 +396,8 @@ lab_wait_file_match() {
 # Servers
 
 # lab_start_nginx NS LISTEN_IP PORT : nginx with its own prefix under $LAB_DIR/nginx-PORT.
-# Sets LAB_NGINX_ACCESS_LOG and LAB_NGINX_PID. Locations:
+# LISTEN_IP may be a space-separated list, of IPv4 and IPv6 addresses (one listen each; the
+# settle request goes to the first). Sets LAB_NGINX_ACCESS_LOG and LAB_NGINX_PID. Locations:
 #   /            and any path: deterministic files; /index.html is small
 #   /static/N    N in {1k 4k 16k 64k 256k 1m}: N bytes of a fixed pattern
 #   /api/...     200 with the body "api <uri>\n" (any method, body discarded)
@@ -399,8 +405,11 @@ lab_wait_file_match() {
 #                proxied to a sink server on a unix socket) and answers 200 "stored N\n"
 # The access log line is exactly: $request_method $request_uri $content_length $request_length
 lab_start_nginx() {
-  local ns=$1 ip=$2 port=$3
+  local ns=$1 ips=$2 port=$3 ip listen=
   lab_require_cmd nginx
+  for ip in $ips; do
+    if [[ $ip == *:* ]]; then listen+="listen [$ip]:$port; "; else listen+="listen $ip:$port; "; fi
+  done
   local d="$LAB_DIR/nginx-$ns-$port"
   mkdir -p "$d/html/static" "$d/tmp"
   printf 'lab index\n' >"$d/html/index.html"
@@ -446,7 +455,7 @@ http {
     sendfile off;
 
     server {
-        listen $ip:$port;
+        $listen
         root $d/html;
         location / { }
         location /api/ { return 200 "api \$request_uri\n"; }
@@ -470,8 +479,8 @@ EOF
   LAB_NGINX_ACCESS_LOG="$d/access.log"
   LAB_NGINX_PEERS_LOG="$d/peers.log"
   LAB_NGINX_DIR=$d
-  _lab_nginx_where[$d/access.log]="$ns $ip $port"
-  lab_wait_port "$ns" "$ip" "$port"
+  _lab_nginx_where[$d/access.log]="$ns ${ips%% *} $port"
+  for ip in $ips; do lab_wait_port "$ns" "$ip" "$port"; done
 }
 
 # lab_nginx_settle [ACCESS_LOG] : returns once nginx has logged every request it had received
@@ -496,15 +505,15 @@ lab_nginx_count() {
   grep -vc ' /lab-settle-' "$1" || true
 }
 
-# lab_start_redis NS IP PORT : redis-server with no persistence, in $LAB_DIR/redis-NS-PORT.
-# Sets LAB_REDIS_PID.
+# lab_start_redis NS IP PORT : redis-server with no persistence, in $LAB_DIR/redis-NS-PORT. IP
+# may be a space-separated list (IPv4 and IPv6). Sets LAB_REDIS_PID.
 lab_start_redis() {
-  local ns=$1 ip=$2 port=$3
+  local ns=$1 ips=$2 port=$3 ip
   lab_require_cmd redis-server redis-cli
   local d="$LAB_DIR/redis-$ns-$port"
   mkdir -p "$d"
   cat >"$d/redis.conf" <<EOF
-bind $ip
+bind $ips
 port $port
 protected-mode no
 daemonize no
@@ -517,7 +526,7 @@ EOF
   lab_bg "redis-$ns-$port" "$ns" redis-server "$d/redis.conf"
   LAB_REDIS_PID=$LAB_LAST_PID
   LAB_REDIS_DIR=$d
-  lab_wait_port "$ns" "$ip" "$port"
+  for ip in $ips; do lab_wait_port "$ns" "$ip" "$port"; done
 }
 
 # lab_redis_monitor_start NS IP PORT FILE : record every command the server receives.
@@ -548,8 +557,9 @@ lab_redis_monitor_stop() {
     ECHO "$sentinel" >/dev/null || lab_die "redis at $_lab_monitor_ip:$_lab_monitor_port unreachable"
   lab_wait_file_match "$_lab_monitor_file.raw" "\"ECHO\" \"$sentinel\"" 10
   lab_stop "$_lab_monitor_pid"
-  grep -v -F "\"$sentinel\"" "$_lab_monitor_file.raw" | grep -v '^OK$' |
-    sed -E 's/^[0-9]+\.[0-9]+ \[[^]]*\] //' >"$_lab_monitor_file"
+  # (no command at all is a result for the caller to judge, not a failed pipeline under pipefail)
+  { grep -v -F "\"$sentinel\"" "$_lab_monitor_file.raw" | grep -v '^OK$' || true; } |
+    sed -E 's/^[0-9]+\.[0-9]+ \[[0-9]+ [^ ]+\] //' >"$_lab_monitor_file"
   unset '_lab_monitors[$_lab_monitor_file]'
 }
 

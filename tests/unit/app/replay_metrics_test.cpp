@@ -6,6 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
+
+#include "tcpcopy/net/builder.h"
 
 namespace tcpcopy::app {
 namespace {
@@ -323,6 +326,33 @@ TEST(FrameCounters, CountEveryFrameByWhatDecodingMadeOfIt) {
     EXPECT_EQ(c.ipv6ExtensionHeaders, 1u);
     EXPECT_EQ(c.fragments, 1u);
     EXPECT_EQ(c.malformed, 2u);
+}
+
+// From real packets: IPv6 frames are counted, and those the decoder walked extension headers to
+// reach TCP in are counted apart.
+TEST(FrameCounters, CountIpv6FramesAndThoseWithExtensionHeaders) {
+    net::TcpSegment seg;
+    seg.src = *net::IpAddr::parse("2001:db8::1");
+    seg.dst = *net::IpAddr::parse("fd00:198:18:1::2");
+    seg.sport = net::Port(40000);
+    seg.dport = net::Port(80);
+    seg.flags = net::tcpflag::kSyn;
+    std::vector<std::byte> plain(net::kMaxHeadersLen);
+    plain.resize(net::buildIpTcp(seg, plain));
+    std::vector<std::byte> hopByHop = plain;  // an 8-byte hop-by-hop options header (PadN) before TCP
+    const std::byte options[8] = {std::byte{6}, std::byte{0}, std::byte{1}, std::byte{4}};
+    hopByHop.insert(hopByHop.begin() + 40, std::begin(options), std::end(options));
+    hopByHop[5] = std::byte{static_cast<std::uint8_t>(std::to_integer<int>(hopByHop[5]) + 8)};
+    hopByHop[6] = std::byte{0};
+    FrameCounters c;
+    for (const auto* packet : {&plain, &hopByHop, &hopByHop}) {
+        const net::DecodeResult decoded = net::decodeIpTcp(*packet);
+        ASSERT_EQ(decoded.status, net::DecodeStatus::Ok) << net::decodeStatusName(decoded.status);
+        c.count(decoded);
+    }
+    EXPECT_EQ(c.frames, 3u);
+    EXPECT_EQ(c.ipv6, 3u);
+    EXPECT_EQ(c.ipv6ExtensionHeaders, 2u);
 }
 
 }  // namespace

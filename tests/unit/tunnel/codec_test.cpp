@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <initializer_list>
@@ -585,6 +586,87 @@ TEST(TunnelCodec, ResponseItemOfATruncatedOrForeignPacketIsEmpty) {
     Buffer badOffset = packet;
     badOffset[32] = std::byte{0x40};  // data offset 4 (< 5)
     EXPECT_TRUE(responseHeaderBytes(badOffset).empty());
+}
+
+// A SYN-ACK from [fd00:198:18:1::2]:80 to [2001:db8::11]:40000: the 40-byte IPv6 header (payload
+// length 24, next header TCP, hop limit 64) and a 24-byte TCP header with MSS 1440.
+Buffer ipv6SynAck() {
+    return bytes({0x60, 0x00, 0x00, 0x00, 0x00, 0x18, 0x06, 0x40,                          // IPv6
+                  0xfd, 0x00, 0x01, 0x98, 0x00, 0x18, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 2,  // source
+                  0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,    0,    0, 0, 0, 0, 0, 0, 0, 0x11,
+                  0x00, 0x50, 0x9C, 0x40, 0x00, 0x00, 0x00, 0x64,    // ports, seq 100
+                  0x00, 0x00, 0x03, 0xE9, 0x60, 0x12, 0xFD, 0x20,    // ack 1001, offset 6, SYN|ACK, window
+                  0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0x05, 0xA0});  // checksum, urgent, MSS 1440
+}
+
+// docs/tunnel-protocol.md, "RESPONSES with an IPv6 item": the frame layout does not change, the
+// item is the IPv6 and TCP headers as captured.
+TEST(TunnelCodec, ResponsesGoldenBytesWithAnIpv6Item) {
+    const Buffer packet = ipv6SynAck();
+    const net::Bytes item = responseHeaderBytes(packet);
+    ASSERT_EQ(item.size(), 64u);
+    Buffer out;
+    EXPECT_EQ(encode(out, Responses{{item}}), 1u);
+    Buffer golden = bytes({0x54, 0x43, 0x02, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x44,  // header, payload 68
+                           0x00, 0x01, 0x00, 0x40});                                    // 1 item of 64 bytes
+    golden.insert(golden.end(), packet.begin(), packet.end());
+    EXPECT_EQ(out, golden);
+    FrameDecoder decoder;
+    decoder.feed(out);
+    Frame frame;
+    ASSERT_EQ(decoder.next(frame), FrameDecoder::Status::Frame);
+    Message m;
+    ASSERT_EQ(decodeMessage(frame, m), MessageError::None);
+    const net::DecodeResult d = net::decodeIpTcp(std::get<Responses>(m).items.at(0));
+    ASSERT_EQ(d.status, net::DecodeStatus::Ok);
+    EXPECT_EQ(d.segment.serverToClientKey().toString(), "[2001:db8::11]:40000>[fd00:198:18:1::2]:80");
+    EXPECT_EQ(d.segment.flags, net::tcpflag::kSyn | net::tcpflag::kAck);
+    EXPECT_EQ(d.segment.ack.value(), 1001u);
+    EXPECT_EQ(d.segment.options.mss, 1440);
+    EXPECT_EQ(d.segment.payloadLength, 0u);
+}
+
+// The same response carrying 96 payload bytes behind a destination-options extension header: the
+// item keeps the extension header (and the payload length field as captured) and stops at the
+// end of the TCP header; a prefix of the payload splits back into header, length and bytes.
+TEST(TunnelCodec, Ipv6ResponseItemKeepsExtensionHeadersAndThePayloadLength) {
+    Buffer packet = ipv6SynAck();
+    packet[5] = std::byte{8 + 24 + 96};  // payload length: extension header, TCP header, data
+    packet[6] = std::byte{60};           // next header: destination options
+    const Buffer options = bytes({0x06, 0x00, 0x01, 0x04, 0, 0, 0, 0});  // next TCP, 8 bytes, PadN
+    packet.insert(packet.begin() + 40, options.begin(), options.end());
+    packet[40 + 8 + 13] = std::byte{0x18};  // PSH|ACK
+    packet.resize(40 + 8 + 24 + 96, std::byte{'x'});
+    const net::Bytes item = responseHeaderBytes(packet);
+    ASSERT_EQ(item.size(), 72u);
+    const net::DecodeResult d = net::decodeIpTcp(item);
+    ASSERT_EQ(d.status, net::DecodeStatus::Ok);
+    EXPECT_EQ(d.segment.payloadLength, 96u);
+    EXPECT_TRUE(d.segment.payload.empty());
+    const ResponseParts parts = splitResponse(responsePrefix(packet, 4));
+    EXPECT_EQ(parts.header.size(), 72u);
+    EXPECT_EQ(parts.payloadLength, 96u);
+    EXPECT_TRUE(std::ranges::equal(parts.payload, bytes({'x', 'x', 'x', 'x'})));
+    EXPECT_EQ(splitResponse(item).payloadLength, 96u);
+    EXPECT_TRUE(splitResponse(item).payload.empty());
+}
+
+TEST(TunnelCodec, Ipv6ResponseItemOfATruncatedFragmentedOrForeignPacketIsEmpty) {
+    const Buffer packet = ipv6SynAck();
+    for (std::size_t len = 0; len < packet.size(); ++len) {
+        EXPECT_TRUE(responseHeaderBytes(net::Bytes(packet).first(len)).empty()) << len;
+        EXPECT_TRUE(splitResponse(net::Bytes(packet).first(len)).header.empty()) << len;
+    }
+    Buffer udp = packet;
+    udp[6] = std::byte{17};
+    EXPECT_TRUE(responseHeaderBytes(udp).empty());
+    EXPECT_TRUE(splitResponse(udp).header.empty());  // UDP copy is IPv4 only
+    Buffer fragment = packet;
+    fragment[5] = std::byte{8 + 24};
+    fragment[6] = std::byte{44};  // a first fragment: offset 0, more fragments
+    const Buffer header = bytes({0x06, 0x00, 0x00, 0x01, 0, 0, 0, 7});
+    fragment.insert(fragment.begin() + 40, header.begin(), header.end());
+    EXPECT_TRUE(responseHeaderBytes(fragment).empty());
 }
 
 }  // namespace

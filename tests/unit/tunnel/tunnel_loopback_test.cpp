@@ -144,6 +144,45 @@ TEST(TunnelLoopback, EndpointListParsing) {
     EXPECT_NE(parseEndpointList("1.2.3.4,x").error().find("'x'"), std::string::npos);
 }
 
+// intercept -b ::: one listener takes tcpcopy over IPv4 (seen as the IPv4 address, not
+// ::ffff:127.0.0.1, so an IPv4 --allow entry matches) and over IPv6, and an IPv6 flow's route and
+// response headers travel like an IPv4 one's.
+TEST(TunnelLoopback, DualStackListenerServesBothFamilies) {
+    Loop loop;
+    ServerLog slog;
+    auto opts = serverOptions();
+    opts.listen = net::Endpoint{*net::IpAddr::parse("::"), net::Port(0)};
+    opts.allow = parseCidrList("127.0.0.0/8,::1/128").value();
+    auto server = TunnelServer::listen(loop.base(), opts, slog.callbacks());
+    ASSERT_TRUE(server) << server.error();
+    const net::Port port = server.value()->localEndpoint().port;
+    ClientLog v4log, v6log;
+    TunnelClient v4(loop.base(), clientOptions(net::Endpoint{net::Ipv4Addr::fromOctets(127, 0, 0, 1), port}),
+                    v4log.callbacks());
+    TunnelClient v6(loop.base(), clientOptions(net::Endpoint{*net::IpAddr::parse("::1"), port}),
+                    v6log.callbacks());
+    v4.start();
+    v6.start();
+    ASSERT_TRUE(loop.runUntil([&] { return v4.anyConnected() && v6.anyConnected() && slog.up.size() == 2; }));
+    std::set<std::string> peers;
+    for (const PeerInfo& p : slog.up) peers.insert(p.address.addr.toString());
+    EXPECT_EQ(peers, (std::set<std::string>{"127.0.0.1", "::1"}));
+    EXPECT_EQ(server.value()->counters().refused, 0u);
+
+    const net::FlowKey v6flow{{*net::IpAddr::parse("2001:db8::11"), net::Port(40000)},
+                              {*net::IpAddr::parse("fd00:198:18:1::2"), net::Port(80)}};
+    v6.addRoute(v6flow);
+    ASSERT_TRUE(loop.runUntil([&] { return slog.adds.size() == 1; }));
+    EXPECT_EQ(slog.adds[0].second, v6flow);
+    const PeerId v6peer = slog.adds[0].first;
+    Buffer response(60, std::byte{0});
+    response[0] = std::byte{0x60};
+    server.value()->sendResponse(v6peer, response);
+    ASSERT_TRUE(loop.runUntil([&] { return v6log.responses.size() == 1; }));
+    EXPECT_EQ(v6log.responses[0], response);
+    EXPECT_TRUE(v4log.responses.empty());
+}
+
 TEST(TunnelLoopback, MalformedFrameClosesOnlyThatConnection) {
     Loop loop;
     ServerLog slog;
