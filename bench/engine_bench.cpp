@@ -56,7 +56,8 @@ class Player {
         for (const Frame& f : frames) {
             net::DecodeResult r = net::decodeFrame(net::LinkType::Ethernet, f.bytes);
             if (r.status != net::DecodeStatus::Ok) continue;
-            if (sourceNet != 0) r.segment.src = net::Ipv4Addr(sourceNet | (r.segment.src.v4().value() & 0xFFu));
+            if (sourceNet != 0)
+                r.segment.src = net::Ipv4Addr(sourceNet | (r.segment.src.v4().value() & 0xFFu));
             engine_.onCaptured(r.segment, now_);
             target_.deliver(engine_, now_);
             now_ += step;

@@ -225,11 +225,13 @@ void checkIpv6(const std::optional<std::vector<std::string>>& devices, os::Prefl
     for (const std::string& device : devices.value_or(std::vector<std::string>{})) {
         if (device == "any") continue;
         if (os::readSysctl("net/ipv6/conf/" + device + "/disable_ipv6") == "1") {
-            report.warning(
-                "IPv6 is off on " + device +
+            std::string text = "IPv6 is off on " + device;
+            text +=
                 " (disable_ipv6=1): no IPv6 response can arrive there, the target's neighbour "
-                "discovery for this host gets no answer; for IPv6 targets: sysctl -w net.ipv6.conf." +
-                device + ".disable_ipv6=0");
+                "discovery for this host gets no answer; for IPv6 targets: sysctl -w net.ipv6.conf.";
+            text += device;
+            text += ".disable_ipv6=0";
+            report.warning(text);
         }
     }
     if (os::hasDefaultRoute6()) {

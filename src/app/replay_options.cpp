@@ -151,8 +151,8 @@ std::string parseRules(std::string_view text, std::vector<session::AddressRule>&
 std::string parseAddressPool(std::string_view text, std::vector<net::IpAddr>& out) {
     std::vector<net::IpAddr> pool;
     for (std::string_view element : config::splitList(text)) {
-        const std::string bad = "bad client address " + quote(element) +
-                                " (want a.b.c.d, a.b.c.d/n, a.b.c.x, an IPv6 address or IPv6/n)";
+        std::string bad = "bad client address " + quote(element) +
+                          " (want a.b.c.d, a.b.c.d/n, a.b.c.x, an IPv6 address or IPv6/n)";
         if (element.ends_with(".x")) {
             auto base = net::Ipv4Addr::parse(std::string(element.substr(0, element.size() - 2)) + ".0");
             if (!base) return bad;
@@ -197,10 +197,13 @@ std::string checkRuleFamilies(const session::EngineConfig& engine) {
                         [&](const net::IpAddr& a) { return a.isV4() == rule.target.addr.isV4(); });
         if (poolHasFamily) continue;
         const std::string targetFamily(config::familyName(rule.target.addr));
-        return "-x/--transfer: the rule for " + net::Endpoint{*rule.onlineAddr, rule.onlinePort}.toString() +
-               " sends " + std::string(config::familyName(*rule.onlineAddr)) + " clients to the " +
-               targetFamily + " target " + rule.target.toString() + ": give -c/--client-ips " + targetFamily +
-               " addresses for them to replay from";
+        std::string text = "-x/--transfer: the rule for ";
+        text += net::Endpoint{*rule.onlineAddr, rule.onlinePort}.toString();
+        text += " sends ";
+        text += config::familyName(*rule.onlineAddr);
+        text += " clients to the " + targetFamily + " target " + rule.target.toString();
+        text += ": give -c/--client-ips " + targetFamily + " addresses for them to replay from";
+        return text;
     }
     return {};
 }
