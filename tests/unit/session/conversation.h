@@ -36,13 +36,9 @@ inline std::string concatRequests(int count) {
     return all;
 }
 
-// Engine tests run once per address family (sim_target.h testFamily): TEST_P, and one
-// INSTANTIATE_FAMILIES(Suite) per fixture class.
-class EngineTest : public ::testing::TestWithParam<Family> {
+// A simulated target and the calls every engine test makes on it.
+class EngineHarness {
   protected:
-    EngineTest() { testFamily() = GetParam(); }
-    ~EngineTest() override { testFamily() = Family::V4; }
-
     void feed(Engine& engine, const std::vector<TcpSegment>& segs) {
         for (const TcpSegment& s : segs) {
             engine.onCaptured(s, target.now);
@@ -58,6 +54,14 @@ class EngineTest : public ::testing::TestWithParam<Family> {
         EXPECT_TRUE(target.routes.empty()) << "routes left behind";
     }
     SimTarget target;
+};
+
+// Engine tests run once per address family (sim_target.h testFamily): TEST_P, and one
+// INSTANTIATE_FAMILIES(Suite) per fixture class.
+class EngineTest : public EngineHarness, public ::testing::TestWithParam<Family> {
+  protected:
+    EngineTest() { testFamily() = GetParam(); }
+    ~EngineTest() override { testFamily() = Family::V4; }
 };
 
 inline std::string familyName(const ::testing::TestParamInfo<Family>& info) {

@@ -14,18 +14,8 @@ namespace {
 
 net::IpAddr addr(const char* text) { return *net::IpAddr::parse(text); }
 
-class FamilyTest : public ::testing::Test {
+class FamilyTest : public EngineHarness, public ::testing::Test {
   protected:
-    void feed(Engine& engine, const std::vector<TcpSegment>& segs) {
-        for (const TcpSegment& s : segs) {
-            engine.onCaptured(s, target.now);
-            target.run(engine);
-        }
-    }
-    void endAndFinish(Engine& engine) {
-        engine.onInputEnd(target.now);
-        EXPECT_TRUE(target.finish(engine)) << "engine did not finish; active " << engine.activeSessions();
-    }
     // One POST whose body is far larger than any segment, answered once it has all arrived.
     std::vector<TcpSegment> bigPost(CapturedClient& client, const std::string& body) {
         target.responder = [](const std::string& pending) -> std::pair<std::size_t, std::size_t> {
@@ -39,7 +29,6 @@ class FamilyTest : public ::testing::Test {
         c.rules.push_back({std::nullopt, net::Port(80), {addr(target), net::Port(port)}});
         return c;
     }
-    SimTarget target;
 };
 
 const std::string kBody = "POST /up HTTP/1.1\r\nContent-Length: 20000\r\n\r\n" + std::string(20000, 'b');
