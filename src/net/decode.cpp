@@ -405,6 +405,12 @@ DecodeResult decodeIpTcp(Bytes ipPacket) {
     } else {
         seg.src = IpAddr::fromWire(iph + 8);
         seg.dst = IpAddr::fromWire(iph + 24);
+        // An IPv4-mapped address never appears in an IPv6 header on the wire (RFC 4291 2.5.5.2,
+        // RFC 6052 5.1); here it would read as IPv4 and make a flow of two families.
+        if (seg.src.isV4() || seg.dst.isV4()) {
+            result.status = DecodeStatus::BadIpHeader;
+            return result;
+        }
         seg.ipId = 0;           // IPv6 has no identification outside a fragment header
         seg.ttl = u8(iph + 7);  // hop limit
     }

@@ -55,7 +55,8 @@ struct DecodeResult {
 // holds what is present while payloadLength keeps what the IP header states. Precedence when several apply:
 // IP header problems, then NotTcp (any other protocol, fragment or not), then Fragment (a TCP fragment), then
 // the TCP header and options. IP and TCP checksums are not verified (captures taken with checksum offload
-// carry wrong ones). For IPv6, ipId is 0 and ttl is the hop limit.
+// carry wrong ones). For IPv6, ipId is 0 and ttl is the hop limit; an IPv4-mapped source or
+// destination address (never valid on the wire) is BadIpHeader.
 DecodeResult decodeIpTcp(Bytes ipPacket);
 
 // Strips the link layer, then decodes as decodeIpTcp.

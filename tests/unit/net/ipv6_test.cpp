@@ -70,6 +70,19 @@ TEST(Ipv6, SkipsEveryExtensionHeaderKind) {
     EXPECT_EQ(r.segment.payloadLength, 0u);
 }
 
+TEST(Ipv6, AnIpv4MappedAddressIsABadHeader) {
+    // ::ffff:255.255.255.6 style addresses would read as IPv4 and mix the families (fuzz_decode
+    // found one: the builder then refused the decoded segment).
+    ByteVec p = concat(ipv6Header(6, 20), kTcpHeader);
+    for (int i = 24; i < 34; ++i) p[i] = std::byte{0};
+    p[34] = p[35] = std::byte{0xff};
+    EXPECT_EQ(decodeFrame(LinkType::Ipv6, p).status, DecodeStatus::BadIpHeader);
+    ByteVec q = concat(ipv6Header(6, 20), kTcpHeader);
+    for (int i = 8; i < 18; ++i) q[i] = std::byte{0};
+    q[18] = q[19] = std::byte{0xff};
+    EXPECT_EQ(decodeFrame(LinkType::Ipv6, q).status, DecodeStatus::BadIpHeader);
+}
+
 TEST(Ipv6, TcpInAFragmentIsAFragment) {
     ByteVec frag = bytes({6, 0, 0x00, 0x01, 0, 0, 0, 7});
     EXPECT_EQ(decodeFrame(LinkType::Ipv6, concat(concat(ipv6Header(44, 28), frag), kTcpHeader)).status,
