@@ -149,93 +149,24 @@ net::Ipv4Addr nextHopFor(net::Ipv4Addr target, const std::string& device, std::s
     return gateway != 0 ? net::Ipv4Addr(gateway) : target;
 }
 
-namespace {
-
-// One line of /proc/net/ipv6_route: destination, prefix length, source, source prefix length,
-// next hop, metric, reference count, use, flags (all hexadecimal), device.
-struct Ipv6Route {
-    net::IpAddr destination;
-    unsigned prefixLength = 0;
-    net::IpAddr nextHop;
-    std::uint32_t metric = 0;
-    std::uint32_t flags = 0;
-    std::string_view device;
-};
-
-std::optional<net::IpAddr> hexAddress(std::string_view text) {
-    if (text.size() != 32) return std::nullopt;
-    net::IpAddr::Octets octets{};
-    for (std::size_t i = 0; i < octets.size(); ++i) {
-        if (std::from_chars(text.data() + i * 2, text.data() + i * 2 + 2, octets[i], 16).ptr !=
-            text.data() + i * 2 + 2) {
-            return std::nullopt;
-        }
-    }
-    return net::IpAddr::fromOctets(octets);
-}
-
-template <class T>
-bool hexNumber(std::string_view text, T& out) {
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
-    return error == std::errc() && end == text.data() + text.size();
-}
-
-std::optional<Ipv6Route> parseIpv6RouteLine(std::string_view line) {
-    std::string_view fields[10];
-    std::size_t count = 0;
-    while (count < 10) {
-        const auto start = line.find_first_not_of(" \t");
-        if (start == std::string_view::npos) break;
-        line.remove_prefix(start);
-        const auto end = line.find_first_of(" \t");
-        fields[count++] = line.substr(0, end);
-        line.remove_prefix(end == std::string_view::npos ? line.size() : end);
-    }
-    if (count != 10) return std::nullopt;
-    Ipv6Route route;
-    const auto destination = hexAddress(fields[0]);
-    const auto nextHop = hexAddress(fields[4]);
-    if (!destination || !nextHop || !hexNumber(fields[1], route.prefixLength) || route.prefixLength > 128 ||
-        !hexNumber(fields[5], route.metric) || !hexNumber(fields[8], route.flags)) {
-        return std::nullopt;
-    }
-    route.destination = *destination;
-    route.nextHop = *nextHop;
-    route.device = fields[9];
-    return route;
-}
-
-bool inPrefix(const net::IpAddr& address, const net::IpAddr& network, unsigned prefixLength) {
-    const auto& a = address.octets();
-    const auto& n = network.octets();
-    for (unsigned bit = 0; bit < prefixLength; bit += 8) {
-        const unsigned bits = std::min(8u, prefixLength - bit);
-        const auto mask = static_cast<std::uint8_t>(0xff << (8 - bits));
-        if ((a[bit / 8] & mask) != (n[bit / 8] & mask)) return false;
-    }
-    return true;
-}
-
-}  // namespace
-
 net::IpAddr nextHopForIpv6(const net::IpAddr& target, const std::string& device,
                            std::string_view routeTable) {
-    std::optional<Ipv6Route> best;
-    while (!routeTable.empty()) {
-        const auto newline = routeTable.find('\n');
-        const std::string_view line = routeTable.substr(0, newline);
-        routeTable.remove_prefix(newline == std::string_view::npos ? routeTable.size() : newline + 1);
-        const auto route = parseIpv6RouteLine(line);
-        if (!route || route->device != device || (route->flags & RTF_UP) == 0 ||
-            (route->flags & RTF_REJECT) != 0 || !inPrefix(target, route->destination, route->prefixLength)) {
+    const os::KernelRoute6* best = nullptr;
+    const std::vector<os::KernelRoute6> routes = os::parseRoute6Table(routeTable);
+    for (const os::KernelRoute6& route : routes) {
+        if (route.interface != device || (route.flags & RTF_UP) == 0 || route.rejects() ||
+            !route.destination.contains(target)) {
             continue;
         }
-        if (!best || route->prefixLength > best->prefixLength ||
-            (route->prefixLength == best->prefixLength && route->metric < best->metric)) {
-            best = route;
+        if (best == nullptr || route.destination.prefixLength > best->destination.prefixLength ||
+            (route.destination.prefixLength == best->destination.prefixLength &&
+             route.metric < best->metric)) {
+            best = &route;
         }
     }
-    if (best && (best->flags & RTF_GATEWAY) != 0 && !best->nextHop.isUnspecified()) return best->nextHop;
+    if (best != nullptr && (best->flags & RTF_GATEWAY) != 0 && !best->nextHop.isUnspecified()) {
+        return best->nextHop;
+    }
     return target;
 }
 
